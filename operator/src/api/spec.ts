@@ -1,0 +1,122 @@
+/**
+ * The BatchInferenceJob spec: the single source of truth for the API. The CRD's openAPIV3Schema is
+ * generated from these schemas (see crd.ts); the operator and the worker parse with them.
+ */
+import { z } from 'zod';
+
+export const API_GROUP = 'batchinference.dev';
+export const API_VERSION = 'v1alpha1';
+export const KIND = 'BatchInferenceJob';
+export const PLURAL = 'batchinferencejobs';
+export const SHORT_NAME = 'bij';
+
+const name = z.string().min(1);
+/** Arbitrary Kubernetes objects (resources, affinity, tolerations...) are passed through untouched. */
+const k8sObject = z.record(z.string(), z.unknown());
+
+export const InputMappingSchema = z
+  .object({
+    columns: z.array(name).min(1).optional()
+      .describe('Numeric scalar columns packed, in order, into a [batch, k] tensor.'),
+    column: name.optional()
+      .describe('One fixed-size-list or list column, giving a [batch, dim] tensor.'),
+  })
+  .strict()
+  .refine((m) => (m.columns === undefined) !== (m.column === undefined), {
+    message: 'set exactly one of columns or column',
+  })
+  .meta({ 'x-kubernetes-validations': [{ rule: 'has(self.columns) != has(self.column)', message: 'set exactly one of columns or column' }] });
+
+export const OutputMappingSchema = z
+  .object({
+    column: name.describe('Name of the output column.'),
+    select: z.number().int().min(0).optional()
+      .describe('Take element i of the last axis (e.g. 1 for the class-1 probability).'),
+  })
+  .strict();
+
+export const ModelSchema = z
+  .object({
+    uri: name.describe('s3://bucket/key, file:///abs/path or, in local mode, a relative path.'),
+    version: z.string().optional().describe('Recorded in the output metadata and the run manifest.'),
+    sha256: z.string().regex(/^[0-9a-fA-F]{64}$/).optional()
+      .describe('The worker refuses a model whose bytes differ.'),
+    inputs: z.record(name, InputMappingSchema).describe('ONNX input name -> where its tensor comes from.'),
+    outputs: z.record(name, OutputMappingSchema).describe('ONNX output name -> output column.'),
+  })
+  .strict();
+
+export const InputSchema = z
+  .object({
+    uri: name.describe('One .parquet file, or a prefix holding *.parquet.'),
+    idColumn: name.describe('Copied to every output row; identifies the row.'),
+    passthroughColumns: z.array(name).optional().describe('Copied unchanged to every output row.'),
+  })
+  .strict();
+
+export const OutputSchema = z
+  .object({
+    uri: name.describe('Prefix that receives the Parquet parts, _manifest.json and _SUCCESS.'),
+    compression: z.enum(['zstd', 'snappy', 'gzip', 'lz4', 'none']).default('zstd'),
+    targetFileBytes: z.number().int().min(1 << 20).default(128 << 20)
+      .describe('Approximate size of each output Parquet part.'),
+  })
+  .strict();
+
+export const WorkerSchema = z
+  .object({
+    image: z.string().default('ghcr.io/batchinference/bij-worker:0.1.0'),
+    imagePullPolicy: z.enum(['Always', 'IfNotPresent', 'Never']).optional(),
+    executionProvider: z.enum(['cuda', 'cpu', 'auto']).default('auto'),
+    gpus: z.number().int().min(0).default(0).describe('-> resources.limits["nvidia.com/gpu"].'),
+    resources: k8sObject.optional(),
+    nodeSelector: z.record(z.string(), z.string()).optional(),
+    tolerations: z.array(k8sObject).optional(),
+    affinity: k8sObject.optional(),
+    priorityClassName: z.string().optional(),
+    serviceAccountName: z.string().optional(),
+    env: z.array(k8sObject).optional(),
+    envFrom: z.array(k8sObject).optional(),
+    gpuHourlyCost: z.number().min(0).optional().describe('Price of one GPU-hour, for the cost estimate in status.'),
+  })
+  .strict();
+
+export const S3StorageSchema = z
+  .object({
+    endpoint: z.string().default(''),
+    region: z.string().default('us-east-1'),
+    forcePathStyle: z.boolean().default(false),
+    credentialsSecret: z.string().default('').describe('Secret whose keys become the worker\'s environment (AWS_ACCESS_KEY_ID, ...).'),
+  })
+  .strict();
+
+export const StorageSchema = z.object({ s3: S3StorageSchema.prefault({}) }).strict();
+
+export const BatchInferenceJobSpecSchema = z
+  .object({
+    model: ModelSchema,
+    input: InputSchema,
+    output: OutputSchema,
+    shards: z.number().int().min(1).max(100000).optional(),
+    targetRowsPerShard: z.number().int().min(1).optional(),
+    parallelism: z.number().int().min(1).default(8).describe('At most this many shard Jobs at once.'),
+    batchSize: z.number().int().min(1).max(1 << 20).default(4096),
+    maxRetries: z.number().int().min(0).default(3)
+      .describe('Per shard; pod disruptions (preemption, eviction) do not count.'),
+    maxFailedRows: z.number().int().min(0).default(0)
+      .describe('Rows that cannot be scored (nulls, NaN) before the run fails.'),
+    worker: WorkerSchema.prefault({}),
+    storage: StorageSchema.prefault({}),
+    suspend: z.boolean().default(false),
+  })
+  .strict()
+  .refine((s) => !(s.shards !== undefined && s.targetRowsPerShard !== undefined), {
+    message: 'set at most one of shards or targetRowsPerShard', path: ['shards'],
+  })
+  .meta({ 'x-kubernetes-validations': [{ rule: '!(has(self.shards) && has(self.targetRowsPerShard))', message: 'set at most one of shards or targetRowsPerShard' }] });
+
+export type BatchInferenceJobSpec = z.infer<typeof BatchInferenceJobSpecSchema>;
+export type BatchInferenceJobSpecInput = z.input<typeof BatchInferenceJobSpecSchema>;
+export type InputMapping = z.infer<typeof InputMappingSchema>;
+export type OutputMapping = z.infer<typeof OutputMappingSchema>;
+export type S3Storage = z.infer<typeof S3StorageSchema>;

@@ -1,0 +1,49 @@
+/**
+ * Where everything lives under spec.output.uri. Both the worker (writes attempts) and the operator
+ * (plans, commits, cleans up) compute locations only through these functions.
+ *
+ *   <output>/_bij/<runId>/plan.json                              frozen plan, written once by the operator
+ *   <output>/_bij/<runId>/shards/<s>/a<n>/part-00000.parquet     an attempt's data (invisible to readers)
+ *   <output>/_bij/<runId>/shards/<s>/a<n>/errors-00000.parquet   rows that could not be scored
+ *   <output>/_bij/<runId>/shards/<s>/a<n>/progress.json          rows done, rewritten while running
+ *   <output>/_bij/<runId>/shards/<s>/a<n>/manifest.json          shard manifest, written last
+ *   <output>/part-s<s>-00000.parquet                             committed data (promoted by the operator)
+ *   <output>/_errors/part-s<s>-00000.parquet                     committed error rows
+ *   <output>/_manifest.json, then <output>/_SUCCESS              the commit
+ */
+export const BIJ_DIR = '_bij';
+export const RUN_MANIFEST = '_manifest.json';
+export const SUCCESS_MARKER = '_SUCCESS';
+export const ERRORS_DIR = '_errors';
+
+/** Joins a prefix URI and a relative key with exactly one slash. */
+export function joinUri(prefix: string, ...parts: string[]): string {
+  let out = prefix.replace(/\/+$/, '');
+  for (const p of parts) out += '/' + p.replace(/^\/+/, '').replace(/\/+$/, '');
+  return out;
+}
+
+export const pad = (n: number, width = 5): string => String(n).padStart(width, '0');
+
+export const runPrefix = (outputUri: string, runId: string): string => joinUri(outputUri, BIJ_DIR, runId);
+export const planUri = (outputUri: string, runId: string): string => joinUri(runPrefix(outputUri, runId), 'plan.json');
+export const shardPrefix = (outputUri: string, runId: string, shard: number): string =>
+  joinUri(runPrefix(outputUri, runId), 'shards', pad(shard));
+export const attemptPrefix = (outputUri: string, runId: string, shard: number, attempt: number): string =>
+  joinUri(shardPrefix(outputUri, runId, shard), `a${attempt}`);
+export const shardManifestUri = (outputUri: string, runId: string, shard: number, attempt: number): string =>
+  joinUri(attemptPrefix(outputUri, runId, shard, attempt), 'manifest.json');
+export const progressUri = (outputUri: string, runId: string, shard: number, attempt: number): string =>
+  joinUri(attemptPrefix(outputUri, runId, shard, attempt), 'progress.json');
+
+/** File names inside an attempt prefix. */
+export const attemptDataName = (part: number): string => `part-${pad(part)}.parquet`;
+export const attemptErrorsName = (part: number): string => `errors-${pad(part)}.parquet`;
+
+/** Committed names, relative to output.uri: deterministic, so a re-run commit rewrites the same keys. */
+export const committedDataPath = (shard: number, part: number): string => `part-s${pad(shard)}-${pad(part)}.parquet`;
+export const committedErrorsPath = (shard: number, part: number): string =>
+  `${ERRORS_DIR}/part-s${pad(shard)}-${pad(part)}.parquet`;
+
+export const runManifestUri = (outputUri: string): string => joinUri(outputUri, RUN_MANIFEST);
+export const successUri = (outputUri: string): string => joinUri(outputUri, SUCCESS_MARKER);

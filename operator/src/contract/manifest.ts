@@ -1,0 +1,70 @@
+/** The shard manifest (written last by a worker attempt) and the run manifest (written by the commit). */
+import { z } from 'zod';
+
+export const ModelInfoSchema = z.object({
+  uri: z.string(),
+  version: z.string().optional(),
+  sha256: z.string(),
+});
+
+export const OutputFileSchema = z.object({
+  path: z.string().describe('Relative to the prefix that holds it: the attempt prefix in a shard manifest, output.uri in the run manifest.'),
+  kind: z.enum(['data', 'errors']),
+  rowCount: z.number().int().nonnegative(),
+  bytes: z.number().int().nonnegative(),
+  sha256: z.string(),
+});
+export type OutputFile = z.infer<typeof OutputFileSchema>;
+
+/** Seconds spent in each pipeline stage (busy time, not wall time). */
+export const StageTimingsSchema = z.object({
+  read: z.number(),
+  decode: z.number(),
+  pack: z.number(),
+  infer: z.number(),
+  unpack: z.number(),
+  write: z.number(),
+  total: z.number(),
+});
+export type StageTimings = z.infer<typeof StageTimingsSchema>;
+
+export const ShardManifestSchema = z.object({
+  kind: z.literal('ShardManifest'),
+  runId: z.string(),
+  shard: z.number().int().nonnegative(),
+  attempt: z.number().int().nonnegative(),
+  files: z.array(OutputFileSchema),
+  rows: z.object({
+    read: z.number().int().nonnegative(),
+    scored: z.number().int().nonnegative(),
+    failed: z.number().int().nonnegative(),
+  }),
+  timings: StageTimingsSchema,
+  model: ModelInfoSchema,
+  executionProvider: z.string(),
+  startedAt: z.string(),
+  finishedAt: z.string(),
+  host: z.string().optional(),
+});
+export type ShardManifest = z.infer<typeof ShardManifestSchema>;
+
+export const RunManifestSchema = z.object({
+  kind: z.literal('RunManifest'),
+  runId: z.string(),
+  job: z.object({ namespace: z.string(), name: z.string(), uid: z.string(), generation: z.number().int() }),
+  model: ModelInfoSchema,
+  rowCount: z.number().int().nonnegative().describe('Rows in the data files: every scored input row, once.'),
+  failedRowCount: z.number().int().nonnegative(),
+  inputRowCount: z.number().int().nonnegative(),
+  files: z.array(OutputFileSchema.extend({ shard: z.number().int() })),
+  startedAt: z.string(),
+  finishedAt: z.string(),
+  shards: z.array(z.object({
+    shard: z.number().int(),
+    attempt: z.number().int(),
+    rows: z.object({ read: z.number().int(), scored: z.number().int(), failed: z.number().int() }),
+    timings: StageTimingsSchema,
+    executionProvider: z.string(),
+  })),
+});
+export type RunManifest = z.infer<typeof RunManifestSchema>;

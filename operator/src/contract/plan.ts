@@ -1,0 +1,40 @@
+/** The frozen shard plan: written once per run, read by every attempt of every shard. */
+import { z } from 'zod';
+import { BatchInferenceJobSpecSchema } from '../api/spec.js';
+
+export const PlannedFileSchema = z.object({
+  uri: z.string(),
+  size: z.number().int().nonnegative(),
+  etag: z.string().optional().describe('S3 ETag or, for files, mtime-based version; checked before reading.'),
+  rows: z.number().int().nonnegative(),
+  rowGroupRows: z.array(z.number().int().nonnegative()).describe('Rows of each row group, in file order.'),
+});
+export type PlannedFile = z.infer<typeof PlannedFileSchema>;
+
+/** A contiguous run of row groups [start, end) of one planned file. */
+export const ShardRangeSchema = z.object({
+  file: z.number().int().nonnegative().describe('Index into plan.files.'),
+  rowGroupStart: z.number().int().nonnegative(),
+  rowGroupEnd: z.number().int().nonnegative(),
+  rows: z.number().int().nonnegative(),
+});
+export type ShardRange = z.infer<typeof ShardRangeSchema>;
+
+export const PlannedShardSchema = z.object({
+  index: z.number().int().nonnegative(),
+  rows: z.number().int().nonnegative(),
+  ranges: z.array(ShardRangeSchema),
+});
+export type PlannedShard = z.infer<typeof PlannedShardSchema>;
+
+export const ShardPlanSchema = z.object({
+  kind: z.literal('ShardPlan'),
+  runId: z.string(),
+  createdAt: z.string(),
+  job: z.object({ namespace: z.string(), name: z.string(), uid: z.string(), generation: z.number().int() }),
+  spec: BatchInferenceJobSpecSchema,
+  totalRows: z.number().int().nonnegative(),
+  files: z.array(PlannedFileSchema),
+  shards: z.array(PlannedShardSchema),
+});
+export type ShardPlan = z.infer<typeof ShardPlanSchema>;

@@ -1,0 +1,49 @@
+/** The process contract between the operator (or local runner) and one worker attempt. */
+import { z } from 'zod';
+
+/** Environment variables that carry a worker's assignment. Command-line flags of the same name win. */
+export const ENV = {
+  planUri: 'BIJ_PLAN_URI',
+  shard: 'BIJ_SHARD',
+  attempt: 'BIJ_ATTEMPT',
+  runId: 'BIJ_RUN_ID',
+  /** JSON of spec.storage.s3, so the worker can read the plan before it knows the spec. */
+  s3: 'BIJ_S3',
+  terminationLog: 'BIJ_TERMINATION_LOG',
+  /** Seconds between progress.json writes. */
+  progressInterval: 'BIJ_PROGRESS_INTERVAL',
+} as const;
+
+export const DEFAULT_TERMINATION_LOG = '/dev/termination-log';
+
+/** Exit codes. Anything not listed (a crash, SIGKILL, OOM) is treated as retryable. */
+export const EXIT = {
+  ok: 0,
+  /** Worth retrying: I/O errors, throttling, a lost connection. */
+  retryable: 75, // EX_TEMPFAIL
+  /** Bad input (model/spec/data mismatch): retrying cannot help, the run fails at once. */
+  badInput: 65, // EX_DATAERR
+} as const;
+
+export const TerminationSummarySchema = z.object({
+  outcome: z.enum(['succeeded', 'bad-input', 'failed']),
+  message: z.string(),
+  shard: z.number().int().optional(),
+  attempt: z.number().int().optional(),
+  rowsRead: z.number().int().optional(),
+  rowsScored: z.number().int().optional(),
+  rowsFailed: z.number().int().optional(),
+});
+export type TerminationSummary = z.infer<typeof TerminationSummarySchema>;
+
+/** Kubernetes keeps at most 4096 bytes of a termination message. */
+export const TERMINATION_MESSAGE_LIMIT = 4096;
+
+export const ProgressSchema = z.object({
+  shard: z.number().int(),
+  attempt: z.number().int(),
+  rowsDone: z.number().int().nonnegative(),
+  rowsTotal: z.number().int().nonnegative(),
+  updatedAt: z.string(),
+});
+export type Progress = z.infer<typeof ProgressSchema>;
