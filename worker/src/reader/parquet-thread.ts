@@ -1,0 +1,480 @@
+/**
+ * parquet-wasm, run in a worker thread.
+ *
+ * Why a thread: parquet-wasm is Rust compiled with panic=abort. Corrupt page data (a flipped byte in a
+ * Snappy block, a bad page header) makes it panic, and the panic surfaces as a `RuntimeError:
+ * unreachable` thrown from a microtask: an uncaught exception that would kill the whole process (and a
+ * wasm instance that panicked is not safe to use again anyway). Inside a worker thread the same panic
+ * only ends that thread; the client below turns it into an error for whoever was waiting. As a bonus,
+ * decompression and decoding (and, for the writer, encoding and compression) run off the main thread.
+ *
+ * Byte access: the thread opens a file through `ParquetFile.fromFile(blob)` with a Blob whose `size`,
+ * `slice()` and `arrayBuffer()` are overridden, so parquet-wasm reads the footer and then only the column
+ * chunks it needs. Each `arrayBuffer()` becomes a `read` message to the main thread, which calls
+ * `storage.readRange(uri, start, end)` and posts the bytes back (transferred, not copied).
+ *
+ * The thread's code is a plain-JS string run with `eval: true`, so it works the same from the compiled
+ * dist/ tree and from the TypeScript sources under jest.
+ */
+import { Worker } from 'node:worker_threads';
+import { createRequire } from 'node:module';
+import type { Storage } from '../storage/types.js';
+
+const THREAD_SOURCE = String.raw`
+'use strict';
+const { parentPort, workerData } = require('node:worker_threads');
+const pw = require(workerData.parquetWasm);
+
+const files = new Map();   // handle -> ParquetFile
+const streams = new Map(); // stream id -> { reader, pending }
+const reads = new Map();   // read id -> { resolve, reject }
+let nextReadId = 1;
+
+function fetchRange(file, start, end) {
+  return new Promise((resolve, reject) => {
+    const rid = nextReadId++;
+    reads.set(rid, { resolve, reject });
+    parentPort.postMessage({ t: 'read', rid, file, start, end });
+  });
+}
+
+function clampIndex(i, size) {
+  i = Math.trunc(Number(i));
+  if (!Number.isFinite(i)) return 0;
+  if (i < 0) return Math.max(0, size + i);
+  return Math.min(i, size);
+}
+
+class RangedBlob extends Blob {
+  constructor(file, start, end) {
+    super([]);
+    this._file = file; this._start = start; this._end = end;
+  }
+  get size() { return this._end - this._start; }
+  get type() { return ''; }
+  slice(start, end) {
+    const size = this.size;
+    const s = start === undefined ? 0 : clampIndex(start, size);
+    const e = end === undefined ? size : clampIndex(end, size);
+    return new RangedBlob(this._file, this._start + s, this._start + Math.max(s, e));
+  }
+  async arrayBuffer() {
+    if (this._end <= this._start) return new ArrayBuffer(0);
+    const bytes = await fetchRange(this._file, this._start, this._end);
+    return bytes.buffer;
+  }
+  async bytes() { return new Uint8Array(await this.arrayBuffer()); }
+  stream() { throw new Error('RangedBlob.stream() is not supported'); }
+  async text() { return new TextDecoder().decode(await this.arrayBuffer()); }
+}
+
+function freeQuietly(obj) {
+  if (obj && obj.__wbg_ptr) { try { obj.free(); } catch { /* already consumed */ } }
+}
+
+const COMPRESSION = {
+  none: pw.Compression.UNCOMPRESSED,
+  snappy: pw.Compression.SNAPPY,
+  gzip: pw.Compression.GZIP,
+  lz4: pw.Compression.LZ4_RAW,
+  zstd: pw.Compression.ZSTD,
+};
+
+async function handle(m) {
+  switch (m.op) {
+    case 'open': {
+      const pf = await pw.ParquetFile.fromFile(new RangedBlob(m.file, 0, m.size));
+      files.set(m.file, pf);
+      const md = pf.metadata();
+      try {
+        const n = md.numRowGroups();
+        const rowGroupRows = [];
+        for (let i = 0; i < n; i++) {
+          const rg = md.rowGroup(i);
+          rowGroupRows.push(rg.numRows());
+          freeQuietly(rg);
+        }
+        const fmd = md.fileMetadata();
+        const numRows = fmd.numRows();
+        const createdBy = fmd.createdBy();
+        const kv = {};
+        for (const [k, v] of fmd.keyValueMetadata()) kv[String(k)] = v == null ? '' : String(v);
+        freeQuietly(fmd);
+        const schema = pf.schema().intoIPCStream();
+        return [{ rowGroupRows, numRows, createdBy, keyValueMetadata: kv, schema }, [schema.buffer]];
+      } finally {
+        freeQuietly(md);
+      }
+    }
+    case 'stream': {
+      const pf = files.get(m.file);
+      if (!pf) throw new Error('file handle ' + m.file + ' is not open');
+      const s = await pf.stream({ rowGroups: [m.rowGroup], columns: m.columns, batchSize: m.batchSize });
+      const reader = s.getReader();
+      // Start decoding the first batch at once: this fetches the row group's column chunks (read-ahead).
+      const st = { reader, pending: reader.read() };
+      st.pending.catch(() => {});
+      streams.set(m.id, st);
+      return [true];
+    }
+    case 'next': {
+      const st = streams.get(m.stream);
+      if (!st) throw new Error('stream ' + m.stream + ' is not open');
+      const r = await st.pending;
+      if (r.done) { streams.delete(m.stream); return [{ done: true }]; }
+      // Decode the following batch while the caller works on this one.
+      st.pending = st.reader.read();
+      st.pending.catch(() => {});
+      const rows = r.value.numRows;
+      const ipc = r.value.intoIPCStream();
+      freeQuietly(r.value);
+      return [{ done: false, rows, ipc }, [ipc.buffer]];
+    }
+    case 'cancel': {
+      const st = streams.get(m.stream);
+      streams.delete(m.stream);
+      if (st) { try { await st.reader.cancel(); } catch { /* ignore */ } }
+      return [true];
+    }
+    case 'close': {
+      const pf = files.get(m.file);
+      files.delete(m.file);
+      freeQuietly(pf);
+      return [true];
+    }
+    case 'write': {
+      const table = pw.Table.fromIPCStream(m.ipc);
+      let builder = new pw.WriterPropertiesBuilder()
+        .setCompression(COMPRESSION[m.compression])
+        .setKeyValueMetadata(new Map(Object.entries(m.keyValueMetadata || {})));
+      if (m.maxRowGroupRows) builder = builder.setMaxRowGroupSize(m.maxRowGroupRows);
+      if (m.createdBy) builder = builder.setCreatedBy(m.createdBy);
+      const props = builder.build();
+      let out;
+      try {
+        out = pw.writeParquet(table, props);
+      } finally {
+        freeQuietly(table); freeQuietly(props);
+      }
+      return [out, [out.buffer]];
+    }
+    default:
+      throw new Error('unknown op ' + m.op);
+  }
+}
+
+parentPort.on('message', (m) => {
+  if (m.t === 'data') {
+    const r = reads.get(m.rid);
+    if (!r) return;
+    reads.delete(m.rid);
+    if (m.error !== undefined) r.reject(new Error(m.error));
+    else r.resolve(m.bytes);
+    return;
+  }
+  handle(m).then(
+    ([result, transfer]) => parentPort.postMessage({ t: 'reply', id: m.id, result }, transfer || []),
+    (e) => parentPort.postMessage({
+      t: 'reply', id: m.id,
+      error: { message: String((e && e.message) || e), name: String((e && e.name) || 'Error'), fatal: e instanceof WebAssembly.RuntimeError },
+    }),
+  );
+});
+`;
+
+/** An error reported by the thread (a parquet-wasm error), or the thread dying (a wasm panic). */
+export class ParquetThreadError extends Error {
+  override readonly name = 'ParquetThreadError';
+  /** The thread is gone (a wasm panic, or it was stopped): it cannot be used again. */
+  readonly fatal: boolean;
+  /** The thread was stopped on purpose (terminate()), not crashed. */
+  stopped = false;
+  /** What storage.readRange threw while serving the file this call was about, if it threw: usually the
+   * real reason the call failed (the thread only sees its message). */
+  ioError?: unknown;
+  constructor(message: string, fatal: boolean, options?: { cause?: unknown }) {
+    super(message, options);
+    this.fatal = fatal;
+  }
+}
+
+export interface OpenedFile {
+  handle: number;
+  rowGroupRows: number[];
+  numRows: number;
+  createdBy?: string;
+  keyValueMetadata: Record<string, string>;
+  /** The file's Arrow schema as an IPC stream (zero rows). */
+  schemaIpc: Uint8Array;
+}
+
+export type WriteCompression = 'zstd' | 'snappy' | 'gzip' | 'lz4' | 'none';
+
+export interface WriteRequest {
+  /** An Arrow IPC stream holding the table to write. */
+  ipc: Uint8Array;
+  compression: WriteCompression;
+  keyValueMetadata: Record<string, string>;
+  maxRowGroupRows?: number;
+  createdBy?: string;
+}
+
+export interface IoStats {
+  /** Ranged reads made for this thread's files. */
+  rangeRequests: number;
+  bytesRead: number;
+  /** Seconds spent inside storage.readRange, summed (reads may overlap). */
+  ioSeconds: number;
+}
+
+interface Pending {
+  resolve: (v: any) => void;
+  reject: (e: unknown) => void;
+}
+
+interface FileEntry {
+  storage: Storage;
+  uri: string;
+  /** The last error storage.readRange gave for this file: the real cause of a failure in the thread. */
+  ioError?: unknown;
+  open?: boolean;
+}
+
+let parquetWasmPath: string | undefined;
+function resolveParquetWasm(): string {
+  if (!parquetWasmPath) parquetWasmPath = createRequire(import.meta.url).resolve('parquet-wasm');
+  return parquetWasmPath;
+}
+
+/** Copies a Uint8Array into a fresh ArrayBuffer of exactly its length unless it already owns one
+ * (a Buffer from Node's pool must never be transferred: that would detach the whole pool). */
+function ownBuffer(bytes: Uint8Array): ArrayBuffer {
+  const buf = bytes.buffer;
+  if (buf instanceof ArrayBuffer && bytes.byteOffset === 0 && bytes.byteLength === buf.byteLength) return buf;
+  const copy = new Uint8Array(bytes.byteLength);
+  copy.set(bytes);
+  return copy.buffer;
+}
+
+/**
+ * Client for one parquet-wasm worker thread. Calls may overlap; each is answered in turn. The thread
+ * holds the process open only while a call is in flight (it is unref'd when idle).
+ */
+export class ParquetThread {
+  readonly io: IoStats = { rangeRequests: 0, bytesRead: 0, ioSeconds: 0 };
+  private readonly worker: Worker;
+  private readonly pending = new Map<number, Pending>();
+  private readonly files = new Map<number, FileEntry>();
+  /** stream id -> file handle */
+  private readonly streams = new Map<number, number>();
+  private nextId = 1;
+  private deadError: ParquetThreadError | undefined;
+  private terminated = false;
+
+  constructor() {
+    this.worker = new Worker(THREAD_SOURCE, { eval: true, workerData: { parquetWasm: resolveParquetWasm() } });
+    this.worker.unref();
+    this.worker.on('message', (m: any) => this.onMessage(m));
+    this.worker.on('error', (e: unknown) => {
+      const msg = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+      this.die(new ParquetThreadError(`parquet-wasm crashed (${msg})`, true, { cause: e }));
+    });
+    this.worker.on('exit', (code) => {
+      this.die(this.terminated ? this.stoppedError()
+        : new ParquetThreadError(`the Parquet thread exited unexpectedly (code ${code})`, true));
+    });
+  }
+
+  /** True once the thread crashed or was terminated. */
+  get dead(): boolean {
+    return this.deadError !== undefined;
+  }
+
+  /** True once terminate() was called. */
+  get stopped(): boolean {
+    return this.terminated;
+  }
+
+  /** Opens a file for ranged reading: reads its footer (and nothing else). */
+  async open(storage: Storage, uri: string, size: number): Promise<OpenedFile> {
+    const handle = this.nextId++;
+    this.files.set(handle, { storage, uri });
+    try {
+      const r = await this.call({ op: 'open', file: handle, size });
+      this.files.get(handle)!.open = true;
+      return {
+        handle,
+        rowGroupRows: r.rowGroupRows,
+        numRows: r.numRows,
+        createdBy: r.createdBy ?? undefined,
+        keyValueMetadata: r.keyValueMetadata,
+        schemaIpc: r.schema,
+      };
+    } catch (e) {
+      throw this.withIoError(handle, e);
+    } finally {
+      if (!this.files.get(handle)?.open) this.files.delete(handle);
+    }
+  }
+
+  /** Starts streaming one row group; its first batch is decoded (and its bytes fetched) at once. */
+  async startStream(handle: number, rowGroup: number, columns: string[], batchSize: number): Promise<number> {
+    const id = this.nextId++;
+    this.streams.set(id, handle);
+    try {
+      await this.call({ op: 'stream', id, file: handle, rowGroup, columns, batchSize });
+    } catch (e) {
+      this.streams.delete(id);
+      throw this.withIoError(handle, e);
+    }
+    return id;
+  }
+
+  /** The next batch of a stream as an Arrow IPC stream, or null at its end. */
+  async next(stream: number): Promise<Uint8Array | null> {
+    try {
+      const r = await this.call({ op: 'next', stream });
+      if (r.done) this.streams.delete(stream);
+      return r.done ? null : r.ipc;
+    } catch (e) {
+      throw this.withIoError(this.streams.get(stream), e);
+    }
+  }
+
+  async cancel(stream: number): Promise<void> {
+    this.streams.delete(stream);
+    if (!this.dead) await this.call({ op: 'cancel', stream });
+  }
+
+  async close(handle: number): Promise<void> {
+    try {
+      if (!this.dead) await this.call({ op: 'close', file: handle });
+    } finally {
+      this.files.delete(handle);
+    }
+  }
+
+  /** Encodes a table (an Arrow IPC stream) as Parquet. */
+  async write(req: WriteRequest): Promise<Uint8Array> {
+    const transfer = [ownBuffer(req.ipc)];
+    const ipc = new Uint8Array(transfer[0]);
+    return await this.call({ ...req, ipc, op: 'write' }, transfer);
+  }
+
+  /** Stops the thread, failing whatever is in flight. Idempotent. */
+  async terminate(): Promise<void> {
+    if (this.terminated) return;
+    this.terminated = true;
+    await this.worker.terminate();
+    this.die(this.stoppedError());
+  }
+
+  private withIoError(handle: number | undefined, e: unknown): unknown {
+    const ioError = handle === undefined ? undefined : this.files.get(handle)?.ioError;
+    if (ioError === undefined || !(e instanceof ParquetThreadError)) return e;
+    const err = new ParquetThreadError(e.message, e.fatal, { cause: e.cause });
+    err.ioError = ioError;
+    err.stopped = e.stopped;
+    return err;
+  }
+
+  private call(msg: Record<string, unknown>, transfer: ArrayBuffer[] = []): Promise<any> {
+    if (this.deadError) return Promise.reject(this.deadError);
+    const id = (msg.id as number | undefined) ?? this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      if (this.pending.size === 1) this.worker.ref();
+      try {
+        this.worker.postMessage({ ...msg, id }, transfer);
+      } catch (e) {
+        this.settle(id);
+        reject(e);
+      }
+    });
+  }
+
+  private settle(id: number): Pending | undefined {
+    const p = this.pending.get(id);
+    if (!p) return undefined;
+    this.pending.delete(id);
+    if (this.pending.size === 0 && !this.terminated) this.worker.unref();
+    return p;
+  }
+
+  private onMessage(m: any): void {
+    if (m.t === 'read') {
+      void this.serveRead(m.rid, m.file, m.start, m.end);
+      return;
+    }
+    if (m.t !== 'reply') return;
+    const p = this.settle(m.id);
+    if (!p) return;
+    if (m.error) {
+      const err = new ParquetThreadError(m.error.message, Boolean(m.error.fatal));
+      if (err.fatal) {
+        // A panic caught inside a call: the wasm instance is unusable from now on.
+        p.reject(err);
+        this.die(err);
+        void this.worker.terminate();
+      } else {
+        p.reject(err);
+      }
+    } else {
+      p.resolve(m.result);
+    }
+  }
+
+  private async serveRead(rid: number, handle: number, start: number, end: number): Promise<void> {
+    const entry = this.files.get(handle);
+    let reply: { t: 'data'; rid: number; bytes?: Uint8Array; error?: string };
+    let transfer: ArrayBuffer[] = [];
+    if (!entry) {
+      reply = { t: 'data', rid, error: `file handle ${handle} is not open` };
+    } else {
+      const t0 = performance.now();
+      try {
+        const bytes = await entry.storage.readRange(entry.uri, start, end);
+        if (bytes.byteLength !== end - start) {
+          throw new Error(`short read of ${entry.uri}: asked for bytes [${start}, ${end}), got ${bytes.byteLength}`);
+        }
+        const buf = ownBuffer(bytes);
+        reply = { t: 'data', rid, bytes: new Uint8Array(buf) };
+        transfer = [buf];
+        this.io.rangeRequests++;
+        this.io.bytesRead += bytes.byteLength;
+      } catch (e) {
+        entry.ioError = e;
+        reply = { t: 'data', rid, error: e instanceof Error ? e.message : String(e) };
+      } finally {
+        this.io.ioSeconds += (performance.now() - t0) / 1000;
+      }
+    }
+    if (this.deadError) return;
+    try {
+      this.worker.postMessage(reply, transfer);
+    } catch {
+      /* the thread is gone */
+    }
+  }
+
+  private stoppedError(): ParquetThreadError {
+    const err = new ParquetThreadError('the Parquet thread was stopped', true);
+    err.stopped = true;
+    return err;
+  }
+
+  private die(err: ParquetThreadError): void {
+    if (!this.deadError) this.deadError = err;
+    const waiting = [...this.pending.values()];
+    this.pending.clear();
+    for (const p of waiting) p.reject(this.deadError);
+  }
+}
+
+let shared: ParquetThread | undefined;
+
+/** A process-wide thread for short calls (footers). Replaced transparently if it crashed. */
+export function sharedParquetThread(): ParquetThread {
+  if (!shared || shared.dead) shared = new ParquetThread();
+  return shared;
+}

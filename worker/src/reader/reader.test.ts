@@ -1,0 +1,386 @@
+import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
+import * as arrow from 'apache-arrow';
+import { BadInputError, type PlannedFile, type ShardRange } from '../../../operator/src/contract/index.js';
+import { readFooter, readShardRanges, newReadStats, normalizeBatch, ParquetThread, type ParquetFooter } from './index.js';
+import { LocalTestStorage } from './test-storage.js';
+import { copyToParquet, Duck, makeTempDir, plannedFile, rangeOf, sqlString, typesQuery } from './testdata-gen.js';
+
+const ROWS = 5000; // DuckDB row groups: 2048, 2048, 904
+const CODECS = ['snappy', 'zstd', 'gzip', 'lz4', 'uncompressed'] as const;
+const ALL_COLUMNS = ['id', 'i8', 'i16', 'i32', 'i64', 'f32', 'f64', 'nd', 'arr', 'lst', 'cat', 'code', 'ts'];
+
+let dir: string;
+let duck: Duck;
+const storage = new LocalTestStorage();
+const file = (name: string): string => path.join(dir, name);
+
+beforeAll(async () => {
+  dir = await makeTempDir('bij-reader-');
+  duck = await Duck.open();
+  for (const codec of CODECS) {
+    await copyToParquet(duck, typesQuery(ROWS), file(`types-${codec}.parquet`), `COMPRESSION ${codec}, ROW_GROUP_SIZE 2048`);
+  }
+  await copyToParquet(duck, typesQuery(ROWS), file('types-v2.parquet'), 'COMPRESSION zstd, ROW_GROUP_SIZE 2048, PARQUET_VERSION V2');
+  // Four row groups of 32768 rows, four random DOUBLE columns (~256 KiB each per row group).
+  await copyToParquet(duck, `SELECT 'row-' || i AS id, random() AS a, random() AS b, random() AS c, random() AS d
+    FROM range(0, 131072) t(i)`, file('wide.parquet'), 'COMPRESSION snappy, ROW_GROUP_SIZE 32768');
+}, 60_000);
+
+afterAll(async () => {
+  duck?.close();
+  if (dir) await fs.rm(dir, { recursive: true, force: true });
+});
+
+async function planOf(...names: string[]): Promise<{ files: PlannedFile[]; footers: ParquetFooter[] }> {
+  const footers = await Promise.all(names.map((n) => readFooter(storage, file(n))));
+  return { files: footers.map(plannedFile), footers };
+}
+
+async function collect(files: PlannedFile[], ranges: ShardRange[], columns: string[], batchSize = 1024,
+  readAhead?: number): Promise<arrow.RecordBatch[]> {
+  const out: arrow.RecordBatch[] = [];
+  for await (const b of readShardRanges(storage, { files, ranges }, { columns, batchSize, readAhead })) out.push(b);
+  return out;
+}
+
+const column = (batches: arrow.RecordBatch[], name: string): any[] =>
+  batches.flatMap((b) => [...b.getChild(name)!]);
+
+async function expectBadInput(p: Promise<unknown>, ...patterns: (string | RegExp)[]): Promise<BadInputError> {
+  const e = await p.then(() => undefined, (err: unknown) => err);
+  expect(e).toBeInstanceOf(BadInputError);
+  for (const pat of patterns) expect((e as Error).message).toMatch(pat);
+  return e as BadInputError;
+}
+
+describe('readFooter', () => {
+  test('rows, row groups and columns, from the footer bytes only', async () => {
+    const uri = file('types-zstd.parquet');
+    const { size } = await fs.stat(uri);
+    storage.resetCounters();
+    const f = await readFooter(storage, uri);
+    expect(f.size).toBe(size);
+    expect(f.etag).toBeDefined();
+    expect(f.rows).toBe(ROWS);
+    const groups = await duck.all(`SELECT row_group_id, any_value(row_group_num_rows)::INTEGER AS n
+      FROM parquet_metadata(${sqlString(uri)}) GROUP BY ALL ORDER BY 1`);
+    expect(f.rowGroupRows).toEqual(groups.map((g) => g.n));
+    expect(f.rowGroupRows).toEqual([2048, 2048, 904]);
+    const types = Object.fromEntries(f.columns.map((c) => [c.name, c.type]));
+    expect(f.columns.map((c) => c.name)).toEqual(ALL_COLUMNS);
+    expect(types).toMatchObject({
+      id: 'Utf8', i8: 'Int8', i16: 'Int16', i32: 'Int32', i64: 'Int64', f32: 'Float32', f64: 'Float64',
+      nd: 'Float64', arr: 'List<Float32>', lst: 'List<Float32>', cat: 'Utf8', code: 'Int32',
+    });
+    expect(types.ts).toMatch(/^Timestamp</);
+    // Only the tail of the file was read: the 8-byte trailer and the footer.
+    expect(storage.rangeReads.length).toBeLessThanOrEqual(3);
+    const footerLen = Buffer.from(await storage.readRange(uri, size - 8, size - 4)).readUInt32LE(0);
+    for (const r of storage.rangeReads.slice(0, -1)) {
+      expect(r.start).toBeGreaterThanOrEqual(size - 8 - footerLen);
+      expect(r.end).toBeLessThanOrEqual(size);
+    }
+  });
+
+  test('not Parquet, truncated and empty files fail naming the file', async () => {
+    await fs.writeFile(file('random.parquet'), Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 7919) % 251)));
+    const whole = await fs.readFile(file('types-snappy.parquet'));
+    await fs.writeFile(file('truncated.parquet'), whole.subarray(0, whole.length >> 1));
+    await fs.writeFile(file('empty.parquet'), new Uint8Array(0));
+    await fs.writeFile(file('tiny.parquet'), Buffer.from('PAR1'));
+    await expectBadInput(readFooter(storage, file('random.parquet')), file('random.parquet'), /footer/i);
+    await expectBadInput(readFooter(storage, file('truncated.parquet')), file('truncated.parquet'), /footer/i);
+    await expectBadInput(readFooter(storage, file('empty.parquet')), file('empty.parquet'), /empty/);
+    await expectBadInput(readFooter(storage, file('tiny.parquet')), file('tiny.parquet'), /too small/);
+    await expectBadInput(readFooter(storage, file('nope.parquet')), file('nope.parquet'));
+  });
+});
+
+describe('readShardRanges on DuckDB files', () => {
+  async function checkAgainstDuckDB(name: string): Promise<void> {
+    const uri = file(name);
+    const { files } = await planOf(name);
+    const batches = await collect(files, [rangeOf(files, 0)], ALL_COLUMNS, 1000);
+    const rows = batches.reduce((a, b) => a + b.numRows, 0);
+    expect(rows).toBe(ROWS);
+    for (const b of batches) {
+      expect(b.numRows).toBeLessThanOrEqual(1000);
+      expect(b.schema.fields.map((f) => f.name)).toEqual(ALL_COLUMNS);
+    }
+    const ref = await duck.one(`SELECT count(*)::INTEGER AS n, sum(i8)::INTEGER AS i8, sum(i16)::INTEGER AS i16,
+      sum(i32)::BIGINT AS i32, sum(i64)::HUGEINT AS i64, sum(f32)::DOUBLE AS f32, sum(f64)::DOUBLE AS f64,
+      sum(nd)::DOUBLE AS nd, count(nd)::INTEGER AS nd_count,
+      sum(list_sum(arr))::DOUBLE AS arr_sum, sum(arr[2])::DOUBLE AS arr2,
+      sum(len(lst))::INTEGER AS lst_len, sum(list_sum(lst))::DOUBLE AS lst_sum, count(lst)::INTEGER AS lst_count,
+      count(DISTINCT cat)::INTEGER AS cats, sum(code)::INTEGER AS code
+      FROM read_parquet(${sqlString(uri)})`);
+    const sum = (xs: any[]): number => xs.reduce((a, x) => a + (x === null ? 0 : Number(x)), 0);
+    expect(sum(column(batches, 'i8'))).toBe(ref.i8);
+    expect(sum(column(batches, 'i16'))).toBe(ref.i16);
+    expect(BigInt(sum(column(batches, 'i32')))).toBe(BigInt(ref.i32));
+    expect(column(batches, 'i64').reduce((a: bigint, x: bigint) => a + x, 0n)).toBe(BigInt(ref.i64));
+    expect(sum(column(batches, 'f32'))).toBe(ref.f32);
+    expect(sum(column(batches, 'f64'))).toBe(ref.f64);
+    const nd = column(batches, 'nd');
+    expect(nd.filter((x) => x !== null).length).toBe(ref.nd_count);
+    expect(sum(nd)).toBe(ref.nd);
+    const arr: number[][] = column(batches, 'arr').map((v) => [...v.toArray()]);
+    expect(arr.every((v) => v.length === 4)).toBe(true);
+    expect(sum(arr.flat())).toBe(ref.arr_sum);
+    expect(sum(arr.map((v) => v[1]))).toBe(ref.arr2);
+    const lst = column(batches, 'lst').map((v) => (v === null ? null : [...v.toArray()]));
+    expect(lst.filter((v) => v !== null).length).toBe(ref.lst_count);
+    expect(sum(lst.map((v) => (v === null ? 0 : v.length)))).toBe(ref.lst_len);
+    expect(sum(lst.flat())).toBe(ref.lst_sum);
+    expect(new Set(column(batches, 'cat')).size).toBe(ref.cats);
+    expect(sum(column(batches, 'code'))).toBe(ref.code);
+    // Specific rows, field by field.
+    const want = await duck.all(`SELECT id, i8, i64, f32, nd, arr, lst, cat, epoch_ms(ts) AS ts_ms, file_row_number AS r
+      FROM read_parquet(${sqlString(uri)}, file_row_number = true) WHERE file_row_number IN (0, 7, 2047, 2048, 3333, 4999)
+      ORDER BY r`);
+    const ids = column(batches, 'id');
+    const ts = column(batches, 'ts');
+    for (const w of want) {
+      const r = Number(w.r);
+      expect(ids[r]).toBe(w.id);
+      expect(column(batches, 'i8')[r]).toBe(w.i8);
+      expect(column(batches, 'i64')[r]).toBe(BigInt(w.i64));
+      expect(column(batches, 'f32')[r]).toBe(w.f32);
+      expect(nd[r]).toBe(w.nd);
+      expect(arr[r]).toEqual(w.arr);
+      expect(lst[r]).toEqual(w.lst);
+      expect(column(batches, 'cat')[r]).toBe(w.cat);
+      expect(Number(ts[r])).toBe(Number(w.ts_ms));
+    }
+  }
+
+  for (const codec of CODECS) {
+    test(`${codec}: values equal what DuckDB reads`, async () => {
+      const codecName = { snappy: 'SNAPPY', zstd: 'ZSTD', gzip: 'GZIP', lz4: 'LZ4_RAW', uncompressed: 'UNCOMPRESSED' }[codec];
+      const meta = await duck.all(`SELECT DISTINCT compression FROM parquet_metadata(${sqlString(file(`types-${codec}.parquet`))})`);
+      expect(meta.map((m) => m.compression)).toEqual([codecName]);
+      await checkAgainstDuckDB(`types-${codec}.parquet`);
+    });
+  }
+
+  test('Parquet V2 delta / byte-stream-split / dictionary encodings', async () => {
+    const meta = await duck.all(`SELECT DISTINCT encodings FROM parquet_metadata(${sqlString(file('types-v2.parquet'))})`);
+    const encodings = meta.map((m) => m.encodings).join(' ');
+    expect(encodings).toContain('DELTA_BINARY_PACKED');
+    expect(encodings).toContain('DELTA_LENGTH_BYTE_ARRAY');
+    expect(encodings).toContain('RLE_DICTIONARY');
+    await checkAgainstDuckDB('types-v2.parquet');
+  });
+
+  test('a shard of row groups from two files, in plan order, in batches of at most batchSize', async () => {
+    const { files } = await planOf('types-zstd.parquet', 'types-snappy.parquet');
+    const ranges = [rangeOf(files, 1, 1, 3), rangeOf(files, 0, 0, 1), rangeOf(files, 0, 2, 3)];
+    const batches = await collect(files, ranges, ['code', 'id'], 300);
+    for (const b of batches) {
+      expect(b.numRows).toBeGreaterThan(0);
+      expect(b.numRows).toBeLessThanOrEqual(300);
+      expect(b.schema.fields.map((f) => f.name)).toEqual(['code', 'id']);
+    }
+    const ids = column(batches, 'id');
+    const ref = async (name: string, from: number, to: number): Promise<string[]> =>
+      (await duck.all(`SELECT id FROM read_parquet(${sqlString(file(name))}, file_row_number = true)
+        WHERE file_row_number >= ${from} AND file_row_number < ${to} ORDER BY file_row_number`)).map((r) => r.id);
+    expect(ids).toEqual([
+      ...(await ref('types-snappy.parquet', 2048, 5000)),
+      ...(await ref('types-zstd.parquet', 0, 2048)),
+      ...(await ref('types-zstd.parquet', 4096, 5000)),
+    ]);
+    expect(ids.length).toBe(ranges.reduce((a, r) => a + r.rows, 0));
+  });
+
+  test('stats count rows, row groups and bytes', async () => {
+    const { files } = await planOf('types-gzip.parquet');
+    const stats = newReadStats();
+    let n = 0;
+    for await (const b of readShardRanges(storage, { files, ranges: [rangeOf(files, 0)] }, { columns: ['f64'], batchSize: 512, stats })) {
+      n += b.numRows;
+    }
+    expect(n).toBe(ROWS);
+    expect(stats).toMatchObject({ files: 1, rowGroups: 3, rows: ROWS });
+    expect(stats.batches).toBeGreaterThanOrEqual(Math.ceil(ROWS / 512));
+    expect(stats.bytesRead).toBeGreaterThan(0);
+    expect(stats.rangeRequests).toBeGreaterThan(0);
+  });
+});
+
+describe('ranged reads', () => {
+  test('one row group and two columns fetch the footer and those column chunks only', async () => {
+    const uri = file('wide.parquet');
+    const { files } = await planOf('wide.parquet');
+    expect(files[0].rowGroupRows).toEqual([32768, 32768, 32768, 32768]);
+    const chunks = await duck.all(`SELECT row_group_id::INTEGER AS rg, path_in_schema AS col,
+      coalesce(dictionary_page_offset, data_page_offset)::BIGINT AS start, total_compressed_size::BIGINT AS len
+      FROM parquet_metadata(${sqlString(uri)})`);
+    const { size } = await fs.stat(uri);
+    const footerLen = Buffer.from(await storage.readRange(uri, size - 8, size - 4)).readUInt32LE(0);
+    const footerStart = size - 8 - footerLen;
+    storage.resetCounters();
+    const batches = await collect(files, [rangeOf(files, 0, 2, 3)], ['a', 'c'], 4096);
+    expect(batches.reduce((a, b) => a + b.numRows, 0)).toBe(32768);
+    const wanted = chunks.filter((c) => c.rg === 2 && (c.col === 'a' || c.col === 'c'))
+      .map((c) => [Number(c.start), Number(c.start) + Number(c.len)]);
+    expect(wanted).toHaveLength(2);
+    const inside = (s: number, e: number): boolean =>
+      (s >= footerStart && e <= size) || wanted.some(([ws, we]) => s >= ws && e <= we);
+    for (const r of storage.rangeReads) {
+      expect(r.uri).toBe(uri);
+      expect(inside(r.start, r.end)).toBe(true);
+    }
+    const chunkBytes = wanted.reduce((a, [s, e]) => a + (e - s), 0);
+    expect(storage.bytesRead).toBeLessThanOrEqual(chunkBytes + 2 * (footerLen + 8));
+    expect(storage.bytesRead).toBeLessThan(size / 6);
+    // And the values are the right ones.
+    const ref = await duck.one(`SELECT sum(a) AS a, sum(c) AS c FROM read_parquet(${sqlString(uri)}, file_row_number = true)
+      WHERE file_row_number >= 65536 AND file_row_number < 98304`);
+    const sum = (name: string): number => column(batches, name).reduce((x, y) => x + y, 0);
+    expect(sum('a')).toBeCloseTo(ref.a, 6);
+    expect(sum('c')).toBeCloseTo(ref.c, 6);
+  });
+
+  test('read-ahead stays within 1 + readAhead row groups of what was consumed', async () => {
+    const uri = file('wide.parquet');
+    const { files } = await planOf('wide.parquet');
+    const chunks = await duck.all(`SELECT row_group_id::INTEGER AS rg,
+      min(coalesce(dictionary_page_offset, data_page_offset))::BIGINT AS start,
+      max(coalesce(dictionary_page_offset, data_page_offset) + total_compressed_size)::BIGINT AS end
+      FROM parquet_metadata(${sqlString(uri)}) GROUP BY ALL`);
+    const groupOf = (offset: number): number => chunks.find((c) => offset >= Number(c.start) && offset < Number(c.end))?.rg ?? -1;
+    for (const readAhead of [0, 1]) {
+      storage.resetCounters();
+      const it = readShardRanges(storage, { files, ranges: [rangeOf(files, 0)] }, { columns: ['b'], batchSize: 8192, readAhead });
+      const first = await it.next();
+      expect(first.done).toBe(false);
+      const touched = (): number[] => [...new Set(storage.rangeReads.map((r) => groupOf(r.start)).filter((g) => g >= 0))].sort();
+      // Wait for the read-ahead to show up, then give any over-eager reader time to run further.
+      for (let waited = 0; readAhead > 0 && !touched().includes(1) && waited < 5000; waited += 20) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      await new Promise((r) => setTimeout(r, 200));
+      expect(touched()).toEqual(readAhead === 0 ? [0] : [0, 1]);
+      await it.return(undefined); // stops early: thread and buffers released
+    }
+  });
+});
+
+describe('bad input', () => {
+  test('corrupt, truncated and empty files fail naming the file', async () => {
+    const files: PlannedFile[] = [];
+    for (const name of ['random.parquet', 'truncated.parquet', 'empty.parquet']) {
+      const uri = file(name);
+      const { size } = await fs.stat(uri);
+      files.push({ uri, size, rows: 10, rowGroupRows: [10] });
+    }
+    for (let i = 0; i < files.length; i++) {
+      await expectBadInput(collect(files, [rangeOf(files, i)], ['id']), files[i].uri);
+    }
+  });
+
+  test('a missing column names the file and lists its columns', async () => {
+    const { files } = await planOf('types-zstd.parquet');
+    const e = await expectBadInput(collect(files, [rangeOf(files, 0)], ['id', 'nope']), file('types-zstd.parquet'), /"nope"/);
+    expect(e.message).toContain('id, i8, i16');
+  });
+
+  test('a file changed after planning is refused before any row is read', async () => {
+    const src = file('types-lz4.parquet');
+    const uri = file('changing.parquet');
+    await fs.copyFile(src, uri);
+    const { files } = await planOf('changing.parquet');
+    // Bigger: size differs.
+    await fs.appendFile(uri, Buffer.alloc(16));
+    await expectBadInput(collect(files, [rangeOf(files, 0)], ['id']), uri, /changed after the run was planned \(size \d+ -> \d+\)/, /never mixed/);
+    // Same size, new version.
+    await fs.copyFile(src, uri);
+    const { files: again } = await planOf('changing.parquet');
+    const later = new Date(Date.now() + 60_000);
+    await fs.utimes(uri, later, later);
+    await expectBadInput(collect(again, [rangeOf(again, 0)], ['id']), uri, /changed after the run was planned/);
+    // Deleted.
+    await fs.rm(uri);
+    await expectBadInput(collect(again, [rangeOf(again, 0)], ['id']), uri, /deleted/);
+  });
+
+  test('corrupt page data fails naming the file and row group, and the process survives', async () => {
+    const src = file('wide.parquet');
+    const uri = file('bad-pages.parquet');
+    const bytes = new Uint8Array(await fs.readFile(src));
+    const [chunk] = await duck.all(`SELECT data_page_offset::BIGINT AS start, total_compressed_size::BIGINT AS len
+      FROM parquet_metadata(${sqlString(src)}) WHERE row_group_id = 1 AND path_in_schema = 'a'`);
+    const start = Number(chunk.start);
+    for (let i = start + 2; i < start + Number(chunk.len); i++) bytes[i] = (i * 7) & 255;
+    await fs.writeFile(uri, bytes);
+    const { files } = await planOf('bad-pages.parquet');
+    // Row group 0 reads fine; row group 1 is the broken one.
+    const ok = await collect(files, [rangeOf(files, 0, 0, 1)], ['a']);
+    expect(ok.reduce((a, b) => a + b.numRows, 0)).toBe(32768);
+    await expectBadInput(collect(files, [rangeOf(files, 0, 1, 2)], ['a']), uri, /row group 1\b/);
+    // Reading the whole file with read-ahead: row group 1 crashes the decoder while row group 0 is
+    // being read; the blame still lands on row group 1, after every row of row group 0 was yielded.
+    let yielded = 0;
+    const e = await (async () => {
+      const it = readShardRanges(storage, { files, ranges: [rangeOf(files, 0)] }, { columns: ['a'], batchSize: 4096, readAhead: 2 });
+      for await (const b of it) yielded += b.numRows;
+    })().then(() => undefined, (err: unknown) => err);
+    expect(e).toBeInstanceOf(BadInputError);
+    expect((e as Error).message).toMatch(/row group 1\b/);
+    expect(yielded).toBe(32768);
+    // Still alive and reading.
+    const again = await collect(files, [rangeOf(files, 0, 3, 4)], ['a', 'b']);
+    expect(again.reduce((a, b) => a + b.numRows, 0)).toBe(32768);
+  });
+
+  test('a failing store is a plain (retryable) error naming the file, not bad input', async () => {
+    const { files } = await planOf('types-zstd.parquet');
+    const flaky = new LocalTestStorage();
+    let n = 0;
+    flaky.onReadRange = () => {
+      if (++n > 2) throw new Error('connection reset');
+    };
+    const e = await (async () => {
+      for await (const _ of readShardRanges(flaky, { files, ranges: [rangeOf(files, 0)] }, { columns: ['id'], batchSize: 100 })) { /* drain */ }
+    })().then(() => undefined, (err: unknown) => err);
+    expect(e).toBeInstanceOf(Error);
+    expect(e).not.toBeInstanceOf(BadInputError);
+    expect((e as Error).message).toContain(file('types-zstd.parquet'));
+    expect((e as Error).message).toContain('connection reset');
+  });
+});
+
+describe('normalization', () => {
+  test('Arrow dictionary columns (from a file with an embedded Arrow schema) come back decoded', async () => {
+    const codes = arrow.vectorFromArray(['x', 'y', null, 'x', 'z'], new arrow.Dictionary(new arrow.Utf8(), new arrow.Int32()));
+    const nums = arrow.vectorFromArray([1.5, null, 2.5, 1.5, 1.5], new arrow.Dictionary(new arrow.Float64(), new arrow.Int8()));
+    const plain = arrow.vectorFromArray([1, 2, 3, 4, 5], new arrow.Int32());
+    const table = new arrow.Table({ codes, nums, plain });
+    const thread = new ParquetThread();
+    try {
+      const bytes = await thread.write({ ipc: arrow.tableToIPC(table, 'stream'), compression: 'snappy', keyValueMetadata: {} });
+      await fs.writeFile(file('dict.parquet'), bytes);
+    } finally {
+      await thread.terminate();
+    }
+    const { files, footers } = await planOf('dict.parquet');
+    expect(footers[0].columns.map((c) => c.type)).toEqual(['Utf8', 'Float64', 'Int32']);
+    const [b] = await collect(files, [rangeOf(files, 0)], ['nums', 'codes', 'plain']);
+    expect(String(b.schema.fields[0].type)).toBe('Float64');
+    expect(String(b.schema.fields[1].type)).toBe('Utf8');
+    expect([...b.getChild('nums')!]).toEqual([1.5, null, 2.5, 1.5, 1.5]);
+    expect([...b.getChild('codes')!]).toEqual(['x', 'y', null, 'x', 'z']);
+    expect([...b.getChild('plain')!]).toEqual([1, 2, 3, 4, 5]);
+  });
+
+  test('normalizeBatch picks columns in the order asked and leaves plain batches alone', () => {
+    const t = arrow.tableFromArrays({ a: new Float32Array([1, 2]), b: new Int32Array([3, 4]) });
+    const b = t.batches[0];
+    expect(normalizeBatch(b)).toBe(b);
+    const r = normalizeBatch(b, ['b', 'a']);
+    expect(r.schema.fields.map((f) => f.name)).toEqual(['b', 'a']);
+    expect([...r.getChild('b')!]).toEqual([3, 4]);
+  });
+});

@@ -1,0 +1,288 @@
+/**
+ * Streams one shard of the plan: only its row groups, only the needed columns, in plan order.
+ *
+ * Memory: the thread holds, per row group it has started, the compressed bytes of the projected column
+ * chunks plus one decoded batch (decoded ahead while the caller works on the previous one). At most
+ * 1 + readAhead row groups are started at a time, and nothing is produced faster than the caller pulls
+ * (each batch is asked for when the caller asks for one), so memory stays bounded by a few row groups
+ * whatever the file size.
+ */
+import * as arrow from 'apache-arrow';
+import { BadInputError, NotFoundError, type PlannedFile, type ShardRange } from '../../../operator/src/contract/index.js';
+import type { Storage } from '../storage/types.js';
+import { decodeFailure, ioFailure, listNames } from './errors.js';
+import { columnsOf, openFile, schemaOf } from './footer.js';
+import { normalizeBatch } from './normalize.js';
+import { type OpenedFile, ParquetThread, ParquetThreadError } from './parquet-thread.js';
+
+export interface ShardInput {
+  /** plan.files: ranges refer to them by index. */
+  files: PlannedFile[];
+  /** The shard's ranges, in plan order. */
+  ranges: ShardRange[];
+}
+
+export interface ReadOptions {
+  /** Columns to read; batches hold exactly these, in this order. */
+  columns: string[];
+  /** Most rows per batch. Batches never span row groups, so a row group's last batch may be short. */
+  batchSize: number;
+  /** Row groups whose bytes are fetched (and first batch decoded) ahead of the one being read. Default 1. */
+  readAhead?: number;
+  /** Filled in as reading goes (live counters). */
+  stats?: ReadStats;
+}
+
+export interface ReadStats {
+  files: number;
+  rowGroups: number;
+  batches: number;
+  rows: number;
+  rangeRequests: number;
+  bytesRead: number;
+  /** Seconds inside storage.readRange (summed; ranges may be fetched in parallel). */
+  ioSeconds: number;
+  /** Seconds the caller waited for the next batch (I/O and decoding not hidden by read-ahead). */
+  waitSeconds: number;
+}
+
+export const newReadStats = (): ReadStats => ({
+  files: 0, rowGroups: 0, batches: 0, rows: 0, rangeRequests: 0, bytesRead: 0, ioSeconds: 0, waitSeconds: 0,
+});
+
+/** Fails with BadInputError if the file is not the one that was planned. */
+export async function checkUnchanged(storage: Storage, file: PlannedFile): Promise<void> {
+  let info;
+  try {
+    info = await storage.stat(file.uri);
+  } catch (e) {
+    if (e instanceof NotFoundError) {
+      throw new BadInputError(`input file ${file.uri} was deleted after the run was planned`, { cause: e });
+    }
+    throw ioFailure(file.uri, e);
+  }
+  if (info.size !== file.size) {
+    throw new BadInputError(`input file ${file.uri} changed after the run was planned (size ${file.size} -> ${info.size}); `
+      + 'rows from two versions are never mixed');
+  }
+  if (file.etag !== undefined && info.etag !== undefined && info.etag !== file.etag) {
+    throw new BadInputError(`input file ${file.uri} changed after the run was planned (version ${file.etag} -> ${info.etag}); `
+      + 'rows from two versions are never mixed');
+  }
+}
+
+function checkOptions(options: ReadOptions): { columns: string[]; batchSize: number; readAhead: number } {
+  const columns = [...new Set(options.columns)];
+  if (columns.length === 0) throw new Error('readShardRanges: no columns to read');
+  if (!Number.isInteger(options.batchSize) || options.batchSize < 1) {
+    throw new Error(`readShardRanges: batchSize must be a positive integer, not ${options.batchSize}`);
+  }
+  const readAhead = options.readAhead ?? 1;
+  if (!Number.isInteger(readAhead) || readAhead < 0) {
+    throw new Error(`readShardRanges: readAhead must be a non-negative integer, not ${readAhead}`);
+  }
+  return { columns, batchSize: options.batchSize, readAhead };
+}
+
+/**
+ * Yields the shard's rows as Arrow RecordBatches (dictionary columns decoded; see normalize.ts), each
+ * of at most batchSize rows. Stop early by breaking out of the loop: everything is released.
+ */
+export async function* readShardRanges(
+  storage: Storage, shard: ShardInput, options: ReadOptions,
+): AsyncGenerator<arrow.RecordBatch, void, undefined> {
+  const { columns, batchSize, readAhead } = checkOptions(options);
+  const stats = options.stats ?? newReadStats();
+  for (const [i, r] of shard.ranges.entries()) {
+    const f = shard.files[r.file];
+    if (!f) throw new Error(`shard range ${i} refers to file ${r.file}, but the plan has ${shard.files.length} files`);
+    if (r.rowGroupStart > r.rowGroupEnd || r.rowGroupEnd > f.rowGroupRows.length) {
+      throw new Error(`shard range ${i} (row groups [${r.rowGroupStart}, ${r.rowGroupEnd})) does not fit ${f.uri}, `
+        + `planned with ${f.rowGroupRows.length} row groups`);
+    }
+  }
+  if (shard.ranges.length === 0) return;
+
+  const reader = new ShardReader(storage, shard.files, columns, batchSize, readAhead, stats);
+  try {
+    for (const range of shard.ranges) {
+      if (range.rowGroupStart === range.rowGroupEnd) continue;
+      yield* reader.readRange(range);
+    }
+  } finally {
+    await reader.close();
+  }
+}
+
+/**
+ * The state behind readShardRanges. If the decoder thread crashes (a wasm panic on corrupt data) while
+ * several row groups are in flight, the crash cannot be pinned on one of them: the reader then starts
+ * a fresh thread, turns read-ahead off for good, and resumes the row group it was reading after the
+ * rows it already yielded. A crash with a single row group in flight is that row group's fault.
+ */
+class ShardReader {
+  private thread: ParquetThread;
+  private isolated = false;
+  private open: { fileIndex: number; opened: OpenedFile } | undefined;
+  /** I/O counters of threads already stopped. */
+  private readonly ioBase: { rangeRequests: number; bytesRead: number; ioSeconds: number };
+
+  constructor(
+    private readonly storage: Storage,
+    private readonly files: PlannedFile[],
+    private readonly columns: string[],
+    private readonly batchSize: number,
+    private readAhead: number,
+    private readonly stats: ReadStats,
+  ) {
+    this.thread = new ParquetThread();
+    this.ioBase = { rangeRequests: stats.rangeRequests, bytesRead: stats.bytesRead, ioSeconds: stats.ioSeconds };
+  }
+
+  async close(): Promise<void> {
+    this.syncIo();
+    await this.thread.terminate();
+  }
+
+  private syncIo(): void {
+    this.stats.rangeRequests = this.ioBase.rangeRequests + this.thread.io.rangeRequests;
+    this.stats.bytesRead = this.ioBase.bytesRead + this.thread.io.bytesRead;
+    this.stats.ioSeconds = this.ioBase.ioSeconds + this.thread.io.ioSeconds;
+  }
+
+  /** Opens (stat-checking first) the range's file unless it is the one already open. */
+  private async ensureOpen(fileIndex: number, checked: boolean): Promise<OpenedFile> {
+    if (this.open?.fileIndex === fileIndex) return this.open.opened;
+    if (this.open) await this.thread.close(this.open.opened.handle).catch(() => undefined);
+    this.open = undefined;
+    const file = this.files[fileIndex];
+    if (!checked) await checkUnchanged(this.storage, file);
+    const opened = await openFile(this.thread, this.storage, file.uri, file.size);
+    this.open = { fileIndex, opened };
+    if (!checked) {
+      this.stats.files++;
+      checkSameRowGroups(file, opened);
+      checkColumns(file.uri, opened, this.columns);
+    }
+    return opened;
+  }
+
+  /** After a crash with several row groups in flight: a fresh thread, and no read-ahead from now on. */
+  private async isolate(fileIndex: number): Promise<void> {
+    this.syncIo();
+    this.ioBase.rangeRequests = this.stats.rangeRequests;
+    this.ioBase.bytesRead = this.stats.bytesRead;
+    this.ioBase.ioSeconds = this.stats.ioSeconds;
+    await this.thread.terminate();
+    this.thread = new ParquetThread();
+    this.open = undefined;
+    this.isolated = true;
+    this.readAhead = 0;
+    await this.ensureOpen(fileIndex, true);
+  }
+
+  async *readRange(range: ShardRange): AsyncGenerator<arrow.RecordBatch, void, undefined> {
+    const file = this.files[range.file];
+    await this.ensureOpen(range.file, false);
+    // Row groups started (stream opened; first batch being fetched and decoded), in order.
+    let started: { rowGroup: number; stream: Promise<number> }[] = [];
+    let nextToStart = range.rowGroupStart;
+    const startUpTo = (limit: number): void => {
+      const handle = this.open!.opened.handle;
+      for (; nextToStart < limit; nextToStart++) {
+        const stream = this.thread.startStream(handle, nextToStart, this.columns, this.batchSize);
+        stream.catch(() => undefined); // awaited in turn below
+        started.push({ rowGroup: nextToStart, stream });
+      }
+    };
+    for (let rg = range.rowGroupStart; rg < range.rowGroupEnd; rg++) {
+      const where = `row group ${rg}`;
+      let rows = 0; // rows of this row group yielded so far
+      for (;;) {
+        startUpTo(Math.min(range.rowGroupEnd, rg + 1 + this.readAhead));
+        const inFlight = started.length;
+        const { stream } = started.shift()!;
+        let skip = rows; // after a restart: rows already yielded
+        try {
+          for await (const batch of this.batchesOf(stream)) {
+            let b = batch;
+            if (skip > 0) {
+              if (skip >= b.numRows) {
+                skip -= b.numRows;
+                continue;
+              }
+              b = b.slice(skip);
+              skip = 0;
+            }
+            rows += b.numRows;
+            this.stats.rows += b.numRows;
+            this.stats.batches++;
+            yield normalizeBatch(b, this.columns);
+          }
+          break;
+        } catch (e) {
+          const crashed = e instanceof ParquetThreadError && e.fatal && e.ioError === undefined && !this.thread.stopped;
+          if (crashed && inFlight > 1 && !this.isolated) {
+            await this.isolate(range.file);
+            started = [];
+            nextToStart = rg;
+            continue;
+          }
+          throw decodeFailure(file.uri, where, e);
+        }
+      }
+      this.stats.rowGroups++;
+      if (rows !== file.rowGroupRows[rg]) {
+        throw new BadInputError(`input file ${file.uri}: ${where} decoded to ${rows} rows, `
+          + `but its footer says ${file.rowGroupRows[rg]}`);
+      }
+    }
+  }
+
+  /** The batches of one started row group, as Arrow JS batches. Thread errors pass through untouched. */
+  private async *batchesOf(stream: Promise<number>): AsyncGenerator<arrow.RecordBatch, void, undefined> {
+    const t0 = performance.now();
+    let streamId: number;
+    try {
+      streamId = await stream;
+    } finally {
+      this.stats.waitSeconds += (performance.now() - t0) / 1000;
+    }
+    for (;;) {
+      const t1 = performance.now();
+      let ipc: Uint8Array | null;
+      try {
+        ipc = await this.thread.next(streamId);
+      } finally {
+        this.stats.waitSeconds += (performance.now() - t1) / 1000;
+        this.syncIo();
+      }
+      if (ipc === null) return;
+      let batches: arrow.RecordBatch[];
+      try {
+        batches = arrow.tableFromIPC(ipc).batches;
+      } catch (e) {
+        throw new ParquetThreadError(`Arrow could not read the decoded batch: ${String(e)}`, false, { cause: e });
+      }
+      for (const b of batches) if (b.numRows > 0) yield b;
+    }
+  }
+}
+
+function checkSameRowGroups(file: PlannedFile, opened: OpenedFile): void {
+  const a = file.rowGroupRows;
+  const b = opened.rowGroupRows;
+  if (a.length !== b.length || a.some((n, i) => n !== b[i])) {
+    throw new BadInputError(`input file ${file.uri} changed after the run was planned (row groups `
+      + `${a.length} holding ${file.rows} rows -> ${b.length} holding ${opened.numRows}); rows from two versions are never mixed`);
+  }
+}
+
+function checkColumns(uri: string, opened: OpenedFile, columns: string[]): void {
+  const have = columnsOf(schemaOf(opened)).map((c) => c.name);
+  const missing = columns.filter((c) => !have.includes(c));
+  if (missing.length > 0) {
+    const what = missing.length === 1 ? `column ${JSON.stringify(missing[0])}` : `columns ${missing.map((c) => JSON.stringify(c)).join(', ')}`;
+    throw new BadInputError(`input file ${uri} has no ${what} (its columns: ${listNames(have)})`);
+  }
+}

@@ -1,0 +1,87 @@
+/**
+ * Test support: Parquet fixtures written by DuckDB (an engine other than parquet-wasm) into a temp
+ * directory at test time, and DuckDB as the independent reference for what the files hold.
+ */
+import * as fs from 'node:fs/promises';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import type { PlannedFile, ShardRange } from '../../../operator/src/contract/index.js';
+import type { ParquetFooter } from './footer.js';
+
+export class Duck {
+  private constructor(private readonly instance: DuckDBInstance, readonly con: DuckDBConnection) {}
+
+  static async open(): Promise<Duck> {
+    const instance = await DuckDBInstance.create(':memory:', { threads: '2' });
+    return new Duck(instance, await instance.connect());
+  }
+
+  async run(sql: string): Promise<void> {
+    await this.con.run(sql);
+  }
+
+  /** Rows as plain JS values (BIGINT -> bigint, lists -> arrays, DECIMAL -> number...). */
+  async all(sql: string): Promise<Record<string, any>[]> {
+    const r = await this.con.runAndReadAll(sql);
+    return r.getRowObjectsJS() as Record<string, any>[];
+  }
+
+  async one(sql: string): Promise<Record<string, any>> {
+    const rows = await this.all(sql);
+    if (rows.length !== 1) throw new Error(`expected one row from ${sql}, got ${rows.length}`);
+    return rows[0];
+  }
+
+  close(): void {
+    this.con.closeSync();
+    this.instance.closeSync();
+  }
+}
+
+export const sqlString = (s: string): string => `'${s.replace(/'/g, "''")}'`;
+
+export async function makeTempDir(prefix = 'bij-pq-'): Promise<string> {
+  return fs.mkdtemp(path.join(os.tmpdir(), prefix));
+}
+
+/**
+ * A table with every column kind the worker cares about; all values exact in binary floating point so
+ * sums compare exactly. Row i:
+ *   id 'id-<i>', i8 (i % 100) - 50, i16 i % 30000, i32 i * 3, i64 i * 1e9, f32 (i % 1000) / 8, f64 i / 4,
+ *   nd i / 2 or NULL when i % 7 = 0, arr FLOAT[4] [i, i + 0.5, -i, 1.25], lst FLOAT[] of i % 4 values
+ *   (i, i+1, ...) or NULL when i % 11 = 0, cat 'c<i % 5>' (dictionary), code (i % 6) INTEGER
+ *   (dictionary), ts TIMESTAMP 2024-01-01 + i seconds.
+ */
+export function typesQuery(rows: number): string {
+  return `SELECT
+    'id-' || i AS id,
+    ((i % 100) - 50)::TINYINT AS i8,
+    (i % 30000)::SMALLINT AS i16,
+    (i * 3)::INTEGER AS i32,
+    (i * 1000000000)::BIGINT AS i64,
+    ((i % 1000) / 8)::FLOAT AS f32,
+    (i / 4)::DOUBLE AS f64,
+    CASE WHEN i % 7 = 0 THEN NULL ELSE i / 2 END::DOUBLE AS nd,
+    [i::FLOAT, i + 0.5, -i, 1.25]::FLOAT[4] AS arr,
+    CASE WHEN i % 11 = 0 THEN NULL ELSE list_transform(range(i % 4), k -> (i + k)::FLOAT) END AS lst,
+    'c' || (i % 5) AS cat,
+    (i % 6)::INTEGER AS code,
+    TIMESTAMP '2024-01-01 00:00:00' + to_seconds(i) AS ts
+  FROM range(0, ${rows}) t(i)`;
+}
+
+export async function copyToParquet(duck: Duck, query: string, file: string, options: string): Promise<void> {
+  await duck.run(`COPY (${query}) TO ${sqlString(file)} (FORMAT parquet, ${options})`);
+}
+
+/** A PlannedFile from a footer, as the planner would record it. */
+export function plannedFile(f: ParquetFooter): PlannedFile {
+  return { uri: f.uri, size: f.size, ...(f.etag ? { etag: f.etag } : {}), rows: f.rows, rowGroupRows: f.rowGroupRows };
+}
+
+/** One range covering row groups [start, end) of plan file `file`. */
+export function rangeOf(files: PlannedFile[], file: number, start = 0, end = files[file].rowGroupRows.length): ShardRange {
+  const rows = files[file].rowGroupRows.slice(start, end).reduce((a, b) => a + b, 0);
+  return { file, rowGroupStart: start, rowGroupEnd: end, rows };
+}
