@@ -1,7 +1,9 @@
 /** Jest runs the TypeScript sources as native ES modules, transpiled by swc (no type checking here:
  * `npm test` runs `tsc` first, so a type error fails the run before any test starts). */
 export default {
-  testEnvironment: 'node',
+  // Shares Node's typed-array constructors with each test's vm context, so arrays onnxruntime-node
+  // creates natively pass its instanceof checks (see the file).
+  testEnvironment: '<rootDir>/worker/src/session/jest-ort-environment.js',
   extensionsToTreatAsEsm: ['.ts'],
   transform: {
     '^.+\\.ts$': ['@swc/jest', {

@@ -1,0 +1,3 @@
+/** The onnxruntime session: execution-provider choice, model metadata, batch sizing. */
+export * from './session.js';
+export * from './threads.js';

@@ -1,0 +1,233 @@
+/**
+ * Arrow columns -> dense input tensors, following a ScoringPlan. Typed arrays in, typed arrays out:
+ * no per-row JS objects. Three passes over each batch:
+ *   1. scan: mark rows holding a null or NaN in any mapped input (one Uint16 per row: 0 = good,
+ *      otherwise 1 + the index of the first reason found), and check List widths;
+ *   2. collect the indices of the good and the bad rows;
+ *   3. pack the good rows densely, row-major, converting to the model's element type.
+ * Conversions: any int or float column to float32/float64/int32/int64. Floats going to an int type
+ * are truncated toward zero; a value outside the int32 range going to int32 is an error; uint64
+ * values above 2^63 wrap when going to int64.
+ */
+import { DataType, Precision, type Data } from 'apache-arrow';
+import { BadInputError } from '../../../operator/src/contract/index.js';
+import { isNumericType, type InputPlan, type ScoringPlan } from './plan.js';
+import { ColumnCursor, copyRows, listOffsets, targetData, targetFor } from './copy.js';
+import type { ColumnSource, PackedTensor } from './types.js';
+
+export interface BadRows {
+  /** Indices of the rows that cannot be scored, ascending. */
+  rows: Int32Array;
+  /** For each bad row, the index of its reason in `reasons` (the first problem found in the row). */
+  reason: Uint16Array;
+  /** The distinct reasons, e.g. "null in column f2", "NaN in column f0". */
+  reasons: string[];
+  /** How many bad rows have each reason. */
+  counts: Int32Array;
+}
+
+export interface PackedBatch {
+  numRows: number;
+  /** Indices of the rows that were packed (ascending): gather id and passthrough columns with these. */
+  goodRows: Int32Array;
+  bad: BadRows;
+  /** One per plan input, in plan order; dims [goodRows.length, ...rowDims]. */
+  tensors: PackedTensor[];
+}
+
+export interface PackOptions {
+  /** Used only to name a row in error messages. */
+  idColumn?: string;
+}
+
+const MAX_REASONS = 0xfffe;
+
+const isValid = (bitmap: Uint8Array, pos: number): boolean => (bitmap[pos >> 3] & (1 << (pos & 7))) !== 0;
+
+/** Rows marks: 0 = good, r + 1 = bad for reasons[r]. Reasons are registered when first seen. */
+class Marks {
+  readonly marks: Uint16Array;
+  readonly reasons: string[] = [];
+  private readonly ids = new Map<string, number>();
+  constructor(n: number) { this.marks = new Uint16Array(n); }
+  id(reason: string): number {
+    let id = this.ids.get(reason);
+    if (id === undefined) {
+      if (this.reasons.length >= MAX_REASONS) id = MAX_REASONS; // cannot happen with sane specs
+      else {
+        this.reasons.push(reason);
+        id = this.reasons.length;
+      }
+      this.ids.set(reason, id);
+    }
+    return id;
+  }
+}
+
+/** Marks the rows holding a null or NaN among values [start, end) of a numeric Data: value k
+ * belongs to row `row + (k - start) / perRow`. */
+function scanValues(d: Data, start: number, end: number, row: number, perRow: number, m: Marks, column: string): void {
+  const marks = m.marks;
+  if (d.nullCount > 0 && d.nullBitmap) {
+    const bm = d.nullBitmap;
+    for (let k = start; k < end; k++) {
+      if (isValid(bm, d.offset + k)) continue;
+      const r = row + Math.floor((k - start) / perRow);
+      if (marks[r] === 0) marks[r] = m.id(`null in column ${column}`);
+    }
+  }
+  const t = d.type;
+  if (!DataType.isFloat(t)) return;
+  if (t.precision === Precision.HALF) {
+    const a = d.values as Uint16Array;
+    for (let k = start; k < end; k++) {
+      if ((a[k] & 0x7c00) === 0x7c00 && (a[k] & 0x3ff) !== 0) {
+        const r = row + Math.floor((k - start) / perRow);
+        if (marks[r] === 0) marks[r] = m.id(`NaN in column ${column}`);
+      }
+    }
+    return;
+  }
+  const a = d.values as Float32Array | Float64Array;
+  for (let k = start; k < end; k++) {
+    const v = a[k];
+    if (v !== v) {
+      const r = row + Math.floor((k - start) / perRow);
+      if (marks[r] === 0) marks[r] = m.id(`NaN in column ${column}`);
+    }
+  }
+}
+
+function columnData(src: ColumnSource, column: string, input: string): readonly Data[] {
+  const v = src.getChild(column);
+  if (!v) throw new BadInputError(`spec.model.inputs.${input}: column '${column}' is not in the input data (columns: ${src.schema.fields.map((f) => f.name).join(', ')})`);
+  return v.data;
+}
+
+function rowLabel(src: ColumnSource, row: number, idColumn: string | undefined): string {
+  if (idColumn === undefined) return `row ${row}`;
+  let id: unknown;
+  try { id = src.getChild(idColumn)?.get(row); } catch { id = undefined; }
+  return id === undefined || id === null ? `row ${row}` : `row ${row} (${idColumn} ${JSON.stringify(typeof id === 'bigint' ? String(id) : id)})`;
+}
+
+/** Scans a list column: nulls, NaNs and lengths. Returns the width (the model's, or the data's). */
+function scanList(src: ColumnSource, ip: InputPlan, column: string, m: Marks, idColumn: string | undefined): number | undefined {
+  let width = ip.width;
+  let firstRow = -1;
+  let base = 0;
+  for (const d of columnData(src, column, ip.name)) {
+    const t = d.type;
+    const isList = DataType.isFixedSizeList(t) || DataType.isList(t) || DataType.isLargeList(t);
+    if (!isList || !isNumericType(t.children[0].type)) {
+      throw new BadInputError(`spec.model.inputs.${ip.name}: column '${column}' has type ${t}; column needs a FixedSizeList or List of numbers`);
+    }
+    const child = d.children[0];
+    const offsets = listOffsets(d);
+    const size = DataType.isFixedSizeList(t) ? t.listSize : 0;
+    const nullable = d.nullCount > 0 && d.nullBitmap;
+    const markNull = (r: number): void => {
+      if (m.marks[r] === 0) m.marks[r] = m.id(`null in column ${column}`);
+    };
+    const wrongWidth = (len: number, r: number): never => {
+      throw new BadInputError(firstRow >= 0
+        ? `column '${column}' has lists of different lengths: ${width} values at ${rowLabel(src, firstRow, idColumn)}, ${len} at ${rowLabel(src, r, idColumn)}`
+        : `model input '${ip.name}' takes ${width} values per row, but column '${column}' has ${len} values at ${rowLabel(src, r, idColumn)}`);
+    };
+    if (!offsets) {
+      // FixedSizeList: one width for the whole chunk; child value k belongs to row k / size.
+      if (width === undefined) [width, firstRow] = [size, base];
+      else if (size !== width && d.length > 0) wrongWidth(size, base);
+      if (nullable) for (let i = 0; i < d.length; i++) if (!isValid(d.nullBitmap, d.offset + i)) markNull(base + i);
+      if (size > 0) scanValues(child, 0, d.length * size, base, size, m, column);
+      base += d.length;
+      continue;
+    }
+    for (let i = 0; i < d.length; i++) {
+      const r = base + i;
+      if (nullable && !isValid(d.nullBitmap, d.offset + i)) {
+        markNull(r);
+        continue;
+      }
+      const start = offsets[i];
+      const len = offsets[i + 1] - start;
+      if (width === undefined) [width, firstRow] = [len, r];
+      else if (len !== width) wrongWidth(len, r);
+      if (len > 0) scanValues(child, start, start + len, r, len, m, column);
+    }
+    base += d.length;
+  }
+  return width;
+}
+
+function scanColumns(src: ColumnSource, ip: InputPlan, columns: readonly string[], m: Marks): void {
+  for (const c of columns) {
+    let base = 0;
+    for (const d of columnData(src, c, ip.name)) {
+      if (!isNumericType(d.type)) throw new BadInputError(`spec.model.inputs.${ip.name}: column '${c}' has type ${d.type}, which is not numeric`);
+      scanValues(d, 0, d.length, base, 1, m, c);
+      base += d.length;
+    }
+  }
+}
+
+function packInput(src: ColumnSource, ip: InputPlan, width: number, goodRows: Int32Array, idColumn: string | undefined): PackedTensor {
+  const rows = goodRows.length;
+  const dst = targetFor(ip.type, rows * width);
+  const list = ip.source.kind === 'list';
+  const columns = ip.source.kind === 'columns' ? ip.source.columns : [ip.source.column];
+  const count = list ? width : 1;
+  const cursors = columns.map((c) => new ColumnCursor(columnData(src, c, ip.name), list));
+  // Blocks of about 64K values: every column of a block is written while the block is in cache.
+  const block = Math.max(64, Math.floor(65536 / Math.max(width, 1)));
+  for (let g0 = 0; g0 < rows; g0 += block) {
+    const g1 = Math.min(rows, g0 + block);
+    for (let j = 0; j < cursors.length; j++) {
+      const bad = copyRows(cursors[j], goodRows, g0, g1, count, dst, width, list ? 0 : j);
+      if (bad >= 0) {
+        throw new BadInputError(`model input '${ip.name}' takes int32, but column '${columns[j]}' holds a value outside the int32 range at ${rowLabel(src, goodRows[bad], idColumn)}`);
+      }
+    }
+  }
+  return { name: ip.name, type: ip.type, dims: [rows, ...(ip.rowDims ?? [width])], data: targetData(dst) };
+}
+
+/** Packs the mapped inputs of a RecordBatch or Table; see the file comment. */
+export function packInputs(src: ColumnSource, plan: ScoringPlan, options: PackOptions = {}): PackedBatch {
+  const n = src.numRows;
+  const m = new Marks(n);
+  const widths = plan.inputs.map((ip) =>
+    ip.source.kind === 'columns' ? (scanColumns(src, ip, ip.source.columns, m), ip.width) : scanList(src, ip, ip.source.column, m, options.idColumn));
+  const marks = m.marks;
+  let bad = 0;
+  for (let i = 0; i < n; i++) if (marks[i] !== 0) bad++;
+  const goodRows = new Int32Array(n - bad);
+  const badRows = new Int32Array(bad);
+  const reason = new Uint16Array(bad);
+  const counts = new Int32Array(m.reasons.length);
+  for (let i = 0, g = 0, b = 0; i < n; i++) {
+    const k = marks[i];
+    if (k === 0) goodRows[g++] = i;
+    else {
+      badRows[b] = i;
+      reason[b++] = k - 1;
+      counts[k - 1]++;
+    }
+  }
+  // A List column feeding a symbolic width with no non-null row: nothing to pack, width 0.
+  const tensors = plan.inputs.map((ip, idx) => packInput(src, ip, widths[idx] ?? 0, goodRows, options.idColumn));
+  return { numRows: n, goodRows, bad: { rows: badRows, reason, reasons: m.reasons, counts }, tensors };
+}
+
+/** "3 rows cannot be scored: null in column f2 (2 rows, first at row 4); NaN in column f0 (1 row, first at row 9)". */
+export function summarizeBadRows(bad: BadRows, label: (row: number) => string = (r) => `row ${r}`): string {
+  if (bad.rows.length === 0) return 'every row can be scored';
+  const parts = bad.reasons.map((why, k) => {
+    const first = bad.rows[bad.reason.indexOf(k)];
+    const c = bad.counts[k];
+    return `${why} (${c} row${c === 1 ? '' : 's'}, first at ${label(first)})`;
+  });
+  const n = bad.rows.length;
+  return `${n} row${n === 1 ? '' : 's'} cannot be scored: ${parts.join('; ')}`;
+}
+

@@ -1,0 +1,21 @@
+/** Small fixtures for the tensor tests: Arrow tables and model metadata. */
+import * as A from 'apache-arrow';
+import type { ModelMeta, ValueMeta } from './types.js';
+
+export const f32List = (n?: number): A.DataType =>
+  n === undefined ? new A.List(new A.Field('item', new A.Float32(), true)) : new A.FixedSizeList(n, new A.Field('item', new A.Float32(), true));
+
+/** A table from columns given as [values, arrow type] (numbers become bigints for 64-bit ints). */
+export function table(cols: Record<string, [unknown[], A.DataType]>): A.Table {
+  const vectors: Record<string, A.Vector> = {};
+  for (const [name, [values, type]] of Object.entries(cols)) {
+    const is64 = A.DataType.isInt(type) && type.bitWidth === 64;
+    const vs = is64 ? values.map((v) => (typeof v === 'number' ? BigInt(v) : v)) : values;
+    vectors[name] = A.vectorFromArray(vs as never[], type);
+  }
+  return new A.Table(vectors);
+}
+
+export const tensor = (name: string, type: string, dims: (number | string)[]): ValueMeta => ({ name, isTensor: true, type, dims });
+
+export const meta = (inputs: ValueMeta[], outputs: ValueMeta[] = [tensor('Y', 'float32', ['batch', 1])]): ModelMeta => ({ inputs, outputs });
