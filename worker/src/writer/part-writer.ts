@@ -54,6 +54,9 @@ export interface PartWriterOptions {
   thread?: ParquetThread;
 }
 
+const isStringLike = (t: arrow.DataType): boolean =>
+  arrow.DataType.isUtf8(t) || arrow.DataType.isLargeUtf8(t) || arrow.DataType.isBinary(t) || arrow.DataType.isDictionary(t);
+
 /** Parquet bytes per Arrow byte assumed before any part was written. */
 const INITIAL_RATIO: Record<WriteCompression, number> = { none: 1, snappy: 0.7, lz4: 0.7, gzip: 0.5, zstd: 0.5 };
 
@@ -204,10 +207,12 @@ export class PartWriter {
     const name = this.opts.kind === 'errors' ? attemptErrorsName(part, this.opts.writerToken) : attemptDataName(part, this.opts.writerToken);
     const uri = joinUri(this.opts.prefix, name);
     let ipc: Uint8Array;
+    let dictionaryColumns: string[];
     {
       const table = tableOf(buf.batches);
       buf.batches = []; // let the Arrow buffers go as soon as the IPC copy exists
       ipc = arrow.tableToIPC(table, 'stream');
+      dictionaryColumns = table.schema.fields.filter((f) => isStringLike(f.type)).map((f) => f.name);
     }
     if (!this.thread) this.thread = new ParquetThread();
     let bytes: Uint8Array;
@@ -217,6 +222,7 @@ export class PartWriter {
         compression: this.opts.compression,
         keyValueMetadata: this.keyValueMetadata,
         maxRowGroupRows: this.opts.maxRowGroupRows,
+        dictionaryColumns,
       });
     } catch (e) {
       throw new Error(`encoding ${uri} (${buf.rows} rows) as Parquet failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
