@@ -18,11 +18,12 @@ export type Condition = z.infer<typeof ConditionSchema>;
 
 export const ShardCountsSchema = z.object({
   total: z.number().int(),
-  pending: z.number().int(),
-  running: z.number().int(),
-  succeeded: z.number().int(),
-  failed: z.number().int(),
-  retries: z.number().int(),
+  pending: z.number().int().describe('Not started yet, or waiting for a free slot.'),
+  running: z.number().int().describe('With a running attempt.'),
+  succeeded: z.number().int().describe('With a shard manifest.'),
+  failed: z.number().int().describe('Not done, and the last attempt failed: waiting to be retried, or the reason the run failed.'),
+  retries: z.number().int()
+    .describe('Failed attempts in this run (counted failures and disruptions); each is retried unless it ends the run.'),
 });
 
 export const RowCountsSchema = z.object({
@@ -35,9 +36,12 @@ export const BatchInferenceJobStatusSchema = z.object({
   phase: PhaseSchema.optional(),
   observedGeneration: z.number().int().optional(),
   runId: z.string().optional().describe('Identifies the frozen plan under output.uri/_bij/<runId>/.'),
+  outputUri: z.string().optional()
+    .describe('spec.output.uri of the run named by runId: where its _bij/<runId>/ prefix lives, kept so the operator can clean it up after a spec change.'),
   shards: ShardCountsSchema.optional(),
   rows: RowCountsSchema.optional(),
   progress: z.string().optional().describe('Percent of input rows processed, e.g. "42%".'),
+  shardsSummary: z.string().optional().describe('Succeeded/total shards, e.g. "3/16" (the SHARDS printer column).'),
   rowsPerSecond: z.number().optional(),
   gpuSeconds: z.number().optional().describe('GPU-seconds used by shard attempts so far.'),
   estimatedCost: z.string().optional(),
@@ -45,6 +49,8 @@ export const BatchInferenceJobStatusSchema = z.object({
   completionTime: z.string().optional(),
   outputManifest: z.string().optional(),
   message: z.string().optional(),
-  conditions: z.array(ConditionSchema).optional(),
+  conditions: z.array(ConditionSchema)
+    .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['type'] })
+    .optional(),
 });
 export type BatchInferenceJobStatus = z.infer<typeof BatchInferenceJobStatusSchema>;

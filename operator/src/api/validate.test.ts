@@ -1,0 +1,105 @@
+import { baseSpec } from '../testing/builders.js';
+import { BatchInferenceJobSpecSchema, type BatchInferenceJobSpecInput } from './spec.js';
+import { fieldPath, parseBatchInferenceJob, parseStatus, validateSpecSemantics } from './validate.js';
+
+const doc = (spec: unknown, extra: Record<string, unknown> = {}) => ({
+  apiVersion: 'batchinference.dev/v1alpha1', kind: 'BatchInferenceJob', metadata: { name: 'churn', namespace: 'default' }, spec, ...extra,
+});
+const withSpec = (patch: (s: BatchInferenceJobSpecInput) => void): BatchInferenceJobSpecInput => {
+  const s = structuredClone(baseSpec());
+  patch(s);
+  return s;
+};
+
+describe('parseBatchInferenceJob', () => {
+  test('a valid job gets the defaults', () => {
+    const r = parseBatchInferenceJob(doc(baseSpec()));
+    if (!r.ok) throw new Error(JSON.stringify(r.errors));
+    expect(r.bij.spec).toMatchObject({
+      parallelism: 8, batchSize: 4096, maxRetries: 3, maxFailedRows: 0, suspend: false,
+      worker: { executionProvider: 'auto', gpus: 0 },
+      storage: { s3: { region: 'us-east-1', endpoint: '', forcePathStyle: false, credentialsSecret: '' } },
+      output: { compression: 'zstd' },
+    });
+    expect(r.bij.status).toEqual({});
+  });
+
+  test.each<[string, unknown, { field: string; message?: RegExp }[]]>([
+    ['a missing required field', withSpec((s) => { delete (s.input as Partial<typeof s.input>).idColumn; }), [{ field: 'spec.input.idColumn' }]],
+    ['an array item', withSpec((s) => { s.input.passthroughColumns = ['a', '']; }), [{ field: 'spec.input.passthroughColumns[1]' }]],
+    ['a map entry refinement', withSpec((s) => { s.model.inputs.X = { columns: ['a'], column: 'b' }; }), [{ field: 'spec.model.inputs.X', message: /exactly one of columns or column/ }]],
+    ['a map key with odd characters', withSpec((s) => { s.model.outputs['a.b'] = { column: '' }; }), [{ field: 'spec.model.outputs["a.b"].column' }]],
+    ['an unknown field', withSpec((s) => { (s as Record<string, unknown>).shard = 3; }), [{ field: 'spec.shard', message: /unknown field/ }]],
+    ['shards and targetRowsPerShard', withSpec((s) => { s.targetRowsPerShard = 10; }), [{ field: 'spec.shards', message: /at most one/ }]],
+    ['a bound', withSpec((s) => { s.parallelism = 0; }), [{ field: 'spec.parallelism' }]],
+    ['an enum', withSpec((s) => { s.worker = { executionProvider: 'tpu' as 'cpu' }; }), [{ field: 'spec.worker.executionProvider' }]],
+  ])('schema errors name the field: %s', (_name, spec, want) => {
+    const r = parseBatchInferenceJob(doc(spec));
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    for (const w of want) {
+      const hit = r.errors.find((e) => e.field === w.field);
+      expect(hit).toBeDefined();
+      if (w.message) expect(hit!.message).toMatch(w.message);
+    }
+  });
+
+  test('envelope errors', () => {
+    const r = parseBatchInferenceJob({ apiVersion: 'v1', kind: 'Job', metadata: {}, spec: baseSpec() });
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.errors.map((e) => e.field)).toEqual(['apiVersion', 'kind', 'metadata.name']);
+    expect(parseBatchInferenceJob('x')).toMatchObject({ ok: false });
+    expect(parseBatchInferenceJob({ metadata: { name: 'a' } })).toMatchObject({ ok: false, errors: [{ field: 'spec' }] });
+  });
+
+  test('semantic errors keep the parsed spec and the status, so the operator can still act', () => {
+    const r = parseBatchInferenceJob(doc(withSpec((s) => { s.output.uri = s.input.uri; }), { status: { phase: 'Running', runId: 'r1' } }));
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    expect(r.spec?.output.uri).toBe('s3://lake/features/');
+    expect(r.status).toMatchObject({ phase: 'Running', runId: 'r1' });
+  });
+
+  test('an unreadable status becomes {}', () => {
+    expect(parseStatus({ phase: 'Exploded' })).toEqual({});
+    expect(parseStatus(undefined)).toEqual({});
+  });
+});
+
+describe('validateSpecSemantics', () => {
+  const check = (patch: (s: BatchInferenceJobSpecInput) => void) => validateSpecSemantics(BatchInferenceJobSpecSchema.parse(withSpec(patch)));
+
+  test('the base spec is fine', () => {
+    expect(check(() => {})).toEqual([]);
+  });
+
+  test.each<[string, (s: BatchInferenceJobSpecInput) => void, string, RegExp]>([
+    ['no inputs', (s) => { s.model.inputs = {}; }, 'spec.model.inputs', /at least one/],
+    ['no outputs', (s) => { s.model.outputs = {}; }, 'spec.model.outputs', /at least one/],
+    ['duplicate output columns', (s) => { s.model.outputs.other = { column: 'score' }; }, 'spec.model.outputs.other.column', /also written by output probs/],
+    ['output column = idColumn', (s) => { s.model.outputs.probs.column = 'id'; }, 'spec.model.outputs.probs.column', /idColumn/],
+    ['output column = passthrough column', (s) => { s.input.passthroughColumns = ['score']; }, 'spec.model.outputs.probs.column', /passthrough/],
+    ['idColumn in passthroughColumns', (s) => { s.input.passthroughColumns = ['region', 'id']; }, 'spec.input.passthroughColumns[1]', /idColumn/],
+    ['duplicate passthrough columns', (s) => { s.input.passthroughColumns = ['region', 'region']; }, 'spec.input.passthroughColumns[1]', /duplicate/],
+    ['duplicate input columns', (s) => { s.model.inputs.X = { columns: ['f0', 'f1', 'f0'] }; }, 'spec.model.inputs.X.columns[2]', /duplicate column f0/],
+    ['output = input', (s) => { s.output.uri = 's3://lake/features'; }, 'spec.output.uri', /must differ/],
+    ['output inside input', (s) => { s.output.uri = 's3://lake/features/scores/'; }, 'spec.output.uri', /inside the input/],
+    ['input inside output', (s) => { s.input.uri = 's3://scores/churn/in/'; }, 'spec.input.uri', /inside the output/],
+    ['file uris compare as paths', (s) => { s.input.uri = 'file:///data/in'; s.output.uri = '/data/in/out'; }, 'spec.output.uri', /inside the input/],
+    ['a reserved env name', (s) => { s.worker = { env: [{ name: 'BIJ_SHARD', value: '1' }] }; }, 'spec.worker.env[0].name', /set by the operator/],
+    ['an env entry without a name', (s) => { s.worker = { env: [{ value: '1' }] }; }, 'spec.worker.env[0].name', /required/],
+    ['gpus in resources', (s) => { s.worker = { gpus: 1, resources: { limits: { 'nvidia.com/gpu': 2 } } }; }, 'spec.worker.resources.limits', /spec.worker.gpus/],
+  ])('%s', (_name, patch, field, message) => {
+    const errors = check(patch);
+    expect(errors.find((e) => e.field === field)?.message).toMatch(message);
+  });
+
+  test('a prefix that only shares a beginning is not inside', () => {
+    expect(check((s) => { s.input.uri = 's3://b/in'; s.output.uri = 's3://b/in-scores/'; })).toEqual([]);
+  });
+});
+
+test('fieldPath', () => {
+  expect(fieldPath(['model', 'inputs', 'my input', 'columns', 0], 'spec')).toBe('spec.model.inputs["my input"].columns[0]');
+  expect(fieldPath([])).toBe('');
+});

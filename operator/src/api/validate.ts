@@ -1,0 +1,190 @@
+/**
+ * Parsing and validating a BatchInferenceJob beyond what the CRD schema can say. Pure.
+ *
+ * The apiserver checks the openAPIV3Schema (types, bounds, enums, CEL rules). `parseBatchInferenceJob`
+ * repeats that with zod (for local mode and for objects that predate a schema change) and adds the
+ * semantic checks of `validateSpecSemantics`. Errors name fields the way kubectl does:
+ * `spec.input.idColumn`, `spec.input.passthroughColumns[2]`, `spec.model.inputs.X.columns`.
+ */
+import type { z } from 'zod';
+import { API_GROUP, API_VERSION, BatchInferenceJobSpecSchema, KIND, type BatchInferenceJobSpec } from './spec.js';
+import { BatchInferenceJobStatusSchema, type BatchInferenceJobStatus } from './status.js';
+import { ENV } from '../contract/process.js';
+
+export interface FieldError {
+  /** Path of the offending field, e.g. `spec.input.idColumn`. */
+  field: string;
+  message: string;
+}
+
+/** The metadata fields the operator reads. */
+export interface BijMetadata {
+  name: string;
+  namespace?: string;
+  uid?: string;
+  generation?: number;
+  resourceVersion?: string;
+  deletionTimestamp?: string | Date;
+  finalizers?: string[];
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  creationTimestamp?: string | Date;
+  [key: string]: unknown;
+}
+
+/** A parsed BatchInferenceJob: the spec with defaults applied, the status (empty when absent or unreadable). */
+export interface ParsedBatchInferenceJob {
+  apiVersion: string;
+  kind: string;
+  metadata: BijMetadata;
+  spec: BatchInferenceJobSpec;
+  status: BatchInferenceJobStatus;
+}
+
+/** On failure, `spec` is there when only the semantic checks failed, and `status` is always there
+ * (parsed leniently), so a caller can still reconcile an invalid object (mark it Failed, clean up). */
+export type ParseResult =
+  | { ok: true; bij: ParsedBatchInferenceJob }
+  | { ok: false; errors: FieldError[]; spec?: BatchInferenceJobSpec; status: BatchInferenceJobStatus };
+
+/** The status of an object, parsed leniently: `{}` when absent or unreadable (the operator rebuilds it). */
+export function parseStatus(status: unknown): BatchInferenceJobStatus {
+  const r = BatchInferenceJobStatusSchema.safeParse(status ?? {});
+  return r.success ? r.data : {};
+}
+
+const RESERVED_ENV = new Set<string>(Object.values(ENV));
+
+/** A zod issue path as a field path: `spec.model.inputs["a.b"].columns[0]`. */
+export function fieldPath(path: readonly PropertyKey[], prefix = ''): string {
+  let out = prefix;
+  for (const seg of path) {
+    if (typeof seg === 'number') out += `[${seg}]`;
+    else {
+      const s = String(seg);
+      if (/^[A-Za-z_][A-Za-z0-9_-]*$/.test(s)) out += out ? `.${s}` : s;
+      else out += `[${JSON.stringify(s)}]`;
+    }
+  }
+  return out;
+}
+
+/** zod issues -> field errors. An unknown key is reported on the key itself. */
+export function issuesToFieldErrors(issues: readonly z.core.$ZodIssue[], prefix = ''): FieldError[] {
+  const out: FieldError[] = [];
+  for (const issue of issues) {
+    if (issue.code === 'unrecognized_keys') {
+      for (const key of issue.keys) out.push({ field: fieldPath([...issue.path, key], prefix), message: 'unknown field' });
+    } else {
+      out.push({ field: fieldPath(issue.path, prefix) || prefix || '(root)', message: issue.message });
+    }
+  }
+  return out;
+}
+
+const normUri = (u: string): string => u.replace(/^file:\/\//, '').replace(/\/+$/, '');
+/** Whether `inner` is `outer` itself or lies under it as a prefix. */
+const isWithin = (inner: string, outer: string): boolean => {
+  const a = normUri(inner);
+  const b = normUri(outer);
+  return a === b || a.startsWith(b + '/');
+};
+
+/** Checks the schema cannot express. The spec is the parsed one (defaults applied). */
+export function validateSpecSemantics(spec: BatchInferenceJobSpec): FieldError[] {
+  const errors: FieldError[] = [];
+  const add = (field: string, message: string) => errors.push({ field, message });
+
+  const inputs = Object.entries(spec.model.inputs);
+  const outputs = Object.entries(spec.model.outputs);
+  if (inputs.length === 0) add('spec.model.inputs', 'must map at least one ONNX input');
+  if (outputs.length === 0) add('spec.model.outputs', 'must map at least one ONNX output');
+
+  for (const [name, mapping] of inputs) {
+    const seen = new Set<string>();
+    mapping.columns?.forEach((c, i) => {
+      if (seen.has(c)) add(fieldPath(['spec', 'model', 'inputs', name, 'columns', i]), `duplicate column ${c}`);
+      seen.add(c);
+    });
+  }
+
+  const { idColumn } = spec.input;
+  const passthrough = spec.input.passthroughColumns ?? [];
+  const seenPass = new Set<string>();
+  passthrough.forEach((c, i) => {
+    const f = fieldPath(['spec', 'input', 'passthroughColumns', i]);
+    if (c === idColumn) add(f, `${c} is the idColumn, which is always copied`);
+    else if (seenPass.has(c)) add(f, `duplicate column ${c}`);
+    seenPass.add(c);
+  });
+
+  const outCols = new Map<string, string>();
+  for (const [name, mapping] of outputs) {
+    const f = fieldPath(['spec', 'model', 'outputs', name, 'column']);
+    const c = mapping.column;
+    if (c === idColumn) add(f, `output column ${c} collides with the idColumn`);
+    else if (seenPass.has(c)) add(f, `output column ${c} collides with a passthrough column`);
+    else if (outCols.has(c)) add(f, `output column ${c} is also written by output ${outCols.get(c)}`);
+    if (!outCols.has(c)) outCols.set(c, name);
+  }
+
+  const inUri = spec.input.uri;
+  const outUri = spec.output.uri;
+  if (normUri(inUri) === normUri(outUri)) add('spec.output.uri', 'must differ from spec.input.uri');
+  else if (isWithin(outUri, inUri)) add('spec.output.uri', `must not lie inside the input prefix ${inUri}`);
+  else if (isWithin(inUri, outUri)) add('spec.input.uri', `must not lie inside the output prefix ${outUri}`);
+
+  spec.worker.env?.forEach((e, i) => {
+    const f = fieldPath(['spec', 'worker', 'env', i, 'name']);
+    if (typeof e.name !== 'string' || e.name.length === 0) add(f, 'is required');
+    else if (RESERVED_ENV.has(e.name)) add(f, `${e.name} is set by the operator`);
+  });
+
+  const limits = spec.worker.resources?.limits;
+  if (limits && typeof limits === 'object' && 'nvidia.com/gpu' in limits) {
+    const v = Number((limits as Record<string, unknown>)['nvidia.com/gpu']);
+    if (v !== spec.worker.gpus) add('spec.worker.resources.limits', 'set GPUs with spec.worker.gpus, not resources.limits["nvidia.com/gpu"]');
+  }
+  return errors;
+}
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * A BatchInferenceJob object (from the apiserver, or a YAML file in local mode) -> the parsed object
+ * with spec defaults applied, or every error found. The status is parsed leniently: an unreadable
+ * status becomes `{}` (the operator rebuilds it) rather than an error.
+ */
+export function parseBatchInferenceJob(obj: unknown): ParseResult {
+  if (!isRecord(obj)) return { ok: false, errors: [{ field: '(root)', message: 'not an object' }], status: {} };
+  const status = parseStatus(obj.status);
+  const errors: FieldError[] = [];
+  const apiVersion = `${API_GROUP}/${API_VERSION}`;
+  if (obj.apiVersion !== undefined && obj.apiVersion !== apiVersion) errors.push({ field: 'apiVersion', message: `must be ${apiVersion}` });
+  if (obj.kind !== undefined && obj.kind !== KIND) errors.push({ field: 'kind', message: `must be ${KIND}` });
+  const metadata = obj.metadata;
+  if (!isRecord(metadata) || typeof metadata.name !== 'string' || metadata.name.length === 0) {
+    errors.push({ field: 'metadata.name', message: 'is required' });
+  }
+  if (obj.spec === undefined) {
+    errors.push({ field: 'spec', message: 'is required' });
+    return { ok: false, errors, status };
+  }
+  const parsed = BatchInferenceJobSpecSchema.safeParse(obj.spec);
+  if (!parsed.success) {
+    errors.push(...issuesToFieldErrors(parsed.error.issues, 'spec'));
+    return { ok: false, errors, status };
+  }
+  errors.push(...validateSpecSemantics(parsed.data));
+  if (errors.length > 0) return { ok: false, errors, spec: parsed.data, status };
+  return {
+    ok: true,
+    bij: {
+      apiVersion,
+      kind: KIND,
+      metadata: metadata as BijMetadata,
+      spec: parsed.data,
+      status,
+    },
+  };
+}

@@ -1,0 +1,88 @@
+/**
+ * Events, only on transitions. Pure.
+ *
+ * A reconcile runs many times for one change (every watch event, every requeue), so events are not
+ * emitted for what the reconciler sees, but for how the new status differs from the stored one:
+ * - a phase change gives one event (Started, Resumed, Suspended, Merging, Committed, or a Warning
+ *   named by the Failed condition's reason); a Failed condition whose reason or message changed
+ *   gives one too;
+ * - status.shards.retries counts the run's failed attempts; when it grows by k, the k most recent
+ *   failures (by finishedAt) each give ShardFailed (Warning) or ShardDisrupted (Normal).
+ * The caller emits them only after the status write succeeded, so a failed write (409) emits nothing
+ * and the next reconcile computes the same events again. ShardRetried is emitted by reconcile.ts
+ * when it creates a Job for attempt > 0.
+ */
+import type { BatchInferenceJobStatus } from '../api/status.js';
+import type { FailedAttempt } from './shards.js';
+import { failureText, truncate } from './shards.js';
+import type { KubeEvent } from './types.js';
+
+const failedCondition = (s: BatchInferenceJobStatus) => s.conditions?.find((c) => c.type === 'Failed' && c.status === 'True');
+
+export function phaseEvents(old: BatchInferenceJobStatus, next: BatchInferenceJobStatus): KubeEvent[] {
+  const events: KubeEvent[] = [];
+  const sameRun = old.runId === next.runId;
+  if (next.phase === 'Failed') {
+    const o = sameRun && old.phase === 'Failed' ? failedCondition(old) : undefined;
+    const n = failedCondition(next);
+    if (!o || o.reason !== n?.reason || o.message !== n?.message) {
+      events.push({ type: 'Warning', reason: n?.reason ?? 'Failed', message: truncate(n?.message ?? next.message ?? 'the run failed', 1024) });
+    }
+    return events;
+  }
+  if (sameRun && old.phase === next.phase) return events;
+  const shards = next.shards;
+  switch (next.phase) {
+    case 'Running':
+      if (sameRun && old.phase === 'Suspended') events.push({ type: 'Normal', reason: 'Resumed', message: `run ${next.runId} resumed` });
+      else if (!sameRun || old.phase !== 'Merging') {
+        events.push({
+          type: 'Normal', reason: 'Started',
+          message: `run ${next.runId}: ${shards?.total ?? 0} shards, ${next.rows?.total ?? 0} rows`,
+        });
+      }
+      break;
+    case 'Suspended':
+      events.push({ type: 'Normal', reason: 'Suspended', message: `run ${next.runId ?? '(not started)'} suspended; running attempts are stopped` });
+      break;
+    case 'Merging':
+      events.push({ type: 'Normal', reason: 'Merging', message: `all ${shards?.total ?? 0} shards are done; committing` });
+      break;
+    case 'Succeeded':
+      events.push({
+        type: 'Normal', reason: 'Committed',
+        message: `run ${next.runId}: ${next.rows?.processed ?? 0} rows${next.outputManifest ? ` -> ${next.outputManifest}` : ''}`,
+      });
+      break;
+    default:
+      break;
+  }
+  return events;
+}
+
+/** Events for the attempts that failed since the stored status was written. */
+export function failureEvents(
+  old: BatchInferenceJobStatus,
+  next: BatchInferenceJobStatus,
+  failures: () => FailedAttempt[],
+  maxEvents: number,
+): KubeEvent[] {
+  const before = old.runId === next.runId ? old.shards?.retries ?? 0 : 0;
+  const after = next.shards?.retries ?? 0;
+  const k = after - before;
+  if (k <= 0) return [];
+  const all = failures().map((f) => ({ f, t: f.attempt.finishedAt ? Date.parse(f.attempt.finishedAt) : 0 }));
+  all.sort((a, b) => a.t - b.t || a.f.attempt.shard - b.f.attempt.shard || a.f.attempt.attempt - b.f.attempt.attempt);
+  const fresh = all.slice(Math.max(0, all.length - k)).map((x) => x.f);
+  const events: KubeEvent[] = [];
+  for (const f of fresh.slice(0, maxEvents)) {
+    const a = f.attempt;
+    events.push(f.counted
+      ? { type: 'Warning', reason: 'ShardFailed', message: `shard ${a.shard} attempt ${a.attempt} failed: ${failureText(f)}` }
+      : { type: 'Normal', reason: 'ShardDisrupted', message: `shard ${a.shard} attempt ${a.attempt} was ${failureText(f)}; retrying without counting it` });
+  }
+  if (fresh.length > maxEvents) {
+    events.push({ type: 'Warning', reason: 'ShardFailed', message: `${fresh.length - maxEvents} more attempts failed` });
+  }
+  return events;
+}

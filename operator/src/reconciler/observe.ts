@@ -1,0 +1,151 @@
+/**
+ * Observe: Jobs (and their Pods) -> ObservedAttempt[]. Pure.
+ *
+ * Only Jobs carrying our run/shard/attempt labels are attempts; others are ignored. A Pod belongs to
+ * a Job when its controller ownerReference has the Job's uid, or its `batch.kubernetes.io/job-name`
+ * or `job-name` label is the Job's name, or (runners that do not set those) it carries the same
+ * batchinference.dev run/shard/attempt labels. Timestamps may be Date objects (client-node's
+ * deserializer) or strings (raw watch events); both work.
+ */
+import type { V1Job, V1JobCondition, V1Pod, V1ContainerStateTerminated } from '@kubernetes/client-node';
+import { TerminationSummarySchema, type TerminationSummary } from '../contract/process.js';
+import { GPU_RESOURCE } from './job.js';
+import { LABEL_ATTEMPT, LABEL_RUN, LABEL_SHARD, WORKER_CONTAINER, isoSeconds } from './names.js';
+import type { ObservedAttempt } from './types.js';
+
+/** Pod status reasons that mean the pod was taken away, not that the worker failed. Newer clusters
+ * also set the DisruptionTarget condition on such pods; older ones (and kubelet node-pressure
+ * eviction, graceful node shutdown) only set the reason. DeadlineExceeded (activeDeadlineSeconds) is
+ * the user's own limit, and counts. */
+export const DISRUPTION_REASONS: ReadonlySet<string> = new Set([
+  'Evicted', 'Preempting', 'NodeLost', 'NodeShutdown', 'Shutdown', 'Terminated', 'DeletionByPodGC',
+  'DeletionByTaintManager', 'TerminationByKubelet', 'PreemptionByScheduler', 'EvictionByEvictionAPI',
+]);
+
+type Time = Date | string | undefined | null;
+const iso = (t: Time): string | undefined => (t === undefined || t === null || t === '' ? undefined : isoSeconds(t));
+const ms = (t: Time): number => (t === undefined || t === null || t === '' ? 0 : new Date(t).getTime());
+
+const condition = (conds: V1JobCondition[] | undefined, type: string): V1JobCondition | undefined =>
+  conds?.find((c) => c.type === type && c.status === 'True');
+
+/** Parses a termination message as our TerminationSummary, if it is one. */
+export function parseTerminationSummary(message: string | undefined): TerminationSummary | undefined {
+  if (!message || message.trimStart()[0] !== '{') return undefined;
+  try {
+    const r = TerminationSummarySchema.safeParse(JSON.parse(message));
+    return r.success ? r.data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function podsByJob(pods: readonly V1Pod[]): { byUid: Map<string, V1Pod[]>; byName: Map<string, V1Pod[]>; byAttempt: Map<string, V1Pod[]> } {
+  const byUid = new Map<string, V1Pod[]>();
+  const byName = new Map<string, V1Pod[]>();
+  const byAttempt = new Map<string, V1Pod[]>();
+  const push = (m: Map<string, V1Pod[]>, k: string, p: V1Pod) => {
+    const list = m.get(k);
+    if (list) list.push(p);
+    else m.set(k, [p]);
+  };
+  for (const p of pods) {
+    const owner = p.metadata?.ownerReferences?.find((o) => o.controller && o.kind === 'Job');
+    if (owner?.uid) push(byUid, owner.uid, p);
+    const l = p.metadata?.labels ?? {};
+    const name = l['batch.kubernetes.io/job-name'] ?? l['job-name'];
+    if (name) push(byName, name, p);
+    if (l[LABEL_RUN] !== undefined && l[LABEL_SHARD] !== undefined && l[LABEL_ATTEMPT] !== undefined) {
+      push(byAttempt, `${l[LABEL_RUN]}/${l[LABEL_SHARD]}/${l[LABEL_ATTEMPT]}`, p);
+    }
+  }
+  return { byUid, byName, byAttempt };
+}
+
+const workerStatus = (pod: V1Pod) =>
+  pod.status?.containerStatuses?.find((c) => c.name === WORKER_CONTAINER) ?? pod.status?.containerStatuses?.[0];
+
+const terminatedOf = (pod: V1Pod): V1ContainerStateTerminated | undefined => {
+  const cs = workerStatus(pod);
+  return cs?.state?.terminated ?? cs?.lastState?.terminated;
+};
+
+/** Whether a pod was disrupted: the DisruptionTarget condition, or a disruption reason. */
+export function podDisrupted(pod: V1Pod): boolean {
+  if (pod.status?.conditions?.some((c) => c.type === 'DisruptionTarget' && c.status === 'True')) return true;
+  return pod.status?.reason !== undefined && DISRUPTION_REASONS.has(pod.status.reason);
+}
+
+/** The pod that tells how the attempt ended: the latest one that terminated, else the latest one. */
+function decidingPod(pods: readonly V1Pod[]): V1Pod | undefined {
+  let best: V1Pod | undefined;
+  let bestKey: [number, number, string] = [-1, -1, ''];
+  for (const p of pods) {
+    const ended = p.status?.phase === 'Failed' || p.status?.phase === 'Succeeded' || terminatedOf(p) !== undefined ? 1 : 0;
+    const key: [number, number, string] = [ended, ms(p.metadata?.creationTimestamp), p.metadata?.name ?? ''];
+    if (key[0] > bestKey[0] || (key[0] === bestKey[0] && (key[1] > bestKey[1] || (key[1] === bestKey[1] && key[2] > bestKey[2])))) {
+      best = p;
+      bestKey = key;
+    }
+  }
+  return best;
+}
+
+function gpusOf(job: V1Job): number {
+  const c = job.spec?.template?.spec?.containers?.find((x) => x.name === WORKER_CONTAINER) ?? job.spec?.template?.spec?.containers?.[0];
+  const v = Number(c?.resources?.limits?.[GPU_RESOURCE] ?? 0);
+  return Number.isFinite(v) && v > 0 ? v : 0;
+}
+
+const parseIndex = (v: string | undefined): number | undefined => {
+  if (v === undefined || !/^\d+$/.test(v)) return undefined;
+  return Number(v);
+};
+
+export function observeAttempts(jobs: readonly V1Job[], pods: readonly V1Pod[]): ObservedAttempt[] {
+  const index = podsByJob(pods);
+  const out: ObservedAttempt[] = [];
+  for (const job of jobs) {
+    const labels = job.metadata?.labels ?? {};
+    const runId = labels[LABEL_RUN];
+    const shard = parseIndex(labels[LABEL_SHARD]);
+    const attempt = parseIndex(labels[LABEL_ATTEMPT]);
+    const name = job.metadata?.name;
+    if (!runId || shard === undefined || attempt === undefined || !name) continue;
+
+    const conds = job.status?.conditions;
+    const complete = condition(conds, 'Complete');
+    const failed = condition(conds, 'Failed');
+    const state: ObservedAttempt['state'] = complete ? 'succeeded' : failed ? 'failed' : job.metadata?.deletionTimestamp ? 'deleting' : 'active';
+
+    const uid = job.metadata?.uid;
+    const jobPods = (uid && index.byUid.get(uid)) || index.byName.get(name) || index.byAttempt.get(`${runId}/${shard}/${attempt}`) || [];
+    const pod = decidingPod(jobPods);
+    const term = pod ? terminatedOf(pod) : undefined;
+    const summary = parseTerminationSummary(term?.message);
+
+    let disrupted = pod !== undefined && podDisrupted(pod);
+    if (failed?.reason === 'PodFailurePolicy' && failed.message?.includes('DisruptionTarget')) disrupted = true;
+
+    const rawMessage = term?.message?.trim() || pod?.status?.message || (failed ?? complete)?.message;
+    const a: ObservedAttempt = {
+      runId, shard, attempt, jobName: name, state, disrupted,
+      gpus: gpusOf(job),
+    };
+    if (term?.exitCode !== undefined) a.exitCode = term.exitCode;
+    const reason = (term?.reason && term.reason !== 'Error' && term.reason !== 'Completed' ? term.reason : undefined)
+      ?? pod?.status?.reason ?? failed?.reason ?? term?.reason;
+    if (reason) a.reason = reason;
+    const message = summary?.message ?? rawMessage;
+    if (message) a.message = message;
+    if (summary) a.summary = summary;
+    const startedAt = iso(job.status?.startTime) ?? iso(pod?.status?.startTime) ?? iso(job.metadata?.creationTimestamp);
+    if (startedAt) a.startedAt = startedAt;
+    if (state === 'succeeded' || state === 'failed') {
+      const finishedAt = iso(job.status?.completionTime) ?? iso((failed ?? complete)?.lastTransitionTime) ?? iso(term?.finishedAt);
+      if (finishedAt) a.finishedAt = finishedAt;
+    }
+    out.push(a);
+  }
+  return out;
+}

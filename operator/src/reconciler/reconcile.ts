@@ -1,0 +1,326 @@
+/**
+ * The top-level reconcile: (BatchInferenceJob, observed attempts, plan, manifests, progress, commit,
+ * now) -> (status, Jobs to create and delete, storage actions, finalizer, events, requeue). Pure and
+ * level-triggered: it looks only at what is observed now, never at what it did before, so running it
+ * again on the same input gives the same result, and a crash between any two steps of the caller is
+ * repaired by the next reconcile.
+ *
+ * Ordered steps:
+ *   1. deletion: delete every Job; once none is left, clean up the runs' storage and remove the
+ *      finalizer;
+ *   2. finalizer: add it before doing anything else;
+ *   3. spec errors: Failed (InvalidSpec), stop running attempts; fixing the spec resumes;
+ *   4. run id: output-defining spec fields changed -> stop the old run's Jobs; once they are gone,
+ *      clean up its storage and start the new run;
+ *   5. terminal: Succeeded and Failed stay so for the same run id (Succeeded deletes its Jobs;
+ *      Failed keeps its failed Jobs for `kubectl logs`);
+ *   6. plan: ask for one (Pending), or fail on a plan error;
+ *   7. classify shards (shards.ts), failure policy, suspend, success policy;
+ *   8. schedule: new attempts for the lowest pending shards, within parallelism and backoff;
+ *   9. status (compute-status.ts) and events (events.ts).
+ */
+import type { BatchInferenceJobStatus } from '../api/status.js';
+import { planUri } from '../contract/layout.js';
+import { buildStatus, failedReason, type StatusFacts } from './compute-status.js';
+import { failureEvents, phaseEvents } from './events.js';
+import { runFailure, type RunFailure } from './failure-policy.js';
+import { buildShardJob } from './job.js';
+import { FINALIZER, isoSeconds } from './names.js';
+import { runId as computeRunId } from './runid.js';
+import { classifyShards, type FailedAttempt, type ShardState } from './shards.js';
+import { runCompletion } from './success-policy.js';
+import type { CleanupAction, FieldError, KubeEvent, ObservedAttempt, ReconcileInput, ReconcileResult } from './types.js';
+import type { V1Job } from '@kubernetes/client-node';
+
+export const DEFAULT_PROGRESS_POLL_MS = 15_000;
+/** Fallback requeue while waiting for Jobs to go away (their watch events usually come first). */
+export const DELETION_POLL_MS = 5_000;
+const DEFAULT_MAX_EVENTS = 20;
+
+type Delete = ReconcileResult['delete'][number];
+
+const deletions = (attempts: readonly ObservedAttempt[], pick: (a: ObservedAttempt) => boolean, reason: string | ((a: ObservedAttempt) => string)): Delete[] => {
+  const out: Delete[] = [];
+  for (const a of attempts) {
+    if (a.state === 'deleting' || !pick(a)) continue;
+    out.push({ name: a.jobName, reason: typeof reason === 'string' ? reason : reason(a) });
+  }
+  return out;
+};
+
+const result = (status: BatchInferenceJobStatus, rest: Partial<ReconcileResult> = {}): ReconcileResult => ({
+  status, create: [], delete: [], actions: {}, finalizer: 'keep', events: [], ...rest,
+});
+
+/** Whether this status is final for this run id (no more Jobs, no storage reads needed). */
+export function isTerminal(status: BatchInferenceJobStatus, runId: string): boolean {
+  if (status.runId !== runId) return false;
+  return status.phase === 'Succeeded' || (status.phase === 'Failed' && failedReason(status) !== 'InvalidSpec');
+}
+
+/** Whether the caller must read storage (plan, manifests, progress, commit) for this reconcile. */
+export function needsStorage(bij: ReconcileInput['bij'], specErrors: readonly FieldError[] = []): boolean {
+  if (bij.metadata.deletionTimestamp || !bij.metadata.finalizers?.includes(FINALIZER)) return false;
+  if (!bij.spec || specErrors.length > 0) return false;
+  return !isTerminal(bij.status ?? {}, computeRunId(bij.metadata.uid, bij.spec));
+}
+
+export function reconcile(input: ReconcileInput): ReconcileResult {
+  const { bij } = input;
+  const old = bij.status ?? {};
+  const hasFinalizer = bij.metadata.finalizers?.includes(FINALIZER) ?? false;
+  if (bij.metadata.deletionTimestamp) return reconcileDeletion(input, hasFinalizer);
+  if (!hasFinalizer) return result(old, { finalizer: 'add', requeueAfterMs: 0 });
+  const specErrors = input.specErrors ?? [];
+  if (specErrors.length > 0 || !bij.spec) return reconcileInvalidSpec(input, specErrors);
+  return reconcileRun(input);
+}
+
+/** Step 1: the BatchInferenceJob is being deleted. */
+function reconcileDeletion(input: ReconcileInput, hasFinalizer: boolean): ReconcileResult {
+  const old = input.bij.status ?? {};
+  if (!hasFinalizer) return result(old); // not ours to hold; garbage collection removes the Jobs
+  if (input.attempts.length > 0) {
+    return result(old, {
+      delete: deletions(input.attempts, () => true, 'the BatchInferenceJob is being deleted'),
+      requeueAfterMs: DELETION_POLL_MS,
+    });
+  }
+  const cleanup: CleanupAction[] = [];
+  const outputUri = old.outputUri ?? input.bij.spec?.output.uri;
+  if (old.runId && outputUri) cleanup.push({ runId: old.runId, outputUri });
+  const spec = input.bij.spec;
+  if (spec && (input.specErrors ?? []).length === 0) {
+    // A run planned but not yet recorded in the status (crash between plan and status write).
+    const current = computeRunId(input.bij.metadata.uid, spec);
+    if (current !== old.runId) cleanup.push({ runId: current, outputUri: spec.output.uri });
+  }
+  return result(old, { finalizer: 'remove', ...(cleanup.length > 0 ? { actions: { cleanup } } : {}) });
+}
+
+function listErrors(errors: readonly FieldError[]): string {
+  const shown = errors.slice(0, 5).map((e) => `${e.field}: ${e.message}`).join('; ');
+  return errors.length > 5 ? `${shown}; and ${errors.length - 5} more` : shown;
+}
+
+/** Step 3: the spec does not parse or fails the semantic checks. */
+function reconcileInvalidSpec(input: ReconcileInput, errors: readonly FieldError[]): ReconcileResult {
+  const { bij, now } = input;
+  const old = bij.status ?? {};
+  const failure: RunFailure = { reason: 'InvalidSpec', message: `invalid spec: ${listErrors(errors.length > 0 ? errors : [{ field: 'spec', message: 'does not parse' }])}` };
+  const facts: StatusFacts = {
+    phase: 'Failed', generation: bij.metadata.generation, runId: old.runId, outputUri: old.outputUri,
+    shards: old.shards, rows: old.rows, startTime: old.startTime,
+    completionTime: old.phase === 'Failed' && old.completionTime ? old.completionTime : isoSeconds(now),
+    message: failure.message, failure,
+  };
+  const status = buildStatus(old, facts, now);
+  const del = deletions(input.attempts, (a) => a.state === 'active', 'the spec is invalid');
+  return result(status, {
+    delete: del,
+    events: phaseEvents(old, status),
+    ...(del.length > 0 ? { requeueAfterMs: DELETION_POLL_MS } : {}),
+  });
+}
+
+function reconcileRun(input: ReconcileInput): ReconcileResult {
+  const { bij, now } = input;
+  const spec = bij.spec!;
+  const old = bij.status ?? {};
+  const gen = bij.metadata.generation;
+  const runId = computeRunId(bij.metadata.uid, spec);
+  const events: KubeEvent[] = [];
+  const cleanup: CleanupAction[] = [];
+  const fresh = old.runId !== runId;
+
+  // Step 4: a new run id. Stop the old run first, so nothing writes under its prefix while it is cleaned up.
+  if (fresh && old.runId !== undefined) {
+    const previous = input.attempts.filter((a) => a.runId !== runId);
+    if (previous.length > 0) {
+      const message = `output-defining spec fields changed: stopping run ${old.runId} before starting run ${runId}`;
+      const status = buildStatus(old, {
+        phase: 'Pending', generation: gen, runId: old.runId, outputUri: old.outputUri, shards: old.shards, rows: old.rows,
+        startTime: old.startTime, message,
+      }, now);
+      return result(status, {
+        delete: deletions(previous, () => true, (a) => `run ${a.runId} is replaced by run ${runId}`),
+        events: phaseEvents(old, status),
+        requeueAfterMs: DELETION_POLL_MS,
+      });
+    }
+    cleanup.push({ runId: old.runId, outputUri: old.outputUri ?? spec.output.uri });
+    events.push({ type: 'Normal', reason: 'SpecChanged', message: `output-defining spec fields changed: run ${old.runId} is replaced by run ${runId}` });
+  }
+
+  // Jobs of any other run (older than the one in the status): delete them.
+  const del: Delete[] = deletions(input.attempts, (a) => a.runId !== runId, (a) => `run ${a.runId} is not the current run ${runId}`);
+  const attempts = input.attempts.filter((a) => a.runId === runId);
+  const withCleanup = (r: ReconcileResult): ReconcileResult => {
+    if (cleanup.length > 0) r.actions = { ...r.actions, cleanup };
+    r.events = [...events, ...r.events];
+    return r;
+  };
+
+  // Step 5: terminal phases stay terminal for the same run id.
+  if (!fresh && isTerminal(old, runId)) {
+    const succeeded = old.phase === 'Succeeded';
+    del.push(...deletions(attempts, (a) => succeeded || a.state === 'active', succeeded ? 'the run succeeded' : 'the run failed'));
+    const status = gen !== undefined && gen !== old.observedGeneration ? refreshGeneration(old, gen) : old;
+    return result(status, { delete: del });
+  }
+
+  const base: Pick<StatusFacts, 'generation' | 'runId' | 'outputUri' | 'startTime' | 'gpus' | 'gpuHourlyCost'> = {
+    generation: gen,
+    runId,
+    outputUri: spec.output.uri,
+    startTime: !fresh && old.startTime ? old.startTime : isoSeconds(now),
+    gpus: spec.worker.gpus,
+    gpuHourlyCost: spec.worker.gpuHourlyCost,
+  };
+  const finish = (facts: StatusFacts, rest: Partial<ReconcileResult>, failures?: () => FailedAttempt[]): ReconcileResult => {
+    const status = buildStatus(fresh ? { conditions: old.conditions } : old, facts, now);
+    const evs = [...phaseEvents(fresh ? {} : old, status)];
+    if (failures) evs.push(...failureEvents(fresh ? {} : old, status, failures, input.options?.maxEvents ?? DEFAULT_MAX_EVENTS));
+    return withCleanup(result(status, { ...rest, delete: [...del, ...(rest.delete ?? [])], events: [...evs, ...(rest.events ?? [])] }));
+  };
+  const completionTime = (phase: 'Succeeded' | 'Failed') => (!fresh && old.phase === phase && old.completionTime ? old.completionTime : isoSeconds(now));
+  const stopActive = (reason: string) => deletions(attempts, (a) => a.state === 'active', reason);
+
+  // Step 6: the plan.
+  const plan = input.plan;
+  if (plan.state === 'error') {
+    const failure: RunFailure = { reason: 'PlanFailed', message: `planning run ${runId} failed: ${plan.message}` };
+    return finish({ ...base, phase: 'Failed', completionTime: completionTime('Failed'), message: failure.message, failure }, { delete: stopActive('the run failed') });
+  }
+  if (plan.state !== 'ready' || plan.runId !== runId) {
+    if (!fresh && old.shards !== undefined) {
+      // The plan was there (the status has shard counts) and is gone: planning again could give
+      // different shards than the attempts so far, so the run cannot go on safely.
+      const failure: RunFailure = { reason: 'PlanFailed', message: `the plan of run ${runId} (plan.json) disappeared; delete and re-create the BatchInferenceJob` };
+      return finish({ ...base, phase: 'Failed', completionTime: completionTime('Failed'), shards: old.shards, rows: old.rows, message: failure.message, failure }, { delete: stopActive('the run failed') });
+    }
+    if (spec.suspend) {
+      return finish({ ...base, phase: 'Suspended', message: 'suspended before planning' }, { delete: stopActive('spec.suspend is true') });
+    }
+    return finish({ ...base, phase: 'Pending', message: `planning run ${runId}` }, { actions: { plan: { runId } }, requeueAfterMs: 0 });
+  }
+
+  // Step 7: classify, then the failure policy, suspend, the success policy.
+  const { shards, outOfRange } = classifyShards(plan.shardRows, attempts, input.manifests);
+  del.push(...deletions(outOfRange, () => true, 'its shard is not in the plan'));
+  const failure = runFailure(shards, spec);
+  const stopping = failure !== undefined || spec.suspend;
+  const counts = countShards(shards, input.progress, stopping);
+  const failures = () => shards.flatMap((s) => s.failures);
+  const facts = {
+    ...base,
+    shards: counts.shards,
+    rows: { total: plan.totalRows, processed: counts.processed, failed: counts.failedRows },
+    attempts,
+  };
+
+  if (failure) {
+    return finish({ ...facts, phase: 'Failed', completionTime: completionTime('Failed'), message: failure.message, failure },
+      { delete: stopActive('the run failed') }, failures);
+  }
+  if (spec.suspend) {
+    return finish({ ...facts, phase: 'Suspended', message: `suspended: ${counts.shards.succeeded} of ${counts.shards.total} shards done` },
+      { delete: stopActive('spec.suspend is true') }, failures);
+  }
+
+  // Attempts still running for a shard that is already done: only the chosen one may finish.
+  const redundant: Delete[] = [];
+  for (const s of shards) {
+    if (!s.chosen) continue;
+    for (const a of s.active) {
+      if (a.attempt !== s.chosen.attempt) redundant.push({ name: a.jobName, reason: `shard ${s.index} is already done by attempt ${s.chosen.attempt}` });
+    }
+  }
+
+  const completion = runCompletion(shards, input.commit);
+  if (completion.kind === 'committed') {
+    const facts2: StatusFacts = {
+      ...facts, phase: 'Succeeded', completionTime: completionTime('Succeeded'),
+      message: `committed ${counts.processed} rows in ${shards.length} shards`,
+    };
+    if (completion.manifestUri !== undefined) facts2.outputManifest = completion.manifestUri;
+    return finish(facts2, { delete: deletions(attempts, () => true, 'the run succeeded') }, failures);
+  }
+  if (completion.kind === 'commit') {
+    return finish({ ...facts, phase: 'Merging', message: `all ${shards.length} shards are done; committing` },
+      { delete: redundant, actions: { commit: { runId, chosen: completion.chosen } }, requeueAfterMs: 0 }, failures);
+  }
+
+  // Step 8: schedule new attempts.
+  const nowMs = now.getTime();
+  let capacity = spec.parallelism - counts.occupied;
+  let nextRetryMs = Infinity;
+  const create: V1Job[] = [];
+  const retried: KubeEvent[] = [];
+  const plannedUri = planUri(spec.output.uri, runId);
+  const ref = { metadata: { name: bij.metadata.name, namespace: bij.metadata.namespace, uid: bij.metadata.uid }, spec };
+  for (const s of shards) {
+    if (s.chosen || s.active.length > 0 || s.deleting.length > 0) continue;
+    if (s.retryAtMs > nowMs) {
+      nextRetryMs = Math.min(nextRetryMs, s.retryAtMs - nowMs);
+      continue;
+    }
+    if (capacity <= 0) continue;
+    create.push(buildShardJob(ref, { runId, shard: s.index, attempt: s.nextAttempt, planUri: plannedUri }, input.options?.job));
+    capacity--;
+    if (s.nextAttempt > 0) {
+      retried.push({ type: 'Normal', reason: 'ShardRetried', message: `shard ${s.index}: starting attempt ${s.nextAttempt}` });
+    }
+  }
+  const maxEvents = input.options?.maxEvents ?? DEFAULT_MAX_EVENTS;
+  if (retried.length > maxEvents) {
+    retried.splice(maxEvents, retried.length - maxEvents, { type: 'Normal', reason: 'ShardRetried', message: `${retried.length - maxEvents} more shards retried` });
+  }
+  const poll = input.options?.progressPollMs ?? DEFAULT_PROGRESS_POLL_MS;
+  return finish(
+    {
+      ...facts, phase: 'Running',
+      message: `${counts.shards.succeeded} of ${counts.shards.total} shards done, ${counts.shards.running} running`
+        + (counts.shards.failed > 0 ? `, ${counts.shards.failed} waiting to retry` : ''),
+    },
+    { delete: redundant, create, events: retried, requeueAfterMs: Math.min(poll, nextRetryMs) },
+    failures,
+  );
+}
+
+/** Shard counts and row counts. With `stopping`, running attempts are about to be deleted, so they
+ * are not counted as running and their progress is not counted as processed. */
+function countShards(shards: readonly ShardState[], progress: ReadonlyMap<string, number>, stopping: boolean) {
+  const c = { total: shards.length, pending: 0, running: 0, succeeded: 0, failed: 0, retries: 0 };
+  let processed = 0;
+  let failedRows = 0;
+  let occupied = 0;
+  for (const s of shards) {
+    c.retries += s.failures.length;
+    occupied += s.active.length + s.deleting.length;
+    if (s.chosen) {
+      c.succeeded++;
+      processed += s.chosen.rows.read;
+      failedRows += s.chosen.rows.failed;
+    } else if (s.active.length > 0 && !stopping) {
+      c.running++;
+      let best = 0;
+      for (const a of s.active) best = Math.max(best, progress.get(`${s.index}/${a.attempt}`) ?? 0);
+      processed += Math.min(best, s.plannedRows);
+    } else if (s.failures.length > 0) {
+      c.failed++;
+    } else {
+      c.pending++;
+    }
+  }
+  return { shards: c, processed, failedRows, occupied };
+}
+
+/** A terminal status with a new observedGeneration (a spec edit that does not change the run). */
+function refreshGeneration(old: BatchInferenceJobStatus, gen: number): BatchInferenceJobStatus {
+  return {
+    ...old,
+    observedGeneration: gen,
+    ...(old.conditions ? { conditions: old.conditions.map((c) => ({ ...c, observedGeneration: gen })) } : {}),
+  };
+}

@@ -1,0 +1,157 @@
+/**
+ * The reconciler's inputs and outputs. The reconciler is pure: the kube layer observes (Jobs, Pods,
+ * the plan, shard manifests, progress files, the commit marker), calls `reconcile(input)`, and acts on
+ * the result. Nothing here does I/O or reads the clock: `now` comes in with the input.
+ *
+ * The caller's loop, in order (see reconcile.ts for the reasons):
+ *   1. read the BatchInferenceJob; parse it (api/validate.ts) -> spec or specErrors;
+ *   2. list its Jobs (label batchinference.dev/job=<jobLabelValue(name)>) and their Pods, then
+ *      `observeAttempts(jobs, pods)`;
+ *   3. only if `needsStorage(...)`: read plan.json of runId(uid, spec), then the shard manifests and
+ *      progress files of that run (after listing the Jobs, so a Job seen Complete has a visible
+ *      manifest), and whether the run is committed;
+ *   4. `reconcile(input)`;
+ *   5. act: finalizer 'add' first (and nothing else that pass); actions.plan, actions.cleanup,
+ *      actions.commit; delete (propagationPolicy Foreground, 404 = done); create (409
+ *      AlreadyExists = done). A thrown error requeues with backoff, without writing the status;
+ *   6. write the status with one call, only when it differs from the input status (`statusEqual`);
+ *   7. emit the events, only after the status write succeeded; finalizer 'remove' last;
+ *   8. requeue after `requeueAfterMs` if set.
+ */
+import type { V1Job } from '@kubernetes/client-node';
+import type { BatchInferenceJobSpec } from '../api/spec.js';
+import type { BatchInferenceJobStatus } from '../api/status.js';
+import type { FieldError } from '../api/validate.js';
+import type { TerminationSummary } from '../contract/process.js';
+import type { ShardJobOptions } from './job.js';
+
+export type { FieldError };
+
+/** One shard attempt, as observed from its Job (and its Pods). Produced by `observeAttempts`. */
+export interface ObservedAttempt {
+  /** The run the Job belongs to (label batchinference.dev/run). Attempts of other runs are deleted. */
+  runId: string;
+  shard: number;
+  attempt: number;
+  jobName: string;
+  /** Complete=True -> succeeded; Failed=True -> failed; deletionTimestamp -> deleting; else active. */
+  state: 'active' | 'succeeded' | 'failed' | 'deleting';
+  /** The pod was disrupted (preempted, evicted, node lost...): a failure that does not count. */
+  disrupted: boolean;
+  /** The worker's exit code, from the pod's container state. */
+  exitCode?: number;
+  /** Why it ended: the container's terminated reason (OOMKilled, Error...), the pod's reason (Evicted...)
+   * or the Job's failure reason (DeadlineExceeded, PodFailurePolicy...). */
+  reason?: string;
+  /** The worker's message: TerminationSummary.message when the termination message is one, else the
+   * termination message itself (or the last log lines, FallbackToLogsOnError), else the Job's. */
+  message?: string;
+  /** The worker's TerminationSummary, when its termination message is one. */
+  summary?: TerminationSummary;
+  /** RFC 3339, second precision. */
+  startedAt?: string;
+  finishedAt?: string;
+  /** GPUs the attempt holds (limits["nvidia.com/gpu"] of its container). */
+  gpus: number;
+}
+
+/** What a valid shard manifest of the current run says (the reconciler needs only this much). */
+export interface ManifestSummary {
+  attempt: number;
+  rows: { read: number; scored: number; failed: number };
+}
+
+/** The frozen plan of the current run, as far as the reconciler needs it. */
+export type PlanState =
+  /** No plan.json yet for the current run id: the reconciler asks for one (actions.plan). */
+  | { state: 'missing' }
+  /** plan.json exists. A plan whose runId is not the current run id is treated as missing. */
+  | { state: 'ready'; runId: string; totalRows: number; shardRows: number[] }
+  /** Planning failed for a reason retrying cannot fix (no such input, not Parquet...): the run fails.
+   * Transient errors (throttling, timeouts) are thrown by the caller instead, and requeued. When
+   * performing actions.plan fails for such a reason, call reconcile again in the same pass with this
+   * state and act on that result: nothing else remembers the error. (No rows at all: either this, or
+   * a plan with zero shards, which the reconciler commits at once as an empty output.) */
+  | { state: 'error'; message: string };
+
+/** The BatchInferenceJob as the reconciler sees it. */
+export interface ReconcileBij {
+  metadata: {
+    name: string;
+    namespace: string;
+    uid: string;
+    generation?: number;
+    /** RFC 3339 string or Date (client-node deserializes some paths to Date, watches give strings). */
+    deletionTimestamp?: string | Date;
+    finalizers?: string[];
+  };
+  /** The parsed spec (defaults applied). Absent when the spec did not parse (then specErrors says why). */
+  spec?: BatchInferenceJobSpec;
+  /** The status as stored (parse it with api/validate.ts parseStatus; `{}` when absent). */
+  status: BatchInferenceJobStatus;
+}
+
+export interface ReconcileInput {
+  bij: ReconcileBij;
+  /** Schema or semantic errors of the spec (api/validate.ts). Non-empty -> Failed (InvalidSpec). */
+  specErrors?: FieldError[];
+  plan: PlanState;
+  /** All attempts of this BatchInferenceJob, of any run (observeAttempts). */
+  attempts: ObservedAttempt[];
+  /** Valid shard manifests of the current run: shard -> one entry per attempt that wrote one. */
+  manifests: ReadonlyMap<number, readonly ManifestSummary[]>;
+  /** Rows done by running attempts of the current run, from their progress.json: `${shard}/${attempt}` -> rowsDone. */
+  progress: ReadonlyMap<string, number>;
+  /** Whether the current run is committed (_SUCCESS written, _manifest.json names this run). */
+  commit: { state: 'none' } | { state: 'done'; manifestUri?: string };
+  now: Date;
+  options?: ReconcileOptions;
+}
+
+export interface ReconcileOptions {
+  /** Passed to buildShardJob. */
+  job?: ShardJobOptions;
+  /** How often to look at progress files while the run is running (ms). Default 15000. */
+  progressPollMs?: number;
+  /** Most events one reconcile returns; the rest are summarised in one. Default 20. */
+  maxEvents?: number;
+}
+
+export interface KubeEvent {
+  type: 'Normal' | 'Warning';
+  reason: string;
+  message: string;
+}
+
+export interface CleanupAction {
+  runId: string;
+  /** The output.uri the run wrote under: delete `<outputUri>/_bij/<runId>/` and abort its uploads. */
+  outputUri: string;
+}
+
+export interface ReconcileActions {
+  /** Plan the run: list the input, split it (planner/split.ts) and write plan.json (if-none-match). */
+  plan?: { runId: string };
+  /** Commit the run: promote these attempts (one per shard, ascending), write _manifest.json, then
+   * _SUCCESS. Idempotent: the same attempts are chosen every time. */
+  commit?: { runId: string; chosen: { shard: number; attempt: number }[] };
+  /** Delete the internal prefixes of these runs (never committed data). Done before the status write. */
+  cleanup?: CleanupAction[];
+}
+
+export interface ReconcileResult {
+  /** The complete desired status. Write it (one call) only when it differs from the input status. */
+  status: BatchInferenceJobStatus;
+  /** Jobs to create. AlreadyExists counts as created. */
+  create: V1Job[];
+  /** Jobs to delete, by name. 404 counts as deleted. Use propagationPolicy Foreground, so a Job stays
+   * visible (state 'deleting') until its pods are gone. */
+  delete: { name: string; reason: string }[];
+  actions: ReconcileActions;
+  /** 'add' (before anything else), 'remove' (after everything else), or 'keep'. */
+  finalizer: 'add' | 'remove' | 'keep';
+  /** Events to emit after the status write succeeded. */
+  events: KubeEvent[];
+  /** Requeue after this many ms (0: right away, through the rate-limited queue); unset: wait for a watch event. */
+  requeueAfterMs?: number;
+}
