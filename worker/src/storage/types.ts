@@ -49,4 +49,9 @@ export interface S3Options {
   forcePathStyle?: boolean;
   /** Attempts per request on throttling (429/503 SlowDown), 5xx and connection errors. Default 5. */
   maxAttempts?: number;
+  /** Base of the exponential backoff between attempts, in ms: attempt n waits a random time in
+   * [0, min(retryMaxMs, retryBaseMs * 2^(n-1))) ("full jitter"). Default 200; tests use a few ms. */
+  retryBaseMs?: number;
+  /** Cap on one backoff wait, in ms. Default 20,000. */
+  retryMaxMs?: number;
 }

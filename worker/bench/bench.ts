@@ -1,0 +1,122 @@
+/**
+ * `npm run bench`: worker throughput, each stage alone and end to end, measured side by side in one
+ * run on one generated dataset (default 1,048,576 rows x 16 float features, a 16-64-64-2 MLP).
+ * Prints rows/s per stage, the end-to-end rate, and end-to-end / slowest stage (target >= 0.7: the
+ * stages overlap, so the pipeline runs close to its bottleneck). Options (env): BENCH_ROWS,
+ * BENCH_BATCH, BENCH_EP (cpu|cuda|auto).
+ */
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as arrow from 'apache-arrow';
+import { mlpModel, prng } from '../src/modelgen/index.js';
+import { encodeParquet, PartWriter } from '../src/writer/index.js';
+import { readShardRanges } from '../src/reader/index.js';
+import { createScoringSession } from '../src/session/index.js';
+import { packInputs, planScoring, unpackOutputs } from '../src/tensors/index.js';
+import { assembleOutput } from '../src/pipeline/assemble.js';
+import { runShard } from '../src/pipeline/run-shard.js';
+import { openStorage } from '../src/storage/index.js';
+import { planRun, freezePlan } from '../../operator/src/planner/plan.js';
+import { BatchInferenceJobSpecSchema } from '../../operator/src/api/spec.js';
+
+const ROWS = Number(process.env.BENCH_ROWS ?? 1 << 20);
+const BATCH = Number(process.env.BENCH_BATCH ?? 8192);
+const EP = (process.env.BENCH_EP ?? 'cpu') as 'cpu' | 'cuda' | 'auto';
+const FEATURES = 16;
+const FILES = 4;
+const ROW_GROUP = 64 * 1024;
+
+const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+
+function makeTable(file: number, rows: number): arrow.Table {
+  const rand = prng(1000 + file);
+  const cols: Record<string, Float32Array | BigInt64Array> = { id: new BigInt64Array(rows) };
+  for (let j = 0; j < FEATURES; j++) cols[`f${j}`] = new Float32Array(rows);
+  for (let i = 0; i < rows; i++) {
+    (cols.id as BigInt64Array)[i] = BigInt(file * rows + i);
+    for (let j = 0; j < FEATURES; j++) (cols[`f${j}`] as Float32Array)[i] = rand() * 2 - 1;
+  }
+  return arrow.tableFromArrays(cols);
+}
+
+async function timed<T>(fn: () => Promise<T>): Promise<{ seconds: number; value: T }> {
+  const t0 = performance.now();
+  const value = await fn();
+  return { seconds: (performance.now() - t0) / 1000, value };
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'bij-bench-'));
+  const storage = openStorage();
+  try {
+    console.log(`bench: ${fmt(ROWS)} rows x ${FEATURES} float32 features in ${FILES} files, MLP 16-64-64-2, batch ${BATCH}, provider ${EP}`);
+    mkdirSync(join(dir, 'in'));
+    const perFile = Math.ceil(ROWS / FILES);
+    for (let f = 0; f < FILES; f++) {
+      writeFileSync(join(dir, 'in', `part-${f}.parquet`), encodeParquet(makeTable(f, Math.min(perFile, ROWS - f * perFile)), { compression: 'snappy', rowGroupRows: ROW_GROUP }));
+    }
+    const model = mlpModel({ features: FEATURES, hidden: [64, 64], outputs: 2, seed: 3, softmax: true, inputName: 'X', outputName: 'probs' });
+    writeFileSync(join(dir, 'model.onnx'), model.bytes);
+    const spec = BatchInferenceJobSpecSchema.parse({
+      model: { uri: join(dir, 'model.onnx'), inputs: { X: { columns: Array.from({ length: FEATURES }, (_, j) => `f${j}`) } }, outputs: { probs: { column: 'score', select: 1 } } },
+      input: { uri: join(dir, 'in') + '/', idColumn: 'id' },
+      output: { uri: join(dir, 'out') + '/' },
+      shards: 1, batchSize: BATCH, worker: { executionProvider: EP },
+    });
+    const plan = await freezePlan(storage, await planRun(storage, { namespace: 'bench', name: 'bench', uid: 'u', generation: 1 }, spec, 'bench', new Date()));
+    const shard = plan.shards[0];
+    const columns = ['id', ...Array.from({ length: FEATURES }, (_, j) => `f${j}`)];
+
+    // 1. Decode only: fetch + decode every row group of the shard.
+    const batches: arrow.RecordBatch[] = [];
+    const decode = await timed(async () => {
+      for await (const b of readShardRanges(storage, { files: plan.files, ranges: shard.ranges }, { columns, batchSize: BATCH, readAhead: 2 })) batches.push(b);
+      return batches.length;
+    });
+
+    // 2. Inference only: pre-packed tensors, the session alone.
+    const session = await createScoringSession(model.bytes, { executionProvider: EP, modelUri: 'bench' });
+    const scoring = planScoring(spec.model, session, batches[0].schema);
+    const packed = batches.map((b) => packInputs(b, scoring));
+    const outputs: Awaited<ReturnType<typeof session.score>>[] = [];
+    const infer = await timed(async () => {
+      for (const p of packed) outputs.push(await session.score(scoring, p));
+    });
+
+    // 3. Write only: assembled output batches -> Parquet parts on disk.
+    const pieces = batches.flatMap((b, i) => assembleOutput(b, ['id'], packed[i].goodRows, unpackOutputs(outputs[i], scoring)));
+    await session.release();
+    const write = await timed(async () => {
+      const w = new PartWriter({ storage, prefix: join(dir, 'write-only'), writerToken: 'b', targetFileBytes: 64 << 20, metadata: { runId: 'bench', modelSha256: 'x', shard: 0, attempt: 0 } });
+      for (const p of pieces) await w.write(p);
+      return w.close();
+    });
+    batches.length = 0;
+    packed.length = 0;
+    outputs.length = 0;
+    pieces.length = 0;
+
+    // 4. End to end: the real shard pipeline (read -> pack -> infer -> write, overlapped).
+    const e2e = await timed(() => runShard({ storage, plan, shard: 0, attempt: 0, writerToken: 'e2e' }));
+    const rows = e2e.value.manifest.rows.read;
+    if (rows !== ROWS) throw new Error(`end to end read ${rows} rows, expected ${ROWS}`);
+
+    const rates = { decode: ROWS / decode.seconds, inference: ROWS / infer.seconds, write: ROWS / write.seconds };
+    const e2eRate = ROWS / e2e.seconds;
+    const [slowestName, slowest] = Object.entries(rates).sort((a, b) => a[1] - b[1])[0];
+    console.log(`decode only      ${fmt(rates.decode).padStart(12)} rows/s`);
+    console.log(`inference only   ${fmt(rates.inference).padStart(12)} rows/s  (${e2e.value.provider})`);
+    console.log(`write only       ${fmt(rates.write).padStart(12)} rows/s`);
+    console.log(`end to end       ${fmt(e2eRate).padStart(12)} rows/s`);
+    console.log(`end to end / slowest stage (${slowestName}): ${(e2eRate / slowest).toFixed(2)}  (target >= 0.70)`);
+    console.log(`peak RSS ${fmt(process.resourceUsage().maxRSS / 1024)} MiB; stage busy seconds in the e2e run: ${JSON.stringify(e2e.value.manifest.timings)}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().then(() => process.exit(0), (err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,60 @@
+/**
+ * A worker's assignment: which plan, shard and attempt it runs. From command-line flags
+ * (`--plan s3://… --shard 3 --attempt 0 --run-id r1 --termination-log /dev/termination-log`)
+ * or the BIJ_* environment variables of the shard Job (flags win).
+ */
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+import { BadInputError, DEFAULT_TERMINATION_LOG, ENV } from '../../operator/src/contract/index.js';
+import { S3StorageSchema } from '../../operator/src/api/spec.js';
+
+export interface Assignment {
+  planUri: string;
+  shard: number;
+  attempt: number;
+  runId?: string;
+  terminationLog: string;
+  progressIntervalMs: number;
+  s3: z.infer<typeof S3StorageSchema>;
+}
+
+const intArg = (name: string, raw: string | undefined): number => {
+  if (raw === undefined || raw === '') throw new BadInputError(`missing ${name}: pass --${name} or set the environment variable`);
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0) throw new BadInputError(`${name} must be a non-negative integer, got "${raw}"`);
+  return n;
+};
+
+/** Pure: parses flags and an environment map. Throws BadInputError naming what is missing. */
+export function parseAssignment(argv: string[], env: Record<string, string | undefined>): Assignment {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      plan: { type: 'string' },
+      shard: { type: 'string' },
+      attempt: { type: 'string' },
+      'run-id': { type: 'string' },
+      'termination-log': { type: 'string' },
+    },
+    allowPositionals: false,
+    strict: true,
+  });
+  const planUri = values.plan ?? env[ENV.planUri];
+  if (!planUri) throw new BadInputError(`missing plan location: pass --plan or set ${ENV.planUri}`);
+  let s3: z.infer<typeof S3StorageSchema>;
+  try {
+    s3 = S3StorageSchema.parse(env[ENV.s3] ? JSON.parse(env[ENV.s3] as string) : {});
+  } catch (cause) {
+    throw new BadInputError(`${ENV.s3} is not valid JSON of spec.storage.s3`, { cause });
+  }
+  const interval = Number(env[ENV.progressInterval] ?? '2');
+  return {
+    planUri,
+    shard: intArg('shard', values.shard ?? env[ENV.shard]),
+    attempt: intArg('attempt', values.attempt ?? env[ENV.attempt]),
+    runId: values['run-id'] ?? env[ENV.runId],
+    terminationLog: values['termination-log'] ?? env[ENV.terminationLog] ?? DEFAULT_TERMINATION_LOG,
+    progressIntervalMs: Number.isFinite(interval) && interval > 0 ? interval * 1000 : 2000,
+    s3,
+  };
+}

@@ -1,0 +1,64 @@
+/**
+ * The worker process: one shard attempt. Reads its assignment (flags or BIJ_* environment), runs the
+ * shard, leaves a JSON summary at the termination-message path and exits with a code the operator
+ * understands: 0 done, 65 bad input (never retried), 75 worth retrying (see contract/process.ts).
+ */
+import { randomBytes } from 'node:crypto';
+import { pino } from 'pino';
+import { ShardPlanSchema, BadInputError, NotFoundError, describeError } from '../../operator/src/contract/index.js';
+import { openStorage } from './storage/index.js';
+import { parseAssignment, type Assignment } from './assignment.js';
+import { outcomeOf, writeTerminationLog } from './termination.js';
+import { runShard } from './pipeline/run-shard.js';
+import type { Storage } from './storage/types.js';
+
+const log = pino({ name: 'bij-worker', level: process.env.BIJ_LOG_LEVEL ?? 'info' });
+
+async function loadPlan(storage: Storage, uri: string) {
+  let text: string;
+  try {
+    text = await storage.readText(uri);
+  } catch (err) {
+    if (err instanceof NotFoundError) throw new BadInputError(`shard plan not found at ${uri}`, { cause: err });
+    throw err;
+  }
+  const parsed = ShardPlanSchema.safeParse(JSON.parse(text));
+  if (!parsed.success) throw new BadInputError(`${uri} is not a shard plan: ${parsed.error.issues[0]?.message}`);
+  return parsed.data;
+}
+
+async function main(): Promise<number> {
+  let assignment: Assignment | undefined;
+  let rows: { rowsRead?: number; rowsScored?: number; rowsFailed?: number } = {};
+  let error: unknown;
+  try {
+    assignment = parseAssignment(process.argv.slice(2), process.env);
+    const a = assignment;
+    process.title = `bij-worker s${a.shard} a${a.attempt}`;
+    const storage = openStorage({ s3: { endpoint: a.s3.endpoint || undefined, region: a.s3.region, forcePathStyle: a.s3.forcePathStyle } });
+    const plan = await loadPlan(storage, a.planUri);
+    if (a.runId && a.runId !== plan.runId) throw new BadInputError(`plan ${a.planUri} is for run ${plan.runId}, not ${a.runId}`);
+    const shardLog = log.child({ run: plan.runId, shard: a.shard, attempt: a.attempt });
+    shardLog.info({ rows: plan.shards.find((s) => s.index === a.shard)?.rows }, 'shard started');
+    const { manifest, provider } = await runShard({
+      storage, plan, shard: a.shard, attempt: a.attempt, writerToken: randomBytes(4).toString('hex'),
+      progressIntervalMs: a.progressIntervalMs, log: (msg, fields) => shardLog.info(fields ?? {}, msg),
+    });
+    rows = { rowsRead: manifest.rows.read, rowsScored: manifest.rows.scored, rowsFailed: manifest.rows.failed };
+    shardLog.info({ ...manifest.rows, provider, timings: manifest.timings, files: manifest.files.length }, 'shard done');
+  } catch (err) {
+    error = err;
+  }
+  const { code, summary } = outcomeOf(error, { shard: assignment?.shard, attempt: assignment?.attempt, ...rows });
+  if (error !== undefined) log.error({ outcome: summary.outcome, err: describeError(error) }, summary.message);
+  writeTerminationLog(assignment?.terminationLog ?? '/dev/termination-log', summary);
+  return code;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    log.fatal({ err: describeError(err) }, 'worker crashed');
+    process.exit(75);
+  },
+);

@@ -1,0 +1,51 @@
+/** Writes progress.json while a shard runs: rows done, cheap for the operator to read. */
+import type { Storage } from '../storage/types.js';
+import type { Progress } from '../../../operator/src/contract/index.js';
+
+export class ProgressReporter {
+  private rowsDone = 0;
+  private timer?: NodeJS.Timeout;
+  private inFlight: Promise<void> = Promise.resolve();
+  private lastWritten = -1;
+
+  constructor(
+    private readonly storage: Storage,
+    private readonly uri: string,
+    private readonly base: Omit<Progress, 'rowsDone' | 'updatedAt'>,
+    private readonly intervalMs: number,
+  ) {}
+
+  start(): void {
+    this.timer = setInterval(() => this.flush(), this.intervalMs);
+    this.timer.unref();
+  }
+
+  add(rows: number): void {
+    this.rowsDone += rows;
+  }
+
+  get rows(): number {
+    return this.rowsDone;
+  }
+
+  /** Writes the current count unless it was already written; writes never overlap. Best effort. */
+  flush(): Promise<void> {
+    if (this.rowsDone === this.lastWritten) return this.inFlight;
+    const rows = this.rowsDone;
+    this.inFlight = this.inFlight.then(async () => {
+      const p: Progress = { ...this.base, rowsDone: rows, updatedAt: new Date().toISOString() };
+      try {
+        await this.storage.write(this.uri, JSON.stringify(p));
+        this.lastWritten = rows;
+      } catch {
+        /* progress is advisory: a failed write must not fail the shard */
+      }
+    });
+    return this.inFlight;
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    await this.flush();
+  }
+}

@@ -1,0 +1,150 @@
+import { mkdtempSync, mkdirSync, readdirSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openStorage } from '../storage/index.js';
+import { runShard } from './run-shard.js';
+import { planRun, freezePlan } from '../../../operator/src/planner/plan.js';
+import { BatchInferenceJobSpecSchema, type BatchInferenceJobSpecInput } from '../../../operator/src/api/spec.js';
+import { BadInputError, attemptPrefix, shardManifestUri, type ShardPlan } from '../../../operator/src/contract/index.js';
+import { writeDataset, writeModel, readScores, referenceScore, isBadRow, Duck, sqlString } from '../testing/fixtures.js';
+
+const storage = openStorage();
+let root: string;
+let modelPath: string;
+const job = { namespace: 'ns', name: 'j', uid: 'uid-1', generation: 1 };
+
+function spec(over: Partial<BatchInferenceJobSpecInput> = {}, out = 'out'): BatchInferenceJobSpecInput {
+  return {
+    model: { uri: modelPath, version: 'v1', inputs: { X: { columns: ['f0', 'f1', 'f2', 'f3'] } }, outputs: { probs: { column: 'churn_score', select: 1 } } },
+    input: { uri: join(root, 'in') + '/', idColumn: 'id', passthroughColumns: ['region'] },
+    output: { uri: join(root, out) + '/' },
+    shards: 3,
+    batchSize: 700,
+    maxFailedRows: 1000,
+    worker: { executionProvider: 'cpu' },
+    ...over,
+  };
+}
+
+async function plan(s: BatchInferenceJobSpecInput, runId = 'r1'): Promise<ShardPlan> {
+  return freezePlan(storage, await planRun(storage, job, BatchInferenceJobSpecSchema.parse(s), runId, new Date()));
+}
+
+beforeAll(async () => {
+  root = mkdtempSync(join(tmpdir(), 'bij-shard-'));
+  modelPath = writeModel(join(root, 'models'));
+  await writeDataset(join(root, 'in'), { files: 3, rowsPerFile: 4000, rowGroupRows: 1000, badEvery: 97 });
+}, 60_000);
+
+describe('runShard', () => {
+  test('scores every row of every shard once, with values matching an independent reference', async () => {
+    const p = await plan(spec());
+    expect(p.shards).toHaveLength(3);
+    const manifests = [];
+    for (const s of p.shards) manifests.push((await runShard({ storage, plan: p, shard: s.index, attempt: 0, writerToken: 'w1' })).manifest);
+
+    const scores = await readScores(join(root, 'out', '_bij', 'r1', 'shards', '*', 'a0', 'part-*.parquet'));
+    let bad = 0;
+    for (let i = 0; i < 12_000; i++) {
+      if (isBadRow(i, 97)) {
+        bad++;
+        expect(scores.has(i)).toBe(false);
+        continue;
+      }
+      const got = scores.get(i);
+      expect(got?.count).toBe(1);
+      expect(got!.score).toBeCloseTo(referenceScore(i), 5);
+      expect(got!.region).toBe(`r${i % 3}`);
+    }
+    expect(scores.size).toBe(12_000 - bad);
+    const read = manifests.reduce((n, m) => n + m.rows.read, 0);
+    const failed = manifests.reduce((n, m) => n + m.rows.failed, 0);
+    expect(read).toBe(12_000);
+    expect(failed).toBe(bad);
+    expect(manifests.every((m) => m.executionProvider === 'cpu' && m.model.sha256.length === 64)).toBe(true);
+
+    // Bad rows land in errors files with their id and the reason.
+    const duck = await Duck.open();
+    try {
+      const errs = await duck.all(`SELECT id, reason FROM read_parquet(${sqlString(join(root, 'out', '_bij', 'r1', 'shards', '*', 'a0', 'errors-*.parquet'))}) ORDER BY id`);
+      expect(errs.map((r) => Number(r.id))).toEqual(Array.from({ length: 12_000 }, (_, i) => i).filter((i) => isBadRow(i, 97)));
+      expect(String(errs[0].reason)).toMatch(/null in column f2/);
+      const kv = await duck.all(`SELECT DISTINCT decode(key) AS k, decode(value) AS v FROM parquet_kv_metadata(${sqlString(join(root, 'out', '_bij', 'r1', 'shards', '00000', 'a0', 'part-*.parquet'))}) WHERE decode(key) LIKE 'bij.%'`);
+      const meta = Object.fromEntries(kv.map((r) => [r.k, r.v]));
+      expect(meta).toMatchObject({ 'bij.run_id': 'r1', 'bij.model_version': 'v1', 'bij.shard': '0', 'bij.attempt': '0' });
+    } finally {
+      duck.close();
+    }
+  }, 60_000);
+
+  test('the manifest lists exactly the files the attempt wrote, with sizes and checksums', async () => {
+    const p = await plan(spec({}, 'out2'), 'r2');
+    const { manifest } = await runShard({ storage, plan: p, shard: 1, attempt: 2, writerToken: 'abcd' });
+    const dir = attemptPrefix(p.spec.output.uri, 'r2', 1, 2);
+    const onDisk = readdirSync(dir).filter((f) => f.endsWith('.parquet')).sort();
+    expect(manifest.files.map((f) => f.path).sort()).toEqual(onDisk);
+    for (const f of manifest.files) {
+      const info = await storage.stat(join(dir, f.path));
+      expect(info.size).toBe(f.bytes);
+      expect(f.sha256).toMatch(/^[0-9a-f]{64}$/);
+    }
+    expect(manifest.rows.read).toBe(p.shards[1].rows);
+    expect(Object.keys(manifest.timings)).toEqual(expect.arrayContaining(['read', 'decode', 'pack', 'infer', 'write', 'total']));
+  }, 60_000);
+});
+
+describe('bad input fails fast, names the culprit, and leaves no manifest', () => {
+  const cases: [string, (s: BatchInferenceJobSpecInput) => BatchInferenceJobSpecInput, RegExp][] = [
+    ['a missing model', (s) => ({ ...s, model: { ...s.model, uri: join(root, 'models', 'nope.onnx') } }), /model not found at .*nope\.onnx/],
+    ['a model that is not ONNX', (s) => {
+      const p = join(root, 'models', 'garbage.onnx');
+      writeFileSync(p, 'this is not a model');
+      return { ...s, model: { ...s.model, uri: p } };
+    }, /garbage\.onnx.*not a valid ONNX model/],
+    ['a model failing its sha256', (s) => ({ ...s, model: { ...s.model, sha256: 'a'.repeat(64) } }), /sha256/],
+    ['a mapping narrower than the model input', (s) => ({ ...s, model: { ...s.model, inputs: { X: { columns: ['f0', 'f1', 'f2'] } } } }), /X.*4.*3|X.*3.*4/],
+    ['an input name not in the model', (s) => ({ ...s, model: { ...s.model, inputs: { Z: { columns: ['f0', 'f1', 'f2', 'f3'] } } } }), /Z/],
+    ['an output name not in the model', (s) => ({ ...s, model: { ...s.model, outputs: { nope: { column: 'x' } } } }), /nope/],
+    ['a select past the output width', (s) => ({ ...s, model: { ...s.model, outputs: { probs: { column: 'x', select: 5 } } } }), /select/],
+  ];
+  test.each(cases)('%s', async (_name, edit, message) => {
+    const out = `bad-${Math.random().toString(36).slice(2)}`;
+    const s = edit(spec({}, out));
+    const p = await plan(s, 'rb');
+    const err = await runShard({ storage, plan: p, shard: 0, attempt: 0, writerToken: 'w' }).then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(BadInputError);
+    expect((err as Error).message).toMatch(message);
+    expect(existsSync(shardManifestUri(p.spec.output.uri, 'rb', 0, 0))).toBe(false);
+    const dir = attemptPrefix(p.spec.output.uri, 'rb', 0, 0);
+    const leftovers = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.parquet')) : [];
+    expect(leftovers).toEqual([]);
+  }, 30_000);
+
+  test('more unscorable rows than maxFailedRows stops the shard', async () => {
+    const p = await plan(spec({ maxFailedRows: 2 }, 'out-maxfailed'), 'rm');
+    await expect(runShard({ storage, plan: p, shard: 0, attempt: 0, writerToken: 'w' })).rejects.toThrow(/cannot be scored, more than spec.maxFailedRows \(2\).*null in column f2/);
+  }, 30_000);
+});
+
+describe('planning errors', () => {
+  test.each([
+    ['a column that does not exist', (s: BatchInferenceJobSpecInput) => ({ ...s, model: { ...s.model, inputs: { X: { columns: ['f0', 'f1', 'f2', 'f9'] } } } }), /spec.model.inputs.X.columns\[3\]: column "f9" is not in .*part-0\.parquet/],
+    ['a column that is not numeric', (s: BatchInferenceJobSpecInput) => ({ ...s, model: { ...s.model, inputs: { X: { columns: ['f0', 'f1', 'f2', 'region'] } } } }), /column "region" in .*part-0\.parquet is Utf8, not a numeric column/],
+    ['a missing id column', (s: BatchInferenceJobSpecInput) => ({ ...s, input: { ...s.input, idColumn: 'customer' } }), /spec.input.idColumn: column "customer"/],
+    ['an input folder without Parquet files', (s: BatchInferenceJobSpecInput) => ({ ...s, input: { ...s.input, uri: join(root, 'models') + '/' } }), /no Parquet files under .*models/],
+    ['an input file that is not Parquet', (s: BatchInferenceJobSpecInput) => {
+      const dir = join(root, 'corrupt');
+      writeDatasetSync(dir);
+      return { ...s, input: { ...s.input, uri: dir + '/' } };
+    }, /corrupt.*bad\.parquet/],
+  ])('%s', async (_name, edit, message) => {
+    const err = await plan(edit(spec({}, 'plan-out')), 'rp').then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(BadInputError);
+    expect((err as Error).message).toMatch(message);
+  });
+});
+
+function writeDatasetSync(dir: string): void {
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'bad.parquet'), Buffer.from('PAR1 this is not really parquet, just garbage PAR1'));
+}

@@ -1,0 +1,176 @@
+/**
+ * One shard attempt, as a chain of stages joined by bounded channels (backpressure everywhere):
+ *
+ *   read+decode (decoder thread, read-ahead) -> pack (typed arrays) -> infer (ONNX Runtime's own
+ *   threads) -> assemble + write (Parquet encode in the writer's thread) -> storage
+ *
+ * While the model runs a batch, the next row groups are fetched and decoded and the previous results
+ * are encoded, so the model is not left waiting on I/O. Everything is written under the attempt's own
+ * prefix; the shard manifest is written last, and only after every file is complete.
+ */
+import { hostname } from 'node:os';
+import * as arrow from 'apache-arrow';
+import type { Storage } from '../storage/types.js';
+import {
+  BadInputError, NotFoundError, attemptPrefix, progressUri, shardManifestUri,
+  type ShardManifest, type ShardPlan, type StageTimings,
+} from '../../../operator/src/contract/index.js';
+import { readShardRanges, newReadStats } from '../reader/index.js';
+import { PartWriter, ErrorsWriter } from '../writer/index.js';
+import { createScoringSession, type ScoringSession } from '../session/index.js';
+import { packInputs, planScoring, unpackOutputs, type PackedBatch, type ScoringPlan, type DenseTensor } from '../tensors/index.js';
+import { pipe } from './channel.js';
+import { assembleOutput } from './assemble.js';
+import { ProgressReporter } from './progress.js';
+
+export interface ShardRunOptions {
+  storage: Storage;
+  plan: ShardPlan;
+  shard: number;
+  attempt: number;
+  /** Random per process: two copies of one attempt never write the same key. */
+  writerToken: string;
+  progressIntervalMs?: number;
+  /** Batches waiting between two stages. */
+  queueDepth?: number;
+  /** Row groups fetched and decoded ahead of the one being read. */
+  readAhead?: number;
+  intraOpThreads?: number;
+  log?: (msg: string, fields?: Record<string, unknown>) => void;
+}
+
+export interface ShardRunResult {
+  manifest: ShardManifest;
+  provider: string;
+}
+
+const seconds = (ms: number) => Math.round(ms) / 1000;
+
+export async function loadModel(storage: Storage, uri: string): Promise<Uint8Array> {
+  try {
+    return await storage.read(uri);
+  } catch (err) {
+    if (err instanceof NotFoundError) throw new BadInputError(`model not found at ${uri} (spec.model.uri)`, { cause: err });
+    if (err instanceof BadInputError) throw new BadInputError(`cannot read the model at ${uri} (spec.model.uri): ${err.message}`, { cause: err });
+    throw new Error(`cannot read the model at ${uri}`, { cause: err });
+  }
+}
+
+interface Scored {
+  batch: arrow.RecordBatch;
+  packed: PackedBatch;
+  outputs: Record<string, DenseTensor>;
+}
+
+export async function runShard(o: ShardRunOptions): Promise<ShardRunResult> {
+  const { storage, plan, shard, attempt } = o;
+  const spec = plan.spec;
+  const planned = plan.shards.find((s) => s.index === shard);
+  if (!planned) throw new BadInputError(`shard ${shard} is not in the plan of run ${plan.runId} (it has ${plan.shards.length} shards)`);
+  const outputUri = spec.output.uri;
+  const prefix = attemptPrefix(outputUri, plan.runId, shard, attempt);
+  const log = o.log ?? (() => undefined);
+  const startedAt = new Date();
+  const t0 = performance.now();
+  const busy = { pack: 0, infer: 0, unpack: 0, write: 0 };
+
+  const session: ScoringSession = await createScoringSession(await loadModel(storage, spec.model.uri), {
+    executionProvider: spec.worker.executionProvider, modelUri: spec.model.uri,
+    expectedSha256: spec.model.sha256, intraOpThreads: o.intraOpThreads,
+  });
+  log('model loaded', { provider: session.provider, fallback: session.fallbackReason, sha256: session.sha256, threads: session.intraOpThreads });
+
+  const keep = [spec.input.idColumn, ...(spec.input.passthroughColumns ?? [])];
+  const mapped = Object.values(spec.model.inputs).flatMap((m) => (m.columns ? m.columns : [m.column as string]));
+  const columns = [...new Set([...keep, ...mapped])];
+  const metadata = { runId: plan.runId, modelVersion: spec.model.version, modelSha256: session.sha256, shard, attempt };
+  const common = { storage, prefix, writerToken: o.writerToken, targetFileBytes: spec.output.targetFileBytes, compression: spec.output.compression, metadata };
+  const data = new PartWriter({ ...common, kind: 'data' });
+  const errors = new ErrorsWriter({ ...common, idColumn: spec.input.idColumn });
+  const progress = new ProgressReporter(storage, progressUri(outputUri, plan.runId, shard, attempt),
+    { shard, attempt, rowsTotal: planned.rows }, o.progressIntervalMs ?? 2000);
+  const stats = newReadStats();
+  const depth = o.queueDepth ?? 2;
+  let scoring: ScoringPlan | undefined;
+  let rowsRead = 0;
+  let rowsScored = 0;
+  progress.start();
+  const channels: { fail(err: unknown): void }[] = [];
+  try {
+    const decoded = pipe<arrow.RecordBatch>(depth, async (send) => {
+      for await (const batch of readShardRanges(storage, { files: plan.files, ranges: planned.ranges },
+        { columns, batchSize: spec.batchSize, readAhead: o.readAhead ?? 2, stats })) {
+        await send(batch);
+      }
+    });
+    const packed = pipe<{ batch: arrow.RecordBatch; packed: PackedBatch }>(depth, async (send) => {
+      for await (const batch of decoded) {
+        const s = performance.now();
+        scoring ??= planScoring(spec.model, session, batch.schema);
+        const p = packInputs(batch, scoring, { idColumn: spec.input.idColumn });
+        busy.pack += performance.now() - s;
+        await send({ batch, packed: p });
+      }
+    });
+    const scored = pipe<Scored>(depth, async (send) => {
+      for await (const { batch, packed: p } of packed) {
+        const s = performance.now();
+        const outputs = await session.score(scoring as ScoringPlan, p);
+        busy.infer += performance.now() - s;
+        await send({ batch, packed: p, outputs });
+      }
+    });
+    channels.push(decoded, packed, scored);
+    for await (const { batch, packed: p, outputs } of scored) {
+      const s = performance.now();
+      const vectors = unpackOutputs(outputs, scoring as ScoringPlan);
+      const pieces = assembleOutput(batch, keep, p.goodRows, vectors);
+      busy.unpack += performance.now() - s;
+      const w = performance.now();
+      for (const piece of pieces) await data.write(piece);
+      if (p.bad.rows.length > 0) {
+        const reasons = Array.from(p.bad.reason, (r) => p.bad.reasons[r]);
+        await errors.add(batch.getChild(spec.input.idColumn) as arrow.Vector, p.bad.rows, reasons);
+      }
+      busy.write += performance.now() - w;
+      rowsRead += batch.numRows;
+      rowsScored += p.goodRows.length;
+      progress.add(batch.numRows);
+      if (rowsRead - rowsScored > spec.maxFailedRows) {
+        // The run cannot succeed (the operator enforces the same limit across shards): stop now.
+        throw new BadInputError(`shard ${shard} has ${rowsRead - rowsScored} rows that cannot be scored, more than `
+          + `spec.maxFailedRows (${spec.maxFailedRows}); first reasons: ${p.bad.reasons.slice(0, 3).join('; ')}`);
+      }
+    }
+    if (rowsRead !== planned.rows) {
+      throw new BadInputError(`shard ${shard} read ${rowsRead} rows but the plan has ${planned.rows}: the input changed after planning`);
+    }
+    const w = performance.now();
+    const files = [...(await data.close()), ...(await errors.close())];
+    busy.write += performance.now() - w;
+    await progress.stop();
+    const timings: StageTimings = {
+      read: stats.ioSeconds, decode: stats.waitSeconds, pack: seconds(busy.pack), infer: seconds(busy.infer),
+      unpack: seconds(busy.unpack), write: seconds(busy.write), total: seconds(performance.now() - t0),
+    };
+    const manifest: ShardManifest = {
+      kind: 'ShardManifest', runId: plan.runId, shard, attempt, files,
+      rows: { read: rowsRead, scored: rowsScored, failed: rowsRead - rowsScored },
+      timings,
+      model: { uri: spec.model.uri, version: spec.model.version, sha256: session.sha256 },
+      executionProvider: session.provider,
+      startedAt: startedAt.toISOString(), finishedAt: new Date().toISOString(), host: hostname(),
+    };
+    // Last: the manifest is what makes this attempt count. Everything it lists is complete.
+    await storage.write(shardManifestUri(outputUri, plan.runId, shard, attempt), JSON.stringify(manifest, null, 2) + '\n',
+      { contentType: 'application/json' });
+    return { manifest, provider: session.provider };
+  } catch (err) {
+    // Stop every stage (producers blocked on a full channel wake up and end), then drop partial files.
+    for (const c of channels) c.fail(err);
+    await Promise.allSettled([data.abort(), errors.abort(), progress.stop()]);
+    throw err;
+  } finally {
+    await session.release();
+  }
+}
