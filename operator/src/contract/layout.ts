@@ -3,13 +3,17 @@
  * (plans, commits, cleans up) compute locations only through these functions.
  *
  *   <output>/_bij/<runId>/plan.json                              frozen plan, written once by the operator
- *   <output>/_bij/<runId>/shards/<s>/a<n>/part-00000.parquet     an attempt's data (invisible to readers)
- *   <output>/_bij/<runId>/shards/<s>/a<n>/errors-00000.parquet   rows that could not be scored
+ *   <output>/_bij/<runId>/shards/<s>/a<n>/part-00000-<w>.parquet   an attempt's data (invisible to readers)
+ *   <output>/_bij/<runId>/shards/<s>/a<n>/errors-00000-<w>.parquet rows that could not be scored
  *   <output>/_bij/<runId>/shards/<s>/a<n>/progress.json          rows done, rewritten while running
  *   <output>/_bij/<runId>/shards/<s>/a<n>/manifest.json          shard manifest, written last
  *   <output>/part-s<s>-00000.parquet                             committed data (promoted by the operator)
  *   <output>/_errors/part-s<s>-00000.parquet                     committed error rows
  *   <output>/_manifest.json, then <output>/_SUCCESS              the commit
+ *
+ * <w> is a random writer token per worker process: Kubernetes may run the same attempt twice at once,
+ * so two processes never write the same key. The shard manifest (written last) lists exactly the files
+ * of the process that wrote it, so whichever manifest the commit reads is self-consistent.
  */
 export const BIJ_DIR = '_bij';
 export const RUN_MANIFEST = '_manifest.json';
@@ -37,8 +41,8 @@ export const progressUri = (outputUri: string, runId: string, shard: number, att
   joinUri(attemptPrefix(outputUri, runId, shard, attempt), 'progress.json');
 
 /** File names inside an attempt prefix. */
-export const attemptDataName = (part: number): string => `part-${pad(part)}.parquet`;
-export const attemptErrorsName = (part: number): string => `errors-${pad(part)}.parquet`;
+export const attemptDataName = (part: number, writer: string): string => `part-${pad(part)}-${writer}.parquet`;
+export const attemptErrorsName = (part: number, writer: string): string => `errors-${pad(part)}-${writer}.parquet`;
 
 /** Committed names, relative to output.uri: deterministic, so a re-run commit rewrites the same keys. */
 export const committedDataPath = (shard: number, part: number): string => `part-s${pad(shard)}-${pad(part)}.parquet`;

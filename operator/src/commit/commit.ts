@@ -1,0 +1,115 @@
+/**
+ * The commit: the only code that makes a run's output visible. Steps, each safe to repeat:
+ *   1. if _SUCCESS already names this run, stop (the commit happened);
+ *   2. remove a _SUCCESS (and _manifest.json) of another run, so no reader trusts a mix;
+ *   3. read the chosen shard manifests and merge them (pure, merge.ts);
+ *   4. copy each chosen attempt file to its deterministic committed name;
+ *   5. delete committed-looking files that do not belong to this run (leftovers of older runs);
+ *   6. write _manifest.json, then _SUCCESS last;
+ *   7. delete the run's attempt files (losers and winners) and abort its open uploads.
+ * A crash anywhere before 6 leaves no _SUCCESS; running the commit again gives the same result.
+ */
+import type { Storage } from '../../../worker/src/storage/types.js';
+import {
+  RunManifestSchema, ShardManifestSchema, joinUri, runManifestUri, shardManifestUri,
+  successUri, runPrefix, type RunManifest, type ShardManifest, type ShardPlan,
+} from '../contract/index.js';
+import { mergeManifests } from './merge.js';
+
+export interface CommitOptions {
+  /** Copies in flight at once. */
+  concurrency?: number;
+  now?: () => Date;
+  /** Test hook: called after each numbered step, so a test can crash the commit between steps. */
+  afterStep?: (step: number) => Promise<void> | void;
+}
+
+export interface SuccessMarker {
+  runId: string;
+  manifest: string;
+  committedAt: string;
+}
+
+export async function readSuccessMarker(storage: Storage, outputUri: string): Promise<SuccessMarker | undefined> {
+  const uri = successUri(outputUri);
+  if (!(await storage.exists(uri))) return undefined;
+  try {
+    const parsed = JSON.parse(await storage.readText(uri)) as Partial<SuccessMarker>;
+    return typeof parsed.runId === 'string' ? (parsed as SuccessMarker) : undefined;
+  } catch {
+    return undefined; // an empty _SUCCESS written by another tool: not ours
+  }
+}
+
+export async function readShardManifest(storage: Storage, plan: ShardPlan, shard: number, attempt: number): Promise<ShardManifest> {
+  const uri = shardManifestUri(plan.spec.output.uri, plan.runId, shard, attempt);
+  const raw = JSON.parse(await storage.readText(uri)) as unknown;
+  const m = ShardManifestSchema.parse(raw);
+  if (m.shard !== shard || m.attempt !== attempt || m.runId !== plan.runId) {
+    throw new Error(`shard manifest ${uri} describes run ${m.runId} shard ${m.shard} attempt ${m.attempt}`);
+  }
+  return m;
+}
+
+async function mapLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) await fn(items[next++]);
+  });
+  await Promise.all(workers);
+}
+
+/** Committed data files look like part-s00003-00000.parquet at the top level, errors under _errors/. */
+const COMMITTED = /^(part-s\d+-\d+\.parquet|_errors\/part-s\d+-\d+\.parquet)$/;
+
+export async function commitRun(
+  storage: Storage,
+  plan: ShardPlan,
+  chosen: { shard: number; attempt: number }[],
+  options: CommitOptions = {},
+): Promise<RunManifest> {
+  const outputUri = plan.spec.output.uri;
+  const now = options.now ?? (() => new Date());
+  const step = async (n: number) => options.afterStep?.(n);
+
+  const marker = await readSuccessMarker(storage, outputUri);
+  if (marker?.runId === plan.runId) {
+    return RunManifestSchema.parse(JSON.parse(await storage.readText(runManifestUri(outputUri))));
+  }
+  await step(1);
+  if (await storage.exists(successUri(outputUri))) await storage.delete(successUri(outputUri));
+  await step(2);
+
+  const manifests = await Promise.all(chosen.map((c) => readShardManifest(storage, plan, c.shard, c.attempt)));
+  const { manifest, promotions } = mergeManifests(plan, manifests, now());
+  await step(3);
+
+  await mapLimit(promotions, options.concurrency ?? 16, (p) => storage.copy(p.from, p.to));
+  await step(4);
+
+  const keep = new Set(manifest.files.map((f) => f.path));
+  const stale: string[] = [];
+  const base = outputUri.replace(/\/+$/, '') + '/';
+  for await (const o of storage.list(base)) {
+    const rel = o.uri.slice(base.length);
+    if (COMMITTED.test(rel) && !keep.has(rel)) stale.push(o.uri);
+  }
+  await mapLimit(stale, options.concurrency ?? 16, (uri) => storage.delete(uri));
+  await step(5);
+
+  await storage.write(runManifestUri(outputUri), JSON.stringify(manifest, null, 2) + '\n', { contentType: 'application/json' });
+  await step(6);
+  const success: SuccessMarker = { runId: plan.runId, manifest: runManifestUri(outputUri), committedAt: manifest.finishedAt };
+  await storage.write(successUri(outputUri), JSON.stringify(success) + '\n', { contentType: 'application/json' });
+  await step(7);
+
+  await cleanupRun(storage, outputUri, plan.runId);
+  return manifest;
+}
+
+/** Deletes a run's attempt files and aborts its open uploads; keeps plan.json for audit. Idempotent. */
+export async function cleanupRun(storage: Storage, outputUri: string, runId: string): Promise<void> {
+  const shardsRoot = joinUri(runPrefix(outputUri, runId), 'shards') + '/';
+  await storage.abortUploads(shardsRoot);
+  await storage.deletePrefix(shardsRoot);
+}

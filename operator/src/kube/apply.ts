@@ -1,0 +1,109 @@
+/**
+ * Act: carries out one reconcile's decisions, in the order types.ts documents. Storage actions that
+ * produce new observations (plan, commit) are followed by deciding again on the same pass, so a
+ * pass ends with one status write that reflects what it did. Errors propagate: the controller
+ * requeues with backoff (or at once on a conflict) without writing status.
+ */
+import type { Storage } from '../../../worker/src/storage/types.js';
+import { describeError, isBadInput, runManifestUri } from '../contract/index.js';
+import { reconcile, statusEqual, type ReconcileInput, type ReconcileResult } from '../reconciler/index.js';
+import { freezePlan, planRun } from '../planner/plan.js';
+import { cleanupRun, commitRun } from '../commit/commit.js';
+import { BIJ_REF } from './clients.js';
+import { isAlreadyExists, isNotFound } from './errors.js';
+import { recordEvents } from './events.js';
+import { addFinalizer, removeFinalizer } from './finalizer.js';
+import type { BijObject, Observed, ReconcileContext } from './observe.js';
+
+export interface ActOptions {
+  identity: string;
+  commitAfterStep?: (step: number) => Promise<void> | void;
+}
+
+/** Runs the storage actions that feed back into the decision (plan, commit), deciding again after each. */
+async function decide(ctx: ReconcileContext, observed: Observed, o: ActOptions): Promise<ReconcileResult> {
+  const input: ReconcileInput = observed.input;
+  let result = reconcile(input);
+  const { storage } = observed;
+  const spec = input.bij.spec;
+  if (result.actions.plan && storage && spec) {
+    const { runId } = result.actions.plan;
+    try {
+      const job = { namespace: input.bij.metadata.namespace, name: input.bij.metadata.name, uid: input.bij.metadata.uid, generation: input.bij.metadata.generation ?? 0 };
+      const plan = await freezePlan(storage, await planRun(storage, job, spec, runId, ctx.now));
+      ctx.runState.rememberPlan(plan);
+      input.plan = { state: 'ready', runId, totalRows: plan.totalRows, shardRows: plan.shards.map((s) => s.rows) };
+    } catch (err) {
+      if (!isBadInput(err)) throw err;
+      input.plan = { state: 'error', message: describeError(err) };
+    }
+    result = reconcile(input);
+  }
+  if (result.actions.commit && storage && spec) {
+    const { runId, chosen } = result.actions.commit;
+    const plan = await ctx.runState.loadPlan(storage, spec.output.uri, runId);
+    if (!plan) throw new Error(`cannot commit run ${runId}: its plan is missing from ${spec.output.uri}`);
+    await commitRun(storage, plan, chosen, { afterStep: o.commitAfterStep });
+    ctx.runState.markCommitted(runId);
+    input.commit = { state: 'done', manifestUri: runManifestUri(spec.output.uri) };
+    result = reconcile(input);
+  }
+  return result;
+}
+
+async function cleanup(ctx: ReconcileContext, storage: Storage | undefined, result: ReconcileResult, observed: Observed): Promise<void> {
+  for (const c of result.actions.cleanup ?? []) {
+    const s = storage ?? (observed.input.bij.spec ? ctx.openStorage(observed.input.bij.spec.storage.s3) : undefined);
+    if (!s) continue;
+    await cleanupRun(s, c.outputUri, c.runId);
+    ctx.runState.forget(c.runId);
+  }
+}
+
+export async function act(ctx: ReconcileContext, obj: BijObject, observed: Observed, o: ActOptions):
+  Promise<{ status?: ReconcileResult['status']; requeueAfterMs?: number }> {
+  const { clients } = ctx;
+  const meta = obj.metadata!;
+  const namespace = meta.namespace!;
+  const name = meta.name!;
+  const guard = { name, namespace, resourceVersion: meta.resourceVersion, finalizers: meta.finalizers };
+
+  const result = await decide(ctx, observed, o);
+  if (result.finalizer === 'add') {
+    // The finalizer goes on before anything is created, so a delete always finds something to clean.
+    await addFinalizer(clients, guard);
+    return { requeueAfterMs: result.requeueAfterMs ?? 0 };
+  }
+  await cleanup(ctx, observed.storage, result, observed);
+
+  for (const d of result.delete) {
+    try {
+      await clients.batch.deleteNamespacedJob({ namespace, name: d.name, propagationPolicy: 'Foreground' });
+      ctx.log.info({ job: `${namespace}/${name}`, child: d.name, reason: d.reason }, 'deleted shard Job');
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+  }
+  for (const job of result.create) {
+    try {
+      await clients.batch.createNamespacedJob({ namespace, body: job });
+      ctx.log.info({ job: `${namespace}/${name}`, child: job.metadata?.name }, 'created shard Job');
+    } catch (err) {
+      if (!isAlreadyExists(err)) throw err;
+    }
+  }
+
+  const old = observed.input.bij.status;
+  if (!statusEqual(old, result.status)) {
+    await clients.custom.replaceNamespacedCustomObjectStatus({
+      ...BIJ_REF, namespace, name,
+      body: { apiVersion: obj.apiVersion, kind: obj.kind, metadata: { ...meta }, status: result.status },
+    });
+  }
+  if (result.events.length > 0) {
+    const failures = await recordEvents(clients, { name, namespace, uid: meta.uid ?? '', resourceVersion: meta.resourceVersion }, result.events, o.identity);
+    for (const f of failures) ctx.log.warn({ job: `${namespace}/${name}`, err: describeError(f) }, 'could not record event');
+  }
+  if (result.finalizer === 'remove') await removeFinalizer(clients, guard);
+  return { status: result.status, requeueAfterMs: result.requeueAfterMs };
+}

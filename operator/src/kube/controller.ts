@@ -1,0 +1,162 @@
+/**
+ * The BatchInferenceJob controller: informers feed a de-duplicating work queue of namespace/name
+ * keys; each reconcile is observe (caches + storage) -> decide (the pure reconciler) -> act
+ * (apply.ts). Level-triggered: every decision is made again from observed state, so a crash or a
+ * missed event costs only a requeue. A conflict is re-read and requeued without an error log.
+ */
+import type * as k8s from '@kubernetes/client-node';
+import { hostname } from 'node:os';
+import type { Storage } from '../../../worker/src/storage/types.js';
+import type { S3Storage } from '../api/spec.js';
+import { PLURAL, API_GROUP, API_VERSION } from '../api/spec.js';
+import type { Logger } from '../log.js';
+import type { OperatorMetrics } from '../metrics.js';
+import { RunState } from '../runstate/runstate.js';
+import { BIJ_REF, keyOf, splitKey, type KubeClients } from './clients.js';
+import { ChildIndex, LABEL_JOB } from './child-index.js';
+import { isConflict } from './errors.js';
+import { SelfHealingInformer } from './informer.js';
+import { WorkQueue } from './workqueue.js';
+import { observe, type BijObject } from './observe.js';
+import { act } from './apply.js';
+
+export interface ControllerOptions {
+  clients: KubeClients;
+  /** Watch one namespace, or all when undefined. */
+  namespace?: string;
+  openStorage: (s3: S3Storage) => Storage;
+  log: Logger;
+  metrics: OperatorMetrics;
+  /** Reconciles running at once (different keys). */
+  workers?: number;
+  /** Every key is requeued this often (with jitter), whatever the watches say. */
+  resyncMs?: number;
+  identity?: string;
+  now?: () => Date;
+  /** Test hook, passed to the commit (crash between commit steps). */
+  commitAfterStep?: (step: number) => Promise<void> | void;
+}
+
+export class Controller {
+  readonly queue = new WorkQueue();
+  readonly runState = new RunState();
+  private readonly bijs: SelfHealingInformer<BijObject>;
+  private readonly jobs: SelfHealingInformer<k8s.V1Job>;
+  private readonly pods: SelfHealingInformer<k8s.V1Pod>;
+  private readonly jobIndex = new ChildIndex<k8s.V1Job>();
+  private readonly podIndex = new ChildIndex<k8s.V1Pod>();
+  private readonly workerLoops: Promise<void>[] = [];
+  private resyncTimer?: NodeJS.Timeout;
+  private running = false;
+  readonly identity: string;
+
+  constructor(private readonly o: ControllerOptions) {
+    this.identity = o.identity ?? `${hostname()}-${process.pid}`;
+    const { clients, namespace, log } = o;
+    const ns = namespace;
+    const bijPath = ns ? `/apis/${API_GROUP}/${API_VERSION}/namespaces/${ns}/${PLURAL}` : `/apis/${API_GROUP}/${API_VERSION}/${PLURAL}`;
+    this.bijs = new SelfHealingInformer<BijObject>({
+      kc: clients.kc, path: bijPath, log, name: 'bij',
+      list: async () => (ns
+        ? clients.custom.listNamespacedCustomObject({ ...BIJ_REF, namespace: ns })
+        : clients.custom.listClusterCustomObject({ ...BIJ_REF })) as Promise<k8s.KubernetesListObject<BijObject>>,
+      onObject: (kind, obj) => {
+        if (kind === 'delete') this.o.metrics.forgetJob(obj.metadata?.namespace ?? '', obj.metadata?.name ?? '');
+        this.enqueue(keyOf(obj));
+      },
+    });
+    this.jobs = new SelfHealingInformer<k8s.V1Job>({
+      kc: clients.kc, log, name: 'jobs', labelSelector: LABEL_JOB,
+      path: ns ? `/apis/batch/v1/namespaces/${ns}/jobs` : '/apis/batch/v1/jobs',
+      list: () => (ns
+        ? clients.batch.listNamespacedJob({ namespace: ns, labelSelector: LABEL_JOB })
+        : clients.batch.listJobForAllNamespaces({ labelSelector: LABEL_JOB })),
+      onObject: (kind, obj) => this.enqueue(this.jobIndex.apply(kind, obj)),
+    });
+    this.pods = new SelfHealingInformer<k8s.V1Pod>({
+      kc: clients.kc, log, name: 'pods', labelSelector: LABEL_JOB,
+      path: ns ? `/api/v1/namespaces/${ns}/pods` : '/api/v1/pods',
+      list: () => (ns
+        ? clients.core.listNamespacedPod({ namespace: ns, labelSelector: LABEL_JOB })
+        : clients.core.listPodForAllNamespaces({ labelSelector: LABEL_JOB })),
+      onObject: (kind, obj) => this.enqueue(this.podIndex.apply(kind, obj)),
+    });
+  }
+
+  private enqueue(key: string | undefined): void {
+    if (key && this.running) this.queue.add(key);
+  }
+
+  async start(): Promise<void> {
+    this.running = true;
+    // Children first, so the first reconcile of each job sees its Jobs and Pods.
+    await Promise.all([this.jobs.start(), this.pods.start()]);
+    await this.bijs.start();
+    const workers = this.o.workers ?? 4;
+    for (let i = 0; i < workers; i++) this.workerLoops.push(this.workerLoop());
+    this.scheduleResync();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    if (this.resyncTimer) clearTimeout(this.resyncTimer);
+    this.queue.shutDown();
+    await Promise.all([this.bijs.stop(), this.jobs.stop(), this.pods.stop()]);
+    await Promise.all(this.workerLoops.splice(0));
+  }
+
+  private scheduleResync(): void {
+    const every = this.o.resyncMs ?? 60_000;
+    this.resyncTimer = setTimeout(() => {
+      for (const obj of this.bijs.list()) this.enqueue(keyOf(obj));
+      if (this.running) this.scheduleResync();
+    }, every * (0.8 + Math.random() * 0.4));
+    this.resyncTimer.unref();
+  }
+
+  private async workerLoop(): Promise<void> {
+    for (;;) {
+      const key = await this.queue.get();
+      if (key === undefined) return;
+      this.o.metrics.queueDepth.set(this.queue.length);
+      const end = this.o.metrics.reconcileSeconds.startTimer();
+      try {
+        const requeueAfterMs = await this.reconcile(key);
+        this.queue.forget(key);
+        if (requeueAfterMs !== undefined) this.queue.addAfter(key, requeueAfterMs);
+        this.o.metrics.reconciles.inc({ result: 'success' });
+      } catch (err) {
+        if (isConflict(err)) {
+          this.o.metrics.reconciles.inc({ result: 'conflict' });
+          this.o.log.debug({ key }, 'conflict; re-reading');
+          this.queue.addAfter(key, 50);
+        } else {
+          this.o.metrics.reconciles.inc({ result: 'error' });
+          const delay = this.queue.addRateLimited(key);
+          this.o.log.warn({ key, err: err instanceof Error ? err.message : String(err), retryInMs: delay }, 'reconcile failed; will retry');
+        }
+      } finally {
+        end();
+        this.queue.done(key);
+      }
+    }
+  }
+
+  /** One reconcile of one key. Returns the requeue delay, if any. Exposed for tests. */
+  async reconcile(key: string): Promise<number | undefined> {
+    const { namespace, name } = splitKey(key);
+    const obj = this.bijs.get(name, namespace);
+    if (!obj) return undefined;
+    const now = this.o.now?.() ?? new Date();
+    const ctx = { clients: this.o.clients, openStorage: this.o.openStorage, runState: this.runState, log: this.o.log, now };
+    const observed = await observe(ctx, obj, this.jobIndex.of(key), this.podIndex.of(key));
+    const result = await act(ctx, obj, observed, { identity: this.identity, commitAfterStep: this.o.commitAfterStep });
+    if (result.status) this.o.metrics.observeJob(namespace, name, result.status);
+    return result.requeueAfterMs;
+  }
+
+  /** True when no reconcile is queued or running (for tests and `bij run`). */
+  isIdle(): boolean {
+    return this.queue.isIdle();
+  }
+}

@@ -1,0 +1,166 @@
+/**
+ * Leader election with a coordination.k8s.io/v1 Lease, so two operator replicas never both act.
+ * Same rules as client-go's leaderelection: a candidate takes the lease when it is free or expired
+ * (renewTime + leaseDurationSeconds in the past), the holder renews every retryPeriod, and a holder
+ * that cannot renew within renewDeadline stops leading. Every write carries the resourceVersion it
+ * read, so two candidates racing for an expired lease cannot both win (one gets 409).
+ */
+import type * as k8s from '@kubernetes/client-node';
+import type { KubeClients } from './clients.js';
+import { isAlreadyExists, isConflict, isNotFound } from './errors.js';
+import type { Logger } from '../log.js';
+
+export interface LeaderElectionOptions {
+  namespace: string;
+  name: string;
+  identity: string;
+  leaseDurationMs?: number;
+  renewDeadlineMs?: number;
+  retryPeriodMs?: number;
+  log: Logger;
+}
+
+export interface LeaseView {
+  holder?: string;
+  renewTime?: Date;
+  leaseDurationSeconds?: number;
+}
+
+/** Whether `identity` may take or keep the lease at `now`. Pure. */
+export function canAcquire(lease: LeaseView | undefined, identity: string, now: Date): boolean {
+  if (!lease || !lease.holder) return true;
+  if (lease.holder === identity) return true;
+  if (!lease.renewTime) return true;
+  const expires = lease.renewTime.getTime() + (lease.leaseDurationSeconds ?? 15) * 1000;
+  return now.getTime() > expires;
+}
+
+const toDate = (v: unknown): Date | undefined => (v === undefined || v === null ? undefined : new Date(v as string));
+
+export class LeaderElector {
+  private leading = false;
+  private stopped = false;
+  private lastRenew = 0;
+  private timer?: NodeJS.Timeout;
+  private readonly leaseDurationMs: number;
+  private readonly renewDeadlineMs: number;
+  private readonly retryPeriodMs: number;
+
+  constructor(
+    private readonly clients: KubeClients,
+    private readonly o: LeaderElectionOptions,
+    private readonly callbacks: { onStartedLeading: () => void; onStoppedLeading: () => void },
+  ) {
+    this.leaseDurationMs = o.leaseDurationMs ?? 15_000;
+    this.renewDeadlineMs = o.renewDeadlineMs ?? 10_000;
+    this.retryPeriodMs = o.retryPeriodMs ?? 2_000;
+  }
+
+  isLeader(): boolean {
+    return this.leading;
+  }
+
+  start(): void {
+    this.stopped = false;
+    void this.tick();
+  }
+
+  /** Stops campaigning (a clean shutdown, so onStoppedLeading is not called); a leader releases the
+   * lease so a standby can take over at once instead of waiting for it to expire. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    if (this.leading) {
+      this.leading = false;
+      await this.release().catch(() => undefined);
+    }
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => void this.tick(), this.retryPeriodMs);
+    this.timer.unref();
+  }
+
+  private async tick(): Promise<void> {
+    if (this.stopped) return;
+    let ok = false;
+    try {
+      ok = await this.tryAcquireOrRenew();
+    } catch (err) {
+      this.o.log.debug({ err: String(err) }, 'lease update failed');
+    }
+    if (this.stopped) return;
+    const now = Date.now();
+    if (ok) {
+      this.lastRenew = now;
+      if (!this.leading) {
+        this.leading = true;
+        this.o.log.info({ lease: this.o.name, identity: this.o.identity }, 'became leader');
+        this.callbacks.onStartedLeading();
+      }
+    } else if (this.leading && now - this.lastRenew > this.renewDeadlineMs) {
+      this.leading = false;
+      this.o.log.warn({ lease: this.o.name }, 'lost leadership: could not renew the lease in time');
+      this.callbacks.onStoppedLeading();
+    }
+    this.schedule();
+  }
+
+  private leaseBody(existing: k8s.V1Lease | undefined, now: Date): k8s.V1Lease {
+    const takingOver = existing?.spec?.holderIdentity !== this.o.identity;
+    return {
+      apiVersion: 'coordination.k8s.io/v1',
+      kind: 'Lease',
+      metadata: { ...(existing?.metadata ?? {}), name: this.o.name, namespace: this.o.namespace },
+      spec: {
+        holderIdentity: this.o.identity,
+        leaseDurationSeconds: Math.ceil(this.leaseDurationMs / 1000),
+        acquireTime: (takingOver ? now.toISOString() : existing?.spec?.acquireTime) as unknown as k8s.V1MicroTime,
+        renewTime: now.toISOString() as unknown as k8s.V1MicroTime,
+        leaseTransitions: (existing?.spec?.leaseTransitions ?? 0) + (takingOver && existing ? 1 : 0),
+      },
+    };
+  }
+
+  private async tryAcquireOrRenew(): Promise<boolean> {
+    const { namespace, name, identity } = this.o;
+    const now = new Date();
+    let existing: k8s.V1Lease | undefined;
+    try {
+      existing = await this.clients.coordination.readNamespacedLease({ namespace, name });
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+    if (!existing) {
+      try {
+        await this.clients.coordination.createNamespacedLease({ namespace, body: this.leaseBody(undefined, now) });
+        return true;
+      } catch (err) {
+        if (isAlreadyExists(err)) return false;
+        throw err;
+      }
+    }
+    const view: LeaseView = {
+      holder: existing.spec?.holderIdentity,
+      renewTime: toDate(existing.spec?.renewTime),
+      leaseDurationSeconds: existing.spec?.leaseDurationSeconds,
+    };
+    if (!canAcquire(view, identity, now)) return false;
+    try {
+      await this.clients.coordination.replaceNamespacedLease({ namespace, name, body: this.leaseBody(existing, now) });
+      return true;
+    } catch (err) {
+      if (isConflict(err)) return false;
+      throw err;
+    }
+  }
+
+  private async release(): Promise<void> {
+    const { namespace, name, identity } = this.o;
+    const lease = await this.clients.coordination.readNamespacedLease({ namespace, name });
+    if (lease.spec?.holderIdentity !== identity) return;
+    lease.spec = { ...lease.spec, holderIdentity: undefined, renewTime: undefined };
+    await this.clients.coordination.replaceNamespacedLease({ namespace, name, body: lease });
+  }
+}

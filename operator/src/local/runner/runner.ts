@@ -1,0 +1,262 @@
+/**
+ * The local Job runner: the kubelet and Job controller of the embedded cluster. For every batch/v1
+ * Job it sees, it creates the Pod object, runs the pod's single container as a child process on this
+ * machine (`workerCommand` stands in for the image's entrypoint; the container's args and resolved
+ * env are passed through), and writes Pod and Job status like a real cluster, termination message
+ * included. Deleting a Job stops its process. Test hooks kill or evict a running pod.
+ */
+import * as k8s from '@kubernetes/client-node';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from '../../log.js';
+import { makeClients, mergePatch, keyOf, type KubeClients } from '../../kube/clients.js';
+import { SelfHealingInformer } from '../../kube/informer.js';
+import { isNotFound } from '../../kube/errors.js';
+import { ENV } from '../../contract/index.js';
+import { resolveEnv } from './env.js';
+import { finishedJobStatus, runningPodStatus, terminatedPodStatus, type ProcessExit } from './pod-status.js';
+
+export interface LocalRunnerOptions {
+  kc: k8s.KubeConfig;
+  /** The argv that stands in for the container image's entrypoint, e.g. [node, dist/worker/src/main.js]. */
+  workerCommand: string[];
+  /** Where pod logs and termination messages go. */
+  workDir: string;
+  /** Environment every pod starts with (the "node's" environment: PATH, and in local mode AWS_*). */
+  baseEnv?: Record<string, string>;
+  log: Logger;
+  /** At most this many pods run at once; the rest wait (a node's capacity). Default: unlimited. */
+  maxPods?: number;
+  terminationGraceMs?: number;
+}
+
+interface RunningPod {
+  jobKey: string;
+  podName: string;
+  namespace: string;
+  child: ChildProcess;
+  startedAt: Date;
+  terminationFile: string;
+  logTail: string[];
+  disruption?: { reason: string; message: string };
+  exited: Promise<void>;
+}
+
+export class LocalJobRunner {
+  private readonly clients: KubeClients;
+  private readonly informer: SelfHealingInformer<k8s.V1Job>;
+  private readonly pods = new Map<string, RunningPod>();
+  private readonly starting = new Set<string>();
+  private readonly waiting: string[] = [];
+  private readonly done = new Set<string>();
+  private stopped = false;
+  /** Test hook: called when a pod's process has started. */
+  onPodStarted?: (jobName: string, pid: number) => void;
+
+  constructor(private readonly o: LocalRunnerOptions) {
+    this.clients = makeClients(o.kc);
+    mkdirSync(o.workDir, { recursive: true });
+    this.informer = new SelfHealingInformer<k8s.V1Job>({
+      kc: o.kc,
+      path: '/apis/batch/v1/jobs',
+      list: () => this.clients.batch.listJobForAllNamespaces(),
+      log: o.log,
+      name: 'runner-jobs',
+      onObject: (kind, job) => this.onJob(kind, job),
+    });
+  }
+
+  async start(): Promise<void> {
+    await this.informer.start();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.informer.stop();
+    const all = [...this.pods.values()];
+    for (const p of all) p.child.kill('SIGTERM');
+    await Promise.all(all.map((p) => p.exited));
+  }
+
+  /** Running pods by Job name. */
+  running(): { job: string; namespace: string; pod: string; pid: number | undefined }[] {
+    return [...this.pods.values()].map((p) => ({
+      job: p.jobKey.split('/')[1], namespace: p.namespace, pod: p.podName, pid: p.child.pid,
+    }));
+  }
+
+  /** Fault hook: kills a Job's process (SIGKILL: exit code 137, a crash that counts as a failure). */
+  kill(jobName: string, signal: NodeJS.Signals = 'SIGKILL'): boolean {
+    const p = [...this.pods.values()].find((x) => x.jobKey.endsWith('/' + jobName));
+    if (!p) return false;
+    p.child.kill(signal);
+    return true;
+  }
+
+  /** Fault hook: evicts a Job's pod (a disruption: the pod gets DisruptionTarget=True, then dies). */
+  evict(jobName: string, reason = 'EvictionByEvictionAPI'): boolean {
+    const p = [...this.pods.values()].find((x) => x.jobKey.endsWith('/' + jobName));
+    if (!p) return false;
+    p.disruption = { reason, message: 'Eviction API: evicting' };
+    p.child.kill('SIGKILL');
+    return true;
+  }
+
+  private isFinished(job: k8s.V1Job): boolean {
+    return (job.status?.conditions ?? []).some((c) => (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True');
+  }
+
+  private onJob(kind: 'add' | 'update' | 'delete', job: k8s.V1Job): void {
+    const key = keyOf(job);
+    if (kind === 'delete' || job.metadata?.deletionTimestamp || job.spec?.suspend) {
+      this.stopPod(key);
+      if (kind === 'delete') this.done.delete(key);
+      return;
+    }
+    if (this.stopped || this.isFinished(job) || this.pods.has(key) || this.starting.has(key) || this.done.has(key)) return;
+    if ((job.status?.active ?? 0) > 0) {
+      // Active in the API but no process here: the "node" that ran it is gone (e.g. the runner restarted).
+      this.done.add(key);
+      void this.failLostJob(job).catch((err) => this.o.log.warn({ job: key, err: String(err) }, 'could not mark lost pod'));
+      return;
+    }
+    if (this.o.maxPods !== undefined && this.pods.size + this.starting.size >= this.o.maxPods) {
+      if (!this.waiting.includes(key)) this.waiting.push(key);
+      return;
+    }
+    this.starting.add(key);
+    void this.startPod(job)
+      .catch((err) => this.o.log.error({ job: key, err: String(err) }, 'could not start pod'))
+      .finally(() => this.starting.delete(key));
+  }
+
+  private stopPod(key: string): void {
+    const p = this.pods.get(key);
+    if (!p) return;
+    p.child.kill('SIGTERM');
+    const t = setTimeout(() => p.child.kill('SIGKILL'), this.o.terminationGraceMs ?? 5_000);
+    t.unref();
+  }
+
+  private async startPod(job: k8s.V1Job): Promise<void> {
+    const key = keyOf(job);
+    const namespace = job.metadata!.namespace!;
+    const jobName = job.metadata!.name!;
+    const template = job.spec!.template;
+    const container = template.spec!.containers[0];
+    const podName = `${jobName}-${randomBytes(3).toString('hex').slice(0, 5)}`;
+    const pod: k8s.V1Pod = {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: {
+        name: podName,
+        namespace,
+        labels: { ...(template.metadata?.labels ?? {}), 'batch.kubernetes.io/job-name': jobName, 'job-name': jobName },
+        annotations: template.metadata?.annotations,
+        ownerReferences: [{
+          apiVersion: 'batch/v1', kind: 'Job', name: jobName, uid: job.metadata!.uid!, controller: true, blockOwnerDeletion: true,
+        }],
+      },
+      spec: { ...template.spec!, nodeName: 'local' },
+    };
+    await this.clients.core.createNamespacedPod({ namespace, body: pod });
+
+    const env = await resolveEnv(container, namespace, {
+      secret: (ns, name) => this.clients.core.readNamespacedSecret({ namespace: ns, name }).catch((e) => (isNotFound(e) ? undefined : Promise.reject(e))),
+      configMap: (ns, name) => this.clients.core.readNamespacedConfigMap({ namespace: ns, name }).catch((e) => (isNotFound(e) ? undefined : Promise.reject(e))),
+    });
+    const terminationFile = join(this.o.workDir, `${podName}.termination`);
+    const logFile = join(this.o.workDir, `${podName}.log`);
+    const argv = [...this.o.workerCommand, ...(container.args ?? [])];
+    const startedAt = new Date();
+    const child = spawn(argv[0], argv.slice(1), {
+      env: { ...(this.o.baseEnv ?? {}), ...env, [ENV.terminationLog]: terminationFile },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const logStream = createWriteStream(logFile);
+    const logTail: string[] = [];
+    const onData = (chunk: Buffer) => {
+      logStream.write(chunk);
+      logTail.push(chunk.toString('utf8'));
+      while (logTail.length > 20) logTail.shift();
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+
+    let resolveExit!: () => void;
+    const running: RunningPod = {
+      jobKey: key, podName, namespace, child, startedAt, terminationFile, logTail,
+      exited: new Promise<void>((r) => (resolveExit = r)),
+    };
+    this.pods.set(key, running);
+    child.on('exit', (code, signal) => {
+      logStream.end();
+      void this.onExit(job, running, code, signal).finally(() => {
+        this.pods.delete(key);
+        this.done.add(key);
+        resolveExit();
+        this.startWaiting();
+      });
+    });
+    child.on('error', (err) => this.o.log.error({ job: key, err: String(err) }, 'worker process error'));
+    this.o.log.debug({ job: key, pod: podName, pid: child.pid }, 'pod started');
+    this.onPodStarted?.(jobName, child.pid ?? -1);
+
+    await this.patchStatus(namespace, podName, jobName, runningPodStatus(startedAt), {
+      active: 1, ready: 1, startTime: startedAt.toISOString() as unknown as Date,
+    });
+  }
+
+  private startWaiting(): void {
+    while (this.waiting.length > 0 && (this.o.maxPods === undefined || this.pods.size + this.starting.size < this.o.maxPods)) {
+      const key = this.waiting.shift()!;
+      const [namespace, name] = key.split('/');
+      const job = this.informer.get(name, namespace);
+      if (job) this.onJob('update', job);
+    }
+  }
+
+  private async onExit(job: k8s.V1Job, p: RunningPod, code: number | null, signal: NodeJS.Signals | null): Promise<void> {
+    let terminationMessage = '';
+    try {
+      terminationMessage = readFileSync(p.terminationFile, 'utf8');
+    } catch {
+      /* the process wrote none */
+    }
+    const exit: ProcessExit = {
+      exitCode: code, signal, terminationMessage, logTail: p.logTail.join(''),
+      startedAt: p.startedAt, finishedAt: new Date(), disruption: p.disruption,
+    };
+    const fallback = job.spec?.template.spec?.containers[0].terminationMessagePolicy === 'FallbackToLogsOnError';
+    try {
+      await this.patchStatus(p.namespace, p.podName, job.metadata!.name!, terminatedPodStatus(exit, fallback), finishedJobStatus(exit));
+    } catch (err) {
+      if (!isNotFound(err)) this.o.log.warn({ job: p.jobKey, err: String(err) }, 'could not write final status');
+    }
+  }
+
+  /** A Job marked active whose process this runner does not have: its pod was lost with its node. */
+  private async failLostJob(job: k8s.V1Job): Promise<void> {
+    const namespace = job.metadata!.namespace!;
+    const now = new Date();
+    const exit: ProcessExit = {
+      exitCode: null, signal: 'SIGKILL', terminationMessage: '', logTail: '', startedAt: now, finishedAt: now,
+      disruption: { reason: 'DeletionByPodGC', message: 'PodGC: node local was lost' },
+    };
+    const pods = await this.clients.core.listNamespacedPod({ namespace, labelSelector: `batch.kubernetes.io/job-name=${job.metadata!.name}` });
+    for (const pod of pods.items) {
+      await this.clients.core.patchNamespacedPodStatus(
+        { namespace, name: pod.metadata!.name!, body: { status: terminatedPodStatus(exit, false) } }, mergePatch,
+      ).catch(() => undefined);
+    }
+    await this.clients.batch.patchNamespacedJobStatus({ namespace, name: job.metadata!.name!, body: { status: finishedJobStatus(exit) } }, mergePatch);
+  }
+
+  private async patchStatus(namespace: string, podName: string, jobName: string, pod: k8s.V1PodStatus, job: k8s.V1JobStatus): Promise<void> {
+    await this.clients.core.patchNamespacedPodStatus({ namespace, name: podName, body: { status: pod } }, mergePatch);
+    await this.clients.batch.patchNamespacedJobStatus({ namespace, name: jobName, body: { status: job } }, mergePatch);
+  }
+}
+

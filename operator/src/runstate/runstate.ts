@@ -1,0 +1,141 @@
+/**
+ * What the operator observes in storage about a run, with caching so a reconcile stays cheap:
+ * - the frozen plan (immutable once written: cached per run);
+ * - shard manifests (immutable: positives cached forever; the run's shards are listed once, then only
+ *   attempts that finished since are probed);
+ * - progress of running attempts (re-read at most every `progressTtlMs` per attempt);
+ * - whether the commit is done (_SUCCESS naming the run; cached once true).
+ */
+import type { Storage } from '../../../worker/src/storage/types.js';
+import {
+  ProgressSchema, ShardManifestSchema, ShardPlanSchema, joinUri, planUri, progressUri, runPrefix,
+  shardManifestUri, type ShardManifest, type ShardPlan,
+} from '../contract/index.js';
+import { readSuccessMarker } from '../commit/commit.js';
+
+export interface ManifestSummary {
+  attempt: number;
+  rows: ShardManifest['rows'];
+}
+
+const MANIFEST_KEY = /\/shards\/(\d+)\/a(\d+)\/manifest\.json$/;
+
+export class RunState {
+  private plans = new Map<string, ShardPlan>();
+  private manifests = new Map<string, Map<number, Map<number, ManifestSummary>>>();
+  private listed = new Set<string>();
+  private probed = new Set<string>();
+  private progress = new Map<string, { at: number; rows: number }>();
+  private committed = new Set<string>();
+
+  constructor(private readonly progressTtlMs = 2_000) {}
+
+  async loadPlan(storage: Storage, outputUri: string, runId: string): Promise<ShardPlan | undefined> {
+    const cached = this.plans.get(runId);
+    if (cached) return cached;
+    const uri = planUri(outputUri, runId);
+    if (!(await storage.exists(uri))) return undefined;
+    const plan = ShardPlanSchema.parse(JSON.parse(await storage.readText(uri)));
+    this.plans.set(runId, plan);
+    return plan;
+  }
+
+  rememberPlan(plan: ShardPlan): void {
+    this.plans.set(plan.runId, plan);
+  }
+
+  private runManifests(runId: string): Map<number, Map<number, ManifestSummary>> {
+    let m = this.manifests.get(runId);
+    if (!m) this.manifests.set(runId, (m = new Map()));
+    return m;
+  }
+
+  private async readManifest(storage: Storage, uri: string, runId: string, shard: number, attempt: number): Promise<void> {
+    let parsed: ShardManifest;
+    try {
+      parsed = ShardManifestSchema.parse(JSON.parse(await storage.readText(uri)));
+    } catch {
+      return; // unreadable or partial: not a manifest (the worker writes it atomically, last)
+    }
+    if (parsed.runId !== runId || parsed.shard !== shard || parsed.attempt !== attempt) return;
+    const byShard = this.runManifests(runId);
+    let attempts = byShard.get(shard);
+    if (!attempts) byShard.set(shard, (attempts = new Map()));
+    attempts.set(attempt, { attempt, rows: parsed.rows });
+  }
+
+  /**
+   * The valid shard manifests of a run. `finished` lists attempts (shard/attempt) that ended since
+   * the run was listed; each is probed once.
+   */
+  async manifestsFor(storage: Storage, outputUri: string, runId: string, finished: { shard: number; attempt: number }[]):
+    Promise<Map<number, ManifestSummary[]>> {
+    if (!this.listed.has(runId)) {
+      const root = joinUri(runPrefix(outputUri, runId), 'shards') + '/';
+      const found: Promise<void>[] = [];
+      for await (const o of storage.list(root)) {
+        const m = MANIFEST_KEY.exec(o.uri);
+        if (m) found.push(this.readManifest(storage, o.uri, runId, Number(m[1]), Number(m[2])));
+      }
+      await Promise.all(found);
+      this.listed.add(runId);
+    }
+    const probes: Promise<void>[] = [];
+    for (const { shard, attempt } of finished) {
+      const key = `${runId}/${shard}/${attempt}`;
+      if (this.probed.has(key) || this.runManifests(runId).get(shard)?.has(attempt)) continue;
+      this.probed.add(key);
+      const uri = shardManifestUri(outputUri, runId, shard, attempt);
+      probes.push(storage.exists(uri).then((yes) => (yes ? this.readManifest(storage, uri, runId, shard, attempt) : undefined)));
+    }
+    await Promise.all(probes);
+    const out = new Map<number, ManifestSummary[]>();
+    for (const [shard, attempts] of this.runManifests(runId)) out.set(shard, [...attempts.values()].sort((a, b) => a.attempt - b.attempt));
+    return out;
+  }
+
+  /** Rows done by running attempts, keyed `${shard}/${attempt}`. Missing files count as 0. */
+  async progressFor(storage: Storage, outputUri: string, runId: string, running: { shard: number; attempt: number }[], now: number):
+    Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    await Promise.all(running.map(async ({ shard, attempt }) => {
+      const key = `${runId}/${shard}/${attempt}`;
+      const cached = this.progress.get(key);
+      if (cached && now - cached.at < this.progressTtlMs) {
+        out.set(`${shard}/${attempt}`, cached.rows);
+        return;
+      }
+      let rows = cached?.rows ?? 0;
+      try {
+        const p = ProgressSchema.parse(JSON.parse(await storage.readText(progressUri(outputUri, runId, shard, attempt))));
+        rows = p.rowsDone;
+      } catch {
+        /* not written yet */
+      }
+      this.progress.set(key, { at: now, rows });
+      out.set(`${shard}/${attempt}`, rows);
+    }));
+    return out;
+  }
+
+  async isCommitted(storage: Storage, outputUri: string, runId: string): Promise<boolean> {
+    if (this.committed.has(runId)) return true;
+    const marker = await readSuccessMarker(storage, outputUri);
+    if (marker?.runId === runId) this.committed.add(runId);
+    return marker?.runId === runId;
+  }
+
+  markCommitted(runId: string): void {
+    this.committed.add(runId);
+  }
+
+  /** Forgets a run (the job was deleted or moved to a new run). */
+  forget(runId: string): void {
+    this.plans.delete(runId);
+    this.manifests.delete(runId);
+    this.listed.delete(runId);
+    this.committed.delete(runId);
+    for (const k of [...this.probed]) if (k.startsWith(runId + '/')) this.probed.delete(k);
+    for (const k of [...this.progress.keys()]) if (k.startsWith(runId + '/')) this.progress.delete(k);
+  }
+}
