@@ -3,7 +3,8 @@
  * run on one generated dataset (default 1,048,576 rows x 16 float features, a 16-64-64-2 MLP).
  * Prints rows/s per stage, the end-to-end rate, and end-to-end / slowest stage (target >= 0.7: the
  * stages overlap, so the pipeline runs close to its bottleneck). Options (env): BENCH_ROWS,
- * BENCH_BATCH, BENCH_EP (cpu|cuda|auto).
+ * BENCH_BATCH, BENCH_EP (cpu|cuda|auto), BENCH_THREADS (ONNX Runtime intra-op threads), BENCH_QUEUE
+ * (batches between stages), BENCH_READ_AHEAD (row groups decoded ahead).
  */
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -23,6 +24,9 @@ import { BatchInferenceJobSpecSchema } from '../../operator/src/api/spec.js';
 const ROWS = Number(process.env.BENCH_ROWS ?? 1 << 20);
 const BATCH = Number(process.env.BENCH_BATCH ?? 8192);
 const EP = (process.env.BENCH_EP ?? 'cpu') as 'cpu' | 'cuda' | 'auto';
+const THREADS = process.env.BENCH_THREADS ? Number(process.env.BENCH_THREADS) : undefined;
+const QUEUE = process.env.BENCH_QUEUE ? Number(process.env.BENCH_QUEUE) : undefined;
+const READ_AHEAD = process.env.BENCH_READ_AHEAD ? Number(process.env.BENCH_READ_AHEAD) : undefined;
 const FEATURES = 16;
 const FILES = 4;
 const ROW_GROUP = 64 * 1024;
@@ -76,7 +80,7 @@ async function main(): Promise<void> {
     });
 
     // 2. Inference only: pre-packed tensors, the session alone.
-    const session = await createScoringSession(model.bytes, { executionProvider: EP, modelUri: 'bench' });
+    const session = await createScoringSession(model.bytes, { executionProvider: EP, modelUri: 'bench', intraOpThreads: THREADS });
     const scoring = planScoring(spec.model, session, batches[0].schema);
     const packed = batches.map((b) => packInputs(b, scoring));
     const outputs: Awaited<ReturnType<typeof session.score>>[] = [];
@@ -98,7 +102,9 @@ async function main(): Promise<void> {
     pieces.length = 0;
 
     // 4. End to end: the real shard pipeline (read -> pack -> infer -> write, overlapped).
-    const e2e = await timed(() => runShard({ storage, plan, shard: 0, attempt: 0, writerToken: 'e2e' }));
+    const e2e = await timed(() => runShard({
+      storage, plan, shard: 0, attempt: 0, writerToken: 'e2e', intraOpThreads: THREADS, queueDepth: QUEUE, readAhead: READ_AHEAD,
+    }));
     const rows = e2e.value.manifest.rows.read;
     if (rows !== ROWS) throw new Error(`end to end read ${rows} rows, expected ${ROWS}`);
 

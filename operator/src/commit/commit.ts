@@ -74,14 +74,17 @@ export async function commitRun(
 
   const marker = await readSuccessMarker(storage, outputUri);
   if (marker?.runId === plan.runId) {
-    return RunManifestSchema.parse(JSON.parse(await storage.readText(runManifestUri(outputUri))));
+    // Committed already; a crash may have come before the cleanup (step 7), so finish that.
+    const done = RunManifestSchema.parse(JSON.parse(await storage.readText(runManifestUri(outputUri))));
+    await cleanupRun(storage, outputUri, plan.runId);
+    return done;
   }
   await step(1);
   if (await storage.exists(successUri(outputUri))) await storage.delete(successUri(outputUri));
   await step(2);
 
   const manifests = await Promise.all(chosen.map((c) => readShardManifest(storage, plan, c.shard, c.attempt)));
-  const { manifest, promotions } = mergeManifests(plan, manifests, now());
+  const { manifest, promotions } = mergeManifests(plan, manifests);
   await step(3);
 
   await mapLimit(promotions, options.concurrency ?? 16, (p) => storage.copy(p.from, p.to));
@@ -99,7 +102,7 @@ export async function commitRun(
 
   await storage.write(runManifestUri(outputUri), JSON.stringify(manifest, null, 2) + '\n', { contentType: 'application/json' });
   await step(6);
-  const success: SuccessMarker = { runId: plan.runId, manifest: runManifestUri(outputUri), committedAt: manifest.finishedAt };
+  const success: SuccessMarker = { runId: plan.runId, manifest: runManifestUri(outputUri), committedAt: now().toISOString() };
   await storage.write(successUri(outputUri), JSON.stringify(success) + '\n', { contentType: 'application/json' });
   await step(7);
 

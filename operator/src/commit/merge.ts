@@ -19,7 +19,7 @@ export interface MergeResult {
  * `shardManifests` holds exactly one manifest per planned shard (the chosen attempt). Throws when a
  * manifest is missing, duplicated or belongs to another run: the commit must never guess.
  */
-export function mergeManifests(plan: ShardPlan, shardManifests: ShardManifest[], finishedAt: Date): MergeResult {
+export function mergeManifests(plan: ShardPlan, shardManifests: ShardManifest[]): MergeResult {
   const outputUri = plan.spec.output.uri;
   const byShard = new Map<number, ShardManifest>();
   for (const m of shardManifests) {
@@ -35,6 +35,7 @@ export function mergeManifests(plan: ShardPlan, shardManifests: ShardManifest[],
   let read = 0;
   let sha = '';
   let startedAt = '';
+  let finishedAt = '';
   for (const planned of plan.shards) {
     const m = byShard.get(planned.index);
     if (!m) throw new Error(`no shard manifest chosen for shard ${planned.index}`);
@@ -54,6 +55,7 @@ export function mergeManifests(plan: ShardPlan, shardManifests: ShardManifest[],
     read += m.rows.read;
     sha = sha || m.model.sha256;
     if (!startedAt || m.startedAt < startedAt) startedAt = m.startedAt;
+    if (m.finishedAt > finishedAt) finishedAt = m.finishedAt;
     shards.push({ shard: m.shard, attempt: m.attempt, rows: m.rows, timings: m.timings, executionProvider: m.executionProvider });
   }
   const dataRows = files.filter((f) => f.kind === 'data').reduce((n, f) => n + f.rowCount, 0);
@@ -68,7 +70,8 @@ export function mergeManifests(plan: ShardPlan, shardManifests: ShardManifest[],
     inputRowCount: read,
     files,
     startedAt: startedAt || plan.createdAt,
-    finishedAt: finishedAt.toISOString(),
+    // From the shard manifests, not the clock: a commit run again writes the same bytes.
+    finishedAt: finishedAt || plan.createdAt,
     shards,
   };
   return { manifest, promotions };

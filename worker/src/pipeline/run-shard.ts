@@ -11,6 +11,7 @@
 import { hostname } from 'node:os';
 import * as arrow from 'apache-arrow';
 import type { Storage } from '../storage/types.js';
+import { AlreadyExistsError } from '../storage/errors.js';
 import {
   BadInputError, NotFoundError, attemptPrefix, progressUri, shardManifestUri,
   type ShardManifest, type ShardPlan, type StageTimings,
@@ -42,6 +43,8 @@ export interface ShardRunOptions {
 export interface ShardRunResult {
   manifest: ShardManifest;
   provider: string;
+  /** Another copy of the same attempt had already written its manifest (this one's work is unused). */
+  duplicate?: boolean;
 }
 
 const seconds = (ms: number) => Math.round(ms) / 1000;
@@ -162,8 +165,16 @@ export async function runShard(o: ShardRunOptions): Promise<ShardRunResult> {
       startedAt: startedAt.toISOString(), finishedAt: new Date().toISOString(), host: hostname(),
     };
     // Last: the manifest is what makes this attempt count. Everything it lists is complete.
-    await storage.write(shardManifestUri(outputUri, plan.runId, shard, attempt), JSON.stringify(manifest, null, 2) + '\n',
-      { contentType: 'application/json' });
+    // If-none-match: when Kubernetes ran two copies of this attempt, the first manifest stays; the
+    // other copy's files are never listed, so the commit ignores them and the cleanup removes them.
+    try {
+      await storage.write(shardManifestUri(outputUri, plan.runId, shard, attempt), JSON.stringify(manifest, null, 2) + '\n',
+        { contentType: 'application/json', ifNoneMatch: true });
+    } catch (err) {
+      if (!(err instanceof AlreadyExistsError)) throw err;
+      log('another copy of this attempt already wrote its manifest; this copy\'s files will be discarded');
+      return { manifest, provider: session.provider, duplicate: true };
+    }
     return { manifest, provider: session.provider };
   } catch (err) {
     // Stop every stage (producers blocked on a full channel wake up and end), then drop partial files.

@@ -1,0 +1,134 @@
+import { mkdtempSync, readdirSync, readFileSync, existsSync, writeFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openStorage } from '../../../worker/src/storage/index.js';
+import { BatchInferenceJobSpecSchema } from '../api/spec.js';
+import {
+  attemptPrefix, shardManifestUri, planUri, type ShardManifest, type ShardPlan,
+} from '../contract/index.js';
+import { commitRun, readSuccessMarker } from './commit.js';
+import { mergeManifests } from './merge.js';
+
+const storage = openStorage();
+const timings = { read: 0, decode: 0, pack: 0, infer: 0, unpack: 0, write: 0, total: 1 };
+
+function makePlan(out: string, runId: string, shardRows: number[]): ShardPlan {
+  return {
+    kind: 'ShardPlan', runId, createdAt: '2026-01-01T00:00:00.000Z',
+    job: { namespace: 'ns', name: 'j', uid: 'u', generation: 1 },
+    spec: BatchInferenceJobSpecSchema.parse({
+      model: { uri: '/m.onnx', version: 'v1', inputs: { X: { columns: ['a'] } }, outputs: { Y: { column: 'y' } } },
+      input: { uri: '/in/', idColumn: 'id' }, output: { uri: out },
+    }),
+    totalRows: shardRows.reduce((a, b) => a + b, 0),
+    files: [],
+    shards: shardRows.map((rows, index) => ({ index, rows, ranges: [] })),
+  };
+}
+
+function manifest(runId: string, shard: number, attempt: number, parts: number[], failed = 0): ShardManifest {
+  const files = parts.map((rows, i) => ({ path: `part-0000${i}-w${attempt}.parquet`, kind: 'data' as const, rowCount: rows, bytes: 10 + i, sha256: 'x'.repeat(64) }));
+  if (failed) files.push({ path: `errors-00000-w${attempt}.parquet`, kind: 'errors' as const, rowCount: failed, bytes: 5, sha256: 'y'.repeat(64) });
+  const scored = parts.reduce((a, b) => a + b, 0);
+  return {
+    kind: 'ShardManifest', runId, shard, attempt, files, rows: { read: scored + failed, scored, failed }, timings,
+    model: { uri: '/m.onnx', version: 'v1', sha256: 'a'.repeat(64) }, executionProvider: 'cpu',
+    startedAt: `2026-01-01T00:00:0${shard}.000Z`, finishedAt: `2026-01-01T00:01:0${shard}.000Z`,
+  };
+}
+
+/** Writes attempt files and the shard manifest of an attempt, like a worker would. */
+async function writeAttempt(plan: ShardPlan, m: ShardManifest): Promise<void> {
+  const prefix = attemptPrefix(plan.spec.output.uri, plan.runId, m.shard, m.attempt);
+  for (const f of m.files) await storage.write(join(prefix, f.path), `${m.shard}/${m.attempt}/${f.path}`);
+  await storage.write(shardManifestUri(plan.spec.output.uri, plan.runId, m.shard, m.attempt), JSON.stringify(m));
+}
+
+describe('mergeManifests (pure)', () => {
+  const plan = makePlan('/out/', 'r1', [30, 20]);
+  test('one entry per shard, committed names deterministic, counts add up', () => {
+    const { manifest: run, promotions } = mergeManifests(plan, [manifest('r1', 1, 2, [20]), manifest('r1', 0, 0, [10, 15], 5)]);
+    expect(run.files.map((f) => f.path)).toEqual(['part-s00000-00000.parquet', 'part-s00000-00001.parquet', '_errors/part-s00000-00000.parquet', 'part-s00001-00000.parquet']);
+    expect(run).toMatchObject({ rowCount: 45, failedRowCount: 5, inputRowCount: 50, finishedAt: '2026-01-01T00:01:01.000Z', startedAt: '2026-01-01T00:00:00.000Z' });
+    expect(promotions[3]).toEqual({ from: '/out/_bij/r1/shards/00001/a2/part-00000-w2.parquet', to: '/out/part-s00001-00000.parquet', bytes: 10 });
+  });
+  test.each([
+    ['a missing shard', [manifest('r1', 0, 0, [30])], /no shard manifest chosen for shard 1/],
+    ['a shard twice', [manifest('r1', 0, 0, [30]), manifest('r1', 0, 1, [30]), manifest('r1', 1, 0, [20])], /two manifests chosen for shard 0/],
+    ['another run', [manifest('r0', 0, 0, [30]), manifest('r1', 1, 0, [20])], /belongs to run r0/],
+    ['a shard that read fewer rows than planned', [manifest('r1', 0, 0, [29]), manifest('r1', 1, 0, [20])], /read 29 rows but the plan has 30/],
+  ])('refuses %s', (_n, ms, message) => {
+    expect(() => mergeManifests(plan, ms)).toThrow(message);
+  });
+});
+
+describe('commitRun', () => {
+  let root: string;
+  beforeEach(() => {
+    root = mkdtempSync(join(tmpdir(), 'bij-commit-'));
+  });
+
+  async function setUp(runId = 'r1') {
+    const out = join(root, 'out') + '/';
+    const plan = makePlan(out, runId, [30, 20, 10]);
+    await storage.write(planUri(out, runId), JSON.stringify(plan));
+    await writeAttempt(plan, manifest(runId, 0, 0, [10, 20]));
+    await writeAttempt(plan, manifest(runId, 0, 1, [30])); // a losing attempt of shard 0
+    await writeAttempt(plan, manifest(runId, 1, 3, [20]));
+    await writeAttempt(plan, manifest(runId, 2, 0, [7], 3));
+    return { out, plan, chosen: [{ shard: 0, attempt: 0 }, { shard: 1, attempt: 3 }, { shard: 2, attempt: 0 }] };
+  }
+
+  const committedFiles = (out: string) => readdirSync(out).filter((f) => f.endsWith('.parquet')).sort();
+
+  test('promotes the chosen attempts, writes the manifest then _SUCCESS, and cleans the attempts', async () => {
+    const { out, plan, chosen } = await setUp();
+    const m = await commitRun(storage, plan, chosen);
+    expect(committedFiles(out)).toEqual(['part-s00000-00000.parquet', 'part-s00000-00001.parquet', 'part-s00001-00000.parquet', 'part-s00002-00000.parquet']);
+    expect(readFileSync(join(out, 'part-s00000-00001.parquet'), 'utf8')).toBe('0/0/part-00001-w0.parquet');
+    expect(readdirSync(join(out, '_errors'))).toEqual(['part-s00002-00000.parquet']);
+    expect(m.rowCount).toBe(57);
+    expect((await readSuccessMarker(storage, out))?.runId).toBe('r1');
+    expect(existsSync(join(out, '_bij', 'r1', 'shards'))).toBe(false);
+    expect(existsSync(join(out, '_bij', 'r1', 'plan.json'))).toBe(true);
+  });
+
+  test.each([1, 2, 3, 4, 5, 6, 7])('a commit that crashes after step %i and runs again gives the same result', async (crashAfter) => {
+    const { out, plan, chosen } = await setUp();
+    const crash = await commitRun(storage, plan, chosen, {
+      afterStep: (n) => {
+        if (n === crashAfter) throw new Error(`crash after step ${n}`);
+      },
+    }).then(() => undefined, (e: unknown) => e);
+    expect(crash).toBeInstanceOf(Error);
+    // Nothing looks committed unless the crash came after _SUCCESS was written (step 7).
+    expect(existsSync(join(out, '_SUCCESS'))).toBe(crashAfter >= 7);
+    const manifestText = crashAfter >= 6 ? readFileSync(join(out, '_manifest.json'), 'utf8') : undefined;
+    const again = await commitRun(storage, plan, chosen);
+    expect(committedFiles(out)).toEqual(['part-s00000-00000.parquet', 'part-s00000-00001.parquet', 'part-s00001-00000.parquet', 'part-s00002-00000.parquet']);
+    expect(again.rowCount).toBe(57);
+    if (manifestText) expect(readFileSync(join(out, '_manifest.json'), 'utf8')).toBe(manifestText);
+    expect((await readSuccessMarker(storage, out))?.runId).toBe('r1');
+    expect(existsSync(join(out, '_bij', 'r1', 'shards'))).toBe(false);
+  });
+
+  test('a new run over an old committed output removes the old _SUCCESS first and the old parts it no longer has', async () => {
+    const { out, plan, chosen } = await setUp('r1');
+    await commitRun(storage, plan, chosen);
+    mkdirSync(join(out, 'keep'), { recursive: true });
+    writeFileSync(join(out, 'keep', 'other.txt'), 'not ours');
+    const plan2 = makePlan(out, 'r2', [60]);
+    await storage.write(planUri(out, 'r2'), JSON.stringify(plan2));
+    await writeAttempt(plan2, manifest('r2', 0, 0, [60]));
+    let successDuring: boolean | undefined;
+    await commitRun(storage, plan2, [{ shard: 0, attempt: 0 }], {
+      afterStep: (n) => {
+        if (n === 4) successDuring = existsSync(join(out, '_SUCCESS'));
+      },
+    });
+    expect(successDuring).toBe(false);
+    expect(committedFiles(out)).toEqual(['part-s00000-00000.parquet']);
+    expect(readFileSync(join(out, 'keep', 'other.txt'), 'utf8')).toBe('not ours');
+    expect((await readSuccessMarker(storage, out))?.runId).toBe('r2');
+  });
+});
