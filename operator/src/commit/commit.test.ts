@@ -27,8 +27,8 @@ function makePlan(out: string, runId: string, shardRows: number[]): ShardPlan {
 }
 
 function manifest(runId: string, shard: number, attempt: number, parts: number[], failed = 0): ShardManifest {
-  const files = parts.map((rows, i) => ({ path: `part-0000${i}-w${attempt}.parquet`, kind: 'data' as const, rowCount: rows, bytes: 10 + i, sha256: 'x'.repeat(64) }));
-  if (failed) files.push({ path: `errors-00000-w${attempt}.parquet`, kind: 'errors' as const, rowCount: failed, bytes: 5, sha256: 'y'.repeat(64) });
+  const files: ShardManifest['files'] = parts.map((rows, i) => ({ path: `part-0000${i}-w${attempt}.parquet`, kind: 'data', rowCount: rows, bytes: 10 + i, sha256: 'x'.repeat(64) }));
+  if (failed) files.push({ path: `errors-00000-w${attempt}.parquet`, kind: 'errors', rowCount: failed, bytes: 5, sha256: 'y'.repeat(64) });
   const scored = parts.reduce((a, b) => a + b, 0);
   return {
     kind: 'ShardManifest', runId, shard, attempt, files, rows: { read: scored + failed, scored, failed }, timings,

@@ -19,6 +19,7 @@ import { SelfHealingInformer } from './informer.js';
 import { WorkQueue } from './workqueue.js';
 import { observe, type BijObject } from './observe.js';
 import { act } from './apply.js';
+import type { ReconcileOptions } from '../reconciler/index.js';
 
 export interface ControllerOptions {
   clients: KubeClients;
@@ -35,6 +36,8 @@ export interface ControllerOptions {
   now?: () => Date;
   /** Test hook, passed to the commit (crash between commit steps). */
   commitAfterStep?: (step: number) => Promise<void> | void;
+  /** Passed to every reconcile (retry backoff, progress polling, Job options). */
+  reconcileOptions?: ReconcileOptions;
 }
 
 export class Controller {
@@ -150,6 +153,7 @@ export class Controller {
     const now = this.o.now?.() ?? new Date();
     const ctx = { clients: this.o.clients, openStorage: this.o.openStorage, runState: this.runState, log: this.o.log, now };
     const observed = await observe(ctx, obj, this.jobIndex.of(key), this.podIndex.of(key));
+    observed.input.options = this.o.reconcileOptions;
     const result = await act(ctx, obj, observed, { identity: this.identity, commitAfterStep: this.o.commitAfterStep });
     if (result.status) this.o.metrics.observeJob(namespace, name, result.status);
     return result.requeueAfterMs;

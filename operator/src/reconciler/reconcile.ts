@@ -206,7 +206,7 @@ function reconcileRun(input: ReconcileInput): ReconcileResult {
   }
 
   // Step 7: classify, then the failure policy, suspend, the success policy.
-  const { shards, outOfRange } = classifyShards(plan.shardRows, attempts, input.manifests);
+  const { shards, outOfRange } = classifyShards(plan.shardRows, attempts, input.manifests, input.options?.backoff);
   del.push(...deletions(outOfRange, () => true, 'its shard is not in the plan'));
   const failure = runFailure(shards, spec);
   const stopping = failure !== undefined || spec.suspend;

@@ -19,7 +19,13 @@ export const BACKOFF_BASE_MS = 10_000;
 export const BACKOFF_MAX_MS = 300_000;
 
 /** Delay before retrying after the n-th counted failure (n >= 1). */
-export const retryBackoffMs = (n: number): number => Math.min(BACKOFF_BASE_MS * 2 ** Math.max(0, n - 1), BACKOFF_MAX_MS);
+export interface Backoff {
+  baseMs: number;
+  maxMs: number;
+}
+export const DEFAULT_BACKOFF: Backoff = { baseMs: BACKOFF_BASE_MS, maxMs: BACKOFF_MAX_MS };
+
+export const retryBackoffMs = (n: number, b: Backoff = DEFAULT_BACKOFF): number => Math.min(b.baseMs * 2 ** Math.max(0, n - 1), b.maxMs);
 
 export interface FailedAttempt {
   attempt: ObservedAttempt;
@@ -96,6 +102,7 @@ export function classifyShards(
   shardRows: readonly number[],
   attempts: readonly ObservedAttempt[],
   manifests: ReadonlyMap<number, readonly ManifestSummary[]>,
+  backoff: Backoff = DEFAULT_BACKOFF,
 ): { shards: ShardState[]; outOfRange: ObservedAttempt[] } {
   const { byShard, outOfRange } = groupByShard(attempts, shardRows.length);
   const shards: ShardState[] = new Array(shardRows.length);
@@ -139,7 +146,7 @@ export function classifyShards(
     state.nextAttempt = maxAttempt + 1;
     if (latest?.counted) {
       const end = timeMs(latest.attempt.finishedAt) ?? timeMs(latest.attempt.startedAt);
-      if (end !== undefined) state.retryAtMs = end + retryBackoffMs(state.countedFailures);
+      if (end !== undefined) state.retryAtMs = end + retryBackoffMs(state.countedFailures, backoff);
     }
     shards[s] = state;
   }

@@ -115,6 +115,9 @@ export interface ReconcileOptions {
   progressPollMs?: number;
   /** Most events one reconcile returns; the rest are summarised in one. Default 20. */
   maxEvents?: number;
+  /** Delay before retrying a shard after its n-th counted failure: baseMs * 2^(n-1), at most maxMs.
+   * Default 10 s doubling to 5 min. */
+  backoff?: import('./shards.js').Backoff;
 }
 
 export interface KubeEvent {

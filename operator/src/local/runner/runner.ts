@@ -235,6 +235,18 @@ export class LocalJobRunner {
     } catch (err) {
       if (!isNotFound(err)) this.o.log.warn({ job: p.jobKey, err: String(err) }, 'could not write final status');
     }
+    await this.finishPodDeletion(p.namespace, p.podName);
+  }
+
+  /** As the kubelet does: a pod deleted gracefully while its container ran is removed for good
+   * (grace period 0) once the container has stopped. */
+  private async finishPodDeletion(namespace: string, name: string): Promise<void> {
+    try {
+      const pod = await this.clients.core.readNamespacedPod({ namespace, name });
+      if (pod.metadata?.deletionTimestamp) await this.clients.core.deleteNamespacedPod({ namespace, name, gracePeriodSeconds: 0 });
+    } catch (err) {
+      if (!isNotFound(err)) this.o.log.warn({ pod: `${namespace}/${name}`, err: String(err) }, 'could not finish deleting pod');
+    }
   }
 
   /** A Job marked active whose process this runner does not have: its pod was lost with its node. */

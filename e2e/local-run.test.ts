@@ -1,0 +1,109 @@
+/**
+ * End to end, local files: the embedded API server, the unmodified operator, the local Job runner
+ * and real worker processes (dist/worker/src/main.js, built by `npm test` before jest runs) score a
+ * DuckDB-written dataset in several files and shards with parallelism below the shard count. Every
+ * input id must come out exactly once, with the score an independent JS computation gives.
+ */
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runLocal } from '../operator/src/local/run-local.js';
+import { silentLogger } from '../operator/src/log.js';
+import { RunManifestSchema } from '../operator/src/contract/index.js';
+import { writeDataset, writeModel, readScores, referenceScore, isBadRow } from '../worker/src/testing/fixtures.js';
+
+const ROWS_PER_FILE = 5_000;
+const FILES = 3;
+const BAD_EVERY = 251;
+
+function job(root: string, over: Record<string, unknown> = {}) {
+  return {
+    apiVersion: 'batchinference.dev/v1alpha1',
+    kind: 'BatchInferenceJob',
+    metadata: { name: 'scores' },
+    spec: {
+      model: { uri: join(root, 'models', 'model.onnx'), version: 'v7', inputs: { X: { columns: ['f0', 'f1', 'f2', 'f3'] } }, outputs: { probs: { column: 'churn_score', select: 1 } } },
+      input: { uri: join(root, 'in') + '/', idColumn: 'id', passthroughColumns: ['region'] },
+      output: { uri: join(root, 'out') + '/' },
+      shards: 6,
+      parallelism: 2,
+      batchSize: 1000,
+      maxFailedRows: 1000,
+      worker: { executionProvider: 'cpu' },
+      ...over,
+    },
+  };
+}
+
+describe('bij run, local files', () => {
+  let root: string;
+  beforeAll(async () => {
+    root = mkdtempSync(join(tmpdir(), 'bij-e2e-local-'));
+    writeModel(join(root, 'models'));
+    await writeDataset(join(root, 'in'), { files: FILES, rowsPerFile: ROWS_PER_FILE, rowGroupRows: 1000, badEvery: BAD_EVERY, compression: 'zstd' });
+  }, 60_000);
+
+  test('every row once, right scores, committed with a manifest and _SUCCESS last', async () => {
+    const maxActive: number[] = [];
+    const result = await runLocal(job(root), {
+      log: silentLogger(), timeoutMs: 120_000,
+      onStatus: (s) => maxActive.push(s?.shards?.running ?? 0),
+    });
+    expect(result).toMatchObject({ phase: 'Succeeded', message: `committed ${FILES * ROWS_PER_FILE} rows in 6 shards` });
+    expect(Math.max(...maxActive)).toBeLessThanOrEqual(2);
+
+    const total = FILES * ROWS_PER_FILE;
+    const scores = await readScores(join(root, 'out', '*.parquet'));
+    let bad = 0;
+    for (let i = 0; i < total; i++) {
+      if (isBadRow(i, BAD_EVERY)) {
+        bad++;
+        expect(scores.has(i)).toBe(false);
+        continue;
+      }
+      const got = scores.get(i);
+      expect(got?.count).toBe(1);
+      expect(got!.score).toBeCloseTo(referenceScore(i), 5);
+    }
+    expect(scores.size).toBe(total - bad);
+
+    const manifest = RunManifestSchema.parse(JSON.parse(readFileSync(join(root, 'out', '_manifest.json'), 'utf8')));
+    expect(manifest).toMatchObject({ rowCount: total - bad, failedRowCount: bad, inputRowCount: total, model: { version: 'v7' } });
+    expect(manifest.shards).toHaveLength(6);
+    const dataFiles = readdirSync(join(root, 'out')).filter((f) => f.endsWith('.parquet')).sort();
+    expect(manifest.files.filter((f) => f.kind === 'data').map((f) => f.path).sort()).toEqual(dataFiles);
+    expect(JSON.parse(readFileSync(join(root, 'out', '_SUCCESS'), 'utf8'))).toMatchObject({ runId: manifest.runId });
+    // Attempt files are cleaned up after the commit; the frozen plan stays for audit.
+    expect(existsSync(join(root, 'out', '_bij', manifest.runId, 'shards'))).toBe(false);
+    expect(existsSync(join(root, 'out', '_bij', manifest.runId, 'plan.json'))).toBe(true);
+
+    expect(result.status).toMatchObject({
+      phase: 'Succeeded', shards: { total: 6, succeeded: 6, failed: 0 }, rows: { total, processed: total, failed: bad },
+      progress: '100%', outputManifest: join(root, 'out') + '/_manifest.json',
+    });
+  }, 180_000);
+
+  test('bad input fails the run at once with the worker\'s message and commits nothing', async () => {
+    const result = await runLocal(job(root, {
+      output: { uri: join(root, 'out-bad') + '/' },
+      model: { uri: join(root, 'models', 'model.onnx'), inputs: { X: { columns: ['f0', 'f1', 'f2'] } }, outputs: { probs: { column: 'churn_score', select: 1 } } },
+    }), { log: silentLogger(), timeoutMs: 120_000 });
+    expect(result.phase).toBe('Failed');
+    expect(result.message).toMatch(/X/);
+    expect(result.message).toMatch(/4/);
+    expect(result.message).toMatch(/3/);
+    expect(existsSync(join(root, 'out-bad', '_SUCCESS'))).toBe(false);
+    expect(existsSync(join(root, 'out-bad', '_manifest.json'))).toBe(false);
+    // One failed attempt, not retried: the failure reason is the worker's bad-input exit.
+    expect(result.status?.shards?.retries).toBe(1);
+    expect(result.status?.conditions?.find((c) => c.type === 'Failed')).toMatchObject({ status: 'True', reason: 'BadInput' });
+  }, 180_000);
+
+  test('a job the CRD schema rejects is refused when applied, naming the field', async () => {
+    const bad = job(root);
+    delete (bad.spec.input as { idColumn?: string }).idColumn;
+    const result = await runLocal(bad, { log: silentLogger(), timeoutMs: 30_000 });
+    expect(result.phase).toBe('Rejected');
+    expect(result.message).toMatch(/spec\.input\.idColumn/);
+  }, 60_000);
+});

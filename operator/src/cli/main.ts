@@ -1,0 +1,77 @@
+/**
+ * The `bij` command:
+ *   bij run job.yaml        run a job on this machine (embedded cluster, real worker processes)
+ *   bij validate job.yaml   schema and semantic checks, without running
+ *   bij operator            the operator, against a cluster (in-cluster config or KUBECONFIG)
+ *   bij crd                 print the CustomResourceDefinition
+ *   bij quickstart-data DIR create the quickstart's model and data if missing
+ */
+import { Command, InvalidArgumentError } from 'commander';
+import { makeLogger } from '../log.js';
+import { readJobFile, resolveLocalPaths } from './job-file.js';
+import { validateCommand } from './validate.js';
+import { runCommand } from './run.js';
+import { operatorCommand } from './operator.js';
+import { renderCrdYaml } from '../api/crd.js';
+import { ensureQuickstartData } from './quickstart-data.js';
+
+const positiveInt = (v: string): number => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError('must be a positive integer');
+  return n;
+};
+
+const program = new Command()
+  .name('bij')
+  .description('Batch ML inference on Kubernetes: BatchInferenceJob tools')
+  .showHelpAfterError();
+
+program.command('run')
+  .description('run a BatchInferenceJob on this machine, with no cluster')
+  .argument('<job.yaml>', 'file holding a BatchInferenceJob')
+  .option('--timeout <seconds>', 'give up after this long', positiveInt)
+  .option('--workdir <dir>', 'where worker logs go (default: a temp folder)')
+  .option('--max-pods <n>', 'worker processes at once on this machine', positiveInt)
+  .option('-v, --verbose', 'print operator and runner logs')
+  .action(async (file: string, opts: { timeout?: number; workdir?: string; maxPods?: number; verbose?: boolean }) => {
+    process.exitCode = await runCommand(file, opts);
+  });
+
+program.command('validate')
+  .description('check a BatchInferenceJob against the schema and the semantic rules')
+  .argument('<job.yaml>')
+  .action((file: string) => {
+    process.exitCode = validateCommand(resolveLocalPaths(readJobFile(file), file), file);
+  });
+
+program.command('operator')
+  .description('run the operator against a Kubernetes cluster')
+  .option('--kubeconfig <path>', 'default: in-cluster config, else $KUBECONFIG or ~/.kube/config')
+  .option('--namespace <ns>', 'watch one namespace (default: all)')
+  .option('--metrics-port <port>', 'serve /metrics, /healthz, /readyz here', positiveInt, 8080)
+  .option('--lease-namespace <ns>', 'namespace of the leader-election Lease', process.env.POD_NAMESPACE ?? 'default')
+  .option('--lease-name <name>', 'name of the leader-election Lease', 'bij-operator')
+  .option('--no-leader-elect', 'act without a Lease (one replica only)')
+  .option('--workers <n>', 'reconciles at once', positiveInt, 4)
+  .action(async (opts) => {
+    await operatorCommand(opts, makeLogger({ name: 'bij-operator' }));
+  });
+
+program.command('crd')
+  .description('print the BatchInferenceJob CustomResourceDefinition (YAML)')
+  .action(() => {
+    process.stdout.write(renderCrdYaml());
+  });
+
+program.command('quickstart-data')
+  .description('create the quickstart model and dataset under DIR if they are missing')
+  .argument('<dir>')
+  .action((dir: string) => {
+    const created = ensureQuickstartData(dir);
+    if (created.length > 0) console.log(`created ${created.length} quickstart file(s) under ${dir}`);
+  });
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  console.error(`bij: ${err instanceof Error ? err.message : String(err)}`);
+  process.exitCode = 2;
+});

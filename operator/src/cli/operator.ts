@@ -1,0 +1,69 @@
+/** `bij operator`: the operator in a cluster, with leader election, metrics and clean shutdown. */
+import { hostname } from 'node:os';
+import type { S3Storage } from '../api/spec.js';
+import { Controller } from '../kube/controller.js';
+import { loadKubeConfig, makeClients } from '../kube/clients.js';
+import { LeaderElector } from '../kube/leader.js';
+import type { Logger } from '../log.js';
+import { OperatorMetrics } from '../metrics.js';
+import { serveMetrics } from '../serve.js';
+import { openStorage } from '../../../worker/src/storage/index.js';
+
+export interface OperatorOptions {
+  kubeconfig?: string;
+  namespace?: string;
+  metricsPort: number;
+  leaseNamespace: string;
+  leaseName: string;
+  leaderElect: boolean;
+  workers: number;
+}
+
+export async function operatorCommand(opts: OperatorOptions, log: Logger): Promise<void> {
+  const clients = makeClients(loadKubeConfig(opts.kubeconfig));
+  const metrics = new OperatorMetrics({ defaultMetrics: true });
+  const identity = process.env.POD_NAME ?? `${hostname()}-${process.pid}`;
+  const controller = new Controller({
+    clients, namespace: opts.namespace, log, metrics, identity, workers: opts.workers,
+    openStorage: (s3: S3Storage) => openStorage({ s3 }),
+  });
+  let leading = false;
+  const server = await serveMetrics(metrics.registry, opts.metricsPort, () => leading || !opts.leaderElect);
+  const startLeading = () => {
+    leading = true;
+    metrics.leader.set(1);
+    controller.start().catch((err: unknown) => {
+      log.error({ err: String(err) }, 'controller failed to start');
+      process.exit(1);
+    });
+  };
+  const elector = opts.leaderElect
+    ? new LeaderElector(clients, { namespace: opts.leaseNamespace, name: opts.leaseName, identity, log }, {
+      onStartedLeading: startLeading,
+      onStoppedLeading: () => {
+        // Like controller-runtime: a replica that lost the lease exits and is restarted as a candidate,
+        // so it can never act on a stale belief that it still leads.
+        metrics.leader.set(0);
+        log.error('lost the leader lease; exiting');
+        process.exit(1);
+      },
+    })
+    : undefined;
+  if (elector) elector.start();
+  else startLeading();
+  log.info({ identity, namespace: opts.namespace ?? '(all)', leaderElect: opts.leaderElect }, 'operator started');
+
+  await new Promise<void>((resolve) => {
+    const shutdown = (signal: string) => {
+      log.info({ signal }, 'shutting down');
+      void (async () => {
+        await controller.stop().catch(() => undefined);
+        await elector?.stop().catch(() => undefined);
+        server.close();
+        resolve();
+      })();
+    };
+    process.once('SIGTERM', () => shutdown('SIGTERM'));
+    process.once('SIGINT', () => shutdown('SIGINT'));
+  });
+}

@@ -1,0 +1,48 @@
+/** `bij run`: validate, run locally with a progress display, and end with Succeeded or Failed: <reason>. */
+import { makeLogger, silentLogger } from '../log.js';
+import { parseBatchInferenceJob } from '../api/validate.js';
+import { readJobFile, resolveLocalPaths } from './job-file.js';
+import { ProgressPrinter, formatDuration } from './progress.js';
+import { runLocal } from '../local/run-local.js';
+
+export interface RunOptions {
+  timeout?: number;
+  workdir?: string;
+  maxPods?: number;
+  verbose?: boolean;
+}
+
+export async function runCommand(file: string, opts: RunOptions, stdout: NodeJS.WriteStream = process.stdout): Promise<number> {
+  const job = resolveLocalPaths(readJobFile(file), file);
+  const parsed = parseBatchInferenceJob(job);
+  if (!parsed.ok) {
+    stdout.write(`Failed: ${file} is not a valid BatchInferenceJob\n`);
+    for (const e of parsed.errors) stdout.write(`  ${e.field}: ${e.message}\n`);
+    return 1;
+  }
+  const log = opts.verbose ? makeLogger({ name: 'bij', destination: process.stderr }) : silentLogger();
+  const printer = new ProgressPrinter(stdout, Boolean(stdout.isTTY));
+  const started = Date.now();
+  stdout.write(`bij: running ${parsed.bij.metadata.name} locally (embedded cluster, worker processes on this machine)\n`);
+  const result = await runLocal(job, {
+    log, onStatus: (s) => printer.update(s), timeoutMs: opts.timeout ? opts.timeout * 1000 : undefined,
+    workDir: opts.workdir, maxPods: opts.maxPods,
+  });
+  printer.finish();
+  const elapsed = formatDuration((Date.now() - started) / 1000);
+  const s = result.status;
+  if (result.phase === 'Succeeded') {
+    const rows = (s?.rows?.processed ?? 0).toLocaleString('en-US');
+    const failed = (s?.rows?.failed ?? 0).toLocaleString('en-US');
+    stdout.write(`Output: ${parsed.bij.spec.output.uri}\n`);
+    if (s?.outputManifest) stdout.write(`Manifest: ${s.outputManifest}\n`);
+    stdout.write(`Succeeded: ${rows} rows scored, ${failed} failed, ${s?.shards?.total ?? 0} shards, in ${elapsed}\n`);
+    return 0;
+  }
+  const reason = result.phase === 'Rejected'
+    ? `rejected by the API server: ${result.message}`
+    : result.phase === 'TimedOut' ? result.message : result.message || 'the job failed';
+  stdout.write(`Worker logs: ${result.workDir}\n`);
+  stdout.write(`Failed: ${reason}\n`);
+  return 1;
+}

@@ -1,0 +1,122 @@
+/**
+ * `bij run`: the whole system on this machine. Starts the embedded API server (with the generated
+ * CRD), the unmodified operator (the same Controller a cluster runs) and the local Job runner, applies
+ * the BatchInferenceJob through the API like `kubectl apply`, follows its status until it ends, and
+ * shuts everything down.
+ */
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { buildCrd } from '../api/crd.js';
+import { KIND, type S3Storage } from '../api/spec.js';
+import type { BatchInferenceJobStatus } from '../api/status.js';
+import { Controller } from '../kube/controller.js';
+import { BIJ_REF, makeClients } from '../kube/clients.js';
+import { apiMessage, httpStatus } from '../kube/errors.js';
+import type { Logger } from '../log.js';
+import { OperatorMetrics } from '../metrics.js';
+import { openStorage } from '../../../worker/src/storage/index.js';
+import { startApiServer } from './apiserver/index.js';
+import { LocalJobRunner } from './runner/runner.js';
+import type { JobDocument } from '../cli/job-file.js';
+
+export interface RunLocalOptions {
+  log: Logger;
+  namespace?: string;
+  /** Called on every status change of the job. */
+  onStatus?: (status: BatchInferenceJobStatus | undefined) => void;
+  /** Give up after this long (ms). Default: no limit. */
+  timeoutMs?: number;
+  /** Where pod logs go. Default: a temp folder. */
+  workDir?: string;
+  /** Worker processes at once on this "node". Default: unlimited (the job's parallelism caps it). */
+  maxPods?: number;
+  /** Environment for worker processes beyond the current process's (e.g. AWS_* for a local S3). */
+  workerEnv?: Record<string, string>;
+}
+
+export interface RunLocalResult {
+  phase: 'Succeeded' | 'Failed' | 'Rejected' | 'TimedOut';
+  status?: BatchInferenceJobStatus;
+  message: string;
+  workDir: string;
+}
+
+/** The compiled worker entry point: next to this module in dist/, or in dist/ when this module runs
+ * from its TypeScript source (tests). */
+export function workerEntry(): string {
+  const here = fileURLToPath(import.meta.url);
+  const sibling = join(dirname(here), '..', '..', '..', 'worker', 'src', 'main.js');
+  if (existsSync(sibling)) return sibling;
+  const root = join(dirname(here), '..', '..', '..');
+  const built = join(root, 'dist', 'worker', 'src', 'main.js');
+  if (!existsSync(built)) throw new Error(`the worker is not built (${built} is missing): run npm run build`);
+  return built;
+}
+
+/** The environment a local "node" hands its pods: this process's, minus nothing secret-specific. */
+function nodeEnv(extra: Record<string, string> | undefined): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
+  return { ...env, ...(extra ?? {}) };
+}
+
+export async function runLocal(job: JobDocument, o: RunLocalOptions): Promise<RunLocalResult> {
+  const namespace = o.namespace ?? job.metadata?.namespace ?? 'default';
+  const name = job.metadata?.name ?? 'job';
+  const workDir = o.workDir ?? mkdtempSync(join(tmpdir(), 'bij-run-'));
+  const server = await startApiServer({ crds: [buildCrd()] });
+  const kc = server.kubeConfig();
+  const clients = makeClients(kc);
+  const controller = new Controller({
+    clients, log: o.log.child({ component: 'operator' }), metrics: new OperatorMetrics(),
+    openStorage: (s3: S3Storage) => openStorage({ s3 }), resyncMs: 10_000,
+  });
+  const runner = new LocalJobRunner({
+    kc, workerCommand: [process.execPath, workerEntry()], workDir, log: o.log.child({ component: 'runner' }),
+    baseEnv: nodeEnv(o.workerEnv), maxPods: o.maxPods,
+  });
+  let result: RunLocalResult | undefined;
+  try {
+    await runner.start();
+    await controller.start();
+    try {
+      await clients.custom.createNamespacedCustomObject({
+        ...BIJ_REF, namespace,
+        body: { ...job, kind: KIND, metadata: { ...(job.metadata ?? {}), name, namespace } },
+      });
+    } catch (err) {
+      if (httpStatus(err) === 422 || httpStatus(err) === 400) {
+        return (result = { phase: 'Rejected', message: apiMessage(err), workDir });
+      }
+      throw err;
+    }
+    result = await follow(clients, namespace, name, workDir, o);
+    return result;
+  } finally {
+    await controller.stop();
+    await runner.stop();
+    await server.close();
+  }
+}
+
+async function follow(clients: ReturnType<typeof makeClients>, namespace: string, name: string, workDir: string, o: RunLocalOptions): Promise<RunLocalResult> {
+  const deadline = o.timeoutMs ? Date.now() + o.timeoutMs : Infinity;
+  let last = '';
+  for (;;) {
+    const obj = (await clients.custom.getNamespacedCustomObject({ ...BIJ_REF, namespace, name })) as { status?: BatchInferenceJobStatus };
+    const status = obj.status;
+    const text = JSON.stringify(status ?? {});
+    if (text !== last) {
+      last = text;
+      o.onStatus?.(status);
+    }
+    if (status?.phase === 'Succeeded' || status?.phase === 'Failed') {
+      return { phase: status.phase, status, message: status.message ?? '', workDir };
+    }
+    if (Date.now() > deadline) return { phase: 'TimedOut', status, message: `no result after ${o.timeoutMs} ms`, workDir };
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
