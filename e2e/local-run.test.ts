@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { runLocal } from '../operator/src/local/run-local.js';
 import { silentLogger } from '../operator/src/log.js';
 import { RunManifestSchema } from '../operator/src/contract/index.js';
-import { writeDataset, writeModel, readScores, referenceScore, isBadRow } from '../worker/src/testing/fixtures.js';
+import { writeDataset, writeModel, scorableRows } from '../worker/src/testing/fixtures.js';
+import { expectExactlyOnce } from './support/cluster.js';
 
 const ROWS_PER_FILE = 5_000;
 const FILES = 3;
@@ -53,19 +54,8 @@ describe('bij run, local files', () => {
     expect(Math.max(...maxActive)).toBeLessThanOrEqual(2);
 
     const total = FILES * ROWS_PER_FILE;
-    const scores = await readScores(join(root, 'out', '*.parquet'));
-    let bad = 0;
-    for (let i = 0; i < total; i++) {
-      if (isBadRow(i, BAD_EVERY)) {
-        bad++;
-        expect(scores.has(i)).toBe(false);
-        continue;
-      }
-      const got = scores.get(i);
-      expect(got?.count).toBe(1);
-      expect(got!.score).toBeCloseTo(referenceScore(i), 5);
-    }
-    expect(scores.size).toBe(total - bad);
+    const bad = total - scorableRows(total, BAD_EVERY);
+    await expectExactlyOnce(join(root, 'out'), total, BAD_EVERY);
 
     const manifest = RunManifestSchema.parse(JSON.parse(readFileSync(join(root, 'out', '_manifest.json'), 'utf8')));
     expect(manifest).toMatchObject({ rowCount: total - bad, failedRowCount: bad, inputRowCount: total, model: { version: 'v7' } });

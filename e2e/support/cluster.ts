@@ -21,7 +21,7 @@ import { OperatorMetrics } from '../../operator/src/metrics.js';
 import { RunManifestSchema, type RunManifest } from '../../operator/src/contract/index.js';
 import { openStorage } from '../../worker/src/storage/index.js';
 import type { Storage } from '../../worker/src/storage/types.js';
-import { readScores, referenceScore, isBadRow } from '../../worker/src/testing/fixtures.js';
+import { readScores, scoreProblems, scorableRows } from '../../worker/src/testing/fixtures.js';
 
 export const NAMESPACE = 'default';
 /** Fast retries for tests: 200 ms doubling, at most 2 s (production: 10 s doubling, at most 5 min). */
@@ -177,22 +177,8 @@ export async function expectExactlyOnce(outputDir: string, totalRows: number, ba
   const success = JSON.parse(await storage.readText(join(outputDir, '_SUCCESS'))) as { runId: string };
   const manifest = RunManifestSchema.parse(JSON.parse(await storage.readText(join(outputDir, '_manifest.json'))));
   if (success.runId !== manifest.runId) throw new Error(`_SUCCESS names run ${success.runId}, the manifest ${manifest.runId}`);
-  const scores = await readScores(join(outputDir, '*.parquet'));
-  const problems: string[] = [];
-  let expected = 0;
-  for (let i = 0; i < totalRows; i++) {
-    const got = scores.get(i);
-    if (isBadRow(i, badEvery)) {
-      if (got) problems.push(`id ${i} cannot be scored but is in the output`);
-      continue;
-    }
-    expected++;
-    if (!got) problems.push(`id ${i} is missing`);
-    else if (got.count !== 1) problems.push(`id ${i} appears ${got.count} times`);
-    else if (Math.abs(got.score - referenceScore(i)) > 1e-5) problems.push(`id ${i} scored ${got.score}, expected ${referenceScore(i)}`);
-    if (problems.length > 10) break;
-  }
-  if (scores.size !== expected) problems.push(`${scores.size} distinct ids in the output, expected ${expected}`);
+  const problems = scoreProblems(await readScores(join(outputDir, '*.parquet')), totalRows, badEvery);
+  const expected = scorableRows(totalRows, badEvery);
   if (manifest.rowCount !== expected) problems.push(`manifest rowCount ${manifest.rowCount}, expected ${expected}`);
   if (problems.length > 0) throw new Error(`output under ${outputDir} is not exactly once:\n  ${problems.join('\n  ')}`);
   return manifest;

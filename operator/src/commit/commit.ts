@@ -10,6 +10,7 @@
  * A crash anywhere before 6 leaves no _SUCCESS; running the commit again gives the same result.
  */
 import type { Storage } from '../../../worker/src/storage/types.js';
+import { mapLimit } from '../../../worker/src/storage/retry.js';
 import {
   RunManifestSchema, ShardManifestSchema, joinUri, runManifestUri, shardManifestUri,
   successUri, runPrefix, type RunManifest, type ShardManifest, type ShardPlan,
@@ -49,14 +50,6 @@ export async function readShardManifest(storage: Storage, plan: ShardPlan, shard
     throw new Error(`shard manifest ${uri} describes run ${m.runId} shard ${m.shard} attempt ${m.attempt}`);
   }
   return m;
-}
-
-async function mapLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<unknown>): Promise<void> {
-  let next = 0;
-  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) await fn(items[next++]);
-  });
-  await Promise.all(workers);
 }
 
 /** Committed data files look like part-s00003-00000.parquet at the top level, errors under _errors/. */

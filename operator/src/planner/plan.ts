@@ -7,6 +7,7 @@
  */
 import * as arrow from 'apache-arrow';
 import type { Storage } from '../../../worker/src/storage/types.js';
+import { mapLimit } from '../../../worker/src/storage/retry.js';
 import { readFooter, type ParquetFooter } from '../../../worker/src/reader/index.js';
 import type { BatchInferenceJobSpec } from '../api/spec.js';
 import {
@@ -20,18 +21,6 @@ export interface JobIdentity {
   name: string;
   uid: string;
   generation: number;
-}
-
-async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]);
-    }
-  }));
-  return out;
 }
 
 const isNumeric = (t: arrow.DataType): boolean => arrow.DataType.isInt(t) || arrow.DataType.isFloat(t);

@@ -1,19 +1,8 @@
 import { splitShards, type SplitBy } from './split.js';
 import type { PlannedShard } from '../contract/plan.js';
+import { prng } from '../../../worker/src/modelgen/models.js';
 
 const file = (uri: string, rowGroupRows: number[]) => ({ uri, rows: rowGroupRows.reduce((a, b) => a + b, 0), rowGroupRows });
-
-/** mulberry32: a small seeded PRNG, so failures reproduce. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Each shard as [[file, start, end], ...]: compact for table expectations. */
 const shape = (shards: PlannedShard[]) => shards.map((s) => s.ranges.map((r) => [r.file, r.rowGroupStart, r.rowGroupEnd]));

@@ -6,7 +6,7 @@ import { runShard } from './run-shard.js';
 import { planRun, freezePlan } from '../../../operator/src/planner/plan.js';
 import { BatchInferenceJobSpecSchema, type BatchInferenceJobSpecInput } from '../../../operator/src/api/spec.js';
 import { BadInputError, attemptPrefix, shardManifestUri, type ShardPlan } from '../../../operator/src/contract/index.js';
-import { writeDataset, writeModel, readScores, referenceScore, isBadRow, Duck, sqlString } from '../testing/fixtures.js';
+import { writeDataset, writeModel, readScores, isBadRow, scoreProblems, scorableRows, Duck, sqlString } from '../testing/fixtures.js';
 
 const storage = openStorage();
 let root: string;
@@ -44,19 +44,9 @@ describe('runShard', () => {
     for (const s of p.shards) manifests.push((await runShard({ storage, plan: p, shard: s.index, attempt: 0, writerToken: 'w1' })).manifest);
 
     const scores = await readScores(join(root, 'out', '_bij', 'r1', 'shards', '*', 'a0', 'part-*.parquet'));
-    let bad = 0;
-    for (let i = 0; i < 12_000; i++) {
-      if (isBadRow(i, 97)) {
-        bad++;
-        expect(scores.has(i)).toBe(false);
-        continue;
-      }
-      const got = scores.get(i);
-      expect(got?.count).toBe(1);
-      expect(got!.score).toBeCloseTo(referenceScore(i), 5);
-      expect(got!.region).toBe(`r${i % 3}`);
-    }
-    expect(scores.size).toBe(12_000 - bad);
+    expect(scoreProblems(scores, 12_000, 97)).toEqual([]);
+    expect([...scores.entries()].every(([id, r]) => r.region === `r${id % 3}`)).toBe(true);
+    const bad = 12_000 - scorableRows(12_000, 97);
     const read = manifests.reduce((n, m) => n + m.rows.read, 0);
     const failed = manifests.reduce((n, m) => n + m.rows.failed, 0);
     expect(read).toBe(12_000);

@@ -80,4 +80,34 @@ export async function readScores(glob: string, scoreColumn = 'churn_score'): Pro
   }
 }
 
+/**
+ * What is wrong with a set of scores read back (readScores) for ids [0, totalRows): ids that cannot
+ * be scored must be absent; every other id present exactly once with the reference score. Empty when
+ * the scores are exactly once and right.
+ */
+export function scoreProblems(scores: Map<number, { count: number; score: number }>, totalRows: number, badEvery = 0): string[] {
+  const problems: string[] = [];
+  let expected = 0;
+  for (let i = 0; i < totalRows && problems.length <= 10; i++) {
+    const got = scores.get(i);
+    if (isBadRow(i, badEvery)) {
+      if (got) problems.push(`id ${i} cannot be scored but is in the output`);
+      continue;
+    }
+    expected++;
+    if (!got) problems.push(`id ${i} is missing`);
+    else if (got.count !== 1) problems.push(`id ${i} appears ${got.count} times`);
+    else if (Math.abs(got.score - referenceScore(i)) > 1e-5) problems.push(`id ${i} scored ${got.score}, expected ${referenceScore(i)}`);
+  }
+  if (problems.length === 0 && scores.size !== expected) problems.push(`${scores.size} distinct ids, expected ${expected}`);
+  return problems;
+}
+
+/** Ids in [0, totalRows) that can be scored. */
+export function scorableRows(totalRows: number, badEvery = 0): number {
+  let n = 0;
+  for (let i = 0; i < totalRows; i++) if (!isBadRow(i, badEvery)) n++;
+  return n;
+}
+
 export { Duck, sqlString };
