@@ -16,7 +16,7 @@ import { readShardRanges } from '../src/reader/index.js';
 import { createScoringSession } from '../src/session/index.js';
 import { packInputs, planScoring, unpackOutputs } from '../src/tensors/index.js';
 import { assembleOutput } from '../src/pipeline/assemble.js';
-import { runShard } from '../src/pipeline/run-shard.js';
+import { runShard, decodeBatchRows } from '../src/pipeline/run-shard.js';
 import { openStorage } from '../src/storage/index.js';
 import { planRun, freezePlan } from '../../operator/src/planner/plan.js';
 import { BatchInferenceJobSpecSchema } from '../../operator/src/api/spec.js';
@@ -54,7 +54,7 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'bij-bench-'));
   const storage = openStorage();
   try {
-    console.log(`bench: ${fmt(ROWS)} rows x ${FEATURES} float32 features in ${FILES} files, MLP 16-64-64-2, batch ${BATCH}, provider ${EP}`);
+    console.log(`bench: ${fmt(ROWS)} rows x ${FEATURES} float32 features in ${FILES} files, MLP 16-64-64-2, model batch ${BATCH}, provider ${EP}`);
     mkdirSync(join(dir, 'in'));
     const perFile = Math.ceil(ROWS / FILES);
     for (let f = 0; f < FILES; f++) {
@@ -72,10 +72,11 @@ async function main(): Promise<void> {
     const shard = plan.shards[0];
     const columns = ['id', ...Array.from({ length: FEATURES }, (_, j) => `f${j}`)];
 
-    // 1. Decode only: fetch + decode every row group of the shard.
+    // 1. Decode only: fetch + decode every row group of the shard, in the batches the pipeline uses.
     const batches: arrow.RecordBatch[] = [];
+    const decodeRows = decodeBatchRows(BATCH, columns.length, false);
     const decode = await timed(async () => {
-      for await (const b of readShardRanges(storage, { files: plan.files, ranges: shard.ranges }, { columns, batchSize: BATCH, readAhead: 2 })) batches.push(b);
+      for await (const b of readShardRanges(storage, { files: plan.files, ranges: shard.ranges }, { columns, batchSize: decodeRows, readAhead: 2 })) batches.push(b);
       return batches.length;
     });
 
@@ -85,7 +86,7 @@ async function main(): Promise<void> {
     const packed = batches.map((b) => packInputs(b, scoring));
     const outputs: Awaited<ReturnType<typeof session.score>>[] = [];
     const infer = await timed(async () => {
-      for (const p of packed) outputs.push(await session.score(scoring, p));
+      for (const p of packed) outputs.push(await session.score(scoring, p, { maxBatch: BATCH }));
     });
 
     // 3. Write only: assembled output batches -> Parquet parts on disk.

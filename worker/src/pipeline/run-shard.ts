@@ -23,6 +23,7 @@ import { packInputs, planScoring, unpackOutputs, type PackedBatch, type ScoringP
 import { pipe } from './channel.js';
 import { assembleOutput } from './assemble.js';
 import { ProgressReporter } from './progress.js';
+import { faultAt } from '../faults.js';
 
 export interface ShardRunOptions {
   storage: Storage;
@@ -48,6 +49,21 @@ export interface ShardRunResult {
 }
 
 const seconds = (ms: number) => Math.round(ms) / 1000;
+
+/** Decoded batches aim at about this many bytes: large enough that the per-batch cost of moving data
+ * out of the decoder thread is small, small enough to bound memory (a few batches are in flight). */
+const DECODE_BATCH_BYTES = 8 << 20;
+const DECODE_BATCH_MAX_ROWS = 1 << 16;
+
+/**
+ * Rows per decoded batch. The model still runs spec.batchSize rows at a time; decoding in larger
+ * batches only cuts overhead. List columns have no width known up front, so they keep batchSize.
+ */
+export function decodeBatchRows(batchSize: number, columns: number, hasListInput: boolean): number {
+  if (hasListInput) return batchSize;
+  const rows = Math.floor(DECODE_BATCH_BYTES / (8 * Math.max(1, columns)));
+  return Math.max(batchSize, Math.min(DECODE_BATCH_MAX_ROWS, rows));
+}
 
 export async function loadModel(storage: Storage, uri: string): Promise<Uint8Array> {
   try {
@@ -86,6 +102,8 @@ export async function runShard(o: ShardRunOptions): Promise<ShardRunResult> {
   const keep = [spec.input.idColumn, ...(spec.input.passthroughColumns ?? [])];
   const mapped = Object.values(spec.model.inputs).flatMap((m) => (m.columns ? m.columns : [m.column as string]));
   const columns = [...new Set([...keep, ...mapped])];
+  const hasList = Object.values(spec.model.inputs).some((m) => m.column !== undefined);
+  const decodeRows = decodeBatchRows(spec.batchSize, columns.length, hasList);
   const metadata = { runId: plan.runId, modelVersion: spec.model.version, modelSha256: session.sha256, shard, attempt };
   const common = { storage, prefix, writerToken: o.writerToken, targetFileBytes: spec.output.targetFileBytes, compression: spec.output.compression, metadata };
   const data = new PartWriter({ ...common, kind: 'data' });
@@ -102,7 +120,7 @@ export async function runShard(o: ShardRunOptions): Promise<ShardRunResult> {
   try {
     const decoded = pipe<arrow.RecordBatch>(depth, async (send) => {
       for await (const batch of readShardRanges(storage, { files: plan.files, ranges: planned.ranges },
-        { columns, batchSize: spec.batchSize, readAhead: o.readAhead ?? 2, stats })) {
+        { columns, batchSize: decodeRows, readAhead: o.readAhead ?? 2, stats })) {
         await send(batch);
       }
     });
@@ -118,7 +136,7 @@ export async function runShard(o: ShardRunOptions): Promise<ShardRunResult> {
     const scored = pipe<Scored>(depth, async (send) => {
       for await (const { batch, packed: p } of packed) {
         const s = performance.now();
-        const outputs = await session.score(scoring as ScoringPlan, p);
+        const outputs = await session.score(scoring as ScoringPlan, p, { maxBatch: spec.batchSize });
         busy.infer += performance.now() - s;
         await send({ batch, packed: p, outputs });
       }
@@ -139,6 +157,7 @@ export async function runShard(o: ShardRunOptions): Promise<ShardRunResult> {
       rowsRead += batch.numRows;
       rowsScored += p.goodRows.length;
       progress.add(batch.numRows);
+      await faultAt('batch', shard, attempt); // test-only (BIJ_FAULT); a no-op when unset
       if (rowsRead - rowsScored > spec.maxFailedRows) {
         // The run cannot succeed (the operator enforces the same limit across shards): stop now.
         throw new BadInputError(`shard ${shard} has ${rowsRead - rowsScored} rows that cannot be scored, more than `
@@ -167,6 +186,7 @@ export async function runShard(o: ShardRunOptions): Promise<ShardRunResult> {
     // Last: the manifest is what makes this attempt count. Everything it lists is complete.
     // If-none-match: when Kubernetes ran two copies of this attempt, the first manifest stays; the
     // other copy's files are never listed, so the commit ignores them and the cleanup removes them.
+    await faultAt('before-manifest', shard, attempt); // test-only (BIJ_FAULT); a no-op when unset
     try {
       await storage.write(shardManifestUri(outputUri, plan.runId, shard, attempt), JSON.stringify(manifest, null, 2) + '\n',
         { contentType: 'application/json', ifNoneMatch: true });
