@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { Ajv } from 'ajv';
 import { parse } from 'yaml';
-import { CRD_FILE, CRD_HEADER, buildCrd, renderCrdYaml, structuralSchemaErrors, toStructural, openApiSchemaOf, type SchemaNode } from './crd.js';
+import { CRD_FILE, HELM_CRD_FILE, CRD_HEADER, buildCrd, renderCrdYaml, structuralSchemaErrors, toStructural, openApiSchemaOf, type SchemaNode } from './crd.js';
 import { makeBIJ, makeInput, attempt } from '../testing/builders.js';
 import { reconcile } from '../reconciler/reconcile.js';
 
@@ -25,6 +25,13 @@ const root = crd.spec.versions[0].schema.openAPIV3Schema;
 const props = (n: unknown) => (n as { properties: Record<string, SchemaNode> }).properties;
 const specSchema = props(root).spec;
 const statusSchema = props(root).status;
+
+test.each([HELM_CRD_FILE])('the Helm chart\'s copy %s is up to date (if not: run `npm run crd`)', (file) => {
+  const path = join(repoRoot(), file);
+  const committed = existsSync(path) ? readFileSync(path, 'utf8') : '(missing)';
+  if (committed !== renderCrdYaml()) throw new Error(`${file} differs from the zod schemas: run \`npm run crd\` and commit the result`);
+  expect(parse(committed)).toEqual(buildCrd());
+});
 
 test(`the committed ${CRD_FILE} is up to date (if not: run \`npm run crd\`)`, () => {
   const path = join(repoRoot(), CRD_FILE);
