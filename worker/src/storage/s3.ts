@@ -6,7 +6,6 @@
  * (exponential backoff, full jitter) on throttling, 5xx and connection errors; the SDK client runs with
  * maxAttempts 1 so that retrying happens in one place. Errors are mapped by mapS3Error.
  */
-import { createHash } from 'node:crypto';
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
@@ -24,7 +23,6 @@ import {
   UploadPartCommand,
   UploadPartCopyCommand,
   type CompletedPart,
-  type S3ClientConfig,
 } from '@aws-sdk/client-s3';
 import { BadInputError } from '../../../operator/src/contract/errors.js';
 import { checkRange } from './file.js';
@@ -32,35 +30,13 @@ import { describeS3Error, httpStatusOf, isRetryableS3Error, mapS3Error, s3ErrorC
 import { DEFAULT_RETRY, mapLimit, withRetry, type RetryInfo, type RetryPolicy } from './retry.js';
 import type { ObjectInfo, S3Options, Storage, WriteOptions } from './types.js';
 import { parseUri, s3Uri } from './uri.js';
+import {
+  bodyBytes, clientConfig, encodeKey, md5Hex, opVerb,
+  COPY_PART_BYTES, DEFAULT_PART_BYTES, DELETE_BATCH, MAX_COPY_OBJECT_BYTES, MAX_PARTS, MIB, MIN_PART_BYTES,
+  type S3StorageInternals,
+} from './s3-helpers.js';
 
-export const MIB = 1024 * 1024;
-/** S3's smallest part (all but the last). */
-export const MIN_PART_BYTES = 5 * MIB;
-export const DEFAULT_PART_BYTES = 8 * MIB;
-const MAX_PARTS = 10_000;
-/** CopyObject copies at most 5 GiB; larger objects are copied part by part (UploadPartCopy). */
-const MAX_COPY_OBJECT_BYTES = 5 * 1024 * MIB;
-const COPY_PART_BYTES = 512 * MIB;
-/** DeleteObjects takes at most 1,000 keys. */
-const DELETE_BATCH = 1000;
-
-/** Knobs for tests and tuning that are not part of the user-facing S3Options. */
-export interface S3StorageInternals {
-  /** Use this client instead of building one (its own retry settings are then the caller's business). */
-  client?: S3Client;
-  /** Abandon a connection attempt after this long (ms). Default 10 s. */
-  connectionTimeoutMs?: number;
-  /** Abandon a request whose socket is idle this long (ms). Default 60 s. */
-  socketTimeoutMs?: number;
-  /** Parts of one upload in flight at once. Default 4. */
-  partConcurrency?: number;
-  /** Objects above this size are copied with UploadPartCopy, in parts of copyPartBytes. */
-  copyMultipartThreshold?: number;
-  copyPartBytes?: number;
-  /** Told about every retry (to log it). */
-  onRetry?(info: RetryInfo): void;
-  random?(): number;
-}
+export { DEFAULT_PART_BYTES, MIB, MIN_PART_BYTES, type S3StorageInternals };
 
 const stripQuotes = (etag: string | undefined): string | undefined => etag?.replace(/^"+|"+$/g, '').replace(/^W\//, '');
 
@@ -463,52 +439,3 @@ export class S3Storage implements Storage {
     this.client.destroy();
   }
 }
-
-function clientConfig(options: S3Options, internals: S3StorageInternals): S3ClientConfig {
-  const endpoint = options.endpoint || undefined;
-  return {
-    endpoint,
-    region: options.region || process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION || 'us-east-1',
-    forcePathStyle: options.forcePathStyle ?? false,
-    // a bucket in another region than spec.storage.s3.region (default us-east-1) still works
-    followRegionRedirects: true,
-    maxAttempts: 1,
-    requestHandler: {
-      connectionTimeout: internals.connectionTimeoutMs ?? 10_000,
-      socketTimeout: internals.socketTimeoutMs ?? 60_000,
-    },
-    // S3-compatible stores (MinIO, Ceph, older gateways, s3rver) often reject or mis-store the CRC
-    // checksums the SDK sends by default since 2025: with a custom endpoint, send them only when required.
-    ...(endpoint ? { requestChecksumCalculation: 'WHEN_REQUIRED' as const, responseChecksumValidation: 'WHEN_REQUIRED' as const } : {}),
-  };
-}
-
-/** Keys in x-amz-copy-source are URL-encoded, slashes kept. */
-export const encodeKey = (key: string): string => key.split('/').map(encodeURIComponent).join('/');
-
-const md5Hex = (b: Uint8Array): string => createHash('md5').update(b).digest('hex');
-
-async function bodyBytes(body: unknown): Promise<Uint8Array> {
-  if (!body) return new Uint8Array(0);
-  const b = body as { transformToByteArray?: () => Promise<Uint8Array> };
-  if (typeof b.transformToByteArray === 'function') return b.transformToByteArray();
-  throw new Error('S3 GetObject: unexpected body type');
-}
-
-const opVerb = (op: string): string =>
-  ({
-    ListObjectsV2: 'list',
-    HeadObject: 'stat',
-    GetObject: 'read',
-    PutObject: 'write',
-    CreateMultipartUpload: 'upload',
-    UploadPart: 'upload',
-    UploadPartCopy: 'copy',
-    CompleteMultipartUpload: 'upload',
-    CopyObject: 'copy',
-    DeleteObject: 'delete',
-    DeleteObjects: 'delete',
-    ListMultipartUploads: 'list uploads under',
-    AbortMultipartUpload: 'abort the upload of',
-  })[op] ?? op;
-

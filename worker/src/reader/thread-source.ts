@@ -1,0 +1,171 @@
+/**
+ * The source of the parquet-wasm worker thread (see parquet-thread.ts for why a thread). Plain
+ * JavaScript in a string, run with `eval: true`, so it works the same from dist/ and under jest.
+ * Messages: open (footer), stream (a row group), next (a batch), close, write (encode a table), and
+ * `read` requests back to the main thread for byte ranges.
+ */
+export const THREAD_SOURCE = String.raw`
+'use strict';
+const { parentPort, workerData } = require('node:worker_threads');
+const pw = require(workerData.parquetWasm);
+
+const files = new Map();   // handle -> ParquetFile
+const streams = new Map(); // stream id -> { reader, pending }
+const reads = new Map();   // read id -> { resolve, reject }
+let nextReadId = 1;
+
+function fetchRange(file, start, end) {
+  return new Promise((resolve, reject) => {
+    const rid = nextReadId++;
+    reads.set(rid, { resolve, reject });
+    parentPort.postMessage({ t: 'read', rid, file, start, end });
+  });
+}
+
+function clampIndex(i, size) {
+  i = Math.trunc(Number(i));
+  if (!Number.isFinite(i)) return 0;
+  if (i < 0) return Math.max(0, size + i);
+  return Math.min(i, size);
+}
+
+class RangedBlob extends Blob {
+  constructor(file, start, end) {
+    super([]);
+    this._file = file; this._start = start; this._end = end;
+  }
+  get size() { return this._end - this._start; }
+  get type() { return ''; }
+  slice(start, end) {
+    const size = this.size;
+    const s = start === undefined ? 0 : clampIndex(start, size);
+    const e = end === undefined ? size : clampIndex(end, size);
+    return new RangedBlob(this._file, this._start + s, this._start + Math.max(s, e));
+  }
+  async arrayBuffer() {
+    if (this._end <= this._start) return new ArrayBuffer(0);
+    const bytes = await fetchRange(this._file, this._start, this._end);
+    return bytes.buffer;
+  }
+  async bytes() { return new Uint8Array(await this.arrayBuffer()); }
+  stream() { throw new Error('RangedBlob.stream() is not supported'); }
+  async text() { return new TextDecoder().decode(await this.arrayBuffer()); }
+}
+
+function freeQuietly(obj) {
+  if (obj && obj.__wbg_ptr) { try { obj.free(); } catch { /* already consumed */ } }
+}
+
+const COMPRESSION = {
+  none: pw.Compression.UNCOMPRESSED,
+  snappy: pw.Compression.SNAPPY,
+  gzip: pw.Compression.GZIP,
+  lz4: pw.Compression.LZ4_RAW,
+  zstd: pw.Compression.ZSTD,
+};
+
+async function handle(m) {
+  switch (m.op) {
+    case 'open': {
+      const pf = await pw.ParquetFile.fromFile(new RangedBlob(m.file, 0, m.size));
+      files.set(m.file, pf);
+      const md = pf.metadata();
+      try {
+        const n = md.numRowGroups();
+        const rowGroupRows = [];
+        for (let i = 0; i < n; i++) {
+          const rg = md.rowGroup(i);
+          rowGroupRows.push(rg.numRows());
+          freeQuietly(rg);
+        }
+        const fmd = md.fileMetadata();
+        const numRows = fmd.numRows();
+        const createdBy = fmd.createdBy();
+        const kv = {};
+        for (const [k, v] of fmd.keyValueMetadata()) kv[String(k)] = v == null ? '' : String(v);
+        freeQuietly(fmd);
+        const schema = pf.schema().intoIPCStream();
+        return [{ rowGroupRows, numRows, createdBy, keyValueMetadata: kv, schema }, [schema.buffer]];
+      } finally {
+        freeQuietly(md);
+      }
+    }
+    case 'stream': {
+      const pf = files.get(m.file);
+      if (!pf) throw new Error('file handle ' + m.file + ' is not open');
+      const s = await pf.stream({ rowGroups: [m.rowGroup], columns: m.columns, batchSize: m.batchSize });
+      const reader = s.getReader();
+      // Start decoding the first batch at once: this fetches the row group's column chunks (read-ahead).
+      const st = { reader, pending: reader.read() };
+      st.pending.catch(() => {});
+      streams.set(m.id, st);
+      return [true];
+    }
+    case 'next': {
+      const st = streams.get(m.stream);
+      if (!st) throw new Error('stream ' + m.stream + ' is not open');
+      const r = await st.pending;
+      if (r.done) { streams.delete(m.stream); return [{ done: true }]; }
+      // Decode the following batch while the caller works on this one.
+      st.pending = st.reader.read();
+      st.pending.catch(() => {});
+      const rows = r.value.numRows;
+      const ipc = r.value.intoIPCStream();
+      freeQuietly(r.value);
+      return [{ done: false, rows, ipc }, [ipc.buffer]];
+    }
+    case 'cancel': {
+      const st = streams.get(m.stream);
+      streams.delete(m.stream);
+      if (st) { try { await st.reader.cancel(); } catch { /* ignore */ } }
+      return [true];
+    }
+    case 'close': {
+      const pf = files.get(m.file);
+      files.delete(m.file);
+      freeQuietly(pf);
+      return [true];
+    }
+    case 'write': {
+      const table = pw.Table.fromIPCStream(m.ipc);
+      // Dictionary encoding only where it pays (strings: ids, regions, labels). On scores and unique
+      // ids it costs 3x the encode time and grows the file before falling back.
+      let builder = new pw.WriterPropertiesBuilder()
+        .setCompression(COMPRESSION[m.compression])
+        .setDictionaryEnabled(false)
+        .setKeyValueMetadata(new Map(Object.entries(m.keyValueMetadata || {})));
+      for (const col of m.dictionaryColumns || []) builder = builder.setColumnDictionaryEnabled(col, true);
+      if (m.maxRowGroupRows) builder = builder.setMaxRowGroupSize(m.maxRowGroupRows);
+      if (m.createdBy) builder = builder.setCreatedBy(m.createdBy);
+      const props = builder.build();
+      let out;
+      try {
+        out = pw.writeParquet(table, props);
+      } finally {
+        freeQuietly(table); freeQuietly(props);
+      }
+      return [out, [out.buffer]];
+    }
+    default:
+      throw new Error('unknown op ' + m.op);
+  }
+}
+
+parentPort.on('message', (m) => {
+  if (m.t === 'data') {
+    const r = reads.get(m.rid);
+    if (!r) return;
+    reads.delete(m.rid);
+    if (m.error !== undefined) r.reject(new Error(m.error));
+    else r.resolve(m.bytes);
+    return;
+  }
+  handle(m).then(
+    ([result, transfer]) => parentPort.postMessage({ t: 'reply', id: m.id, result }, transfer || []),
+    (e) => parentPort.postMessage({
+      t: 'reply', id: m.id,
+      error: { message: String((e && e.message) || e), name: String((e && e.name) || 'Error'), fatal: e instanceof WebAssembly.RuntimeError },
+    }),
+  );
+});
+`;
