@@ -20,6 +20,11 @@ const positiveInt = (v: string): number => {
   if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError('must be a positive integer');
   return n;
 };
+const nonNegativeInt = (v: string): number => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('must be a non-negative integer');
+  return n;
+};
 
 const program = new Command()
   .name('bij')
@@ -48,11 +53,18 @@ program.command('operator')
   .description('run the operator against a Kubernetes cluster')
   .option('--kubeconfig <path>', 'default: in-cluster config, else $KUBECONFIG or ~/.kube/config')
   .option('--namespace <ns>', 'watch one namespace (default: all)')
-  .option('--metrics-port <port>', 'serve /metrics, /healthz, /readyz here', positiveInt, 8080)
+  .option('--metrics-port <port>', 'serve /metrics, /healthz, /readyz here (0: any free port)', nonNegativeInt, 8080)
+  .option('--metrics-host <host>', 'address /metrics listens on', '0.0.0.0')
   .option('--lease-namespace <ns>', 'namespace of the leader-election Lease', process.env.POD_NAMESPACE ?? 'default')
   .option('--lease-name <name>', 'name of the leader-election Lease', 'bij-operator')
   .option('--no-leader-elect', 'act without a Lease (one replica only)')
   .option('--workers <n>', 'reconciles at once', positiveInt, 4)
+  .option('--resync-ms <ms>', 'requeue every job this often, whatever the watches say (default 60000)', positiveInt)
+  .option('--retry-backoff-ms <ms>', 'first retry delay of a failed shard, doubling to 30x (default 10000)', positiveInt)
+  .option('--progress-poll-ms <ms>', 'how often running jobs re-read progress files (default 15000)', positiveInt)
+  .option('--lease-duration-ms <ms>', 'leader lease duration (default 15000)', positiveInt)
+  .option('--renew-deadline-ms <ms>', 'a leader that cannot renew within this stops leading (default 10000)', positiveInt)
+  .option('--retry-period-ms <ms>', 'how often candidates try and the leader renews (default 2000)', positiveInt)
   .action(async (opts) => {
     await operatorCommand(opts, makeLogger({ name: 'bij-operator' }));
   });

@@ -17,18 +17,47 @@ export interface OperatorOptions {
   leaseName: string;
   leaderElect: boolean;
   workers: number;
+  /** Where /metrics listens (default all interfaces). */
+  metricsHost?: string;
+  /** Tuning, mostly for tests (defaults are the production values). */
+  resyncMs?: number;
+  retryBackoffMs?: number;
+  progressPollMs?: number;
+  leaseDurationMs?: number;
+  renewDeadlineMs?: number;
+  retryPeriodMs?: number;
+}
+
+/** Test-only crash point: with BIJ_TEST_COMMIT_EXIT_AFTER_STEP=n the process exits 137 as soon as
+ * commit step n has completed (e.g. 6: _manifest.json written, _SUCCESS not yet), as a SIGKILL would. */
+export function commitExitHook(env: NodeJS.ProcessEnv, log: Logger): ((step: number) => void) | undefined {
+  const raw = env.BIJ_TEST_COMMIT_EXIT_AFTER_STEP;
+  if (raw === undefined || raw === '') return undefined;
+  const at = Number(raw);
+  if (!Number.isInteger(at) || at < 1) throw new Error(`BIJ_TEST_COMMIT_EXIT_AFTER_STEP must be a commit step number (1-7), got ${JSON.stringify(raw)}`);
+  return (step) => {
+    if (step !== at) return;
+    log.warn({ step }, 'BIJ_TEST_COMMIT_EXIT_AFTER_STEP: exiting mid-commit');
+    process.exit(137);
+  };
 }
 
 export async function operatorCommand(opts: OperatorOptions, log: Logger): Promise<void> {
   const clients = makeClients(loadKubeConfig(opts.kubeconfig));
   const metrics = new OperatorMetrics({ defaultMetrics: true });
   const identity = process.env.POD_NAME ?? `${hostname()}-${process.pid}`;
+  const backoff = opts.retryBackoffMs !== undefined ? { baseMs: opts.retryBackoffMs, maxMs: opts.retryBackoffMs * 30 } : undefined;
   const controller = new Controller({
     clients, namespace: opts.namespace, log, metrics, identity, workers: opts.workers,
     openStorage: (s3: S3Storage) => openStorage({ s3 }),
+    resyncMs: opts.resyncMs,
+    reconcileOptions: backoff || opts.progressPollMs !== undefined ? { backoff, progressPollMs: opts.progressPollMs } : undefined,
+    commitAfterStep: commitExitHook(process.env, log),
   });
   let leading = false;
-  const server = await serveMetrics(metrics.registry, opts.metricsPort, () => leading || !opts.leaderElect);
+  const server = await serveMetrics(metrics.registry, opts.metricsPort, () => leading || !opts.leaderElect, opts.metricsHost);
+  const address = server.address();
+  if (address && typeof address === 'object') log.info({ port: address.port }, 'serving metrics');
   const startLeading = () => {
     leading = true;
     metrics.leader.set(1);
@@ -38,7 +67,10 @@ export async function operatorCommand(opts: OperatorOptions, log: Logger): Promi
     });
   };
   const elector = opts.leaderElect
-    ? new LeaderElector(clients, { namespace: opts.leaseNamespace, name: opts.leaseName, identity, log }, {
+    ? new LeaderElector(clients, {
+      namespace: opts.leaseNamespace, name: opts.leaseName, identity, log,
+      leaseDurationMs: opts.leaseDurationMs, renewDeadlineMs: opts.renewDeadlineMs, retryPeriodMs: opts.retryPeriodMs,
+    }, {
       onStartedLeading: startLeading,
       onStoppedLeading: () => {
         // Like controller-runtime: a replica that lost the lease exits and is restarted as a candidate,

@@ -11,9 +11,11 @@ export function httpStatus(e: unknown): number | undefined {
 export const isNotFound = (e: unknown): boolean => httpStatus(e) === 404;
 export const isAlreadyExists = (e: unknown): boolean =>
   httpStatus(e) === 409 && apiReason(e) === 'AlreadyExists';
-/** 409 Conflict on a stale resourceVersion, or a failed JSON-patch `test` precondition (422 in some servers). */
+/** 409 Conflict on a stale resourceVersion, or a failed JSON-patch `test` precondition: a 422 whose
+ * message, or (as the kube-apiserver sends it) one of whose details.causes, says the test failed. */
 export const isConflict = (e: unknown): boolean =>
-  (httpStatus(e) === 409 && apiReason(e) !== 'AlreadyExists') || (httpStatus(e) === 422 && /test/i.test(apiMessage(e)));
+  (httpStatus(e) === 409 && apiReason(e) !== 'AlreadyExists')
+  || (httpStatus(e) === 422 && (/test/i.test(apiMessage(e)) || apiCauses(e).some((m) => /test failed/i.test(m))));
 
 /** The Kubernetes Status reason of an API error (AlreadyExists, Conflict, Invalid...). */
 export function apiReason(e: unknown): string | undefined {
@@ -27,7 +29,14 @@ export function apiMessage(e: unknown): string {
   return e instanceof Error ? e.message.split('\n')[0] : String(e);
 }
 
-function statusBody(e: unknown): { reason?: unknown; message?: unknown } | undefined {
+/** The messages of a Status' details.causes. */
+export function apiCauses(e: unknown): string[] {
+  const causes = (statusBody(e)?.details as { causes?: unknown } | undefined)?.causes;
+  if (!Array.isArray(causes)) return [];
+  return causes.map((c) => (c as { message?: unknown } | null)?.message).filter((m): m is string => typeof m === 'string');
+}
+
+function statusBody(e: unknown): { reason?: unknown; message?: unknown; details?: unknown } | undefined {
   if (typeof e !== 'object' || e === null) return undefined;
   let body = (e as { body?: unknown }).body;
   if (typeof body === 'string') {
@@ -37,7 +46,7 @@ function statusBody(e: unknown): { reason?: unknown; message?: unknown } | undef
       return undefined;
     }
   }
-  return typeof body === 'object' && body !== null ? (body as { reason?: unknown; message?: unknown }) : undefined;
+  return typeof body === 'object' && body !== null ? (body as { reason?: unknown; message?: unknown; details?: unknown }) : undefined;
 }
 
 /** A short, single-line description of an API error for logs and conditions. */

@@ -5,6 +5,7 @@
  */
 import type { KubeClients } from './clients.js';
 import { BIJ_REF, jsonPatch } from './clients.js';
+import { isNotFound } from './errors.js';
 
 export const FINALIZER = 'batchinference.dev/cleanup';
 
@@ -42,11 +43,17 @@ export async function addFinalizer(clients: KubeClients, meta: Meta): Promise<vo
   );
 }
 
+/** Removes our finalizer. An object that is already gone (a reconcile on a cache that has not seen the
+ * deletion yet, after an earlier pass removed the last finalizer) has none left to remove: done. */
 export async function removeFinalizer(clients: KubeClients, meta: Meta): Promise<void> {
   const patch = removeFinalizerPatch(meta);
   if (!patch) return;
-  await clients.custom.patchNamespacedCustomObject(
-    { ...BIJ_REF, namespace: meta.namespace, name: meta.name, body: patch },
-    jsonPatch,
-  );
+  try {
+    await clients.custom.patchNamespacedCustomObject(
+      { ...BIJ_REF, namespace: meta.namespace, name: meta.name, body: patch },
+      jsonPatch,
+    );
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+  }
 }

@@ -34,6 +34,8 @@ export class SelfHealingInformer<T extends k8s.KubernetesObject> {
   private stopped = false;
   private failures = 0;
   private restartTimer?: NodeJS.Timeout;
+  /** Counts errors reported by ListWatch, so a (re)start can tell whether its list and watch succeeded. */
+  private errors = 0;
   private synced = false;
   private readonly syncWaiters: (() => void)[] = [];
 
@@ -48,13 +50,22 @@ export class SelfHealingInformer<T extends k8s.KubernetesObject> {
     this.informer.on(k8s.ERROR, (err) => this.onError(err));
   }
 
+  /** Resolves once the first list has been received (a failing list is retried with backoff first). */
   async start(): Promise<void> {
     this.stopped = false;
-    await this.informer.start();
-    this.markSynced();
+    await this.attempt();
+    await this.waitForSync();
   }
 
-  /** Resolves once the first list has been received. */
+  /** One (re)start of ListWatch. It reports a failed list or watch to its error handlers and resolves
+   * anyway, so success is "no error reported meanwhile". */
+  private async attempt(): Promise<void> {
+    const errorsBefore = this.errors;
+    await this.informer.start();
+    if (this.errors === errorsBefore && !this.stopped) this.markSynced();
+  }
+
+  /** Resolves once the first list has been received (or the informer is stopped). */
   waitForSync(): Promise<void> {
     if (this.synced) return Promise.resolve();
     return new Promise((resolve) => this.syncWaiters.push(resolve));
@@ -72,6 +83,7 @@ export class SelfHealingInformer<T extends k8s.KubernetesObject> {
     this.stopped = true;
     if (this.restartTimer) clearTimeout(this.restartTimer);
     await this.informer.stop();
+    for (const w of this.syncWaiters.splice(0)) w();
     this.o.onLifecycle?.(InformerEvent.Stopped);
   }
 
@@ -83,6 +95,7 @@ export class SelfHealingInformer<T extends k8s.KubernetesObject> {
   }
 
   private onError(err: unknown): void {
+    this.errors++;
     if (this.stopped) return;
     this.o.onLifecycle?.(InformerEvent.Error, err);
     const min = this.o.minBackoffMs ?? 200;
@@ -94,10 +107,7 @@ export class SelfHealingInformer<T extends k8s.KubernetesObject> {
     this.restartTimer = setTimeout(() => {
       if (this.stopped) return;
       this.o.onLifecycle?.(InformerEvent.Restarting);
-      this.informer.start().then(
-        () => this.markSynced(),
-        (e: unknown) => this.onError(e),
-      );
+      this.attempt().catch((e: unknown) => this.onError(e));
     }, delay);
     this.restartTimer.unref();
   }

@@ -42,6 +42,8 @@ export class LeaderElector {
   private stopped = false;
   private lastRenew = 0;
   private timer?: NodeJS.Timeout;
+  /** The tick in progress, if any: stop() waits for it, so a renewal cannot land after the release. */
+  private ticking?: Promise<void>;
   private readonly leaseDurationMs: number;
   private readonly renewDeadlineMs: number;
   private readonly retryPeriodMs: number;
@@ -62,7 +64,13 @@ export class LeaderElector {
 
   start(): void {
     this.stopped = false;
-    void this.tick();
+    this.runTick();
+  }
+
+  private runTick(): void {
+    const t = this.tick();
+    this.ticking = t;
+    void t.finally(() => { if (this.ticking === t) this.ticking = undefined; });
   }
 
   /** Stops campaigning (a clean shutdown, so onStoppedLeading is not called); a leader releases the
@@ -70,15 +78,16 @@ export class LeaderElector {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
-    if (this.leading) {
-      this.leading = false;
-      await this.release().catch(() => undefined);
-    }
+    this.leading = false;
+    // A renewal (or acquisition) in flight could otherwise land between the release's read and write.
+    await this.ticking?.catch(() => undefined);
+    // release() does nothing unless the lease is ours (the tick in flight may just have taken it).
+    await this.release().catch(() => undefined);
   }
 
   private schedule(): void {
     if (this.stopped) return;
-    this.timer = setTimeout(() => void this.tick(), this.retryPeriodMs);
+    this.timer = setTimeout(() => this.runTick(), this.retryPeriodMs);
     this.timer.unref();
   }
 

@@ -349,6 +349,20 @@ describe('success', () => {
     expect(cond(done, 'Running')?.status).toBe('False');
   });
 
+  test('a Succeeded status recomputed after the Jobs were deleted (status write lost a 409) keeps the retries', () => {
+    const bij = running().obj();
+    const b = () => makeInput(bij).uniformPlan(2).attempts(attempt(0).shard(0).failed(), attempt(1).shard(0).succeeded(), attempt(0).shard(1).succeeded())
+      .manifest(0, 1).manifest(1, 0);
+    const seen = reconcile(b().obj());
+    expect(seen.status.shards?.retries).toBe(1);
+    // The stored status still says Running with 1 retry; the Jobs are being deleted after the commit.
+    const stored = { ...bij, status: seen.status };
+    const r = reconcile(makeInput(stored).uniformPlan(2).attempts(attempt(0).shard(0).deleting(), attempt(1).shard(0).deleting(), attempt(0).shard(1).deleting())
+      .manifest(0, 1).manifest(1, 0).committed().obj());
+    expect(r.status).toMatchObject({ phase: 'Succeeded', shards: { succeeded: 2, retries: 1 } });
+    expect(reasons(r)).not.toContain('ShardFailed');
+  });
+
   test('two manifests for one shard: the lowest attempt is chosen, the other running attempt is stopped', () => {
     const bij = running().obj();
     const r = reconcile(makeInput(bij).uniformPlan(2).attempts(attempt(1).shard(0).active(), attempt(2).shard(0).active(), attempt(0).shard(1).succeeded())

@@ -211,6 +211,10 @@ function reconcileRun(input: ReconcileInput): ReconcileResult {
   const failure = runFailure(shards, spec);
   const stopping = failure !== undefined || spec.suspend;
   const counts = countShards(shards, input.progress, stopping);
+  // Failed Jobs are the record of retries, but they are deleted once the run succeeds; a status write
+  // that lost a race (409) after those deletes would recount without them. Within a run, the count
+  // never goes down.
+  if (!fresh && old.shards && old.shards.retries > counts.shards.retries) counts.shards.retries = old.shards.retries;
   const failures = () => shards.flatMap((s) => s.failures);
   const facts = {
     ...base,

@@ -1,0 +1,174 @@
+/**
+ * Status writes and events against the embedded API server: act() writes the status through the status
+ * subresource guarded by the resourceVersion it observed (a stale object gets 409 and writes nothing,
+ * emits nothing); events follow the successful write and name the object; in the controller an injected
+ * 409 is retried as a conflict (bij_reconcile_total{result="conflict"}), not an error.
+ */
+import type * as k8s from '@kubernetes/client-node';
+import { buildCrd } from '../api/crd.js';
+import { API_GROUP, PLURAL, type S3Storage } from '../api/spec.js';
+import type { BatchInferenceJobStatus } from '../api/status.js';
+import { startApiServer, type ApiServer, type KObject } from '../local/apiserver/index.js';
+import { silentLogger } from '../log.js';
+import { OperatorMetrics } from '../metrics.js';
+import { RunState } from '../runstate/runstate.js';
+import { openStorage } from '../../../worker/src/storage/index.js';
+import { act } from './apply.js';
+import { BIJ_REF, makeClients, type KubeClients } from './clients.js';
+import { Controller } from './controller.js';
+import { isConflict } from './errors.js';
+import { COMPONENT } from './events.js';
+import { FINALIZER } from './finalizer.js';
+import { observe, type BijObject, type ReconcileContext } from './observe.js';
+
+const NS = 'st';
+const BIJ_ID = `${PLURAL}.${API_GROUP}`;
+let server: ApiServer;
+let clients: KubeClients;
+const controllers: Controller[] = [];
+
+beforeEach(async () => {
+  server = await startApiServer({ crds: [buildCrd()] });
+  clients = makeClients(server.kubeConfig());
+});
+afterEach(async () => {
+  for (const c of controllers.splice(0)) await c.stop();
+  await server.close();
+});
+
+/** Invalid (a duplicate passthrough column), so a reconcile needs no storage: it writes a Failed status. */
+function invalidJob(name: string, finalizers?: string[]): KObject {
+  return {
+    apiVersion: 'batchinference.dev/v1alpha1', kind: 'BatchInferenceJob', metadata: { name, namespace: NS, finalizers },
+    spec: {
+      model: { uri: '/m/model.onnx', inputs: { X: { columns: ['f0'] } }, outputs: { probs: { column: 'score' } } },
+      input: { uri: '/data/in/', idColumn: 'id', passthroughColumns: ['region', 'region'] },
+      output: { uri: '/data/out/' },
+    },
+  };
+}
+
+const read = (name: string) => clients.custom.getNamespacedCustomObject({ ...BIJ_REF, namespace: NS, name }) as Promise<BijObject>;
+const eventsOf = async (name: string): Promise<k8s.CoreV1Event[]> =>
+  (await clients.core.listNamespacedEvent({ namespace: NS })).items.filter((e) => e.involvedObject.name === name);
+const ctx = (): ReconcileContext => ({
+  clients, openStorage: (s3: S3Storage) => openStorage({ s3 }), runState: new RunState(), log: silentLogger(), now: new Date(),
+});
+async function reconcileOnce(obj: BijObject) {
+  const c = ctx();
+  return act(c, obj, await observe(c, obj, [], []), { identity: 'test-host' });
+}
+
+async function until<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 5_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+test('act writes the status through /status with the observed resourceVersion; a stale object gets 409, writes and emits nothing', async () => {
+  await clients.custom.createNamespacedCustomObject({ ...BIJ_REF, namespace: NS, body: invalidJob('j', [FINALIZER]) });
+  const stale = await read('j');
+  // Someone else changes the object after we read it.
+  await clients.custom.patchNamespacedCustomObject({ ...BIJ_REF, namespace: NS, name: 'j', body: [{ op: 'add', path: '/metadata/labels', value: { team: 'a' } }] });
+
+  let err: unknown;
+  try { await reconcileOnce(stale); } catch (e) { err = e; }
+  expect(err).toBeDefined();
+  expect(isConflict(err)).toBe(true);
+  const conflict = server.requests({ verb: 'update', resource: PLURAL, subresource: 'status', name: 'j' });
+  expect(conflict.map((r) => [r.method, r.status, r.reason])).toEqual([['PUT', 409, 'Conflict']]);
+  expect((await read('j')).status).toBeUndefined();
+  expect(await eventsOf('j')).toHaveLength(0);
+
+  // Re-read: the write succeeds, keeps the other writer's change, and the events follow it.
+  const fresh = await read('j');
+  const result = await reconcileOnce(fresh);
+  expect(result.status?.phase).toBe('Failed');
+  const now = await read('j');
+  expect(now.metadata!.labels).toEqual({ team: 'a' });
+  expect(now.status).toMatchObject({ phase: 'Failed', observedGeneration: 1 });
+  expect(now.status!.conditions!.find((c) => c.type === 'Failed')!.message).toContain('spec.input.passthroughColumns[1]');
+  expect(now.metadata!.resourceVersion).not.toBe(fresh.metadata!.resourceVersion);
+
+  const writes = server.requests({ verb: 'update', resource: PLURAL, subresource: 'status', name: 'j' });
+  expect(writes.map((r) => r.status)).toEqual([409, 200]);
+  const events = await eventsOf('j');
+  expect(events).toHaveLength(1);
+  const creates = server.requests({ verb: 'create', resource: 'events', namespace: NS });
+  expect(creates).toHaveLength(1);
+  expect(creates[0].seq).toBeGreaterThan(writes[1].seq);
+  expect(events[0]).toMatchObject({
+    type: 'Warning', reason: 'InvalidSpec', count: 1,
+    involvedObject: {
+      apiVersion: 'batchinference.dev/v1alpha1', kind: 'BatchInferenceJob', name: 'j', namespace: NS,
+      uid: fresh.metadata!.uid, resourceVersion: fresh.metadata!.resourceVersion,
+    },
+    source: { component: COMPONENT, host: 'test-host' },
+    reportingComponent: COMPONENT,
+  });
+  expect(events[0].message).toContain('spec.input.passthroughColumns[1]');
+
+  // The same observation again: the status is equal, so nothing is written and no event repeats.
+  await reconcileOnce(now);
+  expect(server.requests({ verb: 'update', resource: PLURAL, subresource: 'status', name: 'j' })).toHaveLength(2);
+  expect(await eventsOf('j')).toHaveLength(1);
+});
+
+test('without our finalizer act only adds it (guarded), writing no status', async () => {
+  await clients.custom.createNamespacedCustomObject({ ...BIJ_REF, namespace: NS, body: invalidJob('nofin') });
+  const obj = await read('nofin');
+  const r = await reconcileOnce(obj);
+  expect(r).toEqual({ requeueAfterMs: 0 });
+  const after = await read('nofin');
+  expect(after.metadata!.finalizers).toEqual([FINALIZER]);
+  expect(after.status).toBeUndefined();
+  expect(server.requests({ verb: 'update', subresource: 'status' })).toHaveLength(0);
+  // The same stale observation again: the guard fails as a conflict, and the finalizer is not added twice.
+  let err: unknown;
+  try { await reconcileOnce(obj); } catch (e) { err = e; }
+  expect(isConflict(err)).toBe(true);
+  expect((await read('nofin')).metadata!.finalizers).toEqual([FINALIZER]);
+});
+
+test('the controller retries an injected 409 on the status write as a conflict and ends with the right status', async () => {
+  const metrics = new OperatorMetrics();
+  const c = new Controller({
+    clients: makeClients(server.kubeConfig()), log: silentLogger(), metrics, workers: 2, resyncMs: 400,
+    openStorage: (s3: S3Storage) => openStorage({ s3 }),
+  });
+  controllers.push(c);
+  await c.start();
+  const fault = server.faults.failNext({ verb: 'update', resource: PLURAL, subresource: 'status' }, 409);
+  await clients.custom.createNamespacedCustomObject({ ...BIJ_REF, namespace: NS, body: invalidJob('retried') });
+
+  const status = await until('the Failed status', () => {
+    const s = (server.store.get(BIJ_ID, NS, 'retried') as { status?: BatchInferenceJobStatus }).status;
+    return s?.phase === 'Failed' ? s : undefined;
+  });
+  expect(fault.hits).toBe(1);
+  expect(status.conditions!.find((x) => x.type === 'Failed')).toMatchObject({ status: 'True', reason: 'InvalidSpec' });
+  // The injected 409 first, then one successful write (a reconcile on a cache that has not seen that
+  // write yet may still get a 409 of its own, but the status is written once).
+  const writes = server.requests({ verb: 'update', subresource: 'status', name: 'retried' }).map((r) => r.status);
+  expect(writes[0]).toBe(409);
+  expect(writes.filter((x) => x === 200)).toHaveLength(1);
+
+  const counts = async () => Object.fromEntries((await metrics.reconciles.get()).values.map((v) => [v.labels.result, v.value]));
+  await until('the conflict to be counted', async () => ((await counts()).conflict ?? 0) >= 1);
+  await new Promise((r) => setTimeout(r, 500));
+  const n = await counts();
+  expect(n.conflict).toBeGreaterThanOrEqual(1);
+  expect(n.error ?? 0).toBe(0);
+  expect(n.success).toBeGreaterThanOrEqual(2);
+  expect(await metrics.registry.metrics()).toMatch(/bij_reconcile_total\{result="conflict"\} [1-9]/);
+  // The rejected write emitted nothing: exactly one InvalidSpec event, after the successful write.
+  const events = await eventsOf('retried');
+  expect(events.map((e) => e.reason)).toEqual(['InvalidSpec']);
+  const ok = server.requests({ verb: 'update', subresource: 'status', name: 'retried', status: 200 })[0];
+  expect(server.requests({ verb: 'create', resource: 'events' })[0].seq).toBeGreaterThan(ok.seq);
+  expect(events[0].involvedObject.uid).toBe(server.store.get(BIJ_ID, NS, 'retried').metadata!.uid);
+});

@@ -1,0 +1,157 @@
+/**
+ * LeaderElector: the pure canAcquire rule, and two electors on one Lease in the embedded API server:
+ * exactly one leads, a stopping leader hands over at once, and a leader that cannot renew within
+ * renewDeadline steps down.
+ */
+import * as k8s from '@kubernetes/client-node';
+import { startApiServer, type ApiServer } from '../local/apiserver/index.js';
+import { silentLogger } from '../log.js';
+import { makeClients } from './clients.js';
+import { LeaderElector, canAcquire, type LeaseView } from './leader.js';
+
+describe('canAcquire', () => {
+  const now = new Date('2030-01-01T00:00:10Z');
+  const at = (s: string) => new Date(`2030-01-01T00:00:${s}Z`);
+  test.each<[string, LeaseView | undefined, boolean]>([
+    ['no lease', undefined, true],
+    ['a lease without a holder (released)', { renewTime: at('09'), leaseDurationSeconds: 15 }, true],
+    ['held by me, fresh', { holder: 'me', renewTime: at('09'), leaseDurationSeconds: 15 }, true],
+    ['held by me, expired', { holder: 'me', renewTime: at('00'), leaseDurationSeconds: 1 }, true],
+    ['held by another, never renewed', { holder: 'other' }, true],
+    ['held by another, fresh', { holder: 'other', renewTime: at('09'), leaseDurationSeconds: 15 }, false],
+    ['held by another, expires exactly now', { holder: 'other', renewTime: at('05'), leaseDurationSeconds: 5 }, false],
+    ['held by another, expired a second ago', { holder: 'other', renewTime: at('04'), leaseDurationSeconds: 5 }, true],
+    ['held by another, no duration: 15 s default, fresh', { holder: 'other', renewTime: at('00') }, false],
+  ])('%s', (_what, lease, expected) => {
+    expect(canAcquire(lease, 'me', now)).toBe(expected);
+  });
+  test('the 15 s default expires', () => {
+    expect(canAcquire({ holder: 'other', renewTime: new Date('2030-01-01T00:00:00Z') }, 'me', new Date('2030-01-01T00:00:15.001Z'))).toBe(true);
+  });
+});
+
+describe('LeaderElector on the embedded API server', () => {
+  const NS = 'kube-system';
+  let server: ApiServer;
+  let coord: k8s.CoordinationV1Api;
+  const electors: LeaderElector[] = [];
+  beforeEach(async () => {
+    server = await startApiServer();
+    coord = server.kubeConfig().makeApiClient(k8s.CoordinationV1Api);
+  });
+  afterEach(async () => {
+    for (const e of electors.splice(0)) await e.stop();
+    await server.close();
+  });
+
+  interface Candidate { elector: LeaderElector; started: number; stopped: number; stoppedAt: number }
+  function candidate(lease: string, identity: string, timing: { leaseDurationMs: number; renewDeadlineMs: number; retryPeriodMs: number }): Candidate {
+    const c: Candidate = { started: 0, stopped: 0, stoppedAt: 0, elector: undefined as unknown as LeaderElector };
+    c.elector = new LeaderElector(makeClients(server.kubeConfig()), { namespace: NS, name: lease, identity, log: silentLogger(), ...timing }, {
+      onStartedLeading: () => { c.started++; },
+      onStoppedLeading: () => { c.stopped++; c.stoppedAt = Date.now(); },
+    });
+    electors.push(c.elector);
+    return c;
+  }
+  const holder = async (lease: string) => (await coord.readNamespacedLease({ namespace: NS, name: lease })).spec?.holderIdentity;
+
+  async function until<T>(what: string, fn: () => T | undefined | false, timeoutMs = 5_000): Promise<T> {
+    const end = Date.now() + timeoutMs;
+    for (;;) {
+      const v = fn();
+      if (v) return v;
+      if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  }
+
+  // A long lease, so a quick takeover can only come from the release, not from expiry.
+  const SLOW_EXPIRY = { leaseDurationMs: 5_000, renewDeadlineMs: 1_000, retryPeriodMs: 100 };
+
+  test('two candidates: exactly one leads; stop() releases the lease and the other takes over at once', async () => {
+    const a = candidate('op', 'a', SLOW_EXPIRY);
+    const b = candidate('op', 'b', SLOW_EXPIRY);
+    a.elector.start();
+    b.elector.start();
+    const first = await until('a leader', () => (a.elector.isLeader() ? a : b.elector.isLeader() ? b : undefined));
+    const second = first === a ? b : a;
+    // Several renewals: never two leaders, the same one all along, and the Lease names it.
+    const renewals = () => server.requests({ verb: 'update', resource: 'leases', status: 200 }).length;
+    const end = Date.now() + 3_000;
+    while (renewals() < 4 && Date.now() < end) {
+      expect(a.elector.isLeader() && b.elector.isLeader()).toBe(false);
+      expect(first.elector.isLeader()).toBe(true);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    expect(renewals()).toBeGreaterThanOrEqual(4);
+    expect(await holder('op')).toBe(first === a ? 'a' : 'b');
+    expect([first.started, second.started]).toEqual([1, 0]);
+
+    const t0 = Date.now();
+    await first.elector.stop();
+    expect(first.elector.isLeader()).toBe(false);
+    const lease = await coord.readNamespacedLease({ namespace: NS, name: 'op' });
+    expect(lease.spec?.holderIdentity === undefined || lease.spec?.holderIdentity === (second === a ? 'a' : 'b')).toBe(true);
+    await until('the other to lead', () => second.elector.isLeader(), 1_500);
+    expect(Date.now() - t0).toBeLessThan(1_500);
+    expect(await holder('op')).toBe(second === a ? 'a' : 'b');
+    expect((await coord.readNamespacedLease({ namespace: NS, name: 'op' })).spec?.leaseTransitions).toBe(1);
+    // A clean stop is not a lost lease.
+    expect(first.stopped).toBe(0);
+    expect(second.started).toBe(1);
+  });
+
+  test('stopping while a renewal is in flight still releases the lease', async () => {
+    const a = candidate('inflight', 'a', SLOW_EXPIRY);
+    a.elector.start();
+    await until('a leads', () => a.elector.isLeader());
+    // The next renewal is slow, and stop() is called while it is in flight; the release's own write is
+    // slower still. Released without waiting for the renewal, the release would read the lease before the
+    // renewal lands and write after it: a 409, and the lease stays held until it expires.
+    server.faults.latency(150, { verb: 'update', resource: 'leases' }, 1);
+    const inFlight = () => server.requests({ verb: 'update', resource: 'leases' }).some((r) => r.status === undefined);
+    await until('a renewal in flight', inFlight);
+    server.faults.latency(200, { verb: 'update', resource: 'leases' }, 1);
+    await a.elector.stop();
+    expect(await holder('inflight')).toBeUndefined();
+  });
+
+  test('a leader that cannot renew for longer than renewDeadline calls onStoppedLeading', async () => {
+    const timing = { leaseDurationMs: 2_000, renewDeadlineMs: 300, retryPeriodMs: 50 };
+    const a = candidate('flaky', 'a', timing);
+    a.elector.start();
+    await until('a leads', () => a.elector.isLeader());
+    const fault = server.faults.failNext({ verb: 'update', resource: 'leases', name: 'flaky' }, 500, Infinity);
+    const t0 = Date.now();
+    await until('onStoppedLeading', () => a.stopped > 0, 3_000);
+    expect(a.elector.isLeader()).toBe(false);
+    expect(a.stopped).toBe(1);
+    // It stepped down only after renewDeadline without a successful renewal, and not much later.
+    // (The lease was taken by a create, then renewed by updates.)
+    const writes = server.requests({ resource: 'leases' }).filter((r) => r.verb === 'create' || r.verb === 'update');
+    const lastOk = writes.filter((u) => u.status === 200 || u.status === 201).at(-1)!;
+    expect(writes.filter((u) => u.seq > lastOk.seq).every((u) => u.status === 500)).toBe(true);
+    expect(fault.hits).toBeGreaterThanOrEqual(1);
+    expect(a.stoppedAt - lastOk.time).toBeGreaterThan(timing.renewDeadlineMs);
+    expect(a.stoppedAt - t0).toBeLessThan(timing.renewDeadlineMs + 1_500);
+    // It keeps campaigning (as a candidate) but cannot win while the writes fail, and is not called again.
+    await new Promise((r) => setTimeout(r, 200));
+    expect(a.elector.isLeader()).toBe(false);
+    expect(a.stopped).toBe(1);
+    fault.cancel();
+  });
+
+  test('failures shorter than renewDeadline do not cost the lease', async () => {
+    const b = candidate('blip', 'b', { leaseDurationMs: 3_000, renewDeadlineMs: 1_500, retryPeriodMs: 50 });
+    b.elector.start();
+    await until('b leads', () => b.elector.isLeader());
+    const blip = server.faults.failNext({ verb: 'update', resource: 'leases', name: 'blip' }, 500, 2);
+    await until('the blip to pass', () => blip.remaining === 0);
+    const lastFailed = server.requests({ verb: 'update', resource: 'leases', name: 'blip', status: 500 }).at(-1)!;
+    await until('a successful renewal after the blip', () => server.requests({ verb: 'update', resource: 'leases', name: 'blip', status: 200 }).some((r) => r.seq > lastFailed.seq));
+    expect(b.elector.isLeader()).toBe(true);
+    expect(b.stopped).toBe(0);
+    expect(b.started).toBe(1);
+  });
+});
