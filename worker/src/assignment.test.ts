@@ -18,6 +18,12 @@ describe('parseAssignment', () => {
     expect(a.s3).toEqual({ endpoint: '', region: 'us-east-1', forcePathStyle: false, credentialsSecret: '' });
   });
 
+  test('mid-run settings from the current spec win over the plan', () => {
+    expect(parseAssignment([], { ...env, BIJ_MAX_FAILED_ROWS: '12', BIJ_EXECUTION_PROVIDER: 'cpu' }).overrides).toEqual({ maxFailedRows: 12, executionProvider: 'cpu' });
+    expect(parseAssignment([], env).overrides).toEqual({});
+    expect(() => parseAssignment([], { ...env, BIJ_EXECUTION_PROVIDER: 'tpu' })).toThrow(/cuda, cpu or auto/);
+  });
+
   test('S3 settings from BIJ_S3', () => {
     const a = parseAssignment([], { ...env, BIJ_S3: JSON.stringify({ endpoint: 'http://127.0.0.1:9000', forcePathStyle: true }) });
     expect(a.s3).toMatchObject({ endpoint: 'http://127.0.0.1:9000', forcePathStyle: true, region: 'us-east-1' });

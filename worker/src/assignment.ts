@@ -16,6 +16,8 @@ export interface Assignment {
   terminationLog: string;
   progressIntervalMs: number;
   s3: z.infer<typeof S3StorageSchema>;
+  /** The current spec's values of settings that may change mid-run (else the plan's are used). */
+  overrides: { maxFailedRows?: number; executionProvider?: 'cuda' | 'cpu' | 'auto' };
 }
 
 const intArg = (name: string, raw: string | undefined): number => {
@@ -48,6 +50,14 @@ export function parseAssignment(argv: string[], env: Record<string, string | und
     throw new BadInputError(`${ENV.s3} is not valid JSON of spec.storage.s3`, { cause });
   }
   const interval = Number(env[ENV.progressInterval] ?? '2');
+  const overrides: Assignment['overrides'] = {};
+  const maxFailed = env[ENV.maxFailedRows];
+  if (maxFailed !== undefined && maxFailed !== '') overrides.maxFailedRows = intArg('maxFailedRows', maxFailed);
+  const ep = env[ENV.executionProvider];
+  if (ep !== undefined && ep !== '') {
+    if (ep !== 'cuda' && ep !== 'cpu' && ep !== 'auto') throw new BadInputError(`${ENV.executionProvider} must be cuda, cpu or auto, got "${ep}"`);
+    overrides.executionProvider = ep;
+  }
   return {
     planUri,
     shard: intArg('shard', values.shard ?? env[ENV.shard]),
@@ -56,5 +66,6 @@ export function parseAssignment(argv: string[], env: Record<string, string | und
     terminationLog: values['termination-log'] ?? env[ENV.terminationLog] ?? DEFAULT_TERMINATION_LOG,
     progressIntervalMs: Number.isFinite(interval) && interval > 0 ? interval * 1000 : 2000,
     s3,
+    overrides,
   };
 }

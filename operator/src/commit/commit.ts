@@ -31,11 +31,14 @@ export interface SuccessMarker {
   committedAt: string;
 }
 
+/** The _SUCCESS marker, if there is one of ours. I/O errors propagate: "could not read" must never
+ * pass for "not committed". */
 export async function readSuccessMarker(storage: Storage, outputUri: string): Promise<SuccessMarker | undefined> {
   const uri = successUri(outputUri);
   if (!(await storage.exists(uri))) return undefined;
+  const text = await storage.readText(uri);
   try {
-    const parsed = JSON.parse(await storage.readText(uri)) as Partial<SuccessMarker>;
+    const parsed = JSON.parse(text) as Partial<SuccessMarker>;
     return typeof parsed.runId === 'string' ? (parsed as SuccessMarker) : undefined;
   } catch {
     return undefined; // an empty _SUCCESS written by another tool: not ours

@@ -12,6 +12,10 @@ export const ENV = {
   terminationLog: 'BIJ_TERMINATION_LOG',
   /** Seconds between progress.json writes. */
   progressInterval: 'BIJ_PROGRESS_INTERVAL',
+  /** Settings that may change during a run (not in the run id): the current spec's values, set on
+   * each shard Job, win over the frozen plan's copy of the spec. */
+  maxFailedRows: 'BIJ_MAX_FAILED_ROWS',
+  executionProvider: 'BIJ_EXECUTION_PROVIDER',
 } as const;
 
 export const DEFAULT_TERMINATION_LOG = '/dev/termination-log';

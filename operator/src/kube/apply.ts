@@ -49,9 +49,10 @@ async function decide(ctx: ReconcileContext, observed: Observed, o: ActOptions):
     const { runId, chosen } = result.actions.commit;
     const plan = await ctx.runState.loadPlan(storage, spec.output.uri, runId);
     if (!plan) throw new Error(`cannot commit run ${runId}: its plan is missing from ${spec.output.uri}`);
-    await commitRun(storage, plan, chosen, { afterStep: o.commitAfterStep });
-    ctx.runState.markCommitted(runId);
-    input.commit = { state: 'done', manifestUri: runManifestUri(spec.output.uri) };
+    const m = await commitRun(storage, plan, chosen, { afterStep: o.commitAfterStep });
+    const rows = { read: m.inputRowCount, scored: m.rowCount, failed: m.failedRowCount };
+    ctx.runState.markCommitted(runId, rows);
+    input.commit = { state: 'done', manifestUri: runManifestUri(spec.output.uri), rows };
     result = reconcile(input);
   }
   return result;

@@ -72,10 +72,10 @@ export async function observe(ctx: ReconcileContext, obj: BijObject, jobs: k8s.V
   const [manifests, progress, committed] = await Promise.all([
     ctx.runState.manifestsFor(storage, outputUri, runId, finished),
     ctx.runState.progressFor(storage, outputUri, runId, running, ctx.now.getTime()),
-    ctx.runState.isCommitted(storage, outputUri, runId),
+    ctx.runState.committedRows(storage, outputUri, runId),
   ]);
   input.manifests = manifests;
   input.progress = progress;
-  input.commit = committed ? { state: 'done', manifestUri: runManifestUri(outputUri) } : { state: 'none' };
+  input.commit = committed ? { state: 'done', manifestUri: runManifestUri(outputUri), rows: committed } : { state: 'none' };
   return { input, storage };
 }

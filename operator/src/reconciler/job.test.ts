@@ -87,9 +87,12 @@ describe('buildShardJob', () => {
   test('env: the assignment first, then the user env without our names', () => {
     const b = makeBIJ().withSpec({ worker: { env: [{ name: 'LOG_LEVEL', value: 'debug' }, { name: 'BIJ_SHARD', value: '7' }] } });
     const env = container(build(b)).env!;
-    expect(env.map((e) => e.name)).toEqual(['BIJ_PLAN_URI', 'BIJ_SHARD', 'BIJ_ATTEMPT', 'BIJ_RUN_ID', 'BIJ_S3', 'LOG_LEVEL']);
+    expect(env.map((e) => e.name)).toEqual(['BIJ_PLAN_URI', 'BIJ_SHARD', 'BIJ_ATTEMPT', 'BIJ_RUN_ID', 'BIJ_S3', 'BIJ_MAX_FAILED_ROWS', 'BIJ_EXECUTION_PROVIDER', 'LOG_LEVEL']);
     const byName = Object.fromEntries(env.map((e) => [e.name, e.value]));
-    expect(byName).toMatchObject({ BIJ_PLAN_URI: assignment.planUri, BIJ_SHARD: '3', BIJ_ATTEMPT: '1', BIJ_RUN_ID: 'r0123456789', LOG_LEVEL: 'debug' });
+    expect(byName).toMatchObject({
+      BIJ_PLAN_URI: assignment.planUri, BIJ_SHARD: '3', BIJ_ATTEMPT: '1', BIJ_RUN_ID: 'r0123456789', LOG_LEVEL: 'debug',
+      BIJ_MAX_FAILED_ROWS: '0', BIJ_EXECUTION_PROVIDER: 'auto',
+    });
     expect(JSON.parse(byName.BIJ_S3!)).toEqual({ endpoint: '', region: 'us-east-1', forcePathStyle: false, credentialsSecret: '' });
     expect(env.some((e) => e.name === 'NVIDIA_VISIBLE_DEVICES')).toBe(false);
   });

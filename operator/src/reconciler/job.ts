@@ -82,6 +82,8 @@ export function buildShardJob(bij: BijRef, a: ShardAssignment, options: ShardJob
     { name: ENV.attempt, value: String(a.attempt) },
     { name: ENV.runId, value: a.runId },
     { name: ENV.s3, value: JSON.stringify(spec.storage.s3) },
+    { name: ENV.maxFailedRows, value: String(spec.maxFailedRows) },
+    { name: ENV.executionProvider, value: spec.worker.executionProvider },
   ];
   const reserved = new Set(ours.map((e) => e.name));
   const userEnv = (clone(w.env) ?? []) as unknown as V1EnvVar[];

@@ -12,6 +12,11 @@ describe('observeAttempts', () => {
     }]);
   });
 
+  test('a Job being deleted is deleting, even if it failed meanwhile (its pod was stopped: not counted)', () => {
+    const [a] = observeAttempts([job().deleting().failedCondition().obj()], []);
+    expect(a.state).toBe('deleting');
+  });
+
   test('Jobs without our labels are not attempts', () => {
     expect(observeAttempts([makeJob('other').obj(), makeJob('x').labels(RUN, 1, 0).obj()], [])).toHaveLength(1);
     const bad = makeJob('y').obj();

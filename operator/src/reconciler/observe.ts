@@ -116,7 +116,9 @@ export function observeAttempts(jobs: readonly V1Job[], pods: readonly V1Pod[]):
     const conds = job.status?.conditions;
     const complete = condition(conds, 'Complete');
     const failed = condition(conds, 'Failed');
-    const state: ObservedAttempt['state'] = complete ? 'succeeded' : failed ? 'failed' : job.metadata?.deletionTimestamp ? 'deleting' : 'active';
+    // A Job being deleted (by the operator stopping it, or by someone else) is 'deleting' even if it
+    // has failed meanwhile: its pod was stopped, so the failure is not the workload's and not counted.
+    const state: ObservedAttempt['state'] = complete ? 'succeeded' : job.metadata?.deletionTimestamp ? 'deleting' : failed ? 'failed' : 'active';
 
     const uid = job.metadata?.uid;
     const jobPods = (uid && index.byUid.get(uid)) || index.byName.get(name) || index.byAttempt.get(`${runId}/${shard}/${attempt}`) || [];

@@ -349,6 +349,25 @@ describe('success', () => {
     expect(cond(done, 'Running')?.status).toBe('False');
   });
 
+  test('committed but the Succeeded status was never written (crash, failover): Succeeded, nothing scored again', () => {
+    // The commit cleaned up the manifests and the pass deleted the Jobs; then the operator died.
+    const bij = running().obj();
+    const r = reconcile(makeInput(bij).uniformPlan(3).committed(undefined, { read: 300, scored: 298, failed: 2 }).obj());
+    expect(r.create).toEqual([]);
+    expect(r.actions.commit).toBeUndefined();
+    expect(r.status).toMatchObject({
+      phase: 'Succeeded', progress: '100%',
+      shards: { total: 3, succeeded: 3, pending: 0, running: 0, failed: 0 },
+      rows: { total: 300, processed: 300, failed: 2 },
+    });
+  });
+
+  test('a commit that is done wins over attempts that would fail the run', () => {
+    const bij = running(makeBIJ().maxRetries(0)).obj();
+    const r = reconcile(makeInput(bij).uniformPlan(1).attempts(attempt(1).shard(0).failed()).manifest(0, 0).committed().obj());
+    expect(r.status.phase).toBe('Succeeded');
+  });
+
   test('a Succeeded status recomputed after the Jobs were deleted (status write lost a 409) keeps the retries', () => {
     const bij = running().obj();
     const b = () => makeInput(bij).uniformPlan(2).attempts(attempt(0).shard(0).failed(), attempt(1).shard(0).succeeded(), attempt(0).shard(1).succeeded())

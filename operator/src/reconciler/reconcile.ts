@@ -223,6 +223,26 @@ function reconcileRun(input: ReconcileInput): ReconcileResult {
     attempts,
   };
 
+  if (input.commit.state === 'done') {
+    // _SUCCESS names this run: the run succeeded, whatever the attempts say now. (A crash after the
+    // commit but before this status was written leaves no manifests and no Jobs; without this the
+    // run would be scored again.) Counts come from the run manifest when the caller read it.
+    const c = input.commit;
+    const committed = c.rows
+      ? {
+        ...facts,
+        shards: { total: shards.length, pending: 0, running: 0, succeeded: shards.length, failed: 0, retries: counts.shards.retries },
+        rows: { total: plan.totalRows, processed: c.rows.read, failed: c.rows.failed },
+      }
+      : facts;
+    const processed = committed.rows?.processed ?? counts.processed;
+    const done: StatusFacts = {
+      ...committed, phase: 'Succeeded', completionTime: completionTime('Succeeded'),
+      message: `committed ${processed} rows in ${shards.length} shards`,
+    };
+    if (c.manifestUri !== undefined) done.outputManifest = c.manifestUri;
+    return finish(done, { delete: deletions(attempts, () => true, 'the run succeeded') }, failures);
+  }
   if (failure) {
     return finish({ ...facts, phase: 'Failed', completionTime: completionTime('Failed'), message: failure.message, failure },
       { delete: stopActive('the run failed') }, failures);
@@ -241,15 +261,7 @@ function reconcileRun(input: ReconcileInput): ReconcileResult {
     }
   }
 
-  const completion = runCompletion(shards, input.commit);
-  if (completion.kind === 'committed') {
-    const facts2: StatusFacts = {
-      ...facts, phase: 'Succeeded', completionTime: completionTime('Succeeded'),
-      message: `committed ${counts.processed} rows in ${shards.length} shards`,
-    };
-    if (completion.manifestUri !== undefined) facts2.outputManifest = completion.manifestUri;
-    return finish(facts2, { delete: deletions(attempts, () => true, 'the run succeeded') }, failures);
-  }
+  const completion = runCompletion(shards);
   if (completion.kind === 'commit') {
     return finish({ ...facts, phase: 'Merging', message: `all ${shards.length} shards are done; committing` },
       { delete: redundant, actions: { commit: { runId, chosen: completion.chosen } }, requeueAfterMs: 0 }, failures);

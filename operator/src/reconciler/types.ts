@@ -103,7 +103,7 @@ export interface ReconcileInput {
   /** Rows done by running attempts of the current run, from their progress.json: `${shard}/${attempt}` -> rowsDone. */
   progress: ReadonlyMap<string, number>;
   /** Whether the current run is committed (_SUCCESS written, _manifest.json names this run). */
-  commit: { state: 'none' } | { state: 'done'; manifestUri?: string };
+  commit: { state: 'none' } | { state: 'done'; manifestUri?: string; rows?: { read: number; scored: number; failed: number } };
   now: Date;
   options?: ReconcileOptions;
 }

@@ -4,14 +4,20 @@
  * - shard manifests (immutable: positives cached forever; the run's shards are listed once, then only
  *   attempts that finished since are probed);
  * - progress of running attempts (re-read at most every `progressTtlMs` per attempt);
- * - whether the commit is done (_SUCCESS naming the run; cached once true).
+ * - whether the commit is done (_SUCCESS naming the run) and its row counts (cached once true).
  */
 import type { Storage } from '../../../worker/src/storage/types.js';
 import {
-  ProgressSchema, ShardManifestSchema, ShardPlanSchema, joinUri, planUri, progressUri, runPrefix,
-  shardManifestUri, type ShardManifest, type ShardPlan,
+  ProgressSchema, RunManifestSchema, ShardManifestSchema, ShardPlanSchema, joinUri, planUri, progressUri, runPrefix,
+  runManifestUri, shardManifestUri, type ShardManifest, type ShardPlan,
 } from '../contract/index.js';
 import { readSuccessMarker } from '../commit/commit.js';
+
+export interface CommittedRows {
+  read: number;
+  scored: number;
+  failed: number;
+}
 
 export interface ManifestSummary {
   attempt: number;
@@ -26,7 +32,7 @@ export class RunState {
   private listed = new Set<string>();
   private probed = new Set<string>();
   private progress = new Map<string, { at: number; rows: number }>();
-  private committed = new Set<string>();
+  private committed = new Map<string, CommittedRows>();
 
   constructor(private readonly progressTtlMs = 2_000) {}
 
@@ -50,12 +56,15 @@ export class RunState {
     return m;
   }
 
+  /** Reads one shard manifest. I/O errors propagate (the reconcile is retried); a file that is not a
+   * valid manifest of this attempt is ignored for good (workers write manifests atomically, last). */
   private async readManifest(storage: Storage, uri: string, runId: string, shard: number, attempt: number): Promise<void> {
+    const text = await storage.readText(uri);
     let parsed: ShardManifest;
     try {
-      parsed = ShardManifestSchema.parse(JSON.parse(await storage.readText(uri)));
+      parsed = ShardManifestSchema.parse(JSON.parse(text));
     } catch {
-      return; // unreadable or partial: not a manifest (the worker writes it atomically, last)
+      return;
     }
     if (parsed.runId !== runId || parsed.shard !== shard || parsed.attempt !== attempt) return;
     const byShard = this.runManifests(runId);
@@ -84,9 +93,13 @@ export class RunState {
     for (const { shard, attempt } of finished) {
       const key = `${runId}/${shard}/${attempt}`;
       if (this.probed.has(key) || this.runManifests(runId).get(shard)?.has(attempt)) continue;
-      this.probed.add(key);
       const uri = shardManifestUri(outputUri, runId, shard, attempt);
-      probes.push(storage.exists(uri).then((yes) => (yes ? this.readManifest(storage, uri, runId, shard, attempt) : undefined)));
+      // Marked probed only after a definite answer: a transient error is retried next reconcile
+      // rather than hiding a good attempt's manifest for good.
+      probes.push((async () => {
+        if (await storage.exists(uri)) await this.readManifest(storage, uri, runId, shard, attempt);
+        this.probed.add(key);
+      })());
     }
     await Promise.all(probes);
     const out = new Map<number, ManifestSummary[]>();
@@ -118,15 +131,20 @@ export class RunState {
     return out;
   }
 
-  async isCommitted(storage: Storage, outputUri: string, runId: string): Promise<boolean> {
-    if (this.committed.has(runId)) return true;
+  /** The run's committed row counts when _SUCCESS names it (read from _manifest.json once), else undefined. */
+  async committedRows(storage: Storage, outputUri: string, runId: string): Promise<CommittedRows | undefined> {
+    const cached = this.committed.get(runId);
+    if (cached) return cached;
     const marker = await readSuccessMarker(storage, outputUri);
-    if (marker?.runId === runId) this.committed.add(runId);
-    return marker?.runId === runId;
+    if (marker?.runId !== runId) return undefined;
+    const m = RunManifestSchema.parse(JSON.parse(await storage.readText(runManifestUri(outputUri))));
+    const rows = { read: m.inputRowCount, scored: m.rowCount, failed: m.failedRowCount };
+    this.committed.set(runId, rows);
+    return rows;
   }
 
-  markCommitted(runId: string): void {
-    this.committed.add(runId);
+  markCommitted(runId: string, rows: CommittedRows): void {
+    this.committed.set(runId, rows);
   }
 
   /** Forgets a run (the job was deleted or moved to a new run). */

@@ -135,7 +135,10 @@ export class InputBuilder {
     return this;
   }
   progress(shard: number, attemptNo: number, rowsDone: number): this { this.progressMap.set(`${shard}/${attemptNo}`, rowsDone); return this; }
-  committed(manifestUri = 's3://scores/churn/_manifest.json'): this { this.commitState = { state: 'done', manifestUri }; return this; }
+  committed(manifestUri = 's3://scores/churn/_manifest.json', rows?: { read: number; scored: number; failed: number }): this {
+    this.commitState = { state: 'done', manifestUri, ...(rows ? { rows } : {}) };
+    return this;
+  }
   now(d: Date | number): this { this.nowDate = typeof d === 'number' ? at(d) : d; return this; }
   specErrors(e: FieldError[]): this { this.errors = e; return this; }
   options(o: ReconcileOptions): this { this.opts = o; return this; }

@@ -39,6 +39,8 @@ export interface ShardRunOptions {
   readAhead?: number;
   intraOpThreads?: number;
   log?: (msg: string, fields?: Record<string, unknown>) => void;
+  /** The current spec's values of settings that may change mid-run (default: the plan's). */
+  overrides?: { maxFailedRows?: number; executionProvider?: 'cuda' | 'cpu' | 'auto' };
 }
 
 export interface ShardRunResult {
@@ -90,11 +92,12 @@ export async function runShard(o: ShardRunOptions): Promise<ShardRunResult> {
   const prefix = attemptPrefix(outputUri, plan.runId, shard, attempt);
   const log = o.log ?? (() => undefined);
   const startedAt = new Date();
+  const maxFailedRows = o.overrides?.maxFailedRows ?? spec.maxFailedRows;
   const t0 = performance.now();
   const busy = { pack: 0, infer: 0, unpack: 0, write: 0 };
 
   const session: ScoringSession = await createScoringSession(await loadModel(storage, spec.model.uri), {
-    executionProvider: spec.worker.executionProvider, modelUri: spec.model.uri,
+    executionProvider: o.overrides?.executionProvider ?? spec.worker.executionProvider, modelUri: spec.model.uri,
     expectedSha256: spec.model.sha256, intraOpThreads: o.intraOpThreads,
   });
   log('model loaded', { provider: session.provider, fallback: session.fallbackReason, sha256: session.sha256, threads: session.intraOpThreads });
@@ -158,10 +161,10 @@ export async function runShard(o: ShardRunOptions): Promise<ShardRunResult> {
       rowsScored += p.goodRows.length;
       progress.add(batch.numRows);
       await faultAt('batch', shard, attempt); // test-only (BIJ_FAULT); a no-op when unset
-      if (rowsRead - rowsScored > spec.maxFailedRows) {
+      if (rowsRead - rowsScored > maxFailedRows) {
         // The run cannot succeed (the operator enforces the same limit across shards): stop now.
         throw new BadInputError(`shard ${shard} has ${rowsRead - rowsScored} rows that cannot be scored, more than `
-          + `spec.maxFailedRows (${spec.maxFailedRows}); first reasons: ${p.bad.reasons.slice(0, 3).join('; ')}`);
+          + `spec.maxFailedRows (${maxFailedRows}); first reasons: ${p.bad.reasons.slice(0, 3).join('; ')}`);
       }
     }
     if (rowsRead !== planned.rows) {
