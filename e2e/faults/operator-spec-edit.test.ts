@@ -74,6 +74,8 @@ describe('spec edited mid-run', () => {
     expect((await cluster.jobs(name)).filter((j) => j.metadata?.labels?.['batchinference.dev/run'] === oldRun)).toEqual([]);
     expect(cluster.runner.running().filter((p) => oldJobs.includes(p.job))).toEqual([]);
     expect(filesUnder(join(out, '_bij', oldRun, 'shards'))).toEqual([]);
+    // The abandoned run is discarded whole: changing the spec back would plan afresh.
+    expect(filesUnder(join(out, '_bij', oldRun))).toEqual([]);
     expect(filesUnder(join(out, '_bij', newRun, 'shards'))).toEqual([]);
     // The new run ran every shard itself.
     expect(rec.jobsCreated.filter((j) => j.run === newRun).map((j) => j.shard).sort()).toEqual(['0', '1', '2', '3']);

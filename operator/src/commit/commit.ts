@@ -106,9 +106,18 @@ export async function commitRun(
   return manifest;
 }
 
-/** Deletes a run's attempt files and aborts its open uploads; keeps plan.json for audit. Idempotent. */
+/** Deletes a committed run's attempt files and aborts its open uploads; keeps plan.json for audit. Idempotent. */
 export async function cleanupRun(storage: Storage, outputUri: string, runId: string): Promise<void> {
   const shardsRoot = joinUri(runPrefix(outputUri, runId), 'shards') + '/';
   await storage.abortUploads(shardsRoot);
   await storage.deletePrefix(shardsRoot);
+}
+
+/** Deletes everything of a run that will not be committed (deleted job, changed spec), plan.json
+ * included: a later run with the same id (the spec changed back) must plan afresh, not reuse a plan
+ * of files that may have changed since. Idempotent. */
+export async function discardRun(storage: Storage, outputUri: string, runId: string): Promise<void> {
+  const root = runPrefix(outputUri, runId) + '/';
+  await storage.abortUploads(root);
+  await storage.deletePrefix(root);
 }

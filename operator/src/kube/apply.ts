@@ -8,7 +8,7 @@ import type { Storage } from '../../../worker/src/storage/types.js';
 import { describeError, isBadInput, runManifestUri } from '../contract/index.js';
 import { reconcile, statusEqual, type ReconcileInput, type ReconcileResult } from '../reconciler/index.js';
 import { freezePlan, planRun } from '../planner/plan.js';
-import { cleanupRun, commitRun } from '../commit/commit.js';
+import { commitRun, discardRun } from '../commit/commit.js';
 import { BIJ_REF } from './clients.js';
 import { isAlreadyExists, isNotFound } from './errors.js';
 import { recordEvents } from './events.js';
@@ -62,7 +62,7 @@ async function cleanup(ctx: ReconcileContext, storage: Storage | undefined, resu
   for (const c of result.actions.cleanup ?? []) {
     const s = storage ?? (observed.input.bij.spec ? ctx.openStorage(observed.input.bij.spec.storage.s3) : undefined);
     if (!s) continue;
-    await cleanupRun(s, c.outputUri, c.runId);
+    await discardRun(s, c.outputUri, c.runId);
     ctx.runState.forget(c.runId);
   }
 }

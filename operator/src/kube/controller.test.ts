@@ -172,9 +172,9 @@ test('a valid job: finalizer first, a plan, at most `parallelism` shard Jobs; de
   const bijGone = timeline.findIndex((e) => e.res === PLURAL && e.type === 'DELETED');
   expect(jobGone).toHaveLength(2);
   expect(Math.max(...jobGone)).toBeLessThan(bijGone);
-  // The run's attempt files are cleaned up (the frozen plan stays), and the job's metric series are dropped.
+  // The uncommitted run is discarded whole (plan included), and the job's metric series are dropped.
   expect(existsSync(leftover)).toBe(false);
-  expect(existsSync(join(root, 'out-ok', '_bij', s.runId!, 'plan.json'))).toBe(true);
+  expect(existsSync(join(root, 'out-ok', '_bij', s.runId!, 'plan.json'))).toBe(false);
   await until('the metric series to be dropped', async () => !(await metrics.registry.metrics()).includes('job="ok"'));
   expect(await counter('error')).toBe(0);
 });
