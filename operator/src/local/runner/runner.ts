@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import type { Logger } from '../../log.js';
 import { makeClients, mergePatch, keyOf, type KubeClients } from '../../kube/clients.js';
 import { SelfHealingInformer } from '../../kube/informer.js';
-import { isNotFound } from '../../kube/errors.js';
+import { isConflict, isNotFound } from '../../kube/errors.js';
 import { ENV } from '../../contract/index.js';
 import { resolveEnv } from './env.js';
 import { finishedJobStatus, runningPodStatus, terminatedPodStatus, type ProcessExit } from './pod-status.js';
@@ -42,6 +42,8 @@ interface RunningPod {
   logTail: string[];
   disruption?: { reason: string; message: string };
   exited: Promise<void>;
+  /** Resolves once the "running" status was written (or failed to be). */
+  started: Promise<void>;
 }
 
 export class LocalJobRunner {
@@ -49,6 +51,10 @@ export class LocalJobRunner {
   private readonly informer: SelfHealingInformer<k8s.V1Job>;
   private readonly pods = new Map<string, RunningPod>();
   private readonly starting = new Set<string>();
+  /** Jobs deleted while their pod was starting: stopped as soon as the process exists. */
+  private readonly cancelled = new Set<string>();
+  /** Failed starts per Job, for the retry backoff (like the kubelet's). */
+  private readonly startFailures = new Map<string, number>();
   private readonly waiting: string[] = [];
   private readonly done = new Set<string>();
   private stopped = false;
@@ -111,8 +117,12 @@ export class LocalJobRunner {
   private onJob(kind: 'add' | 'update' | 'delete', job: k8s.V1Job): void {
     const key = keyOf(job);
     if (kind === 'delete' || job.metadata?.deletionTimestamp || job.spec?.suspend) {
+      if (this.starting.has(key)) this.cancelled.add(key);
       this.stopPod(key);
-      if (kind === 'delete') this.done.delete(key);
+      if (kind === 'delete') {
+        this.done.delete(key);
+        this.startFailures.delete(key);
+      }
       return;
     }
     if (this.stopped || this.isFinished(job) || this.pods.has(key) || this.starting.has(key) || this.done.has(key)) return;
@@ -128,8 +138,23 @@ export class LocalJobRunner {
     }
     this.starting.add(key);
     void this.startPod(job)
-      .catch((err) => this.o.log.error({ job: key, err: String(err) }, 'could not start pod'))
+      .then(() => this.startFailures.delete(key), (err: unknown) => this.retryStart(job, err))
       .finally(() => this.starting.delete(key));
+  }
+
+  /** A pod that could not start (API error, missing Secret) is tried again with backoff, as the
+   * kubelet does; the Job stays active meanwhile, and the log says why. */
+  private retryStart(job: k8s.V1Job, err: unknown): void {
+    const key = keyOf(job);
+    const n = (this.startFailures.get(key) ?? 0) + 1;
+    this.startFailures.set(key, n);
+    const delay = Math.min(30_000, 250 * 2 ** (n - 1));
+    this.o.log.warn({ job: key, err: err instanceof Error ? err.message : String(err), retryInMs: delay }, 'could not start pod; retrying');
+    const t = setTimeout(() => {
+      const now = this.informer.get(job.metadata!.name!, job.metadata!.namespace);
+      if (now && now.metadata?.uid === job.metadata?.uid && !this.stopped) this.onJob('update', now);
+    }, delay);
+    t.unref();
   }
 
   private stopPod(key: string): void {
@@ -163,10 +188,17 @@ export class LocalJobRunner {
     };
     await this.clients.core.createNamespacedPod({ namespace, body: pod });
 
-    const env = await resolveEnv(container, namespace, {
-      secret: (ns, name) => this.clients.core.readNamespacedSecret({ namespace: ns, name }).catch((e) => (isNotFound(e) ? undefined : Promise.reject(e))),
-      configMap: (ns, name) => this.clients.core.readNamespacedConfigMap({ namespace: ns, name }).catch((e) => (isNotFound(e) ? undefined : Promise.reject(e))),
-    });
+    let env: Record<string, string>;
+    try {
+      env = await resolveEnv(container, namespace, {
+        secret: (ns, name) => this.clients.core.readNamespacedSecret({ namespace: ns, name }).catch((e) => (isNotFound(e) ? undefined : Promise.reject(e))),
+        configMap: (ns, name) => this.clients.core.readNamespacedConfigMap({ namespace: ns, name }).catch((e) => (isNotFound(e) ? undefined : Promise.reject(e))),
+      });
+    } catch (err) {
+      // Like the kubelet's CreateContainerConfigError: the pod goes (a new one is made on retry).
+      await this.clients.core.deleteNamespacedPod({ namespace, name: podName, gracePeriodSeconds: 0 }).catch(() => undefined);
+      throw err;
+    }
     const terminationFile = join(this.o.workDir, `${podName}.termination`);
     const logFile = join(this.o.workDir, `${podName}.log`);
     const argv = [...this.o.workerCommand, ...(container.args ?? [])];
@@ -186,27 +218,40 @@ export class LocalJobRunner {
     child.stderr!.on('data', onData);
 
     let resolveExit!: () => void;
+    let resolveStarted!: () => void;
     const running: RunningPod = {
       jobKey: key, podName, namespace, child, startedAt, terminationFile, logTail,
       exited: new Promise<void>((r) => (resolveExit = r)),
+      started: new Promise<void>((r) => (resolveStarted = r)),
     };
     this.pods.set(key, running);
     child.on('exit', (code, signal) => {
       logStream.end();
       void this.onExit(job, running, code, signal).finally(() => {
         this.pods.delete(key);
-        this.done.add(key);
+        // Its Job deleted, a new Job of the same name may come (or already be here): that one must run.
+        const now = this.informer.get(jobName, namespace);
+        if (now && now.metadata?.uid !== job.metadata?.uid) this.onJob('update', now);
+        else if (now) this.done.add(key);
         resolveExit();
         this.startWaiting();
       });
     });
     child.on('error', (err) => this.o.log.error({ job: key, err: String(err) }, 'worker process error'));
     this.o.log.debug({ job: key, pod: podName, pid: child.pid }, 'pod started');
+    if (this.cancelled.delete(key)) this.stopPod(key);
     this.onPodStarted?.(jobName, child.pid ?? -1);
 
-    await this.patchStatus(namespace, podName, jobName, runningPodStatus(startedAt), {
-      active: 1, ready: 1, startTime: startedAt.toISOString() as unknown as Date,
-    });
+    try {
+      await this.patchStatus(namespace, podName, jobName, runningPodStatus(startedAt), {
+        active: 1, ready: 1, startTime: startedAt.toISOString() as unknown as Date,
+      }, job.metadata!.uid);
+    } catch (err) {
+      if (!isNotFound(err) && !isConflict(err)) this.o.log.warn({ job: key, err: String(err) }, 'could not write running status');
+    } finally {
+      // The exit status is written after this one, so a fast exit is never overwritten by "running".
+      resolveStarted();
+    }
   }
 
   private startWaiting(): void {
@@ -219,6 +264,7 @@ export class LocalJobRunner {
   }
 
   private async onExit(job: k8s.V1Job, p: RunningPod, code: number | null, signal: NodeJS.Signals | null): Promise<void> {
+    await p.started;
     let terminationMessage = '';
     try {
       terminationMessage = readFileSync(p.terminationFile, 'utf8');
@@ -231,9 +277,10 @@ export class LocalJobRunner {
     };
     const fallback = job.spec?.template.spec?.containers[0].terminationMessagePolicy === 'FallbackToLogsOnError';
     try {
-      await this.patchStatus(p.namespace, p.podName, job.metadata!.name!, terminatedPodStatus(exit, fallback), finishedJobStatus(exit));
+      // Only on this pod's own Job: a Job of the same name created since is another Job (a 409).
+      await this.patchStatus(p.namespace, p.podName, job.metadata!.name!, terminatedPodStatus(exit, fallback), finishedJobStatus(exit), job.metadata!.uid);
     } catch (err) {
-      if (!isNotFound(err)) this.o.log.warn({ job: p.jobKey, err: String(err) }, 'could not write final status');
+      if (!isNotFound(err) && !isConflict(err)) this.o.log.warn({ job: p.jobKey, err: String(err) }, 'could not write final status');
     }
     await this.finishPodDeletion(p.namespace, p.podName);
   }
@@ -266,9 +313,11 @@ export class LocalJobRunner {
     await this.clients.batch.patchNamespacedJobStatus({ namespace, name: job.metadata!.name!, body: { status: finishedJobStatus(exit) } }, mergePatch);
   }
 
-  private async patchStatus(namespace: string, podName: string, jobName: string, pod: k8s.V1PodStatus, job: k8s.V1JobStatus): Promise<void> {
+  /** With `jobUid`, the Job patch carries it as a precondition (409 if the name now holds another Job). */
+  private async patchStatus(namespace: string, podName: string, jobName: string, pod: k8s.V1PodStatus, job: k8s.V1JobStatus, jobUid?: string): Promise<void> {
     await this.clients.core.patchNamespacedPodStatus({ namespace, name: podName, body: { status: pod } }, mergePatch);
-    await this.clients.batch.patchNamespacedJobStatus({ namespace, name: jobName, body: { status: job } }, mergePatch);
+    const body = jobUid ? { metadata: { uid: jobUid }, status: job } : { status: job };
+    await this.clients.batch.patchNamespacedJobStatus({ namespace, name: jobName, body }, mergePatch);
   }
 }
 
