@@ -1,0 +1,211 @@
+/** Reconciler tables: success and the commit, status, events, scale. */
+import {
+  T0, applyResult, at, attempt, currentRun, iso, makeBIJ, makeInput, updateAttempt,
+} from '../testing/builders.js';
+import { attemptsOf, cond, reasons, running, settle, shardsOf } from '../testing/reconcile-helpers.js';
+import { EXIT } from '../contract/process.js';
+import { FINALIZER } from './names.js';
+import { reconcile, isTerminal, needsStorage } from './reconcile.js';
+import { statusEqual } from './compute-status.js';
+import { retryBackoffMs } from './shards.js';
+import type { ReconcileInput } from './types.js';
+
+describe('success', () => {
+  test('all shards done: Merging, commit with the chosen attempts; then Succeeded', () => {
+    const bij = running().obj();
+    const b = () => makeInput(bij).uniformPlan(3).attempts(attempt(0).shard(0).succeeded(), attempt(0).shard(1).failed(), attempt(1).shard(1).succeeded(), attempt(0).shard(2).succeeded())
+      .manifest(0, 0).manifest(1, 1).manifest(2, 0);
+    const merging = reconcile(b().obj());
+    expect(merging.status.phase).toBe('Merging');
+    expect(merging.actions.commit).toEqual({ runId: currentRun(bij), chosen: [{ shard: 0, attempt: 0 }, { shard: 1, attempt: 1 }, { shard: 2, attempt: 0 }] });
+    expect(merging.delete).toEqual([]);
+    expect(reasons(merging)).toContain('Merging');
+
+    const done = reconcile(applyResult(b().committed().obj(), merging));
+    expect(done.status).toMatchObject({ phase: 'Succeeded', outputManifest: 's3://scores/churn/_manifest.json', completionTime: iso(60), progress: '100%' });
+    expect(done.delete).toHaveLength(4); // finished Jobs go after success
+    expect(reasons(done)).toEqual(['Committed']);
+    expect(cond(done, 'Succeeded')?.status).toBe('True');
+    expect(cond(done, 'Running')?.status).toBe('False');
+  });
+
+  test('committed but the Succeeded status was never written (crash, failover): Succeeded, nothing scored again', () => {
+    // The commit cleaned up the manifests and the pass deleted the Jobs; then the operator died.
+    const bij = running().obj();
+    const r = reconcile(makeInput(bij).uniformPlan(3).committed(undefined, { read: 300, scored: 298, failed: 2 }).obj());
+    expect(r.create).toEqual([]);
+    expect(r.actions.commit).toBeUndefined();
+    expect(r.status).toMatchObject({
+      phase: 'Succeeded', progress: '100%',
+      shards: { total: 3, succeeded: 3, pending: 0, running: 0, failed: 0 },
+      rows: { total: 300, processed: 300, failed: 2 },
+    });
+  });
+
+  test('a commit that is done wins over attempts that would fail the run', () => {
+    const bij = running(makeBIJ().maxRetries(0)).obj();
+    const r = reconcile(makeInput(bij).uniformPlan(1).attempts(attempt(1).shard(0).failed()).manifest(0, 0).committed().obj());
+    expect(r.status.phase).toBe('Succeeded');
+  });
+
+  test('a Succeeded status recomputed after the Jobs were deleted (status write lost a 409) keeps the retries', () => {
+    const bij = running().obj();
+    const b = () => makeInput(bij).uniformPlan(2).attempts(attempt(0).shard(0).failed(), attempt(1).shard(0).succeeded(), attempt(0).shard(1).succeeded())
+      .manifest(0, 1).manifest(1, 0);
+    const seen = reconcile(b().obj());
+    expect(seen.status.shards?.retries).toBe(1);
+    // The stored status still says Running with 1 retry; the Jobs are being deleted after the commit.
+    const stored = { ...bij, status: seen.status };
+    const r = reconcile(makeInput(stored).uniformPlan(2).attempts(attempt(0).shard(0).deleting(), attempt(1).shard(0).deleting(), attempt(0).shard(1).deleting())
+      .manifest(0, 1).manifest(1, 0).committed().obj());
+    expect(r.status).toMatchObject({ phase: 'Succeeded', shards: { succeeded: 2, retries: 1 } });
+    expect(reasons(r)).not.toContain('ShardFailed');
+  });
+
+  test('two manifests for one shard: the lowest attempt is chosen, the other running attempt is stopped', () => {
+    const bij = running().obj();
+    const r = reconcile(makeInput(bij).uniformPlan(2).attempts(attempt(1).shard(0).active(), attempt(2).shard(0).active(), attempt(0).shard(1).succeeded())
+      .manifest(0, 2).manifest(0, 1).manifest(1, 0).obj());
+    expect(r.actions.commit?.chosen).toEqual([{ shard: 0, attempt: 1 }, { shard: 1, attempt: 0 }]);
+    expect(r.delete.map((d) => d.name)).toEqual([`churn-${currentRun(bij)}-s0-a2`]);
+  });
+
+  test('terminal phases stay terminal for the same run id', () => {
+    const bij = running().obj();
+    const succeeded = reconcile(makeInput(bij).uniformPlan(1).manifest(0, 0).committed().obj());
+    const later = makeInput({ ...bij, status: succeeded.status }).uniformPlan(1).attempts(attempt(0).shard(0).failed()).now(500).obj();
+    const r = reconcile(later);
+    expect(r.status).toEqual(succeeded.status);
+    expect(r.create).toEqual([]);
+    expect(r.events).toEqual([]);
+    expect(r.delete).toHaveLength(1);
+
+    // A non-output spec change (parallelism) only updates observedGeneration.
+    const edited = reconcile({ ...later, bij: { ...later.bij, metadata: { ...later.bij.metadata, generation: 2 }, spec: { ...later.bij.spec!, parallelism: 1 } } });
+    expect(edited.status.phase).toBe('Succeeded');
+    expect(edited.status.observedGeneration).toBe(2);
+    expect(needsStorage({ ...later.bij, status: succeeded.status })).toBe(false);
+  });
+
+  test('a failed run keeps its failed Jobs (for logs) and stops the rest', () => {
+    const bij = running(makeBIJ().maxRetries(0)).obj();
+    const failed = reconcile(makeInput(bij).uniformPlan(2).attempts(attempt(0).shard(0).failed()).obj());
+    const r = reconcile(makeInput({ ...bij, status: failed.status }).uniformPlan(2)
+      .attempts(attempt(0).shard(0).failed(), attempt(0).shard(1).active()).obj());
+    expect(r.status).toEqual(failed.status);
+    expect(r.delete.map((d) => d.name)).toEqual([`churn-${currentRun(bij)}-s1-a0`]);
+  });
+});
+
+describe('status', () => {
+  test('counts, rows with progress of running attempts, progress percent and summary', () => {
+    const bij = running(makeBIJ().parallelism(2)).obj();
+    const r = reconcile(makeInput(bij).plan([100, 100, 100, 100, 100]).attempts(
+      attempt(0).shard(0).succeeded(), attempt(0).shard(1).active(), attempt(0).shard(2).failed(59),
+    ).manifest(0, 0, { failed: 0 }).progress(1, 0, 40).progress(2, 0, 99).now(60).obj());
+    expect(r.status.shards).toEqual({ total: 5, pending: 2, running: 1, succeeded: 1, failed: 1, retries: 1 });
+    expect(r.status.rows).toEqual({ total: 500, processed: 140, failed: 0 });
+    expect(r.status.progress).toBe('28%');
+    expect(r.status.shardsSummary).toBe('1/5');
+    expect(shardsOf(r)).toEqual([3]);
+  });
+
+  test('gpuSeconds and estimatedCost', () => {
+    const bij = makeBIJ().gpus(2, 3.6).obj();
+    const r = reconcile(makeInput(bij).uniformPlan(2).attempts(
+      attempt(0).shard(0).gpus(2).started(0).succeeded(100), attempt(0).shard(1).gpus(2).started(50).active(),
+    ).manifest(0, 0).now(150).obj());
+    expect(r.status.gpuSeconds).toBe(2 * 100 + 2 * 100);
+    expect(r.status.estimatedCost).toBe('0.40');
+  });
+
+  test('idempotent: reconciling the resulting state again changes nothing', () => {
+    const bij = makeBIJ().parallelism(2).obj();
+    const { input, result } = settle(makeInput(bij).uniformPlan(4).attempts(attempt(0).shard(3).failed(0).disrupted()).obj());
+    expect(input.attempts.filter((a) => a.state === 'active').map((a) => a.shard)).toEqual([0, 1]);
+    const again = reconcile(input);
+    expect(statusEqual(again.status, result.status)).toBe(true);
+    expect(statusEqual(again.status, input.bij.status)).toBe(true);
+    expect(again.create).toEqual([]);
+    expect(again.delete).toEqual([]);
+    expect(again.events).toEqual([]);
+  });
+
+  test('the clock alone does not change the status (no status-write loop)', () => {
+    const bij = makeBIJ().gpus(1).obj();
+    const { input } = settle(makeInput(bij).uniformPlan(4).now(10).obj());
+    const later = reconcile({ ...input, now: at(500) });
+    expect(statusEqual(later.status, input.bij.status)).toBe(true);
+  });
+
+  test('conditions keep lastTransitionTime while their status stays', () => {
+    const bij = makeBIJ().obj();
+    const first = reconcile(makeInput(bij).uniformPlan(2).now(10).obj());
+    expect(cond(first, 'Running')).toMatchObject({ status: 'True', lastTransitionTime: iso(10) });
+    const next = reconcile(makeInput({ ...bij, status: first.status }).uniformPlan(2).manifest(0, 0).now(20).obj());
+    expect(cond(next, 'Running')).toMatchObject({ status: 'True', lastTransitionTime: iso(10) });
+    expect(cond(next, 'Failed')).toMatchObject({ status: 'False', lastTransitionTime: iso(10) });
+    const merging = reconcile(makeInput({ ...bij, status: next.status }).uniformPlan(2).manifest(0, 0).manifest(1, 0).now(30).obj());
+    expect(cond(merging, 'Running')).toMatchObject({ status: 'True', reason: 'Merging', lastTransitionTime: iso(10) });
+    expect(merging.status.conditions?.map((c) => c.type)).toEqual(['Running', 'Suspended', 'Succeeded', 'Failed']);
+  });
+});
+
+describe('events', () => {
+  test('a new failure gives one ShardFailed event, once', () => {
+    const bij = running().obj();
+    const input = makeInput(bij).uniformPlan(4).attempts(
+      attempt(0).shard(0).active(), attempt(0).shard(1).active(), attempt(0).shard(2).active(), attempt(0).shard(3).active(),
+    ).obj();
+    const steady = reconcile(input);
+    const withFailure = updateAttempt(applyResult(input, steady), 2, 0, (a) => ({ ...a, state: 'failed', exitCode: 75, message: 'throttled', finishedAt: iso(59) }));
+    const r = reconcile(withFailure);
+    expect(r.events).toEqual([{ type: 'Warning', reason: 'ShardFailed', message: 'shard 2 attempt 0 failed: exit 75: throttled' }]);
+    const again = reconcile(applyResult(withFailure, r));
+    expect(again.events.filter((e) => e.reason === 'ShardFailed')).toEqual([]);
+  });
+
+  test('Started once when the plan is there', () => {
+    const bij = makeBIJ().obj();
+    const pending = reconcile(makeInput(bij).obj());
+    expect(pending.events).toEqual([]);
+    const started = reconcile(makeInput({ ...bij, status: pending.status }).uniformPlan(4).obj());
+    expect(reasons(started)).toEqual(['Started']);
+    expect(reconcile(applyResult(makeInput({ ...bij, status: pending.status }).uniformPlan(4).obj(), started)).events).toEqual([]);
+  });
+
+  test('many failures at once are capped', () => {
+    const bij = running(makeBIJ().maxRetries(5)).obj();
+    const list = Array.from({ length: 50 }, (_, s) => attempt(0).shard(s).failed(10));
+    const r = reconcile(makeInput(bij).uniformPlan(50).attempts(...list).options({ maxEvents: 5 }).obj());
+    const failed = r.events.filter((e) => e.reason === 'ShardFailed');
+    expect(failed).toHaveLength(6);
+    expect(failed[5].message).toBe('45 more attempts failed');
+  });
+});
+
+describe('scale', () => {
+  test('10,000 shards reconcile in linear time', () => {
+    const n = 10_000;
+    const bij = running(makeBIJ().parallelism(500).maxRetries(3)).obj();
+    const b = makeInput(bij).uniformPlan(n, 1000);
+    const list = [];
+    for (let s = 0; s < n; s++) {
+      if (s % 3 === 0) { list.push(attempt(0).shard(s).succeeded()); b.manifest(s, 0); }
+      else if (s % 3 === 1) list.push(attempt(0).shard(s).failed(10), attempt(1).shard(s).failed(20));
+      if (s % 50 === 2) { list.push(attempt(0).shard(s).active()); b.progress(s, 0, 10); }
+    }
+    const input = b.attempts(...list).obj();
+    const t0 = performance.now();
+    const r = reconcile(input);
+    const ms = performance.now() - t0;
+    expect(r.status.shards?.total).toBe(n);
+    expect(r.create.length).toBe(500 - Math.ceil(n / 50) + 0); // slots left after the running ones
+    expect(ms).toBeLessThan(1500);
+  });
+});
+
+test('T0 is the builders\' clock origin', () => {
+  expect(at(0)).toEqual(T0);
+  expect(FINALIZER).toBe('batchinference.dev/cleanup');
+});
