@@ -1,8 +1,9 @@
 /**
  * One shard attempt, as a chain of stages joined by bounded channels (backpressure everywhere):
  *
- *   read+decode (decoder thread, read-ahead) -> pack (typed arrays) -> infer (ONNX Runtime's own
- *   threads) -> assemble + write (Parquet encode in the writer's thread) -> storage
+ *   read+decode (decoder thread, read-ahead) -> pack (typed arrays) -> infer (ONNX Runtime in a
+ *   thread of its own, next batch queued there) -> assemble + write (Parquet encode in the writer's
+ *   thread) -> storage
  *
  * While the model runs a batch, the next row groups are fetched and decoded and the previous results
  * are encoded, so the model is not left waiting on I/O. Everything is written under the attempt's own
@@ -38,6 +39,9 @@ export interface ShardRunOptions {
   /** Row groups fetched and decoded ahead of the one being read. */
   readAhead?: number;
   intraOpThreads?: number;
+  /** Run ONNX Runtime in a worker thread of its own (default true): the main thread packs, unpacks and
+   * serves reads while the model runs. False: in process (onnxruntime's run blocks the main thread). */
+  inferenceThread?: boolean;
   log?: (msg: string, fields?: Record<string, unknown>) => void;
   /** The current spec's values of settings that may change mid-run (default: the plan's). */
   overrides?: { maxFailedRows?: number; executionProvider?: 'cuda' | 'cpu' | 'auto' };
@@ -98,9 +102,12 @@ export async function runShard(o: ShardRunOptions): Promise<ShardRunResult> {
 
   const session: ScoringSession = await createScoringSession(await loadModel(storage, spec.model.uri), {
     executionProvider: o.overrides?.executionProvider ?? spec.worker.executionProvider, modelUri: spec.model.uri,
-    expectedSha256: spec.model.sha256, intraOpThreads: o.intraOpThreads,
+    expectedSha256: spec.model.sha256, intraOpThreads: o.intraOpThreads, thread: o.inferenceThread ?? true, transferBytes: true,
   });
-  log('model loaded', { provider: session.provider, fallback: session.fallbackReason, sha256: session.sha256, threads: session.intraOpThreads });
+  log('model loaded', {
+    provider: session.provider, fallback: session.fallbackReason, sha256: session.sha256, threads: session.intraOpThreads,
+    inferenceThread: session.inThread, threadFallback: session.threadFallbackReason,
+  });
 
   const keep = [spec.input.idColumn, ...(spec.input.passthroughColumns ?? [])];
   const mapped = Object.values(spec.model.inputs).flatMap((m) => (m.columns ? m.columns : [m.column as string]));
@@ -136,13 +143,31 @@ export async function runShard(o: ShardRunOptions): Promise<ShardRunResult> {
         await send({ batch, packed: p });
       }
     });
+    let inferEnd = 0;
+    const scoreBatch = async (batch: arrow.RecordBatch, p: PackedBatch): Promise<Scored> => {
+      const s = performance.now();
+      // transfer: the packed tensors are not used after scoring (the thread takes their buffers).
+      const outputs = await session.score(scoring as ScoringPlan, p, { maxBatch: spec.batchSize, transfer: true });
+      const e = performance.now();
+      busy.infer += e - Math.max(s, inferEnd); // scores may overlap (below): count the time the model was busy
+      inferEnd = e;
+      return { batch, packed: p, outputs };
+    };
     const scored = pipe<Scored>(depth, async (send) => {
+      // With the model in its own thread, the next batch is handed to it before this one's outputs are
+      // sent on: it is queued there, and starts the moment the current run ends.
+      let ahead: Promise<Scored> | undefined;
       for await (const { batch, packed: p } of packed) {
-        const s = performance.now();
-        const outputs = await session.score(scoring as ScoringPlan, p, { maxBatch: spec.batchSize });
-        busy.infer += performance.now() - s;
-        await send({ batch, packed: p, outputs });
+        const next = scoreBatch(batch, p);
+        if (!session.inThread) {
+          await send(await next);
+          continue;
+        }
+        next.catch(() => undefined); // awaited below, after the batch ahead of it
+        if (ahead) await send(await ahead);
+        ahead = next;
       }
+      if (ahead) await send(await ahead);
     });
     channels.push(decoded, packed, scored);
     for await (const { batch, packed: p, outputs } of scored) {
