@@ -6,7 +6,7 @@ import { BatchInferenceJobSpecSchema } from '../api/spec.js';
 import {
   attemptPrefix, shardManifestUri, planUri, type ShardManifest, type ShardPlan,
 } from '../contract/index.js';
-import { commitRun, readSuccessMarker } from './commit.js';
+import { CommitError, commitRun, readShardManifest, readSuccessMarker } from './commit.js';
 import { mergeManifests } from './merge.js';
 
 const storage = openStorage();
@@ -57,8 +57,9 @@ describe('mergeManifests (pure)', () => {
     ['a shard twice', [manifest('r1', 0, 0, [30]), manifest('r1', 0, 1, [30]), manifest('r1', 1, 0, [20])], /two manifests chosen for shard 0/],
     ['another run', [manifest('r0', 0, 0, [30]), manifest('r1', 1, 0, [20])], /belongs to run r0/],
     ['a shard that read fewer rows than planned', [manifest('r1', 0, 0, [29]), manifest('r1', 1, 0, [20])], /read 29 rows but the plan has 30/],
-  ])('refuses %s', (_n, ms, message) => {
+  ])('refuses %s (a CommitError: retrying cannot help)', (_n, ms, message) => {
     expect(() => mergeManifests(plan, ms)).toThrow(message);
+    expect(() => mergeManifests(plan, ms)).toThrow(CommitError);
   });
 });
 
@@ -110,6 +111,18 @@ describe('commitRun', () => {
     if (manifestText) expect(readFileSync(join(out, '_manifest.json'), 'utf8')).toBe(manifestText);
     expect((await readSuccessMarker(storage, out))?.runId).toBe('r1');
     expect(existsSync(join(out, '_bij', 'r1', 'shards'))).toBe(false);
+  });
+
+  test('a chosen manifest that is gone is a CommitError; a failing read is not (it is retried)', async () => {
+    const { out, plan, chosen } = await setUp();
+    await storage.delete(shardManifestUri(out, 'r1', 1, 3));
+    const gone = await commitRun(storage, plan, chosen).then(() => undefined, (e: unknown) => e);
+    expect(gone).toBeInstanceOf(CommitError);
+    expect((gone as Error).message).toMatch(/shards\/00001\/a3\/manifest.json is gone/);
+    expect(existsSync(join(out, '_SUCCESS'))).toBe(false);
+    const flaky = { ...storage, readText: async () => { throw new Error('ECONNRESET'); } } as typeof storage;
+    const io = await readShardManifest(flaky, plan, 0, 0).then(() => undefined, (e: unknown) => e);
+    expect(io).not.toBeInstanceOf(CommitError);
   });
 
   test('a new run over an old committed output removes the old _SUCCESS first and the old parts it no longer has', async () => {

@@ -12,10 +12,12 @@
 import type { Storage } from '../../../worker/src/storage/types.js';
 import { mapLimit } from '../../../worker/src/storage/retry.js';
 import {
-  RunManifestSchema, ShardManifestSchema, joinUri, runManifestUri, shardManifestUri,
+  NotFoundError, RunManifestSchema, ShardManifestSchema, joinUri, runManifestUri, shardManifestUri,
   successUri, runPrefix, type RunManifest, type ShardManifest, type ShardPlan,
 } from '../contract/index.js';
-import { mergeManifests } from './merge.js';
+import { CommitError, mergeManifests } from './merge.js';
+
+export { CommitError };
 
 export interface CommitOptions {
   /** Copies in flight at once. */
@@ -47,10 +49,24 @@ export async function readSuccessMarker(storage: Storage, outputUri: string): Pr
 
 export async function readShardManifest(storage: Storage, plan: ShardPlan, shard: number, attempt: number): Promise<ShardManifest> {
   const uri = shardManifestUri(plan.spec.output.uri, plan.runId, shard, attempt);
-  const raw = JSON.parse(await storage.readText(uri)) as unknown;
-  const m = ShardManifestSchema.parse(raw);
+  let text: string;
+  try {
+    text = await storage.readText(uri);
+  } catch (err) {
+    if (err instanceof NotFoundError) throw new CommitError(`shard manifest ${uri} is gone (deleted outside the operator?)`, { cause: err });
+    throw err; // I/O: retried
+  }
+  const parsed = ShardManifestSchema.safeParse((() => {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      return undefined;
+    }
+  })());
+  if (!parsed.success) throw new CommitError(`shard manifest ${uri} is not a valid shard manifest`);
+  const m = parsed.data;
   if (m.shard !== shard || m.attempt !== attempt || m.runId !== plan.runId) {
-    throw new Error(`shard manifest ${uri} describes run ${m.runId} shard ${m.shard} attempt ${m.attempt}`);
+    throw new CommitError(`shard manifest ${uri} describes run ${m.runId} shard ${m.shard} attempt ${m.attempt}`);
   }
   return m;
 }

@@ -4,6 +4,12 @@ import {
   type RunManifest, type ShardManifest, type ShardPlan,
 } from '../contract/index.js';
 
+/** The chosen attempts cannot be committed as they are (a manifest gone, counts that disagree):
+ * retrying the same commit cannot help, so the run fails with reason CommitFailed. */
+export class CommitError extends Error {
+  override readonly name = 'CommitError';
+}
+
 export interface Promotion {
   from: string;
   to: string;
@@ -23,8 +29,8 @@ export function mergeManifests(plan: ShardPlan, shardManifests: ShardManifest[])
   const outputUri = plan.spec.output.uri;
   const byShard = new Map<number, ShardManifest>();
   for (const m of shardManifests) {
-    if (m.runId !== plan.runId) throw new Error(`shard manifest of shard ${m.shard} belongs to run ${m.runId}, not ${plan.runId}`);
-    if (byShard.has(m.shard)) throw new Error(`two manifests chosen for shard ${m.shard}`);
+    if (m.runId !== plan.runId) throw new CommitError(`shard manifest of shard ${m.shard} belongs to run ${m.runId}, not ${plan.runId}`);
+    if (byShard.has(m.shard)) throw new CommitError(`two manifests chosen for shard ${m.shard}`);
     byShard.set(m.shard, m);
   }
   const files: RunManifest['files'] = [];
@@ -38,9 +44,9 @@ export function mergeManifests(plan: ShardPlan, shardManifests: ShardManifest[])
   let finishedAt = '';
   for (const planned of plan.shards) {
     const m = byShard.get(planned.index);
-    if (!m) throw new Error(`no shard manifest chosen for shard ${planned.index}`);
+    if (!m) throw new CommitError(`no shard manifest chosen for shard ${planned.index}`);
     if (m.rows.read !== planned.rows) {
-      throw new Error(`shard ${planned.index} attempt ${m.attempt} read ${m.rows.read} rows but the plan has ${planned.rows}`);
+      throw new CommitError(`shard ${planned.index} attempt ${m.attempt} read ${m.rows.read} rows but the plan has ${planned.rows}`);
     }
     const prefix = attemptPrefix(outputUri, plan.runId, m.shard, m.attempt);
     let dataPart = 0;
@@ -59,7 +65,7 @@ export function mergeManifests(plan: ShardPlan, shardManifests: ShardManifest[])
     shards.push({ shard: m.shard, attempt: m.attempt, rows: m.rows, timings: m.timings, executionProvider: m.executionProvider });
   }
   const dataRows = files.filter((f) => f.kind === 'data').reduce((n, f) => n + f.rowCount, 0);
-  if (dataRows !== rowCount) throw new Error(`data files hold ${dataRows} rows but the shards report ${rowCount} scored`);
+  if (dataRows !== rowCount) throw new CommitError(`data files hold ${dataRows} rows but the shards report ${rowCount} scored`);
   const manifest: RunManifest = {
     kind: 'RunManifest',
     runId: plan.runId,

@@ -8,7 +8,7 @@ import type { Storage } from '../../../worker/src/storage/types.js';
 import { describeError, isBadInput, runManifestUri } from '../contract/index.js';
 import { reconcile, statusEqual, type ReconcileInput, type ReconcileResult } from '../reconciler/index.js';
 import { freezePlan, planRun } from '../planner/plan.js';
-import { commitRun, discardRun } from '../commit/commit.js';
+import { CommitError, commitRun, discardRun } from '../commit/commit.js';
 import { BIJ_REF } from './clients.js';
 import { isAlreadyExists, isNotFound } from './errors.js';
 import { recordEvents } from './events.js';
@@ -49,10 +49,15 @@ async function decide(ctx: ReconcileContext, observed: Observed, o: ActOptions):
     const { runId, chosen } = result.actions.commit;
     const plan = await ctx.runState.loadPlan(storage, spec.output.uri, runId);
     if (!plan) throw new Error(`cannot commit run ${runId}: its plan is missing from ${spec.output.uri}`);
-    const m = await commitRun(storage, plan, chosen, { afterStep: o.commitAfterStep });
-    const rows = { read: m.inputRowCount, scored: m.rowCount, failed: m.failedRowCount };
-    ctx.runState.markCommitted(runId, rows);
-    input.commit = { state: 'done', manifestUri: runManifestUri(spec.output.uri), rows };
+    try {
+      const m = await commitRun(storage, plan, chosen, { afterStep: o.commitAfterStep });
+      const rows = { read: m.inputRowCount, scored: m.rowCount, failed: m.failedRowCount };
+      ctx.runState.markCommitted(runId, rows);
+      input.commit = { state: 'done', manifestUri: runManifestUri(spec.output.uri), rows };
+    } catch (err) {
+      if (!(err instanceof CommitError)) throw err; // I/O: retried with backoff
+      input.commit = { state: 'error', message: describeError(err) };
+    }
     result = reconcile(input);
   }
   return result;

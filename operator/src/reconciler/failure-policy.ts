@@ -11,7 +11,7 @@
  */
 import { failureText, type ShardState } from './shards.js';
 
-export type FailureReason = 'InvalidSpec' | 'PlanFailed' | 'BadInput' | 'RetriesExhausted' | 'TooManyFailedRows';
+export type FailureReason = 'InvalidSpec' | 'PlanFailed' | 'BadInput' | 'RetriesExhausted' | 'TooManyFailedRows' | 'CommitFailed';
 
 export interface RunFailure {
   reason: FailureReason;

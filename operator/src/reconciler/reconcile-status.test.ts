@@ -11,6 +11,17 @@ import { retryBackoffMs } from './shards.js';
 import type { ReconcileInput } from './types.js';
 
 describe('success', () => {
+  test('a commit that cannot succeed fails the run (CommitFailed), naming why', () => {
+    const bij = running().obj();
+    const r = reconcile(makeInput(bij).uniformPlan(2).attempts(attempt(0).shard(0).succeeded(), attempt(0).shard(1).succeeded())
+      .manifest(0, 0).manifest(1, 0).commitFailed('shard manifest s3://b/o/_bij/r/shards/00001/a0/manifest.json is gone').obj());
+    expect(r.status.phase).toBe('Failed');
+    expect(cond(r, 'Failed')).toMatchObject({ status: 'True', reason: 'CommitFailed' });
+    expect(r.status.message).toMatch(/committing run .* failed: shard manifest .*00001.* is gone/);
+    expect(r.actions.commit).toBeUndefined();
+    expect(r.create).toEqual([]);
+  });
+
   test('all shards done: Merging, commit with the chosen attempts; then Succeeded', () => {
     const bij = running().obj();
     const b = () => makeInput(bij).uniformPlan(3).attempts(attempt(0).shard(0).succeeded(), attempt(0).shard(1).failed(), attempt(1).shard(1).succeeded(), attempt(0).shard(2).succeeded())

@@ -243,6 +243,11 @@ function reconcileRun(input: ReconcileInput): ReconcileResult {
     if (c.manifestUri !== undefined) done.outputManifest = c.manifestUri;
     return finish(done, { delete: deletions(attempts, () => true, 'the run succeeded') }, failures);
   }
+  if (input.commit.state === 'error') {
+    const f: RunFailure = { reason: 'CommitFailed', message: `committing run ${runId} failed: ${input.commit.message}` };
+    return finish({ ...facts, phase: 'Failed', completionTime: completionTime('Failed'), message: f.message, failure: f },
+      { delete: stopActive('the run failed') }, failures);
+  }
   if (failure) {
     return finish({ ...facts, phase: 'Failed', completionTime: completionTime('Failed'), message: failure.message, failure },
       { delete: stopActive('the run failed') }, failures);

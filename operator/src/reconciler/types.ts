@@ -103,7 +103,11 @@ export interface ReconcileInput {
   /** Rows done by running attempts of the current run, from their progress.json: `${shard}/${attempt}` -> rowsDone. */
   progress: ReadonlyMap<string, number>;
   /** Whether the current run is committed (_SUCCESS written, _manifest.json names this run). */
-  commit: { state: 'none' } | { state: 'done'; manifestUri?: string; rows?: { read: number; scored: number; failed: number } };
+  commit:
+    | { state: 'none' }
+    | { state: 'done'; manifestUri?: string; rows?: { read: number; scored: number; failed: number } }
+    /** The commit cannot succeed as chosen (commit/merge.ts CommitError): the run fails. */
+    | { state: 'error'; message: string };
   now: Date;
   options?: ReconcileOptions;
 }

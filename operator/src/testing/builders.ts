@@ -135,6 +135,10 @@ export class InputBuilder {
     return this;
   }
   progress(shard: number, attemptNo: number, rowsDone: number): this { this.progressMap.set(`${shard}/${attemptNo}`, rowsDone); return this; }
+  commitFailed(message: string): this {
+    this.commitState = { state: 'error', message };
+    return this;
+  }
   committed(manifestUri = 's3://scores/churn/_manifest.json', rows?: { read: number; scored: number; failed: number }): this {
     this.commitState = { state: 'done', manifestUri, ...(rows ? { rows } : {}) };
     return this;
