@@ -172,3 +172,25 @@ test('the controller retries an injected 409 on the status write as a conflict a
   expect(server.requests({ verb: 'create', resource: 'events' })[0].seq).toBeGreaterThan(ok.seq);
   expect(events[0].involvedObject.uid).toBe(server.store.get(BIJ_ID, NS, 'retried').metadata!.uid);
 });
+
+test('a deletion whose cache shows no Jobs still waits for Jobs the API server has (stale cache)', async () => {
+  const name = 'stale';
+  await clients.custom.createNamespacedCustomObject({ ...BIJ_REF, namespace: NS, body: invalidJob(name, [FINALIZER]) });
+  // A shard Job the operator created last pass, not yet seen by its cache.
+  await clients.batch.createNamespacedJob({ namespace: NS, body: {
+    metadata: { name: `${name}-r1-s0-a0`, labels: { 'batchinference.dev/job': name } },
+    spec: { template: { spec: { restartPolicy: 'Never', containers: [{ name: 'worker', image: 'w' }] } } },
+  } });
+  await clients.custom.deleteNamespacedCustomObject({ ...BIJ_REF, namespace: NS, name });
+  const deleting = await read(name);
+  const r = await reconcileOnce(deleting); // observed with no Jobs (the stale cache)
+  expect(r.requeueAfterMs).toBeGreaterThan(0);
+  expect((await read(name)).metadata?.finalizers).toEqual([FINALIZER]); // not let go
+  expect(server.requests({ verb: 'delete', resource: 'jobs', namespace: NS }).map((q) => q.name)).toEqual([`${name}-r1-s0-a0`]);
+  // Once the Job is gone, the next pass lets the object go.
+  await new Promise((res) => setTimeout(res, 200));
+  const jobs = await clients.batch.listNamespacedJob({ namespace: NS });
+  expect(jobs.items).toEqual([]);
+  await reconcileOnce(await read(name));
+  await expect(read(name)).rejects.toMatchObject({ code: 404 });
+});

@@ -6,7 +6,7 @@
  */
 import type { Storage } from '../../../worker/src/storage/types.js';
 import { describeError, isBadInput, runManifestUri } from '../contract/index.js';
-import { reconcile, statusEqual, type ReconcileInput, type ReconcileResult } from '../reconciler/index.js';
+import { jobSelector, reconcile, statusEqual, type ReconcileInput, type ReconcileResult } from '../reconciler/index.js';
 import { freezePlan, planRun } from '../planner/plan.js';
 import { CommitError, commitRun, discardRun } from '../commit/commit.js';
 import { BIJ_REF } from './clients.js';
@@ -81,6 +81,20 @@ export async function act(ctx: ReconcileContext, obj: BijObject, observed: Obser
   const guard = { name, namespace, resourceVersion: meta.resourceVersion, finalizers: meta.finalizers };
 
   const result = await decide(ctx, observed, o);
+  if (result.finalizer === 'remove') {
+    // The decision saw no Jobs in the cache; ask the API server itself before discarding the run's
+    // files and letting the object go: a Job created last pass may not be in the cache yet, and its
+    // pod would write after the cleanup.
+    const live = await clients.batch.listNamespacedJob({ namespace, labelSelector: jobSelector(name) });
+    const left = live.items;
+    if (left.length > 0) {
+      for (const j of left) {
+        await clients.batch.deleteNamespacedJob({ namespace, name: j.metadata!.name!, propagationPolicy: 'Foreground' })
+          .catch((err: unknown) => (isNotFound(err) ? undefined : Promise.reject(err)));
+      }
+      return { requeueAfterMs: 1_000 };
+    }
+  }
   if (result.finalizer === 'add') {
     // The finalizer goes on before anything is created, so a delete always finds something to clean.
     await addFinalizer(clients, guard);
