@@ -11,7 +11,40 @@
  */
 import { failureText, type ShardState } from './shards.js';
 
-export type FailureReason = 'InvalidSpec' | 'PlanFailed' | 'BadInput' | 'RetriesExhausted' | 'TooManyFailedRows' | 'CommitFailed';
+export type FailureReason =
+  | 'InvalidSpec' | 'PlanFailed' | 'BadInput' | 'RetriesExhausted' | 'TooManyFailedRows' | 'CommitFailed' | 'PodCannotStart';
+
+/** Waiting reasons that no wait can fix: the pod's spec is wrong (image name, env, Secret...). */
+export const POD_CONFIG_ERRORS: ReadonlySet<string> = new Set([
+  'InvalidImageName', 'CreateContainerConfigError', 'CreateContainerError', 'ErrImageNeverPull',
+]);
+/** Waiting reasons that may pass (a registry down) but usually mean a wrong image: failed after a while. */
+export const POD_PULL_ERRORS: ReadonlySet<string> = new Set(['ErrImagePull', 'ImagePullBackOff']);
+export const POD_PULL_TIMEOUT_MS = 10 * 60_000;
+
+/**
+ * A shard attempt whose pod cannot start: at once for configuration errors, after POD_PULL_TIMEOUT_MS
+ * for image pull errors. Otherwise the run would wait on it forever (the pod never fails by itself).
+ */
+export function podStartFailure(shards: readonly ShardState[], now: Date): RunFailure | undefined {
+  for (const s of shards) {
+    if (s.chosen) continue;
+    for (const a of s.active) {
+      const w = a.waiting;
+      if (!w) continue;
+      const since = w.since ? Date.parse(w.since) : NaN;
+      const stuckFor = Number.isNaN(since) ? 0 : now.getTime() - since;
+      if (POD_CONFIG_ERRORS.has(w.reason) || (POD_PULL_ERRORS.has(w.reason) && stuckFor >= POD_PULL_TIMEOUT_MS)) {
+        const why = POD_PULL_ERRORS.has(w.reason) ? ` for ${Math.round(stuckFor / 60_000)} min (check spec.worker.image and its pull secret)` : ' (check spec.worker.image, env, envFrom and storage.s3.credentialsSecret)';
+        return {
+          reason: 'PodCannotStart',
+          message: `shard ${s.index} attempt ${a.attempt} cannot start: ${w.reason}${w.message ? `: ${w.message}` : ''}${why}`,
+        };
+      }
+    }
+  }
+  return undefined;
+}
 
 export interface RunFailure {
   reason: FailureReason;

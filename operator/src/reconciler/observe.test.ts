@@ -17,6 +17,11 @@ describe('observeAttempts', () => {
     expect(a.state).toBe('deleting');
   });
 
+  test('a pod that cannot start: its waiting reason, message and creation time', () => {
+    const [a] = observeAttempts([job().obj()], [makePod(JOB).waiting('ImagePullBackOff', 'Back-off pulling image "reg/bij-worker:typo"').obj()]);
+    expect(a).toMatchObject({ state: 'active', waiting: { reason: 'ImagePullBackOff', message: 'Back-off pulling image "reg/bij-worker:typo"', since: iso(1) } });
+  });
+
   test('Jobs without our labels are not attempts', () => {
     expect(observeAttempts([makeJob('other').obj(), makeJob('x').labels(RUN, 1, 0).obj()], [])).toHaveLength(1);
     const bad = makeJob('y').obj();

@@ -135,6 +135,13 @@ export function observeAttempts(jobs: readonly V1Job[], pods: readonly V1Pod[]):
       gpus: gpusOf(job),
     };
     if (term?.exitCode !== undefined) a.exitCode = term.exitCode;
+    const waiting = state === 'active' && pod ? workerStatus(pod)?.state?.waiting : undefined;
+    if (waiting?.reason) {
+      a.waiting = { reason: waiting.reason };
+      if (waiting.message) a.waiting.message = waiting.message;
+      const since = iso(pod?.metadata?.creationTimestamp);
+      if (since) a.waiting.since = since;
+    }
     const reason = (term?.reason && term.reason !== 'Error' && term.reason !== 'Completed' ? term.reason : undefined)
       ?? pod?.status?.reason ?? failed?.reason ?? term?.reason;
     if (reason) a.reason = reason;

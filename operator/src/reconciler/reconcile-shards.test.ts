@@ -186,3 +186,31 @@ describe('suspend', () => {
     expect(reasons(resumed)).toContain('Resumed');
   });
 });
+
+describe('pods that cannot start', () => {
+  test('a configuration error fails the run at once, naming the shard, the reason and what to check', () => {
+    const bij = running(makeBIJ().maxRetries(5)).obj();
+    const r = reconcile(makeInput(bij).uniformPlan(2).attempts(
+      attempt(0).shard(0).waiting('CreateContainerConfigError', 0, 'secret "s3-creds" not found'), attempt(0).shard(1).active(),
+    ).now(5).obj());
+    expect(r.status.phase).toBe('Failed');
+    expect(cond(r, 'Failed')).toMatchObject({ reason: 'PodCannotStart' });
+    expect(r.status.message).toMatch(/shard 0 attempt 0 cannot start: CreateContainerConfigError: secret "s3-creds" not found \(check spec.worker.image, env, envFrom and storage.s3.credentialsSecret\)/);
+    expect(r.delete).toHaveLength(2);
+  });
+
+  test.each([
+    [5 * 60, 'Running'],
+    [11 * 60, 'Failed'],
+  ])('an image pull error fails the run only after 10 minutes (%i s in: %s)', (sec, phase) => {
+    const bij = running().obj();
+    const r = reconcile(makeInput(bij).uniformPlan(1).attempts(attempt(0).shard(0).waiting('ImagePullBackOff', 0, 'Back-off pulling image "reg/w:typo"')).now(sec).obj());
+    expect(r.status.phase).toBe(phase);
+    if (phase === 'Failed') expect(r.status.message).toMatch(/ImagePullBackOff: Back-off pulling image "reg\/w:typo" for 11 min \(check spec.worker.image/);
+  });
+
+  test('an ordinary waiting reason (ContainerCreating) is not a failure', () => {
+    const r = reconcile(makeInput(running().obj()).uniformPlan(1).attempts(attempt(0).shard(0).waiting('ContainerCreating', 0)).now(3600).obj());
+    expect(r.status.phase).toBe('Running');
+  });
+});

@@ -23,7 +23,7 @@ import type { BatchInferenceJobStatus } from '../api/status.js';
 import { planUri } from '../contract/layout.js';
 import { buildStatus, failedReason, type StatusFacts } from './compute-status.js';
 import { failureEvents, phaseEvents } from './events.js';
-import { runFailure, type RunFailure } from './failure-policy.js';
+import { podStartFailure, runFailure, type RunFailure } from './failure-policy.js';
 import { buildShardJob } from './job.js';
 import { FINALIZER, isoSeconds } from './names.js';
 import { runId as computeRunId } from './runid.js';
@@ -208,7 +208,7 @@ function reconcileRun(input: ReconcileInput): ReconcileResult {
   // Step 7: classify, then the failure policy, suspend, the success policy.
   const { shards, outOfRange } = classifyShards(plan.shardRows, attempts, input.manifests, input.options?.backoff);
   del.push(...deletions(outOfRange, () => true, 'its shard is not in the plan'));
-  const failure = runFailure(shards, spec);
+  const failure = runFailure(shards, spec) ?? podStartFailure(shards, now);
   const stopping = failure !== undefined || spec.suspend;
   const counts = countShards(shards, input.progress, stopping);
   // Failed Jobs are the record of retries, but they are deleted once the run succeeds; a status write

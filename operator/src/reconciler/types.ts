@@ -53,6 +53,9 @@ export interface ObservedAttempt {
   finishedAt?: string;
   /** GPUs the attempt holds (limits["nvidia.com/gpu"] of its container). */
   gpus: number;
+  /** An active attempt whose container has not started: the kubelet's waiting reason (ImagePullBackOff,
+   * CreateContainerConfigError...), its message, and since when the pod exists (RFC 3339). */
+  waiting?: { reason: string; message?: string; since?: string };
 }
 
 /** What a valid shard manifest of the current run says (the reconciler needs only this much). */

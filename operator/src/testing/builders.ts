@@ -89,6 +89,12 @@ export class AttemptBuilder {
   exit(code: number): this { this.a.exitCode = code; return this; }
   disrupted(reason = 'Evicted'): this { this.a.disrupted = true; this.a.reason = reason; delete this.a.exitCode; return this; }
   reason(r: string): this { this.a.reason = r; return this; }
+  /** An active attempt whose pod has been waiting since T0 + sinceSec. */
+  waiting(reason: string, sinceSec = 0, message?: string): this {
+    this.a.state = 'active';
+    this.a.waiting = { reason, since: iso(sinceSec), ...(message !== undefined ? { message } : {}) };
+    return this;
+  }
   message(m: string): this { this.a.message = m; return this; }
   summary(s: TerminationSummary): this { this.a.summary = s; this.a.message = s.message; return this; }
   badInput(message = 'column f0 is missing'): this { return this.failed().exit(65).message(message); }
@@ -239,6 +245,14 @@ export class PodBuilder {
     this.pod.status!.containerStatuses = [{
       name: 'worker', image: 'w', imageID: '', ready: false, restartCount: 0,
       state: { terminated: { exitCode, reason, ...(message !== undefined ? { message } : {}), finishedAt: iso(60) as unknown as Date } },
+    }];
+    return this;
+  }
+  waiting(reason: string, message?: string): this {
+    this.pod.status!.phase = 'Pending';
+    this.pod.status!.containerStatuses = [{
+      name: 'worker', image: 'w', imageID: '', ready: false, restartCount: 0,
+      state: { waiting: { reason, ...(message !== undefined ? { message } : {}) } },
     }];
     return this;
   }
