@@ -1,13 +1,16 @@
 /** Kubernetes Events on a BatchInferenceJob (core/v1), emitted after the status write that caused them. */
 import type * as k8s from '@kubernetes/client-node';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { KubeClients } from './clients.js';
+import { isAlreadyExists } from './errors.js';
 import { API_GROUP, API_VERSION, KIND } from '../api/spec.js';
 
 export interface BijEvent {
   type: 'Normal' | 'Warning';
   reason: string;
   message: string;
+  /** See reconciler KubeEvent.key: emitted once per object and key. */
+  key?: string;
 }
 
 export interface EventTarget {
@@ -19,12 +22,20 @@ export interface EventTarget {
 
 export const COMPONENT = 'bij-operator';
 
+/** A keyed event has a name derived from the object's uid and the key, so it is created once. */
+export function eventName(target: EventTarget, e: BijEvent): string {
+  const suffix = e.key
+    ? createHash('sha256').update(`${target.uid}/${e.key}`).digest('hex').slice(0, 16)
+    : randomBytes(8).toString('hex');
+  return `${target.name}.${suffix}`;
+}
+
 export function buildEvent(target: EventTarget, e: BijEvent, now: Date, host: string): k8s.CoreV1Event {
   const ts = now.toISOString();
   return {
     apiVersion: 'v1',
     kind: 'Event',
-    metadata: { name: `${target.name}.${randomBytes(8).toString('hex')}`, namespace: target.namespace },
+    metadata: { name: eventName(target, e), namespace: target.namespace },
     involvedObject: {
       apiVersion: `${API_GROUP}/${API_VERSION}`,
       kind: KIND,
@@ -53,7 +64,7 @@ export async function recordEvents(clients: KubeClients, target: EventTarget, ev
     try {
       await clients.core.createNamespacedEvent({ namespace: target.namespace, body: buildEvent(target, e, new Date(), host) });
     } catch (err) {
-      failures.push(err);
+      if (!(e.key && isAlreadyExists(err))) failures.push(err); // a keyed event already recorded
     }
   }
   return failures;

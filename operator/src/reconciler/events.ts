@@ -6,8 +6,10 @@
  * - a phase change gives one event (Started, Resumed, Suspended, Merging, Committed, or a Warning
  *   named by the Failed condition's reason); a Failed condition whose reason or message changed
  *   gives one too;
- * - status.shards.retries counts the run's failed attempts; when it grows by k, the k most recent
- *   failures (by finishedAt) each give ShardFailed (Warning) or ShardDisrupted (Normal).
+ * - status.shards.retries counts the run's failed attempts; when it grows, the most recent failures
+ *   (by finishedAt, at least the k new ones, at most maxEvents) each give ShardFailed (Warning) or
+ *   ShardDisrupted (Normal), keyed by the attempt's Job: finish times have second precision, so the
+ *   newest k may include one already reported and miss the new one; the key makes a repeat a no-op.
  * The caller emits them only after the status write succeeded, so a failed write (409) emits nothing
  * and the next reconcile computes the same events again. ShardRetried is emitted by reconcile.ts
  * when it creates a Job for attempt > 0.
@@ -73,16 +75,17 @@ export function failureEvents(
   if (k <= 0) return [];
   const all = failures().map((f) => ({ f, t: f.attempt.finishedAt ? Date.parse(f.attempt.finishedAt) : 0 }));
   all.sort((a, b) => a.t - b.t || a.f.attempt.shard - b.f.attempt.shard || a.f.attempt.attempt - b.f.attempt.attempt);
-  const fresh = all.slice(Math.max(0, all.length - k)).map((x) => x.f);
+  const shown = all.slice(Math.max(0, all.length - Math.min(Math.max(k, maxEvents), maxEvents))).map((x) => x.f);
   const events: KubeEvent[] = [];
-  for (const f of fresh.slice(0, maxEvents)) {
+  for (const f of shown) {
     const a = f.attempt;
+    const reason = f.counted ? 'ShardFailed' : 'ShardDisrupted';
     events.push(f.counted
-      ? { type: 'Warning', reason: 'ShardFailed', message: `shard ${a.shard} attempt ${a.attempt} failed: ${failureText(f)}` }
-      : { type: 'Normal', reason: 'ShardDisrupted', message: `shard ${a.shard} attempt ${a.attempt} was ${failureText(f)}; retrying without counting it` });
+      ? { type: 'Warning', reason, message: `shard ${a.shard} attempt ${a.attempt} failed: ${failureText(f)}`, key: `${a.jobName}/${reason}` }
+      : { type: 'Normal', reason, message: `shard ${a.shard} attempt ${a.attempt} was ${failureText(f)}; retrying without counting it`, key: `${a.jobName}/${reason}` });
   }
-  if (fresh.length > maxEvents) {
-    events.push({ type: 'Warning', reason: 'ShardFailed', message: `${fresh.length - maxEvents} more attempts failed` });
+  if (k > maxEvents) {
+    events.push({ type: 'Warning', reason: 'ShardFailed', message: `${k - maxEvents} more attempts failed` });
   }
   return events;
 }

@@ -171,9 +171,24 @@ describe('events', () => {
     const steady = reconcile(input);
     const withFailure = updateAttempt(applyResult(input, steady), 2, 0, (a) => ({ ...a, state: 'failed', exitCode: 75, message: 'throttled', finishedAt: iso(59) }));
     const r = reconcile(withFailure);
-    expect(r.events).toEqual([{ type: 'Warning', reason: 'ShardFailed', message: 'shard 2 attempt 0 failed: exit 75: throttled' }]);
+    expect(r.events).toEqual([{
+      type: 'Warning', reason: 'ShardFailed', message: 'shard 2 attempt 0 failed: exit 75: throttled', key: `churn-${currentRun(bij)}-s2-a0/ShardFailed`,
+    }]);
     const again = reconcile(applyResult(withFailure, r));
     expect(again.events.filter((e) => e.reason === 'ShardFailed')).toEqual([]);
+  });
+
+  test('a new failure that finished before an already reported one is still reported (keys make repeats no-ops)', () => {
+    const bij = running().obj();
+    const input = makeInput(bij).uniformPlan(2).attempts(attempt(0).shard(0).failed(60), attempt(0).shard(1).active()).obj();
+    const first = reconcile(input);
+    expect(first.events.filter((e) => e.reason === 'ShardFailed').map((e) => e.message)).toEqual([expect.stringContaining('shard 0 attempt 0')]);
+    // Shard 1's failure is seen later, but finished a second earlier (second-precision timestamps).
+    const later = updateAttempt(applyResult(input, first), 1, 0, (a) => ({ ...a, state: 'failed', exitCode: 1, finishedAt: iso(59) }));
+    const r = reconcile(later);
+    const failed = r.events.filter((e) => e.reason === 'ShardFailed');
+    expect(failed.map((e) => e.message)).toContainEqual(expect.stringContaining('shard 1 attempt 0'));
+    expect(new Set(failed.map((e) => e.key)).size).toBe(failed.length);
   });
 
   test('Started once when the plan is there', () => {

@@ -131,6 +131,9 @@ export interface KubeEvent {
   type: 'Normal' | 'Warning';
   reason: string;
   message: string;
+  /** Emitted at most once per object and key (the caller derives the Event's name from it, so a
+   * repeat is an AlreadyExists the caller ignores). */
+  key?: string;
 }
 
 export interface CleanupAction {
