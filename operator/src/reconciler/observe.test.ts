@@ -22,6 +22,11 @@ describe('observeAttempts', () => {
     expect(a).toMatchObject({ state: 'active', waiting: { reason: 'ImagePullBackOff', message: 'Back-off pulling image "reg/bij-worker:typo"', since: iso(1) } });
   });
 
+  test('a disruption is named by the pod\'s DisruptionTarget reason, not the Job\'s BackoffLimitExceeded', () => {
+    const [a] = observeAttempts([job().failedCondition().obj()], [makePod(JOB).terminated(137).disruptionTarget('EvictionByEvictionAPI').obj()]);
+    expect(a).toMatchObject({ state: 'failed', disrupted: true, reason: 'EvictionByEvictionAPI' });
+  });
+
   test('Jobs without our labels are not attempts', () => {
     expect(observeAttempts([makeJob('other').obj(), makeJob('x').labels(RUN, 1, 0).obj()], [])).toHaveLength(1);
     const bad = makeJob('y').obj();

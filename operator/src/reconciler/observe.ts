@@ -142,7 +142,11 @@ export function observeAttempts(jobs: readonly V1Job[], pods: readonly V1Pod[]):
       const since = iso(pod?.metadata?.creationTimestamp);
       if (since) a.waiting.since = since;
     }
-    const reason = (term?.reason && term.reason !== 'Error' && term.reason !== 'Completed' ? term.reason : undefined)
+    // For a disruption, the pod's DisruptionTarget reason (EvictionByEvictionAPI, PreemptionByScheduler,
+    // DeletionByTaintManager...) says what happened; the Job's own reason would be BackoffLimitExceeded.
+    const disruption = disrupted ? pod?.status?.conditions?.find((c) => c.type === 'DisruptionTarget' && c.status === 'True')?.reason : undefined;
+    const reason = disruption
+      ?? (term?.reason && term.reason !== 'Error' && term.reason !== 'Completed' ? term.reason : undefined)
       ?? pod?.status?.reason ?? failed?.reason ?? term?.reason;
     if (reason) a.reason = reason;
     const message = summary?.message ?? rawMessage;
