@@ -119,6 +119,14 @@ export async function act(ctx: ReconcileContext, obj: BijObject, observed: Obser
     }
   }
 
+  const target = { name, namespace, uid: meta.uid ?? '', resourceVersion: meta.resourceVersion };
+  const logFailures = (failures: unknown[]) => {
+    for (const f of failures) ctx.log.warn({ job: `${namespace}/${name}`, err: describeError(f) }, 'could not record event');
+  };
+  // Events about the Jobs just created go out now: a status write that loses a race must not lose them.
+  const onCreate = result.events.filter((e) => e.onCreate);
+  if (onCreate.length > 0) logFailures(await recordEvents(clients, target, onCreate, o.identity));
+
   const old = observed.input.bij.status;
   if (!statusEqual(old, result.status)) {
     await clients.custom.replaceNamespacedCustomObjectStatus({
@@ -126,10 +134,8 @@ export async function act(ctx: ReconcileContext, obj: BijObject, observed: Obser
       body: { apiVersion: obj.apiVersion, kind: obj.kind, metadata: { ...meta }, status: result.status },
     });
   }
-  if (result.events.length > 0) {
-    const failures = await recordEvents(clients, { name, namespace, uid: meta.uid ?? '', resourceVersion: meta.resourceVersion }, result.events, o.identity);
-    for (const f of failures) ctx.log.warn({ job: `${namespace}/${name}`, err: describeError(f) }, 'could not record event');
-  }
+  const afterStatus = result.events.filter((e) => !e.onCreate);
+  if (afterStatus.length > 0) logFailures(await recordEvents(clients, target, afterStatus, o.identity));
   if (result.finalizer === 'remove') await removeFinalizer(clients, guard);
   return { status: result.status, requeueAfterMs: result.requeueAfterMs };
 }

@@ -69,7 +69,11 @@ describe('retries and backoff', () => {
     const due = reconcile(base().now(70).obj());
     expect(shardsOf(due)).toEqual([0]);
     expect(attemptsOf(due)).toEqual([1]);
-    expect(reasons(due)).toContain('ShardRetried');
+    // Reported with the Job's creation (not after the status write), once per retry Job.
+    expect(due.events.find((e) => e.reason === 'ShardRetried')).toEqual({
+      type: 'Normal', reason: 'ShardRetried', message: 'shard 0: starting attempt 1',
+      key: `${due.create[0].metadata!.name}/ShardRetried`, onCreate: true,
+    });
   });
 
   test.each([

@@ -287,15 +287,19 @@ function reconcileRun(input: ReconcileInput): ReconcileResult {
       continue;
     }
     if (capacity <= 0) continue;
-    create.push(buildShardJob(ref, { runId, shard: s.index, attempt: s.nextAttempt, planUri: plannedUri }, input.options?.job));
+    const job = buildShardJob(ref, { runId, shard: s.index, attempt: s.nextAttempt, planUri: plannedUri }, input.options?.job);
+    create.push(job);
     capacity--;
     if (s.nextAttempt > 0) {
-      retried.push({ type: 'Normal', reason: 'ShardRetried', message: `shard ${s.index}: starting attempt ${s.nextAttempt}` });
+      retried.push({
+        type: 'Normal', reason: 'ShardRetried', message: `shard ${s.index}: starting attempt ${s.nextAttempt}`,
+        key: `${job.metadata!.name}/ShardRetried`, onCreate: true,
+      });
     }
   }
   const maxEvents = input.options?.maxEvents ?? DEFAULT_MAX_EVENTS;
   if (retried.length > maxEvents) {
-    retried.splice(maxEvents, retried.length - maxEvents, { type: 'Normal', reason: 'ShardRetried', message: `${retried.length - maxEvents} more shards retried` });
+    retried.splice(maxEvents, retried.length - maxEvents, { type: 'Normal', reason: 'ShardRetried', message: `${retried.length - maxEvents} more shards retried`, onCreate: true });
   }
   const poll = input.options?.progressPollMs ?? DEFAULT_PROGRESS_POLL_MS;
   return finish(

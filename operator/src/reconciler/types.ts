@@ -134,6 +134,9 @@ export interface KubeEvent {
   /** Emitted at most once per object and key (the caller derives the Event's name from it, so a
    * repeat is an AlreadyExists the caller ignores). */
   key?: string;
+  /** The event reports a Job this result creates: the caller emits it right after the creates, not
+   * after the status write (a lost status write must not lose it; the key keeps it single). */
+  onCreate?: boolean;
 }
 
 export interface CleanupAction {
