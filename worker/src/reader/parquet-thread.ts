@@ -20,6 +20,7 @@ import { Worker } from 'node:worker_threads';
 import { createRequire } from 'node:module';
 import type { Storage } from '../storage/types.js';
 import { THREAD_SOURCE } from './thread-source.js';
+import { ThreadCalls } from '../threads/calls.js';
 
 
 /** An error reported by the thread (a parquet-wasm error), or the thread dying (a wasm panic). */
@@ -69,11 +70,6 @@ export interface IoStats {
   ioSeconds: number;
 }
 
-interface Pending {
-  resolve: (v: any) => void;
-  reject: (e: unknown) => void;
-}
-
 interface FileEntry {
   storage: Storage;
   uri: string;
@@ -105,17 +101,16 @@ function ownBuffer(bytes: Uint8Array): ArrayBuffer {
 export class ParquetThread {
   readonly io: IoStats = { rangeRequests: 0, bytesRead: 0, ioSeconds: 0 };
   private readonly worker: Worker;
-  private readonly pending = new Map<number, Pending>();
+  private readonly calls: ThreadCalls<ParquetThreadError>;
   private readonly files = new Map<number, FileEntry>();
   /** stream id -> file handle */
   private readonly streams = new Map<number, number>();
-  private nextId = 1;
-  private deadError: ParquetThreadError | undefined;
   private terminated = false;
 
   constructor() {
     this.worker = new Worker(THREAD_SOURCE, { eval: true, workerData: { parquetWasm: resolveParquetWasm() } });
     this.worker.unref();
+    this.calls = new ThreadCalls(this.worker, () => !this.terminated);
     this.worker.on('message', (m: any) => this.onMessage(m));
     this.worker.on('error', (e: unknown) => {
       const msg = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
@@ -129,7 +124,7 @@ export class ParquetThread {
 
   /** True once the thread crashed or was terminated. */
   get dead(): boolean {
-    return this.deadError !== undefined;
+    return this.calls.dead !== undefined;
   }
 
   /** True once terminate() was called. */
@@ -139,7 +134,7 @@ export class ParquetThread {
 
   /** Opens a file for ranged reading: reads its footer (and nothing else). */
   async open(storage: Storage, uri: string, size: number): Promise<OpenedFile> {
-    const handle = this.nextId++;
+    const handle = this.calls.nextId();
     this.files.set(handle, { storage, uri });
     try {
       const r = await this.call({ op: 'open', file: handle, size });
@@ -161,7 +156,7 @@ export class ParquetThread {
 
   /** Starts streaming one row group; its first batch is decoded (and its bytes fetched) at once. */
   async startStream(handle: number, rowGroup: number, columns: string[], batchSize: number): Promise<number> {
-    const id = this.nextId++;
+    const id = this.calls.nextId();
     this.streams.set(id, handle);
     try {
       await this.call({ op: 'stream', id, file: handle, rowGroup, columns, batchSize });
@@ -221,26 +216,7 @@ export class ParquetThread {
   }
 
   private call(msg: Record<string, unknown>, transfer: ArrayBuffer[] = []): Promise<any> {
-    if (this.deadError) return Promise.reject(this.deadError);
-    const id = (msg.id as number | undefined) ?? this.nextId++;
-    return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      if (this.pending.size === 1) this.worker.ref();
-      try {
-        this.worker.postMessage({ ...msg, id }, transfer);
-      } catch (e) {
-        this.settle(id);
-        reject(e);
-      }
-    });
-  }
-
-  private settle(id: number): Pending | undefined {
-    const p = this.pending.get(id);
-    if (!p) return undefined;
-    this.pending.delete(id);
-    if (this.pending.size === 0 && !this.terminated) this.worker.unref();
-    return p;
+    return this.calls.call(msg, transfer);
   }
 
   private onMessage(m: any): void {
@@ -249,7 +225,7 @@ export class ParquetThread {
       return;
     }
     if (m.t !== 'reply') return;
-    const p = this.settle(m.id);
+    const p = this.calls.settle(m.id);
     if (!p) return;
     if (m.error) {
       const err = new ParquetThreadError(m.error.message, Boolean(m.error.fatal));
@@ -291,7 +267,7 @@ export class ParquetThread {
         this.io.ioSeconds += (performance.now() - t0) / 1000;
       }
     }
-    if (this.deadError) return;
+    if (this.calls.dead) return;
     try {
       this.worker.postMessage(reply, transfer);
     } catch {
@@ -306,11 +282,9 @@ export class ParquetThread {
   }
 
   private die(err: ParquetThreadError): void {
-    if (!this.deadError) this.deadError = err;
-    const waiting = [...this.pending.values()];
-    this.pending.clear();
-    for (const p of waiting) p.reject(this.deadError);
+    this.calls.fail(err);
   }
+
 }
 
 let shared: ParquetThread | undefined;

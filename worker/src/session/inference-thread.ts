@@ -19,6 +19,7 @@ import { Worker } from 'node:worker_threads';
 import { createRequire } from 'node:module';
 import type { DenseTensor, TensorData } from '../tensors/types.js';
 import { INFERENCE_THREAD_SOURCE } from './inference-thread-source.js';
+import { ThreadCalls } from '../threads/calls.js';
 
 /** The thread reported an error, died, or was stopped. */
 export class InferenceThreadError extends Error {
@@ -99,11 +100,6 @@ export function toWire(tensors: readonly (DenseTensor & { name: string })[], han
   return { feeds, transfer };
 }
 
-interface Pending {
-  resolve: (v: any) => void;
-  reject: (e: unknown) => void;
-}
-
 /**
  * Client for one inference thread. Requests are answered in order. The thread holds the process
  * open only while a request is in flight (it is unref'd when idle).
@@ -116,12 +112,10 @@ export class InferenceThread {
   /** Resolves once onnxruntime-node is loaded in the thread; rejects if it cannot be. */
   readonly ready: Promise<void>;
   private readonly worker: Worker;
-  private readonly pending = new Map<number, Pending>();
-  private nextId = 1;
+  private readonly calls: ThreadCalls<InferenceThreadError>;
   private nextSid = 1;
   private posted = 0;
   private readonly slotWaiters: (() => void)[] = [];
-  private deadError: InferenceThreadError | undefined;
   private terminated = false;
   private started = false;
   private exitCode: number | undefined;
@@ -134,11 +128,12 @@ export class InferenceThread {
     this.ready.catch(() => undefined);
     const path = options.ortPath ?? resolveOrt();
     this.worker = new Worker(INFERENCE_THREAD_SOURCE, { eval: true, workerData: { ort: path } });
+    this.calls = new ThreadCalls(this.worker, () => this.started && !this.terminated);
     this.worker.on('message', (m: any) => {
       if (m?.t === 'ready') {
         this.started = true;
         readyResolve();
-        if (this.pending.size === 0) this.worker.unref();
+        if (this.calls.inFlight === 0) this.worker.unref();
         return;
       }
       this.onMessage(m);
@@ -164,7 +159,7 @@ export class InferenceThread {
 
   /** True once the thread crashed, exited or was terminated. */
   get dead(): boolean {
-    return this.deadError !== undefined;
+    return this.calls.dead !== undefined;
   }
 
   /** The thread's exit code once it has exited (undefined while it runs). */
@@ -211,7 +206,7 @@ export class InferenceThread {
 
   /** Test only: makes the thread throw an uncaught exception (as a crash in it would). */
   crashForTest(): void {
-    this.worker.postMessage({ op: 'crash', id: this.nextId++ });
+    this.worker.postMessage({ op: 'crash', id: this.calls.nextId() });
   }
 
   /** Stops the thread, failing whatever is in flight, and waits until it has exited. Idempotent. */
@@ -226,7 +221,7 @@ export class InferenceThread {
 
   /** Waits for a free slot (at most MAX_POSTED requests posted), then runs `fn`. */
   private async slot<T>(fn: () => Promise<T>): Promise<T> {
-    while (this.posted >= MAX_POSTED && !this.deadError) await new Promise<void>((resolve) => this.slotWaiters.push(resolve));
+    while (this.posted >= MAX_POSTED && !this.calls.dead) await new Promise<void>((resolve) => this.slotWaiters.push(resolve));
     this.posted++;
     this.peakPosted = Math.max(this.peakPosted, this.posted);
     try {
@@ -238,31 +233,12 @@ export class InferenceThread {
   }
 
   private call(msg: Record<string, unknown>, transfer: ArrayBuffer[] = []): Promise<any> {
-    if (this.deadError) return Promise.reject(this.deadError);
-    const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      if (this.pending.size === 1) this.worker.ref();
-      try {
-        this.worker.postMessage({ ...msg, id }, transfer);
-      } catch (e) {
-        this.settle(id);
-        reject(e);
-      }
-    });
-  }
-
-  private settle(id: number): Pending | undefined {
-    const p = this.pending.get(id);
-    if (!p) return undefined;
-    this.pending.delete(id);
-    if (this.pending.size === 0 && this.started && !this.terminated) this.worker.unref();
-    return p;
+    return this.calls.call(msg, transfer);
   }
 
   private onMessage(m: any): void {
     if (m?.t !== 'reply') return;
-    const p = this.settle(m.id);
+    const p = this.calls.settle(m.id);
     if (!p) return;
     if (m.error) {
       p.reject(new InferenceThreadError(m.error.message, { fatal: false, remoteName: m.error.name, badInput: m.error.badInput }));
@@ -276,10 +252,7 @@ export class InferenceThread {
   }
 
   private die(err: InferenceThreadError): void {
-    if (!this.deadError) this.deadError = err;
-    const waiting = [...this.pending.values()];
-    this.pending.clear();
-    for (const p of waiting) p.reject(this.deadError);
+    this.calls.fail(err);
     for (const w of this.slotWaiters.splice(0)) w();
   }
 }
