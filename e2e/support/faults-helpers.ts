@@ -13,16 +13,11 @@ import {
 import { jobName } from '../../operator/src/reconciler/names.js';
 import { Duck, sqlString } from '../../worker/src/testing/fixtures.js';
 import { sleep, type TestCluster } from './cluster.js';
+import { until } from '../../operator/src/testing/until.js';
 
 /** Polls `fn` until it returns something other than undefined/false; fails naming `what`. */
-export async function waitUntil<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 30_000, everyMs = 25): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(everyMs);
-  }
+export function waitUntil<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 30_000, everyMs = 25): Promise<T> {
+  return until<T>(what, fn, timeoutMs, everyMs, (v) => v !== undefined && v !== false);
 }
 
 /** Every file under `dir` (relative paths, '/'-separated), temp files of atomic writes left out. */

@@ -20,6 +20,7 @@ import { isConflict } from './errors.js';
 import { COMPONENT } from './events.js';
 import { FINALIZER } from './finalizer.js';
 import { observe, type BijObject, type ReconcileContext } from './observe.js';
+import { until } from '../testing/until.js';
 
 const NS = 'st';
 const BIJ_ID = `${PLURAL}.${API_GROUP}`;
@@ -59,15 +60,6 @@ async function reconcileOnce(obj: BijObject) {
   return act(c, obj, await observe(c, obj, [], []), { identity: 'test-host' });
 }
 
-async function until<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 5_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 test('act writes the status through /status with the observed resourceVersion; a stale object gets 409, writes and emits nothing', async () => {
   await clients.custom.createNamespacedCustomObject({ ...BIJ_REF, namespace: NS, body: invalidJob('j', [FINALIZER]) });

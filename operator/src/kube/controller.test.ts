@@ -21,6 +21,7 @@ import { BIJ_REF, makeClients, type KubeClients } from './clients.js';
 import { LABEL_JOB } from './child-index.js';
 import { Controller } from './controller.js';
 import { FINALIZER } from './finalizer.js';
+import { until as poll } from '../testing/until.js';
 
 const NS = 'ctl';
 const BIJ_ID = `${PLURAL}.${API_GROUP}`;
@@ -79,15 +80,7 @@ function stored(name: string): (KObject & { status?: BatchInferenceJobStatus }) 
 }
 const jobsOf = (name: string): k8s.V1Job[] => server.store.list('jobs.batch', { namespace: NS, labelSelector: `${LABEL_JOB}=${name}` }).items as k8s.V1Job[];
 
-async function until<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 8_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+const until = <T>(what: string, fn: Parameters<typeof poll<T>>[1], timeoutMs = 8_000) => poll(what, fn, timeoutMs);
 const statusOf = (name: string, pred: (s: BatchInferenceJobStatus) => boolean, what: string) =>
   until(`${name}: ${what} (last status: ${JSON.stringify(stored(name)?.status)})`, () => {
     const s = stored(name)?.status;

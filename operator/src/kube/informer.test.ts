@@ -7,6 +7,7 @@ import * as k8s from '@kubernetes/client-node';
 import { startApiServer, type ApiServer } from '../local/apiserver/index.js';
 import { silentLogger } from '../log.js';
 import { InformerEvent, SelfHealingInformer } from './informer.js';
+import { until as poll } from '../testing/until.js';
 
 const NS = 'inf';
 type Seen = { kind: 'add' | 'update' | 'delete'; name: string; data?: Record<string, string> };
@@ -43,13 +44,7 @@ const storeUpdate = (name: string, v: string) => {
   server.store.update('configmaps', { ...cur, data: { v } }, { namespace: NS, name });
 };
 
-async function until(what: string, fn: () => boolean, timeoutMs = 5_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!fn()) {
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+const until = (what: string, fn: () => boolean, timeoutMs = 5_000) => poll(what, fn, timeoutMs, 10);
 
 const listsOf = () => server.requests({ verb: 'list', resource: 'configmaps', namespace: NS });
 const watchesOf = () => server.requests({ verb: 'watch', resource: 'configmaps', namespace: NS });

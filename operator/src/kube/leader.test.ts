@@ -8,6 +8,7 @@ import { startApiServer, type ApiServer } from '../local/apiserver/index.js';
 import { silentLogger } from '../log.js';
 import { makeClients } from './clients.js';
 import { LeaderElector, canAcquire, type LeaseView } from './leader.js';
+import { until as poll } from '../testing/until.js';
 
 describe('canAcquire', () => {
   const now = new Date('2030-01-01T00:00:10Z');
@@ -56,15 +57,7 @@ describe('LeaderElector on the embedded API server', () => {
   }
   const holder = async (lease: string) => (await coord.readNamespacedLease({ namespace: NS, name: lease })).spec?.holderIdentity;
 
-  async function until<T>(what: string, fn: () => T | undefined | false, timeoutMs = 5_000): Promise<T> {
-    const end = Date.now() + timeoutMs;
-    for (;;) {
-      const v = fn();
-      if (v) return v;
-      if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 5));
-    }
-  }
+  const until = <T>(what: string, fn: () => T | undefined | false, timeoutMs = 5_000) => poll(what, fn, timeoutMs, 5);
 
   // A long lease, so a quick takeover can only come from the release, not from expiry.
   const SLOW_EXPIRY = { leaseDurationMs: 5_000, renewDeadlineMs: 1_000, retryPeriodMs: 100 };

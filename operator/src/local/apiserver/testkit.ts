@@ -2,6 +2,7 @@
 import * as k8s from '@kubernetes/client-node';
 import { startApiServer, type ApiServer, type ApiServerOptions } from './server.js';
 import type { KObject } from './types.js';
+import { until as poll } from '../../testing/until.js';
 
 export const TEST_GROUP = 'test.bij.dev';
 
@@ -100,14 +101,8 @@ export async function statusOf(p: Promise<unknown>): Promise<{ code: number; bod
   throw new Error('expected the call to fail');
 }
 
-export async function until<T>(fn: () => T | undefined | false, timeoutMs = 3000, what = 'condition'): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
+export function until<T>(fn: () => T | undefined | false, timeoutMs = 3000, what = 'condition'): Promise<T> {
+  return poll(what, fn, timeoutMs, 10);
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -11,6 +11,7 @@ import { startApiServer, type ApiServer } from '../apiserver/index.js';
 import { makeClients, type KubeClients } from '../../kube/clients.js';
 import { silentLogger } from '../../log.js';
 import { LocalJobRunner } from './runner.js';
+import { until as poll } from '../../testing/until.js';
 
 const NS = 'default';
 /** Writes "<MESSAGE>|<SECRET_VALUE>" to the termination log (unless NO_LOG), sleeps SLEEP_MS, exits EXIT_CODE. */
@@ -55,15 +56,7 @@ function job(name: string, env: Record<string, string>, extra: Partial<k8s.V1Con
   };
 }
 
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+const until = <T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 15_000) => poll(what, fn, timeoutMs, 25);
 
 const finished = (name: string) => until(`${name} to finish`, async () => {
   const j = await clients.batch.readNamespacedJob({ namespace: NS, name });

@@ -1,0 +1,23 @@
+/** Test support: poll until a condition holds, failing with what was awaited. One copy for every suite. */
+
+type Maybe<T> = T | undefined | false | null;
+
+/**
+ * Calls `fn` every `everyMs` until it returns a value `done` accepts (by default any truthy value)
+ * and resolves with it; rejects after `timeoutMs`, naming `what`.
+ */
+export async function until<T>(
+  what: string,
+  fn: () => Maybe<T> | Promise<Maybe<T>>,
+  timeoutMs = 5_000,
+  everyMs = 20,
+  done: (v: Maybe<T>) => boolean = (v) => Boolean(v),
+): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (done(v)) return v as T;
+    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
