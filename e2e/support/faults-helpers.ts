@@ -12,7 +12,7 @@ import {
 } from '../../operator/src/contract/index.js';
 import { jobName } from '../../operator/src/reconciler/names.js';
 import { Duck, sqlString } from '../../worker/src/testing/fixtures.js';
-import { sleep, type TestCluster } from './cluster.js';
+import type { TestCluster } from './cluster.js';
 import { until } from '../../operator/src/testing/until.js';
 
 /** Polls `fn` until it returns something other than undefined/false; fails naming `what`. */
