@@ -18,21 +18,12 @@ import { LABEL_ATTEMPT } from '../../operator/src/reconciler/names.js';
 import { ENV } from '../../operator/src/contract/index.js';
 import { writeDataset } from '../../worker/src/testing/fixtures.js';
 import {
-  BAD_EVERY, ROW_GROUP_ROWS, SLOW, TEST_TIMEOUT, TOTAL, makeFixture, startRun, stopRun, pause,
-  resume, pidOf, waitForEvent, failedCondition, committedAttempts, expectOnlyCommitted, jobByName,
-  envOf, type Fixture, type Run, type StartOptions,
+  BAD_EVERY, ROW_GROUP_ROWS, SLOW, TEST_TIMEOUT, TOTAL, pause, resume, pidOf, waitForEvent,
+  failedCondition, committedAttempts, expectOnlyCommitted, jobByName, envOf, useFaultRuns,
 } from '../support/worker-fault-run.js';
 
-let fx: Fixture;
-let current: Run | undefined;
-beforeAll(async () => {
-  fx = await makeFixture();
-}, 60_000);
-afterEach(async () => {
-  await stopRun(current);
-  current = undefined;
-});
-const start = async (name: string, o?: StartOptions): Promise<Run> => (current = await startRun(fx, name, o));
+const suite = useFaultRuns();
+const { start } = suite;
 
 describe('exactly once when attempts overlap or the input changes', () => {
   test('two attempts of one shard both write manifests: the commit takes the lowest attempt, not the first to finish', async () => {
@@ -164,11 +155,11 @@ describe('exactly once when attempts overlap or the input changes', () => {
 
   test('an input file replaced after planning fails the run, naming the file, and commits nothing', async () => {
     // Own copy of the input (it gets replaced); one shard at a time, so the last shard starts late.
-    const own = join(fx.root, 'in-replaced');
+    const own = join(suite.fx.root, 'in-replaced');
     mkdirSync(own, { recursive: true });
-    for (const f of readdirSync(fx.input)) copyFileSync(join(fx.input, f), join(own, f));
+    for (const f of readdirSync(suite.fx.input)) copyFileSync(join(suite.fx.input, f), join(own, f));
     // The replacement (other rows, another size) is written beforehand, so replacing takes a rename.
-    const scratch = mkdtempSync(join(fx.root, 'replacement-'));
+    const scratch = mkdtempSync(join(suite.fx.root, 'replacement-'));
     await writeDataset(scratch, { files: 1, rowsPerFile: 2 * ROW_GROUP_ROWS, rowGroupRows: ROW_GROUP_ROWS });
     const r = await start('replaced', { env: { BIJ_FAULT: SLOW }, spec: { parallelism: 1 }, input: own });
     const runId = await waitForRunId(r.c, r.name);

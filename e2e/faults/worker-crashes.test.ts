@@ -13,21 +13,12 @@ import {
 import { LABEL_ATTEMPT } from '../../operator/src/reconciler/names.js';
 import { Duck, sqlString } from '../../worker/src/testing/fixtures.js';
 import {
-  BAD_EVERY, SLOW, TEST_TIMEOUT, TOTAL, makeFixture, startRun, stopRun, events, waitForEvent,
-  failedCondition, committedAttempts, expectOnlyCommitted, type Fixture, type Run,
-  type StartOptions,
+  BAD_EVERY, SLOW, TEST_TIMEOUT, TOTAL, events, waitForEvent, failedCondition, committedAttempts,
+  expectOnlyCommitted, useFaultRuns,
 } from '../support/worker-fault-run.js';
 
-let fx: Fixture;
-let current: Run | undefined;
-beforeAll(async () => {
-  fx = await makeFixture();
-}, 60_000);
-afterEach(async () => {
-  await stopRun(current);
-  current = undefined;
-});
-const start = async (name: string, o?: StartOptions): Promise<Run> => (current = await startRun(fx, name, o));
+const suite = useFaultRuns();
+const { start } = suite;
 
 describe('exactly once when workers crash', () => {
   test('workers SIGKILLed mid-shard three times in one run: each attempt is retried, every row comes out once', async () => {

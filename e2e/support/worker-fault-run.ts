@@ -135,3 +135,25 @@ export async function jobByName(r: Run, name: string): Promise<k8s.V1Job> {
 
 export const envOf = (job: k8s.V1Job): Record<string, string> =>
   Object.fromEntries((job.spec!.template.spec!.containers[0].env ?? []).map((e) => [e.name, e.value ?? '']));
+
+/**
+ * Registers a suite's hooks (the dataset before all cases, the run stopped after each) and returns
+ * the fixture and a start function that remembers the run to stop.
+ */
+export function useFaultRuns(): { readonly fx: Fixture; start: (name: string, o?: StartOptions) => Promise<Run> } {
+  const state: { fx?: Fixture; current?: Run } = {};
+  beforeAll(async () => {
+    state.fx = await makeFixture();
+  }, 60_000);
+  afterEach(async () => {
+    await stopRun(state.current);
+    state.current = undefined;
+  });
+  return {
+    get fx(): Fixture {
+      if (!state.fx) throw new Error('the fault fixture is made in beforeAll');
+      return state.fx;
+    },
+    start: async (name, o) => (state.current = await startRun(state.fx!, name, o)),
+  };
+}
