@@ -155,7 +155,11 @@ export class Controller {
     const observed = await observe(ctx, obj, this.jobIndex.of(key), this.podIndex.of(key));
     observed.input.options = this.o.reconcileOptions;
     const result = await act(ctx, obj, observed, { identity: this.identity, commitAfterStep: this.o.commitAfterStep });
-    if (result.status) this.o.metrics.observeJob(namespace, name, result.status);
+    // The object may have been deleted while this reconcile ran (its last step can be the removal of
+    // the finalizer). The delete event may already have dropped its metric series, so only a job that
+    // is still in the cache gets its gauges set; a gone one is forgotten again.
+    if (!this.bijs.get(name, namespace)) this.o.metrics.forgetJob(namespace, name);
+    else if (result.status) this.o.metrics.observeJob(namespace, name, result.status);
     return result.requeueAfterMs;
   }
 
