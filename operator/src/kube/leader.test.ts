@@ -117,7 +117,7 @@ describe('LeaderElector on the embedded API server', () => {
     await until('a leads', () => a.elector.isLeader());
     const fault = server.faults.failNext({ verb: 'update', resource: 'leases', name: 'flaky' }, 500, Infinity);
     const t0 = Date.now();
-    await until('onStoppedLeading', () => a.stopped > 0, 3_000);
+    await until('onStoppedLeading', () => a.stopped > 0, 10_000);
     expect(a.elector.isLeader()).toBe(false);
     expect(a.stopped).toBe(1);
     // It stepped down only after renewDeadline without a successful renewal, and not much later.

@@ -9,7 +9,7 @@ type Maybe<T> = T | undefined | false | null;
 export async function until<T>(
   what: string,
   fn: () => Maybe<T> | Promise<Maybe<T>>,
-  timeoutMs = 5_000,
+  timeoutMs = 15_000,
   everyMs = 20,
   done: (v: Maybe<T>) => boolean = (v) => Boolean(v),
 ): Promise<T> {

@@ -35,7 +35,7 @@ test('finalizers hold a deleted object with a deletionTimestamp until the last o
 
   await h.custom.patchNamespacedCustomObject({ ...W(ns), name: 'f', body: [{ op: 'remove', path: '/metadata/finalizers' }] });
   expect(await exists(h.custom.getNamespacedCustomObject({ ...W(ns), name: 'f' }))).toBe(false);
-  await until(() => events.length >= 3, 2000, 'the watch events');
+  await until(() => events.length >= 3, 10_000, 'the watch events');
   ctl.abort();
   expect(events).toEqual(['ADDED live', 'MODIFIED deleting', 'DELETED deleting']);
 });

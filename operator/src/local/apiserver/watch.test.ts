@@ -29,9 +29,9 @@ test('a watch from a list resourceVersion replays exactly the later events, in o
   await h.core.replaceNamespacedConfigMap({ namespace: ns, name: 'a', body: { ...list.items[0], data: { x: '1' } } });
   await h.core.deleteNamespacedConfigMap({ namespace: ns, name: 'b' });
   const w = await collect(`/api/v1/namespaces/${ns}/configmaps`, { resourceVersion: list.metadata!.resourceVersion });
-  await until(() => w.events.length >= 3, 2000, 'replayed events');
+  await until(() => w.events.length >= 3, 10_000, 'replayed events');
   await h.core.createNamespacedConfigMap({ namespace: ns, body: cm('c') });
-  await until(() => w.events.length >= 4, 2000, 'live event');
+  await until(() => w.events.length >= 4, 10_000, 'live event');
   w.ctl.abort();
   expect(w.events.map((e) => `${e.type} ${e.name}`)).toEqual(['ADDED b', 'MODIFIED a', 'DELETED b', 'ADDED c']);
   const rvs = w.events.map((e) => Number(e.rv));
@@ -82,9 +82,9 @@ test('label-selected watches see objects entering as ADDED and leaving as DELETE
 test('bookmarks carry the current resourceVersion; timeoutSeconds ends the watch cleanly', async () => {
   const w = await collect('/apis/batch/v1/namespaces/w4/jobs', { allowWatchBookmarks: true, timeoutSeconds: 1, resourceVersion: h.server.store.resourceVersion });
   await h.core.createNamespacedConfigMap({ namespace: 'w4', body: cm('bump') });
-  const b = await until(() => w.events.find((e) => e.type === 'BOOKMARK'), 2000, 'a bookmark');
+  const b = await until(() => w.events.find((e) => e.type === 'BOOKMARK'), 10_000, 'a bookmark');
   expect(b.obj).toEqual({ apiVersion: 'batch/v1', kind: 'Job', metadata: { resourceVersion: h.server.store.resourceVersion } });
-  await until(() => w.done() !== 'open', 3000, 'the timeout');
+  await until(() => w.done() !== 'open', 10_000, 'the timeout');
   expect(w.done()).toBeNull();
   expect(w.events.every((e) => e.type === 'BOOKMARK')).toBe(true);
 });
@@ -94,7 +94,7 @@ test('resuming from a compacted resourceVersion yields an ERROR event with a 410
   await h.core.createNamespacedConfigMap({ namespace: 'w5', body: cm('n') });
   h.server.faults.compactHistory();
   const w = await collect('/api/v1/namespaces/w5/configmaps', { resourceVersion: old });
-  await until(() => w.done() !== 'open', 2000, 'the watch to end');
+  await until(() => w.done() !== 'open', 10_000, 'the watch to end');
   expect(w.events).toHaveLength(1);
   expect(w.events[0].type).toBe('ERROR');
   expect(w.events[0].obj).toMatchObject({ kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'Expired', code: 410, message: expect.stringMatching(/^too old resource version: \d+ \(\d+\)$/) });
@@ -119,13 +119,13 @@ test('after a dropped watch the informer resumes from its resourceVersion withou
   const { inf, log, errors } = informer(ns);
   await h.core.createNamespacedConfigMap({ namespace: ns, body: cm('a') });
   await inf.start();
-  await until(() => log.includes('add a') && h.server.store.hub.count('configmaps') > 0, 2000, 'the informer to sync');
+  await until(() => log.includes('add a') && h.server.store.hub.count('configmaps') > 0, 10_000, 'the informer to sync');
   // Hold the reconnect for a while, so writes happen while no watch is open.
   h.server.faults.latency(150, { verb: 'watch', resource: 'configmaps', namespace: ns }, 1);
   expect(h.server.faults.dropWatches()).toBeGreaterThan(0);
   await h.core.createNamespacedConfigMap({ namespace: ns, body: cm('b') });
   await h.core.deleteNamespacedConfigMap({ namespace: ns, name: 'a' });
-  await until(() => log.includes('delete a') && log.includes('add b'), 3000, 'the missed events');
+  await until(() => log.includes('delete a') && log.includes('add b'), 10_000, 'the missed events');
   expect(errors).toEqual([]);
   await inf.stop(); // client-node then reports the aborted request as an error, which is not ours
   expect(log).toEqual(['add a', 'add b', 'delete a']);
@@ -141,7 +141,7 @@ test('a 410 on resume makes the informer re-list, and the re-list reconciles add
   await h.core.createNamespacedConfigMap({ namespace: ns, body: cm('keep') });
   await h.core.createNamespacedConfigMap({ namespace: ns, body: cm('gone') });
   await inf.start();
-  await until(() => log.length === 2 && h.server.store.hub.count('configmaps') > 0, 2000, 'the informer to sync');
+  await until(() => log.length === 2 && h.server.store.hub.count('configmaps') > 0, 10_000, 'the informer to sync');
   h.server.faults.latency(150, { verb: 'watch', resource: 'configmaps', namespace: ns }, 1);
   h.server.faults.dropWatches();
   await h.core.deleteNamespacedConfigMap({ namespace: ns, name: 'gone' });
@@ -149,7 +149,7 @@ test('a 410 on resume makes the informer re-list, and the re-list reconciles add
   h.server.faults.compactHistory();
   const compactedAt = Number(h.server.store.resourceVersion);
   // initial watch, the resumed one answered with 410, and the one after the re-list
-  await until(() => lists(ns) === 2 && log.includes('add new') && log.includes('delete gone') && watches(ns).length >= 3, 3000, 'the re-list');
+  await until(() => lists(ns) === 2 && log.includes('add new') && log.includes('delete gone') && watches(ns).length >= 3, 10_000, 'the re-list');
   expect(errors).toEqual([]);
   await inf.stop();
   expect(log.slice(2).sort()).toEqual(['add new', 'delete gone']);
@@ -163,12 +163,12 @@ test('an abrupt drop surfaces as an informer error; restarting resumes without a
   const ns = 'inf3';
   const { inf, log, errors } = informer(ns);
   await inf.start();
-  await until(() => h.server.store.hub.count('configmaps') > 0, 2000, 'the watch');
+  await until(() => h.server.store.hub.count('configmaps') > 0, 10_000, 'the watch');
   h.server.faults.dropWatches({ mode: 'abrupt' });
-  await until(() => errors.length > 0, 2000, 'the error');
+  await until(() => errors.length > 0, 10_000, 'the error');
   await h.core.createNamespacedConfigMap({ namespace: ns, body: cm('later') });
   await inf.start();
-  await until(() => log.includes('add later'), 2000, 'the event after restart');
+  await until(() => log.includes('add later'), 10_000, 'the event after restart');
   await inf.stop();
   expect(lists(ns)).toBe(1);
 });
