@@ -1,6 +1,7 @@
 import * as A from 'apache-arrow';
 import { BadInputError } from '../../../operator/src/contract/index.js';
 import { packInputs, summarizeBadRows } from './pack.js';
+import { packDense } from './pack-dense.js';
 import { planScoring } from './plan.js';
 import { f32List, meta, table, tensor } from './testing.js';
 import type { ElementType, InputMappingLike, ValueMeta } from './types.js';
@@ -162,5 +163,71 @@ describe('packInputs: chunked and sliced data', () => {
     expect(asNumbers(s.tensors[1].data)).toEqual([4, 4]);
     const b = run(t.batches[1]);
     expect(asNumbers(b.tensors[0].data)).toEqual([4, 5]);
+  });
+});
+
+describe('packInputs: the dense fast path (pack-dense.ts)', () => {
+  const n = 1000;
+  let seed = 7;
+  const rand = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648) * 200 - 100;
+  const col = (type: A.DataType, f: (i: number) => number) => A.vectorFromArray(Array.from({ length: n }, (_, i) => f(i)), type);
+  const batch: A.RecordBatch = new A.Table({
+    a: col(new A.Float32(), () => rand()),
+    b: col(new A.Float64(), () => rand()),
+    c: col(new A.Int32(), (i) => i * 37 - 5000),
+    d: col(new A.Uint8(), (i) => i % 256),
+    e: col(new A.Int16(), (i) => -i),
+    f: col(new A.Float32(), () => rand()),
+    g: A.vectorFromArray(Array.from({ length: n }, (_, i) => [i, -i, i / 2]), new A.FixedSizeList(3, new A.Field('v', new A.Float32(), false))),
+  }).batches[0];
+  const inputs = { X: { columns: ['a', 'b', 'c', 'd', 'e', 'f'] }, Y: { columns: ['f', 'a', 'd'] }, G: { column: 'g' } };
+  const metas = (t: ElementType) => [tensor('X', t, ['batch', 6]), tensor('Y', 'float64', ['batch', 3]), tensor('G', t, ['batch', 3])];
+
+  const both = (src: A.RecordBatch, t: ElementType) => {
+    const plan = planScoring({ inputs, outputs: out }, meta(metas(t)), src.schema);
+    return [packInputs(src, plan), packInputs(src, plan, { dense: false }), packDense(src, plan)] as const;
+  };
+
+  test.each(['float32', 'float64'] as const)('it packs what the general path packs (%s), sliced batches included', (t) => {
+    for (const src of [batch, batch.slice(123, 611)]) {
+      const [fast, general, dense] = both(src, t);
+      expect(dense).not.toBeNull(); // the fast path did the packing
+      expect(fast.tensors.map((x) => x.dims)).toEqual(general.tensors.map((x) => x.dims));
+      fast.tensors.forEach((x, i) => {
+        expect(x.data.constructor).toBe(general.tensors[i].data.constructor);
+        expect(Array.from(x.data as Float64Array)).toEqual(Array.from(general.tensors[i].data as Float64Array));
+      });
+      expect(Array.from(fast.goodRows)).toEqual(Array.from(general.goodRows));
+      expect(fast.bad.rows).toHaveLength(0);
+    }
+    // Spot-check the layout: row 2 of X is [a, b, c, d, e, f] at row 2.
+    const [fast] = both(batch, t);
+    const x = fast.tensors[0].data as Float64Array;
+    const expected = ['a', 'b', 'c', 'd', 'e', 'f'].map((c) => Number(batch.getChild(c)!.get(2)));
+    expect(Array.from(x.subarray(12, 18))).toEqual(t === 'float32' ? Array.from(Float32Array.from(expected)) : expected);
+  });
+
+  test('a NaN, a null, an int64 column or an int target hands the batch to the general path', () => {
+    const withNaN = new A.Table({ ...Object.fromEntries(batch.schema.fields.map((f) => [f.name, batch.getChild(f.name)!])),
+      f: col(new A.Float32(), (i) => (i === 500 ? NaN : 1)) }).batches[0];
+    const [fast, , dense] = both(withNaN, 'float32');
+    expect(dense).toBeNull();
+    expect(Array.from(fast.bad.rows)).toEqual([500]);
+    expect(fast.bad.reasons).toEqual(['NaN in column f']);
+    expect(fast.tensors[0].dims).toEqual([n - 1, 6]);
+
+    const withNull = new A.Table({ c: A.vectorFromArray([1, null, 3], new A.Int32()) }).batches[0];
+    const nullPlan = planScoring({ inputs: { X: { columns: ['c'] } }, outputs: out }, meta([tensor('X', 'float32', ['batch', 1])]), withNull.schema);
+    expect(packDense(withNull, nullPlan)).toBeNull();
+    expect(Array.from(packInputs(withNull, nullPlan).goodRows)).toEqual([0, 2]);
+
+    const int64 = new A.Table({ c: A.vectorFromArray([1n, 2n], new A.Int64()) }).batches[0];
+    const int64Plan = planScoring({ inputs: { X: { columns: ['c'] } }, outputs: out }, meta([tensor('X', 'float32', ['batch', 1])]), int64.schema);
+    expect(packDense(int64, int64Plan)).toBeNull();
+    const clean = new A.Table({ c: A.vectorFromArray([1, 2, 3], new A.Int32()) }).batches[0];
+    const floatPlan = planScoring({ inputs: { X: { columns: ['c'] } }, outputs: out }, meta([tensor('X', 'float32', ['batch', 1])]), clean.schema);
+    expect(packDense(clean, floatPlan)).not.toBeNull();
+    const intPlan = planScoring({ inputs: { X: { columns: ['c'] } }, outputs: out }, meta([tensor('X', 'int32', ['batch', 1])]), clean.schema);
+    expect(packDense(clean, intPlan)).toBeNull();
   });
 });

@@ -13,6 +13,7 @@ import { DataType, Precision, type Data } from 'apache-arrow';
 import { BadInputError } from '../../../operator/src/contract/index.js';
 import { isNumericType, type InputPlan, type ScoringPlan } from './plan.js';
 import { ColumnCursor, copyRows, listOffsets, targetData, targetFor } from './copy.js';
+import { packDense } from './pack-dense.js';
 import type { ColumnSource, PackedTensor } from './types.js';
 
 export interface BadRows {
@@ -38,6 +39,8 @@ export interface PackedBatch {
 export interface PackOptions {
   /** Used only to name a row in error messages. */
   idColumn?: string;
+  /** False: skip the fast path (pack-dense.ts) and always scan, gather and copy (tests compare the two). */
+  dense?: boolean;
 }
 
 const MAX_REASONS = 0xfffe;
@@ -195,6 +198,13 @@ function packInput(src: ColumnSource, ip: InputPlan, width: number, goodRows: In
 /** Packs the mapped inputs of a RecordBatch or Table; see the file comment. */
 export function packInputs(src: ColumnSource, plan: ScoringPlan, options: PackOptions = {}): PackedBatch {
   const n = src.numRows;
+  const dense = options.dense === false ? null : packDense(src, plan);
+  if (dense) {
+    const goodRows = new Int32Array(n);
+    for (let i = 0; i < n; i++) goodRows[i] = i;
+    const none: BadRows = { rows: new Int32Array(0), reason: new Uint16Array(0), reasons: [], counts: new Int32Array(0) };
+    return { numRows: n, goodRows, bad: none, tensors: dense };
+  }
   const m = new Marks(n);
   const widths = plan.inputs.map((ip) =>
     ip.source.kind === 'columns' ? (scanColumns(src, ip, ip.source.columns, m), ip.width) : scanList(src, ip, ip.source.column, m, options.idColumn));
