@@ -7,7 +7,9 @@
 export const THREAD_SOURCE = String.raw`
 'use strict';
 const { parentPort, workerData } = require('node:worker_threads');
-const pw = require(workerData.parquetWasm);
+// parquet-wasm's ESM build, instantiated from the module the parent compiled (shared machine code).
+let pw;
+const ready = import(workerData.esmUrl).then((m) => { m.initSync({ module: workerData.module }); pw = m; });
 
 const files = new Map();   // handle -> ParquetFile
 const streams = new Map(); // stream id -> { reader, pending }
@@ -57,14 +59,15 @@ function freeQuietly(obj) {
 }
 
 const COMPRESSION = {
-  none: pw.Compression.UNCOMPRESSED,
-  snappy: pw.Compression.SNAPPY,
-  gzip: pw.Compression.GZIP,
-  lz4: pw.Compression.LZ4_RAW,
-  zstd: pw.Compression.ZSTD,
+  none: 'UNCOMPRESSED',
+  snappy: 'SNAPPY',
+  gzip: 'GZIP',
+  lz4: 'LZ4_RAW',
+  zstd: 'ZSTD',
 };
 
 async function handle(m) {
+  await ready;
   switch (m.op) {
     case 'open': {
       const pf = await pw.ParquetFile.fromFile(new RangedBlob(m.file, 0, m.size));
@@ -131,10 +134,11 @@ async function handle(m) {
       // Dictionary encoding only where it pays (strings: ids, regions, labels). On scores and unique
       // ids it costs 3x the encode time and grows the file before falling back.
       let builder = new pw.WriterPropertiesBuilder()
-        .setCompression(COMPRESSION[m.compression])
+        .setCompression(pw.Compression[COMPRESSION[m.compression]])
         .setDictionaryEnabled(false)
         .setKeyValueMetadata(new Map(Object.entries(m.keyValueMetadata || {})));
       for (const col of m.dictionaryColumns || []) builder = builder.setColumnDictionaryEnabled(col, true);
+      for (const col of m.deltaColumns || []) builder = builder.setColumnEncoding(col, pw.Encoding.DELTA_BINARY_PACKED);
       if (m.maxRowGroupRows) builder = builder.setMaxRowGroupSize(m.maxRowGroupRows);
       if (m.createdBy) builder = builder.setCreatedBy(m.createdBy);
       const props = builder.build();
