@@ -4,7 +4,8 @@
  * Prints rows/s per stage, the end-to-end rate, and end-to-end / slowest stage (target >= 0.7: the
  * stages overlap, so the pipeline runs close to its bottleneck). Options (env): BENCH_ROWS,
  * BENCH_BATCH, BENCH_EP (cpu|cuda|auto), BENCH_THREADS (ONNX Runtime intra-op threads), BENCH_QUEUE
- * (batches between stages), BENCH_READ_AHEAD (row groups decoded ahead).
+ * (batches between stages), BENCH_READ_AHEAD (row groups decoded ahead), BENCH_ROUNDS (counted rounds,
+ * default 3: a warm-up round runs first, and each figure is the median over the counted rounds).
  */
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -28,6 +29,7 @@ const EP = (process.env.BENCH_EP ?? 'cpu') as 'cpu' | 'cuda' | 'auto';
 const THREADS = process.env.BENCH_THREADS ? Number(process.env.BENCH_THREADS) : undefined;
 const QUEUE = process.env.BENCH_QUEUE ? Number(process.env.BENCH_QUEUE) : undefined;
 const READ_AHEAD = process.env.BENCH_READ_AHEAD ? Number(process.env.BENCH_READ_AHEAD) : undefined;
+const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3));
 const FEATURES = 16;
 const FILES = 4;
 const ROW_GROUP = 64 * 1024;
@@ -76,60 +78,79 @@ async function main(): Promise<void> {
     const shard = plan.shards[0];
     const columns = ['id', ...Array.from({ length: FEATURES }, (_, j) => `f${j}`)];
 
-    // 1. Decode only: fetch + decode every row group of the shard, in the batches the pipeline uses.
-    const batches: arrow.RecordBatch[] = [];
-    const decodeRows = decodeBatchRows(BATCH, columns.length, false);
-    const decode = await timed(async () => {
-      for await (const b of readShardRanges(storage, { files: plan.files, ranges: shard.ranges }, { columns, batchSize: decodeRows, readAhead: 2 })) batches.push(b);
-      return batches.length;
-    });
-
-    // 2. Inference only: pre-packed tensors, the session alone.
     const session = await createScoringSession(model.bytes, { executionProvider: EP, modelUri: 'bench', intraOpThreads: THREADS });
-    const scoring = planScoring(spec.model, session, batches[0].schema);
-    const packed = batches.map((b) => packInputs(b, scoring));
-    const outputs: Awaited<ReturnType<typeof session.score>>[] = [];
-    const infer = await timed(async () => {
-      for (const p of packed) outputs.push(await session.score(scoring, p, { maxBatch: BATCH }));
-    });
 
-    // 3. Write only: assembled output batches -> Parquet parts on disk.
-    const pieces = batches.flatMap((b, i) => assembleOutput(b, ['id'], packed[i].goodRows, unpackOutputs(outputs[i], scoring)));
+    /** One round: each stage alone, then the whole pipeline, on the same data. */
+    const round = async (r: number) => {
+      // 1. Decode only: fetch + decode every row group of the shard, in the batches the pipeline uses.
+      const batches: arrow.RecordBatch[] = [];
+      const decodeRows = decodeBatchRows(BATCH, columns.length, false);
+      const decode = await timed(async () => {
+        for await (const b of readShardRanges(storage, { files: plan.files, ranges: shard.ranges }, { columns, batchSize: decodeRows, readAhead: 2 })) batches.push(b);
+        return batches.length;
+      });
+      // 2. Inference only: pre-packed tensors, the session alone.
+      const scoring = planScoring(spec.model, session, batches[0].schema);
+      const packed = batches.map((b) => packInputs(b, scoring));
+      const outputs: Awaited<ReturnType<typeof session.score>>[] = [];
+      const infer = await timed(async () => {
+        for (const p of packed) outputs.push(await session.score(scoring, p, { maxBatch: BATCH }));
+      });
+      // 3. Write only: assembled output batches -> Parquet parts on disk.
+      const pieces = batches.flatMap((b, i) => assembleOutput(b, ['id'], packed[i].goodRows, unpackOutputs(outputs[i], scoring)));
+      batches.length = 0;
+      packed.length = 0;
+      outputs.length = 0;
+      const write = await timed(async () => {
+        const w = new PartWriter({ storage, prefix: join(dir, `write-only-${r}`), writerToken: 'b', targetFileBytes: 64 << 20, metadata: { runId: 'bench', modelSha256: 'x', shard: 0, attempt: r } });
+        for (const p of pieces) await w.write(p);
+        return w.close();
+      });
+      pieces.length = 0;
+      // 4. End to end: the real shard pipeline (read -> pack -> infer -> write, overlapped).
+      const e2e = await timed(() => runShard({
+        storage, plan, shard: 0, attempt: r, writerToken: `e2e${r}`, intraOpThreads: THREADS, queueDepth: QUEUE, readAhead: READ_AHEAD,
+      }));
+      const rows = e2e.value.manifest.rows.read;
+      if (rows !== ROWS) throw new Error(`end to end read ${rows} rows, expected ${ROWS}`);
+      return { decode, infer, write, e2e };
+    };
+
+    // Round 0 warms up (JIT, wasm tier-up, ONNX Runtime's first runs) and is not counted; every
+    // figure below is the median of the counted rounds.
+    await round(0);
+    const rounds: Awaited<ReturnType<typeof round>>[] = [];
+    for (let r = 1; r <= ROUNDS; r++) rounds.push(await round(r));
     await session.release();
-    const write = await timed(async () => {
-      const w = new PartWriter({ storage, prefix: join(dir, 'write-only'), writerToken: 'b', targetFileBytes: 64 << 20, metadata: { runId: 'bench', modelSha256: 'x', shard: 0, attempt: 0 } });
-      for (const p of pieces) await w.write(p);
-      return w.close();
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+    const stat = (k: 'decode' | 'infer' | 'write' | 'e2e') => ({
+      rate: median(rounds.map((x) => ROWS / x[k].seconds)),
+      cpu: median(rounds.map((x) => x[k].cpuSeconds)),
     });
-    batches.length = 0;
-    packed.length = 0;
-    outputs.length = 0;
-    pieces.length = 0;
+    const decode = stat('decode');
+    const infer = stat('infer');
+    const write = stat('write');
+    const e2e = stat('e2e');
+    const last = rounds[rounds.length - 1].e2e.value;
 
-    // 4. End to end: the real shard pipeline (read -> pack -> infer -> write, overlapped).
-    const e2e = await timed(() => runShard({
-      storage, plan, shard: 0, attempt: 0, writerToken: 'e2e', intraOpThreads: THREADS, queueDepth: QUEUE, readAhead: READ_AHEAD,
-    }));
-    const rows = e2e.value.manifest.rows.read;
-    if (rows !== ROWS) throw new Error(`end to end read ${rows} rows, expected ${ROWS}`);
-
-    const rates = { decode: ROWS / decode.seconds, inference: ROWS / infer.seconds, write: ROWS / write.seconds };
-    const e2eRate = ROWS / e2e.seconds;
+    const rates = { decode: decode.rate, inference: infer.rate, write: write.rate };
+    const e2eRate = e2e.rate;
     const [slowestName, slowest] = Object.entries(rates).sort((a, b) => a[1] - b[1])[0];
+    console.log(`(median of ${ROUNDS} rounds after a warm-up round)`);
     console.log(`decode only      ${fmt(rates.decode).padStart(12)} rows/s`);
-    console.log(`inference only   ${fmt(rates.inference).padStart(12)} rows/s  (${e2e.value.provider})`);
+    console.log(`inference only   ${fmt(rates.inference).padStart(12)} rows/s  (${last.provider})`);
     console.log(`write only       ${fmt(rates.write).padStart(12)} rows/s`);
     console.log(`end to end       ${fmt(e2eRate).padStart(12)} rows/s`);
     console.log(`end to end / slowest stage (${slowestName}): ${(e2eRate / slowest).toFixed(2)}  (target >= 0.70)`);
     // The stages overlap only where there are cores for them: with every stage's CPU time known, no
     // pipeline on this machine can beat cores / (CPU seconds per row, summed over the stages).
     const cores = availableCpus();
-    const cpuPerRow = (decode.cpuSeconds + infer.cpuSeconds + write.cpuSeconds) / ROWS;
+    const cpuPerRow = (decode.cpu + infer.cpu + write.cpu) / ROWS;
     const ceiling = Math.min(slowest, cores / cpuPerRow);
-    console.log(`CPU seconds per 1M rows: decode ${(decode.cpuSeconds * 1e6 / ROWS).toFixed(2)}, inference ${(infer.cpuSeconds * 1e6 / ROWS).toFixed(2)}, `
-      + `write ${(write.cpuSeconds * 1e6 / ROWS).toFixed(2)}, end to end ${(e2e.cpuSeconds * 1e6 / ROWS).toFixed(2)}`);
+    console.log(`CPU seconds per 1M rows: decode ${(decode.cpu * 1e6 / ROWS).toFixed(2)}, inference ${(infer.cpu * 1e6 / ROWS).toFixed(2)}, `
+      + `write ${(write.cpu * 1e6 / ROWS).toFixed(2)}, end to end ${(e2e.cpu * 1e6 / ROWS).toFixed(2)}`);
     console.log(`ceiling on ${cores} cores: ${fmt(ceiling)} rows/s (ratio ${(ceiling / slowest).toFixed(2)}); end to end reaches ${((100 * e2eRate) / ceiling).toFixed(0)}% of it`);
-    console.log(`peak RSS ${fmt(process.resourceUsage().maxRSS / 1024)} MiB; stage busy seconds in the e2e run: ${JSON.stringify(e2e.value.manifest.timings)}`);
+    console.log(`peak RSS ${fmt(process.resourceUsage().maxRSS / 1024)} MiB; stage busy seconds in the last e2e run: ${JSON.stringify(last.manifest.timings)}`);
   } finally {
     if (!process.env.BENCH_KEEP) rmSync(dir, { recursive: true, force: true });
     else console.log(`kept ${dir}`);
