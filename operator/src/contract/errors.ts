@@ -13,6 +13,13 @@ export class NotFoundError extends BadInputError {
   override readonly name = 'NotFoundError' as 'BadInputError';
 }
 
+/** The object is no longer the version asked for (its ETag, or a file's mtime and size, changed):
+ * someone rewrote it. For a planned input file that is bad input: rows from two versions must never
+ * be mixed, and retrying reads the new version just the same. */
+export class ChangedError extends BadInputError {
+  override readonly name = 'ChangedError' as 'BadInputError';
+}
+
 export const isBadInput = (e: unknown): e is BadInputError => e instanceof BadInputError;
 
 /** The message of an error and of every cause below it, joined: what a user needs to see. */

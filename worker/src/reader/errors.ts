@@ -1,12 +1,15 @@
 /** How reader failures become contract errors: bad data is BadInputError naming the file (and row
  * group); a storage hiccup stays a plain (retryable) error; a missing object is bad input. */
-import { BadInputError, isBadInput } from '../../../operator/src/contract/index.js';
+import { BadInputError, ChangedError, isBadInput } from '../../../operator/src/contract/index.js';
 import { ParquetThreadError } from './parquet-thread.js';
 
 const msgOf = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
 /** storage.readRange/stat failed for an input file. */
 export function ioFailure(uri: string, e: unknown): Error {
+  if (e instanceof ChangedError) {
+    return new BadInputError(`input file ${uri} was rewritten while it was being read (${msgOf(e)}); rows from two versions are never mixed`, { cause: e });
+  }
   if (isBadInput(e)) return new BadInputError(`input file ${uri} could not be read: ${msgOf(e)}`, { cause: e });
   return new Error(`reading input file ${uri}: ${msgOf(e)}`, { cause: e });
 }

@@ -54,7 +54,7 @@ export async function readFooter(storage: Storage, uri: string, options: ReadFoo
   let own = false;
   let opened: OpenedFile;
   try {
-    opened = await openFile(thread, storage, uri, info.size);
+    opened = await openFile(thread, storage, uri, info.size, info.etag);
   } catch (e) {
     // The shared thread crashed: maybe on this file, maybe on another one read at the same time.
     // Try again alone in a thread of its own, so the blame lands on the right file.
@@ -63,7 +63,7 @@ export async function readFooter(storage: Storage, uri: string, options: ReadFoo
     thread = new ParquetThread();
     own = true;
     try {
-      opened = await openFile(thread, storage, uri, info.size);
+      opened = await openFile(thread, storage, uri, info.size, info.etag);
     } catch (again) {
       await thread.terminate();
       throw again;
@@ -87,14 +87,14 @@ export async function readFooter(storage: Storage, uri: string, options: ReadFoo
 }
 
 /** Opens a file in a thread (footer only), turning failures into errors naming the file. */
-export async function openFile(thread: ParquetThread, storage: Storage, uri: string, size: number): Promise<OpenedFile> {
+export async function openFile(thread: ParquetThread, storage: Storage, uri: string, size: number, etag?: string): Promise<OpenedFile> {
   if (size === 0) throw new BadInputError(`input file ${uri} is empty (0 bytes): not a Parquet file`);
   if (size < MIN_PARQUET_BYTES) {
     throw new BadInputError(`input file ${uri} is too small to be a Parquet file (${size} bytes)`);
   }
   let opened: OpenedFile;
   try {
-    opened = await thread.open(storage, uri, size);
+    opened = await thread.open(storage, uri, size, etag);
   } catch (e) {
     throw decodeFailure(uri, 'the Parquet footer', e);
   }

@@ -78,6 +78,8 @@ export interface IoStats {
 interface FileEntry {
   storage: Storage;
   uri: string;
+  /** Every read asks for this version (storage ReadOptions.ifMatch), so a rewritten file fails. */
+  etag?: string;
   /** The last error storage.readRange gave for this file: the real cause of a failure in the thread. */
   ioError?: unknown;
   open?: boolean;
@@ -151,10 +153,11 @@ export class ParquetThread {
     return this.terminated;
   }
 
-  /** Opens a file for ranged reading: reads its footer (and nothing else). */
-  async open(storage: Storage, uri: string, size: number): Promise<OpenedFile> {
+  /** Opens a file for ranged reading: reads its footer (and nothing else). With `etag`, every read of
+   * the file asks for that version, so a file rewritten since it was planned fails instead of mixing. */
+  async open(storage: Storage, uri: string, size: number, etag?: string): Promise<OpenedFile> {
     const handle = this.calls.nextId();
-    this.files.set(handle, { storage, uri });
+    this.files.set(handle, { storage, uri, etag });
     try {
       const r = await this.call({ op: 'open', file: handle, size });
       this.files.get(handle)!.open = true;
@@ -270,7 +273,7 @@ export class ParquetThread {
     } else {
       const t0 = performance.now();
       try {
-        const bytes = await entry.storage.readRange(entry.uri, start, end);
+        const bytes = await entry.storage.readRange(entry.uri, start, end, entry.etag !== undefined ? { ifMatch: entry.etag } : undefined);
         if (bytes.byteLength !== end - start) {
           throw new Error(`short read of ${entry.uri}: asked for bytes [${start}, ${end}), got ${bytes.byteLength}`);
         }

@@ -4,6 +4,7 @@ import * as arrow from 'apache-arrow';
 import { BadInputError, type PlannedFile, type ShardRange } from '../../../operator/src/contract/index.js';
 import { readFooter, readShardRanges, newReadStats, normalizeBatch, ParquetThread, type ParquetFooter } from './index.js';
 import { LocalTestStorage } from './test-storage.js';
+import { openStorage } from '../storage/index.js';
 import { copyToParquet, Duck, makeTempDir, plannedFile, rangeOf, sqlString, typesQuery } from './testdata-gen.js';
 
 const ROWS = 5000; // DuckDB row groups: 2048, 2048, 904
@@ -304,6 +305,28 @@ describe('bad input', () => {
     // Deleted.
     await fs.rm(uri);
     await expectBadInput(collect(again, [rangeOf(again, 0)], ['id']), uri, /deleted/);
+  });
+
+  test('a file rewritten (same size) while its shard is being read fails at the next read, naming it', async () => {
+    const uri = file('rewritten.parquet');
+    await fs.copyFile(file('wide.parquet'), uri);
+    const real = openStorage(); // the real file store: every ranged read asks for the planned version
+    const files = [plannedFile(await readFooter(real, uri))];
+    const seen: number[] = [];
+    const read = (async () => {
+      for await (const b of readShardRanges(real, { files, ranges: [rangeOf(files, 0)] }, { columns: ['id', 'a'], batchSize: 32768, readAhead: 0 })) {
+        seen.push(b.numRows);
+        if (seen.length === 1) {
+          // Rewritten in place after the open-time check: same bytes, same size, a new version.
+          await fs.writeFile(uri, await fs.readFile(uri));
+          const later = new Date(Date.now() + 60_000);
+          await fs.utimes(uri, later, later);
+        }
+      }
+    })();
+    await expectBadInput(read, uri, /rewritten while it was being read/, /no longer version/, /never mixed/);
+    expect(seen.length).toBeGreaterThanOrEqual(1);
+    expect(seen.reduce((a, b) => a + b, 0)).toBeLessThan(131072); // it stopped before the end
   });
 
   test('corrupt page data fails naming the file and row group, and the process survives', async () => {

@@ -157,7 +157,7 @@ class ShardReader {
     this.open = undefined;
     const file = this.files[fileIndex];
     if (!checked) await checkUnchanged(this.storage, file);
-    const opened = await openFile(this.thread, this.storage, file.uri, file.size);
+    const opened = await openFile(this.thread, this.storage, file.uri, file.size, file.etag);
     this.open = { fileIndex, opened };
     if (!checked) {
       this.stats.files++;

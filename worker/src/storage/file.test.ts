@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { BadInputError, NotFoundError } from '../../../operator/src/contract/errors.js';
+import { BadInputError, ChangedError, NotFoundError } from '../../../operator/src/contract/errors.js';
 import { AlreadyExistsError } from './errors.js';
 import { FileStorage, isTempName } from './file.js';
 import { openStorage } from './index.js';
@@ -67,6 +67,22 @@ describe('FileStorage', () => {
     expect((await st.readRange('r.bin', 1000, 1010)).length).toBe(0);
     await expect(st.readRange('r.bin', 20, 10)).rejects.toThrow(RangeError);
     await expect(st.readRange('r.bin', -1, 10)).rejects.toThrow(RangeError);
+  });
+
+  test('readRange with ifMatch: the planned version reads; a same-size rewrite is ChangedError', async () => {
+    await st.write('v.bin', Buffer.alloc(100, 1));
+    const { etag } = await st.stat('v.bin');
+    expect(Buffer.from(await st.readRange('v.bin', 0, 10, { ifMatch: etag }))).toEqual(Buffer.alloc(10, 1));
+    expect((await st.readRange('v.bin', 5, 5, { ifMatch: etag })).length).toBe(0);
+    // Same size, new content, a different mtime: what a job rewriting its input in place looks like.
+    await fs.writeFile(path.join(dir, 'v.bin'), Buffer.alloc(100, 2));
+    await fs.utimes(path.join(dir, 'v.bin'), new Date(), new Date(Date.now() + 5000));
+    const err = await st.readRange('v.bin', 0, 10, { ifMatch: etag }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ChangedError);
+    expect(err).toBeInstanceOf(BadInputError);
+    expect((err as Error).message).toContain(`no longer version ${etag}`);
+    await expect(st.readRange('v.bin', 5, 5, { ifMatch: etag })).rejects.toThrow(ChangedError);
+    expect(Buffer.from(await st.readRange('v.bin', 0, 10))).toEqual(Buffer.alloc(10, 2)); // without ifMatch: the new bytes
   });
 
   test('ifNoneMatch: the second writer gets AlreadyExistsError and the first content stays', async () => {

@@ -11,10 +11,10 @@ import { randomBytes } from 'node:crypto';
 import { constants as fsc } from 'node:fs';
 import fs, { type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import { BadInputError, NotFoundError } from '../../../operator/src/contract/errors.js';
+import { BadInputError, ChangedError, NotFoundError } from '../../../operator/src/contract/errors.js';
 import { AlreadyExistsError, mapFsError } from './errors.js';
 import { mapLimit } from './retry.js';
-import type { ObjectInfo, Storage, WriteOptions } from './types.js';
+import type { ObjectInfo, ReadOptions, Storage, WriteOptions } from './types.js';
 import { encodeFileUriPath, parseUri } from './uri.js';
 
 const TMP_MARK = '.bij-tmp-';
@@ -27,6 +27,8 @@ const tempPathFor = (target: string): string =>
   path.join(path.dirname(target), `.${path.basename(target)}${TMP_MARK}${process.pid}-${randomBytes(6).toString('hex')}`);
 
 const etagOf = (st: { mtimeMs: number; size: number }): string => `${st.mtimeMs}-${st.size}`;
+const fileChanged = (uri: string, expected: string, found: string): ChangedError =>
+  new ChangedError(`${uri} changed: it is no longer version ${expected} (mtime-size now ${found})`);
 
 interface Found {
   abs: string;
@@ -78,11 +80,13 @@ export class FileStorage implements Storage {
     }
   }
 
-  async readRange(uri: string, start: number, end: number): Promise<Uint8Array> {
+  async readRange(uri: string, start: number, end: number, options: ReadOptions = {}): Promise<Uint8Array> {
     checkRange(uri, start, end);
     const p = this.resolve(uri);
+    const { ifMatch } = options;
     if (end === start) {
-      await this.stat(uri); // still a NotFoundError for a missing file
+      const info = await this.stat(uri); // still a NotFoundError for a missing file
+      if (ifMatch !== undefined && info.etag !== ifMatch) throw fileChanged(uri, ifMatch, info.etag!);
       return new Uint8Array(0);
     }
     let fh: FileHandle | undefined;
@@ -95,8 +99,14 @@ export class FileStorage implements Storage {
         if (bytesRead === 0) break; // end of file: fewer bytes than asked for
         filled += bytesRead;
       }
+      if (ifMatch !== undefined) {
+        // After the read: a rewrite before or during it moved the mtime (a replaced file is another inode).
+        const now = etagOf(await fh.stat());
+        if (now !== ifMatch) throw fileChanged(uri, ifMatch, now);
+      }
       return filled === buf.length ? buf : buf.subarray(0, filled);
     } catch (e) {
+      if (e instanceof ChangedError) throw e;
       throw mapFsError(e, 'read', p);
     } finally {
       await fh?.close();

@@ -5,7 +5,7 @@
  */
 import { FileStorage } from './file.js';
 import { S3Storage, type S3StorageInternals } from './s3.js';
-import type { ObjectInfo, S3Options, Storage, WriteOptions } from './types.js';
+import type { ObjectInfo, ReadOptions, S3Options, Storage, WriteOptions } from './types.js';
 import { parseUri } from './uri.js';
 
 export type { ObjectInfo, S3Options, Storage, WriteOptions } from './types.js';
@@ -61,8 +61,8 @@ class RoutingStorage implements Storage {
   async exists(uri: string): Promise<boolean> {
     return this.pick(uri).exists(uri);
   }
-  async readRange(uri: string, start: number, end: number): Promise<Uint8Array> {
-    return this.pick(uri).readRange(uri, start, end);
+  async readRange(uri: string, start: number, end: number, options?: ReadOptions): Promise<Uint8Array> {
+    return this.pick(uri).readRange(uri, start, end, options);
   }
   async read(uri: string): Promise<Uint8Array> {
     return this.pick(uri).read(uri);

@@ -1,7 +1,7 @@
 /** Retries against real transient faults: a fault-injecting proxy (e2e/support/s3-fault-proxy.ts) in
  * front of s3rver answers 503 SlowDown, resets connections, cuts bodies short, hangs or loses answers. */
 import { createHash } from 'node:crypto';
-import { BadInputError, describeError, isBadInput } from '../../../operator/src/contract/errors.js';
+import { BadInputError, ChangedError, describeError, isBadInput } from '../../../operator/src/contract/errors.js';
 import { startS3FaultProxy, type S3FaultProxy } from '../../../e2e/support/s3-fault-proxy.js';
 import { s3OptionsFor, startS3Server, useS3rverCredentials, type S3Server } from '../../../e2e/support/s3-server.js';
 import { RetriesExhaustedError } from './errors.js';
@@ -165,4 +165,14 @@ test('4xx answers are not retried: 403 AccessDenied is bad input at once', async
 
   proxy.setRules([{ method: 'GET', action: 'error', status: 429, code: 'TooManyRequests', message: 'slow down', times: 1 }]);
   expect((await s3.read('s3://bkt/r/data.bin')).length).toBe(data.length);
+});
+
+test('412 PreconditionFailed on a ranged read with ifMatch (what real S3 answers) is ChangedError, not retried', async () => {
+  const { etag } = await direct.stat('s3://bkt/r/data.bin');
+  proxy.setRules([{ method: 'GET', action: 'error', status: 412, code: 'PreconditionFailed', message: 'At least one of the pre-conditions you specified did not hold', times: Infinity }]);
+  const err = (await s3.readRange('s3://bkt/r/data.bin', 0, 100, { ifMatch: etag }).catch((e: unknown) => e)) as Error;
+  expect(err).toBeInstanceOf(ChangedError);
+  expect(err.message).toBe(`s3://bkt/r/data.bin changed: it is no longer version ${etag}`);
+  expect(err.cause).toMatchObject({ $metadata: { httpStatusCode: 412 } });
+  expect(requests('GET')).toBe(1);
 });

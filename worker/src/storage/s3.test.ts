@@ -1,7 +1,7 @@
 /** The S3 backend against a real (fake) S3: s3rver in a child process (e2e/support/s3-server.ts). */
 import { createHash } from 'node:crypto';
 import { CreateMultipartUploadCommand, ListObjectsV2Command, UploadPartCommand } from '@aws-sdk/client-s3';
-import { BadInputError, NotFoundError, describeError } from '../../../operator/src/contract/errors.js';
+import { BadInputError, ChangedError, NotFoundError, describeError } from '../../../operator/src/contract/errors.js';
 import { s3OptionsFor, startS3Server, useS3rverCredentials, type S3Server } from '../../../e2e/support/s3-server.js';
 import { AlreadyExistsError } from './errors.js';
 import { openStorage } from './index.js';
@@ -70,6 +70,20 @@ test('ranged read returns exactly the bytes asked for', async () => {
   expect((await s3.readRange(u, 100_000, 100_010)).length).toBe(0);
   expect((await s3.readRange(u, 5, 5)).length).toBe(0);
   await expect(s3.readRange('s3://bkt/range/missing', 0, 5)).rejects.toThrow('no such key s3://bkt/range/missing');
+});
+
+test('ranged read with ifMatch: the planned version reads; after a same-size overwrite it is ChangedError', async () => {
+  const u = 's3://bkt/range/versioned.bin';
+  const { etag } = await s3.write(u, pattern(1000, 1));
+  expect(Buffer.from(await s3.readRange(u, 0, 10, { ifMatch: etag })).equals(pattern(1000, 1).subarray(0, 10))).toBe(true);
+  const { etag: next } = await s3.write(u, pattern(1000, 2)); // same size, new content
+  expect(next).not.toBe(etag);
+  // s3rver ignores If-Match; the ETag of the answer still gives the rewrite away (real S3 answers 412).
+  const err = await s3.readRange(u, 0, 10, { ifMatch: etag }).catch((e: unknown) => e);
+  expect(err).toBeInstanceOf(ChangedError);
+  expect((err as Error).message).toBe(`${u} changed: it is no longer version ${etag} (now ${next})`);
+  await expect(s3.readRange(u, 3, 3, { ifMatch: etag })).rejects.toThrow(ChangedError);
+  expect(Buffer.from(await s3.readRange(u, 0, 10, { ifMatch: next })).equals(pattern(1000, 2).subarray(0, 10))).toBe(true);
 });
 
 test('list follows ListObjectsV2 pagination past 1,000 keys, sorted', async () => {

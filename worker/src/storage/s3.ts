@@ -24,11 +24,11 @@ import {
   UploadPartCopyCommand,
   type CompletedPart,
 } from '@aws-sdk/client-s3';
-import { BadInputError } from '../../../operator/src/contract/errors.js';
+import { BadInputError, ChangedError } from '../../../operator/src/contract/errors.js';
 import { checkRange } from './file.js';
 import { describeS3Error, httpStatusOf, isRetryableS3Error, mapS3Error, s3ErrorCode } from './errors.js';
 import { DEFAULT_RETRY, mapLimit, withRetry, type RetryInfo, type RetryPolicy } from './retry.js';
-import type { ObjectInfo, S3Options, Storage, WriteOptions } from './types.js';
+import type { ObjectInfo, ReadOptions, S3Options, Storage, WriteOptions } from './types.js';
 import { parseUri, s3Uri } from './uri.js';
 import {
   bodyBytes, clientConfig, encodeKey, md5Hex, opVerb,
@@ -37,6 +37,9 @@ import {
 } from './s3-helpers.js';
 
 export { DEFAULT_PART_BYTES, MIB, MIN_PART_BYTES, type S3StorageInternals };
+
+const changed = (uri: string, expected: string, found: string | undefined, cause?: unknown): ChangedError =>
+  new ChangedError(`${uri} changed: it is no longer version ${expected}${found !== undefined ? ` (now ${found})` : ''}`, { cause });
 
 const stripQuotes = (etag: string | undefined): string | undefined => etag?.replace(/^"+|"+$/g, '').replace(/^W\//, '');
 
@@ -131,17 +134,33 @@ export class S3Storage implements Storage {
     }
   }
 
-  async readRange(uri: string, start: number, end: number): Promise<Uint8Array> {
+  async readRange(uri: string, start: number, end: number, options: ReadOptions = {}): Promise<Uint8Array> {
     checkRange(uri, start, end);
     const t = this.target(uri);
+    const { ifMatch } = options;
     if (end === start) {
-      await this.stat(uri);
+      const info = await this.stat(uri);
+      if (ifMatch !== undefined && info.etag !== undefined && info.etag !== ifMatch) throw changed(uri, ifMatch, info.etag);
       return new Uint8Array(0);
     }
     const want = end - start;
     try {
       return await this.call('GetObject', t, async () => {
-        const res = await this.client.send(new GetObjectCommand({ Bucket: t.bucket, Key: t.key, Range: `bytes=${start}-${end - 1}` }));
+        let res;
+        try {
+          res = await this.client.send(new GetObjectCommand({
+            Bucket: t.bucket, Key: t.key, Range: `bytes=${start}-${end - 1}`, ...(ifMatch !== undefined ? { IfMatch: `"${ifMatch}"` } : {}),
+          }));
+        } catch (e) {
+          if (ifMatch !== undefined && (httpStatusOf(e) === 412 || s3ErrorCode(e) === 'PreconditionFailed')) throw changed(uri, ifMatch, undefined, e);
+          throw e;
+        }
+        // Stores that ignore If-Match still say which version they answered from.
+        const etag = stripQuotes(res.ETag);
+        if (ifMatch !== undefined && etag !== undefined && etag !== ifMatch) {
+          res.Body?.transformToByteArray?.().catch(() => undefined); // drain
+          throw changed(uri, ifMatch, etag);
+        }
         const bytes = await bodyBytes(res.Body);
         // a server that ignored Range sent the whole object: cut our bytes out of it
         if (!res.ContentRange && bytes.length > want) return bytes.subarray(start, end);

@@ -18,6 +18,13 @@ export interface WriteOptions {
   contentType?: string;
 }
 
+export interface ReadOptions {
+  /** The version (ObjectInfo.etag) the object must still have, else ChangedError: S3 `If-Match` plus a
+   * check of the answer's ETag (for stores that ignore If-Match); on files, the handle's mtime and size
+   * after the read. */
+  ifMatch?: string;
+}
+
 export interface Storage {
   /** Every object under a prefix (recursively), sorted by URI. Follows S3 pagination past 1,000 keys. */
   list(prefixUri: string): AsyncIterable<ObjectInfo>;
@@ -25,7 +32,7 @@ export interface Storage {
   stat(uri: string): Promise<ObjectInfo>;
   exists(uri: string): Promise<boolean>;
   /** Bytes [start, end) of an object: never more than asked for. */
-  readRange(uri: string, start: number, end: number): Promise<Uint8Array>;
+  readRange(uri: string, start: number, end: number, options?: ReadOptions): Promise<Uint8Array>;
   read(uri: string): Promise<Uint8Array>;
   readText(uri: string): Promise<string>;
   /** Writes a whole object atomically: readers see the old object or the new one, never a part. */
