@@ -19,7 +19,7 @@ import { ENV } from '../../operator/src/contract/index.js';
 import { writeDataset } from '../../worker/src/testing/fixtures.js';
 import {
   BAD_EVERY, ROW_GROUP_ROWS, SLOW, TEST_TIMEOUT, TOTAL, pause, resume, pidOf, waitForEvent,
-  failedCondition, committedAttempts, expectOnlyCommitted, jobByName, envOf, useFaultRuns,
+  failedCondition, committedAttempts, expectOnlyCommitted, jobByName, envOf, useFaultRuns, type Run,
 } from '../support/worker-fault-run.js';
 
 const suite = useFaultRuns();
@@ -83,19 +83,9 @@ describe('exactly once when attempts overlap or the input changes', () => {
     pause(r, pid);
 
     // A second process of shard 0 attempt 0, with the pod's own assignment (as Kubernetes may run one).
-    const env: Record<string, string> = {};
-    for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
-    Object.assign(env, envOf(await jobByName(r, a0)), {
-      BIJ_PROGRESS_INTERVAL: '0.2', BIJ_TERMINATION_LOG: join(r.c.workDir, 'copy.termination'),
-    });
-    const copy = spawn(process.execPath, [workerEntry()], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let copyLog = '';
-    copy.stdout.on('data', (d: Buffer) => (copyLog += d.toString('utf8')));
-    copy.stderr.on('data', (d: Buffer) => (copyLog += d.toString('utf8')));
-    const code = await new Promise<number | null>((resolve, reject) => {
-      const t = setTimeout(() => { copy.kill('SIGKILL'); reject(new Error(`the second copy did not exit within 60 s:\n${copyLog}`)); }, 60_000);
-      copy.on('exit', (c) => { clearTimeout(t); resolve(c); });
-    });
+    const copy = spawnCopy(r, await jobByName(r, a0), 'copy');
+    const code = await copy.exit;
+    const copyLog = copy.log();
     expect({ code, log: code === 0 ? '' : copyLog }).toEqual({ code: 0, log: '' });
     const dir = attemptDir(r.out, runId, 0, 0);
     const winner = JSON.parse(readFileSync(join(r.out, dir, 'manifest.json'), 'utf8')) as { files: { path: string; sha256: string }[] };
@@ -123,6 +113,40 @@ describe('exactly once when attempts overlap or the input changes', () => {
     for (const f of shard0) expect(sha256File(join(r.out, f.path))).toBe(f.sha256);
     expectOnlyCommitted(r.out, runId, manifest);
     await waitForEvent(r, 'Committed');
+  }, TEST_TIMEOUT);
+
+  test('copies of a shard that finish, or start, after the commit leave nothing behind', async () => {
+    const r = await start('late', { spec: { parallelism: 3 } });
+    const runId = await waitForRunId(r.c, r.name);
+    const a0 = shardJobName(r.name, runId, 0, 0);
+    await r.c.waitForRunningPod(a0);
+    const job = await jobByName(r, a0);
+    // A slow copy of shard 0 attempt 0 (a pod Kubernetes ran twice), stopped mid-shard.
+    const slow = spawnCopy(r, job, 'slow', { BIJ_FAULT: SLOW });
+    await waitUntil('the slow copy to start its shard', () => /shard started/.test(slow.log()), 30_000);
+    pause(r, slow.pid);
+
+    const st = await r.c.waitForPhase(r.name, ['Succeeded', 'Failed'], 90_000);
+    expect(st?.phase).toBe('Succeeded');
+    await waitForEvent(r, 'Committed');
+    const manifest = await expectExactlyOnce(r.out, TOTAL, BAD_EVERY);
+    await waitUntil('the commit to clean up the attempts', () => listFiles(join(r.out, '_bij', runId, 'shards')).length === 0, 20_000, 100);
+
+    // It wakes up after the commit: it finishes, writes its parts and manifest, sees _SUCCESS, and
+    // removes them again.
+    resume(r, slow.pid);
+    expect(await slow.exit).toBe(0);
+    expect(slow.log()).toMatch(/the run was committed while this attempt ran; removing its files/);
+    expect(r.watcher.seen(new RegExp(`^_bij/${runId}/shards/00000/a0/manifest\\.json$`)).length).toBeGreaterThan(0);
+    expectOnlyCommitted(r.out, runId, manifest);
+
+    // One that starts after the commit does nothing at all.
+    const late = spawnCopy(r, job, 'late');
+    expect(await late.exit).toBe(0);
+    expect(late.log()).toMatch(/the run is already committed; nothing to do/);
+    expect(JSON.parse(readFileSync(late.terminationLog, 'utf8'))).toMatchObject({ outcome: 'succeeded', message: `run ${runId} is already committed; nothing to do` });
+    expectOnlyCommitted(r.out, runId, manifest);
+    await expectExactlyOnce(r.out, TOTAL, BAD_EVERY);
   }, TEST_TIMEOUT);
 
   test('a shard Job deleted by someone else mid-run is run again, and the run succeeds exactly once', async () => {
@@ -200,6 +224,24 @@ describe('exactly once when attempts overlap or the input changes', () => {
     expect(evs.some((e) => e.reason === 'Committed')).toBe(false);
   }, TEST_TIMEOUT);
 });
+
+/** A second worker process with a shard Job's own assignment, outside the runner (as Kubernetes may
+ * run one): its pid, its output so far, its exit code. */
+function spawnCopy(r: Run, job: k8s.V1Job, label: string, extraEnv: Record<string, string> = {}) {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
+  const terminationLog = join(r.c.workDir, `${label}.termination`);
+  Object.assign(env, envOf(job), { BIJ_PROGRESS_INTERVAL: '0.2', BIJ_TERMINATION_LOG: terminationLog }, extraEnv);
+  const child = spawn(process.execPath, [workerEntry()], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString('utf8')));
+  child.stderr.on('data', (d: Buffer) => (out += d.toString('utf8')));
+  const exit = new Promise<number | null>((resolve, reject) => {
+    const t = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`worker copy ${label} did not exit within 60 s:\n${out}`)); }, 60_000);
+    child.on('exit', (c) => { clearTimeout(t); resolve(c); });
+  });
+  return { pid: child.pid!, exit, log: () => out, terminationLog };
+}
 
 /** A copy of an operator-made shard Job for another attempt number (what a second actor might create). */
 function twinOf(job: k8s.V1Job, name: string, attempt: number): k8s.V1Job {

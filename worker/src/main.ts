@@ -10,6 +10,7 @@ import { openStorage } from './storage/index.js';
 import { parseAssignment, type Assignment } from './assignment.js';
 import { outcomeOf, writeTerminationLog } from './termination.js';
 import { runShard } from './pipeline/run-shard.js';
+import { runCommitted } from './pipeline/late-attempt.js';
 import type { Storage } from './storage/types.js';
 
 const log = pino({ name: 'bij-worker', level: process.env.BIJ_LOG_LEVEL ?? 'info' });
@@ -39,6 +40,12 @@ async function main(): Promise<number> {
     const plan = await loadPlan(storage, a.planUri);
     if (a.runId && a.runId !== plan.runId) throw new BadInputError(`plan ${a.planUri} is for run ${plan.runId}, not ${a.runId}`);
     const shardLog = log.child({ run: plan.runId, shard: a.shard, attempt: a.attempt });
+    if (await runCommitted(storage, plan)) {
+      // A copy started after the commit (a slow pod, a node that came back): nothing left to do.
+      shardLog.info('the run is already committed; nothing to do');
+      writeTerminationLog(a.terminationLog, { outcome: 'succeeded', shard: a.shard, attempt: a.attempt, message: `run ${plan.runId} is already committed; nothing to do` });
+      return 0;
+    }
     shardLog.info({ rows: plan.shards.find((s) => s.index === a.shard)?.rows }, 'shard started');
     const { manifest, provider } = await runShard({
       storage, plan, shard: a.shard, attempt: a.attempt, writerToken: randomBytes(4).toString('hex'),

@@ -13,7 +13,7 @@ import type { Storage } from '../../../worker/src/storage/types.js';
 import { mapLimit } from '../../../worker/src/storage/retry.js';
 import {
   NotFoundError, RunManifestSchema, ShardManifestSchema, joinUri, runManifestUri, shardManifestUri,
-  successUri, runPrefix, type RunManifest, type ShardManifest, type ShardPlan,
+  successUri, runPrefix, parseSuccessMarker, type RunManifest, type ShardManifest, type ShardPlan, type SuccessMarker,
 } from '../contract/index.js';
 import { CommitError, mergeManifests } from './merge.js';
 
@@ -27,24 +27,12 @@ export interface CommitOptions {
   afterStep?: (step: number) => Promise<void> | void;
 }
 
-export interface SuccessMarker {
-  runId: string;
-  manifest: string;
-  committedAt: string;
-}
-
 /** The _SUCCESS marker, if there is one of ours. I/O errors propagate: "could not read" must never
  * pass for "not committed". */
 export async function readSuccessMarker(storage: Storage, outputUri: string): Promise<SuccessMarker | undefined> {
   const uri = successUri(outputUri);
   if (!(await storage.exists(uri))) return undefined;
-  const text = await storage.readText(uri);
-  try {
-    const parsed = JSON.parse(text) as Partial<SuccessMarker>;
-    return typeof parsed.runId === 'string' ? (parsed as SuccessMarker) : undefined;
-  } catch {
-    return undefined; // an empty _SUCCESS written by another tool: not ours
-  }
+  return parseSuccessMarker(await storage.readText(uri));
 }
 
 export async function readShardManifest(storage: Storage, plan: ShardPlan, shard: number, attempt: number): Promise<ShardManifest> {

@@ -68,3 +68,20 @@ export const RunManifestSchema = z.object({
   })),
 });
 export type RunManifest = z.infer<typeof RunManifestSchema>;
+
+/** The _SUCCESS marker: written last by the commit, it names the run whose output is complete. */
+export interface SuccessMarker {
+  runId: string;
+  manifest: string;
+  committedAt: string;
+}
+
+/** A _SUCCESS file's text -> the marker, or undefined when it is not one of ours (another tool's empty file). */
+export function parseSuccessMarker(text: string): SuccessMarker | undefined {
+  try {
+    const parsed = JSON.parse(text) as Partial<SuccessMarker>;
+    return typeof parsed.runId === 'string' ? (parsed as SuccessMarker) : undefined;
+  } catch {
+    return undefined;
+  }
+}

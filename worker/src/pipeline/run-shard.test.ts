@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openStorage } from '../storage/index.js';
 import { runShard } from './run-shard.js';
+import { runCommitted } from './late-attempt.js';
 import { planRun, freezePlan } from '../../../operator/src/planner/plan.js';
 import { BatchInferenceJobSpecSchema, type BatchInferenceJobSpecInput } from '../../../operator/src/api/spec.js';
 import { BadInputError, attemptPrefix, shardManifestUri, type ShardPlan } from '../../../operator/src/contract/index.js';
@@ -138,3 +139,37 @@ function writeDatasetSync(dir: string): void {
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'bad.parquet'), Buffer.from('PAR1 this is not really parquet, just garbage PAR1'));
 }
+
+describe('an attempt that outlives its run\'s commit', () => {
+  const success = (runId: string) => JSON.stringify({ runId, manifest: '_manifest.json', committedAt: new Date().toISOString() });
+
+  test('runCommitted: only a _SUCCESS naming this run counts', async () => {
+    const p = await plan(spec({}, 'out-marker'), 'rm');
+    const marker = join(root, 'out-marker', '_SUCCESS');
+    expect(await runCommitted(storage, p)).toBe(false); // none
+    writeFileSync(marker, '');
+    expect(await runCommitted(storage, p)).toBe(false); // another tool's empty marker
+    writeFileSync(marker, success('other-run'));
+    expect(await runCommitted(storage, p)).toBe(false);
+    writeFileSync(marker, success('rm'));
+    expect(await runCommitted(storage, p)).toBe(true);
+  });
+
+  test('finishing after the commit, it removes everything it wrote; before it, nothing', async () => {
+    const p = await plan(spec({}, 'out-late'), 'rl');
+    const prefix = attemptPrefix(p.spec.output.uri, 'rl', 1, 0);
+    writeFileSync(join(root, 'out-late', '_SUCCESS'), success('an-older-run'));
+    const kept = await runShard({ storage, plan: p, shard: 1, attempt: 0, writerToken: 'w1' });
+    expect(kept.discarded).toBeUndefined();
+    expect(readdirSync(prefix).filter((f) => f.endsWith('.parquet')).length).toBeGreaterThan(0);
+    expect(existsSync(shardManifestUri(p.spec.output.uri, 'rl', 1, 0))).toBe(true);
+
+    // The commit of this run happened while attempt 1 was running (a slow duplicate).
+    writeFileSync(join(root, 'out-late', '_SUCCESS'), success('rl'));
+    const late = await runShard({ storage, plan: p, shard: 1, attempt: 1, writerToken: 'w2' });
+    expect(late.discarded).toBe(true);
+    expect(late.manifest.rows.read).toBe(p.shards[1].rows);
+    const latePrefix = attemptPrefix(p.spec.output.uri, 'rl', 1, 1);
+    expect(existsSync(latePrefix) ? readdirSync(latePrefix, { recursive: true }) : []).toEqual([]);
+  });
+});

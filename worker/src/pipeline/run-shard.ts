@@ -25,6 +25,7 @@ import { pipe } from './channel.js';
 import { assembleOutput } from './assemble.js';
 import { ProgressReporter } from './progress.js';
 import { faultAt } from '../faults.js';
+import { discardAttempt, runCommitted } from './late-attempt.js';
 
 export interface ShardRunOptions {
   storage: Storage;
@@ -52,6 +53,8 @@ export interface ShardRunResult {
   provider: string;
   /** Another copy of the same attempt had already written its manifest (this one's work is unused). */
   duplicate?: boolean;
+  /** The run was committed before this attempt finished: its files were removed (late-attempt.ts). */
+  discarded?: boolean;
 }
 
 const seconds = (ms: number) => Math.round(ms) / 1000;
@@ -215,15 +218,22 @@ export async function runShard(o: ShardRunOptions): Promise<ShardRunResult> {
     // If-none-match: when Kubernetes ran two copies of this attempt, the first manifest stays; the
     // other copy's files are never listed, so the commit ignores them and the cleanup removes them.
     await faultAt('before-manifest', shard, attempt); // test-only (BIJ_FAULT); a no-op when unset
+    let duplicate = false;
     try {
       await storage.write(shardManifestUri(outputUri, plan.runId, shard, attempt), JSON.stringify(manifest, null, 2) + '\n',
         { contentType: 'application/json', ifNoneMatch: true });
     } catch (err) {
       if (!(err instanceof AlreadyExistsError)) throw err;
       log('another copy of this attempt already wrote its manifest; this copy\'s files will be discarded');
-      return { manifest, provider: session.provider, duplicate: true };
+      duplicate = true;
     }
-    return { manifest, provider: session.provider };
+    // After the last write: if the run was committed meanwhile, nobody will clean up after us.
+    if (await runCommitted(storage, plan).catch(() => false)) {
+      log('the run was committed while this attempt ran; removing its files', { prefix });
+      await discardAttempt(storage, prefix);
+      return { manifest, provider: session.provider, duplicate, discarded: true };
+    }
+    return { manifest, provider: session.provider, ...(duplicate ? { duplicate } : {}) };
   } catch (err) {
     // Stop every stage (producers blocked on a full channel wake up and end), then drop partial files.
     for (const c of channels) c.fail(err);
