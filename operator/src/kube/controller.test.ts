@@ -227,7 +227,9 @@ test('a stale cache (the object changed behind the controller\'s back) gives 409
   const s = await statusOf('stale', (x) => x.observedGeneration === 2 && (x.shards?.running ?? 0) === 3, 'generation 2 with 3 shards running');
   expect(s.phase).toBe('Running');
   expect(jobsOf('stale')).toHaveLength(3);
+  // The right status was written after the conflicts began. (A reconcile that read the old object
+  // before the cache caught up may still get one more 409 after it: harmless, so not asserted.)
   expect(server.requests({ verb: 'update', subresource: 'status', name: 'stale', status: 200 }).at(-1)!.seq)
-    .toBeGreaterThan(server.requests({ verb: 'update', subresource: 'status', name: 'stale', status: 409 }).at(-1)!.seq);
+    .toBeGreaterThan(server.requests({ verb: 'update', subresource: 'status', name: 'stale', status: 409 })[0].seq);
   expect(await counter('error')).toBe(0);
 });
