@@ -220,6 +220,30 @@ export class ParquetThread {
     return await this.call({ ...req, ipc, op: 'write' }, transfer);
   }
 
+  /** Starts a Parquet file written as rows arrive (appendPart), encoded in this thread. Returns its id. */
+  async openPart(req: Omit<WriteRequest, 'ipc'>): Promise<number> {
+    const part = this.calls.nextId();
+    await this.call({ ...req, op: 'part-open', part });
+    return part;
+  }
+
+  /** Encodes rows (an Arrow IPC stream) into an open part. Resolves once the encoder has taken them,
+   * that is, once it is done with the rows appended before: at most one append waits in the thread. */
+  async appendPart(part: number, ipc: Uint8Array): Promise<void> {
+    const transfer = [ownBuffer(ipc)];
+    await this.call({ op: 'part-append', part, ipc: new Uint8Array(transfer[0]) }, transfer);
+  }
+
+  /** Finishes an open part (the footer) and returns the whole file. */
+  async closePart(part: number): Promise<Uint8Array> {
+    return await this.call({ op: 'part-close', part });
+  }
+
+  /** Drops an open part, discarding what was encoded. */
+  async abortPart(part: number): Promise<void> {
+    if (!this.dead) await this.call({ op: 'part-abort', part });
+  }
+
   /** Stops the thread, failing whatever is in flight. Idempotent. */
   async terminate(): Promise<void> {
     if (this.terminated) return;

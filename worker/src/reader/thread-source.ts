@@ -14,6 +14,7 @@ const ready = import(workerData.esmUrl).then((m) => { m.initSync({ module: worke
 const files = new Map();   // handle -> ParquetFile
 const streams = new Map(); // stream id -> { reader, pending }
 const reads = new Map();   // read id -> { resolve, reject }
+const parts = new Map();   // part id -> a Parquet file being written (openPart)
 let nextReadId = 1;
 
 function fetchRange(file, start, end) {
@@ -65,6 +66,67 @@ const COMPRESSION = {
   lz4: 'LZ4_RAW',
   zstd: 'ZSTD',
 };
+
+// Dictionary encoding only where it pays (strings: ids, regions, labels). On scores and unique ids
+// it costs 3x the encode time and grows the file before falling back.
+function writerProps(m) {
+  let builder = new pw.WriterPropertiesBuilder()
+    .setCompression(pw.Compression[COMPRESSION[m.compression]])
+    .setDictionaryEnabled(false)
+    .setKeyValueMetadata(new Map(Object.entries(m.keyValueMetadata || {})));
+  for (const col of m.dictionaryColumns || []) builder = builder.setColumnDictionaryEnabled(col, true);
+  for (const col of m.deltaColumns || []) builder = builder.setColumnEncoding(col, pw.Encoding.DELTA_BINARY_PACKED);
+  if (m.maxRowGroupRows) builder = builder.setMaxRowGroupSize(m.maxRowGroupRows);
+  if (m.createdBy) builder = builder.setCreatedBy(m.createdBy);
+  return builder.build();
+}
+
+/**
+ * A Parquet file written as its rows arrive (parquet-wasm's transformParquetStream): each appended
+ * IPC stream is encoded at once, and each row group's bytes are kept as it completes, so encoding
+ * overlaps whatever produces the rows instead of all happening when the file is cut.
+ */
+function openPart(m) {
+  const st = { pending: [], wake: null, ended: false, error: null, chunks: [], done: null, fail: null };
+  st.fail = (e) => {
+    if (!st.error) st.error = e;
+    st.ended = true;
+    for (const p of st.pending.splice(0)) p.reject(st.error);
+    if (st.wake) st.wake();
+  };
+  const input = new ReadableStream({
+    async pull(controller) {
+      while (st.pending.length === 0 && !st.ended) await new Promise((r) => { st.wake = r; });
+      st.wake = null;
+      if (st.error) { controller.error(st.error); return; }
+      const next = st.pending.shift();
+      if (!next) { controller.close(); return; }
+      let table;
+      try {
+        table = pw.Table.fromIPCStream(next.ipc);
+        for (const rb of table.recordBatches()) controller.enqueue(rb);
+      } catch (e) {
+        next.reject(e);
+        st.fail(e);
+        controller.error(e);
+        return;
+      } finally {
+        freeQuietly(table);
+      }
+      next.resolve();
+    },
+  }, { highWaterMark: 0 });
+  st.done = (async () => {
+    const out = await pw.transformParquetStream(input, writerProps(m));
+    for await (const chunk of out) {
+      if (st.error) throw st.error;
+      st.chunks.push(chunk);
+    }
+    if (st.error) throw st.error;
+  })();
+  st.done.catch((e) => st.fail(e));
+  return st;
+}
 
 async function handle(m) {
   await ready;
@@ -131,17 +193,7 @@ async function handle(m) {
     }
     case 'write': {
       const table = pw.Table.fromIPCStream(m.ipc);
-      // Dictionary encoding only where it pays (strings: ids, regions, labels). On scores and unique
-      // ids it costs 3x the encode time and grows the file before falling back.
-      let builder = new pw.WriterPropertiesBuilder()
-        .setCompression(pw.Compression[COMPRESSION[m.compression]])
-        .setDictionaryEnabled(false)
-        .setKeyValueMetadata(new Map(Object.entries(m.keyValueMetadata || {})));
-      for (const col of m.dictionaryColumns || []) builder = builder.setColumnDictionaryEnabled(col, true);
-      for (const col of m.deltaColumns || []) builder = builder.setColumnEncoding(col, pw.Encoding.DELTA_BINARY_PACKED);
-      if (m.maxRowGroupRows) builder = builder.setMaxRowGroupSize(m.maxRowGroupRows);
-      if (m.createdBy) builder = builder.setCreatedBy(m.createdBy);
-      const props = builder.build();
+      const props = writerProps(m);
       let out;
       try {
         out = pw.writeParquet(table, props);
@@ -149,6 +201,48 @@ async function handle(m) {
         freeQuietly(table); freeQuietly(props);
       }
       return [out, [out.buffer]];
+    }
+    case 'part-open': {
+      parts.set(m.part, openPart(m));
+      return [true];
+    }
+    case 'part-append': {
+      const st = parts.get(m.part);
+      if (!st) throw new Error('part ' + m.part + ' is not open');
+      if (st.error) throw st.error;
+      // Resolves when the encoder takes these rows (it has finished the ones before): backpressure.
+      await new Promise((resolve, reject) => {
+        st.pending.push({ ipc: m.ipc, resolve, reject });
+        if (st.wake) st.wake();
+      });
+      return [true];
+    }
+    case 'part-close': {
+      const st = parts.get(m.part);
+      if (!st) throw new Error('part ' + m.part + ' is not open');
+      st.ended = true;
+      if (st.wake) st.wake();
+      try {
+        await st.done;
+      } finally {
+        parts.delete(m.part);
+      }
+      let n = 0;
+      for (const c of st.chunks) n += c.byteLength;
+      const out = new Uint8Array(n);
+      let at = 0;
+      for (const c of st.chunks) { out.set(c, at); at += c.byteLength; }
+      st.chunks = [];
+      return [out, [out.buffer]];
+    }
+    case 'part-abort': {
+      const st = parts.get(m.part);
+      parts.delete(m.part);
+      if (st) {
+        st.fail(new Error('the part was aborted'));
+        await st.done.catch(() => {});
+      }
+      return [true];
     }
     default:
       throw new Error('unknown op ' + m.op);

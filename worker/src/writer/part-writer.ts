@@ -1,15 +1,19 @@
 /**
  * Writes an attempt's output as Parquet parts of about `targetFileBytes` each.
  *
- * Batches are buffered (as Arrow) until the buffer's *estimated Parquet size* reaches the target, then
- * encoded in a worker thread (parquet-wasm) and written under the attempt prefix, while the next part
- * fills. The estimate is the buffer's Arrow size times a compression ratio learned from the parts
- * written so far (a guess for the first part), so parts land near the target once one has been
- * written; the buffer is also capped (maxBufferBytes) so a very compressible stream cannot hold an
- * unbounded amount of memory.
+ * A part is encoded as its rows arrive: batches gather until about APPEND_BYTES, then go to the
+ * encoder thread (parquet-wasm), which encodes them at once and keeps each finished row group's
+ * bytes. Encoding therefore overlaps inference all along, instead of the whole part being encoded
+ * after the last batch while the model waits. A part is cut when its *estimated Parquet size*
+ * reaches the target: the Arrow bytes written to it times a compression ratio learned from the
+ * parts written so far (a guess for the first). The finished file is then uploaded while the next
+ * part fills.
  *
- * Backpressure: `write()` resolves once the batch is buffered and no more than one part is being
- * encoded/uploaded; a caller that awaits it never holds more than about two parts in memory.
+ * Memory: a few MiB of gathered batches here, plus the encoded bytes of the open part and of at most
+ * one part being uploaded.
+ *
+ * Backpressure: `write()` resolves once the batch is taken; it waits while the encoder is behind
+ * (at most one append queued in the thread) and while the previous part is still uploading.
  */
 import { createHash } from 'node:crypto';
 import * as arrow from 'apache-arrow';
@@ -45,8 +49,6 @@ export interface PartWriterOptions {
   metadata: OutputMetadata;
   /** Most rows per row group inside a part. Default 131072. */
   maxRowGroupRows?: number;
-  /** Most Arrow bytes buffered before a part is cut, whatever the estimate says. Default 4 x target. */
-  maxBufferBytes?: number;
   /** Parts larger than this go through storage.upload (multipart) instead of storage.write. Default 32 MiB. */
   uploadThresholdBytes?: number;
   /** Upload part size for storage.upload. Default 16 MiB. */
@@ -76,11 +78,23 @@ export const metadataKeys = (m: OutputMetadata): Record<string, string> => ({
   ...(m.extra ?? {}),
 });
 
-interface Buffered {
+/** Arrow bytes gathered before they are sent to the encoder: enough that the per-message cost is
+ * small, small enough that little is held here. */
+export const APPEND_BYTES = 2 << 20;
+
+/** The part being written. */
+interface OpenPart {
   key: string;
-  batches: arrow.RecordBatch[];
+  index: number;
+  /** The encoder's id for it (openPart), once the thread has it. */
+  handle: Promise<number>;
   rows: number;
   arrowBytes: number;
+  /** Batches gathered for the next append (copies that own their bytes). */
+  gathered: arrow.RecordBatch[];
+  gatheredBytes: number;
+  /** The append in flight, if any (its failure fails the part). */
+  appending: Promise<void>;
 }
 
 export class PartWriter {
@@ -88,7 +102,8 @@ export class PartWriter {
   private readonly keyValueMetadata: Record<string, string>;
   private thread: ParquetThread | undefined;
   private readonly ownThread: boolean;
-  private buffer: Buffered | undefined;
+  private current: OpenPart | undefined;
+  /** The previous part's close + upload. */
   private inflight: Promise<void> = Promise.resolve();
   private failure: unknown;
   private closed = false;
@@ -104,7 +119,6 @@ export class PartWriter {
       kind: 'data',
       compression: 'zstd',
       maxRowGroupRows: DEFAULT_ROW_GROUP_ROWS,
-      maxBufferBytes: 4 * options.targetFileBytes,
       uploadThresholdBytes: 32 << 20,
       uploadPartBytes: 16 << 20,
       ...options,
@@ -119,9 +133,9 @@ export class PartWriter {
     return this.rowsAccepted;
   }
 
-  /** Bytes of memory the batches waiting for the next part keep alive (for tests and diagnostics). */
+  /** Bytes of memory the batches gathered for the next append keep alive (for tests and diagnostics). */
   get retainedBytes(): number {
-    return this.buffer ? retainedBytes(this.buffer.batches) : 0;
+    return this.current ? retainedBytes(this.current.gathered) : 0;
   }
 
   /** Parts written so far (complete once close() resolved). */
@@ -135,40 +149,73 @@ export class PartWriter {
     return Math.min(2, Math.max(0.02, this.parquetBytesWritten / this.arrowBytesWritten));
   }
 
-  /** Buffers a batch; resolves when it is accepted (waits while a previous part is still being written). */
+  /** Takes a batch into the open part (opening one if needed); see the file comment for when it waits. */
   async write(batch: arrow.RecordBatch): Promise<void> {
     if (this.closed) throw new Error('PartWriter: write after close');
     this.throwIfFailed();
     if (batch.numRows === 0) return;
     const key = schemaKey(batch.schema);
-    if (this.buffer && this.buffer.key !== key) {
+    if (this.current && this.current.key !== key) {
       // A different schema (e.g. another input file typed its id column differently): a new part.
       await this.cut();
     }
-    if (!this.buffer) this.buffer = { key, batches: [], rows: 0, arrowBytes: 0 };
-    this.buffer.batches.push(ownBuffers(batch)); // not the input rows its columns are slices of
-    this.buffer.rows += batch.numRows;
-    this.buffer.arrowBytes += batch.data.byteLength;
+    const part = this.current ?? this.open(key, batch.schema);
+    part.gathered.push(ownBuffers(batch)); // not the input rows its columns are slices of
+    part.gatheredBytes += batch.data.byteLength;
+    part.rows += batch.numRows;
+    part.arrowBytes += batch.data.byteLength;
     this.rowsAccepted += batch.numRows;
-    if (this.full()) {
+    if (part.gatheredBytes >= APPEND_BYTES) await this.append(part);
+    if (this.full(part)) {
       // Wait for the part in flight first: its size refines the ratio before this part is cut.
       await this.inflight;
       this.throwIfFailed();
-      if (this.full()) await this.cut();
+      if (this.full(part)) await this.cut();
     }
   }
 
-  private full(): boolean {
-    if (!this.buffer) return false;
-    return this.buffer.arrowBytes * this.compressionRatio >= this.opts.targetFileBytes
-      || this.buffer.arrowBytes >= this.opts.maxBufferBytes;
+  private full(part: OpenPart): boolean {
+    return part.arrowBytes * this.compressionRatio >= this.opts.targetFileBytes;
   }
 
-  /** Writes what is buffered and waits for every part; returns all parts written. */
+  private open(key: string, schema: arrow.Schema): OpenPart {
+    if (!this.thread) this.thread = new ParquetThread();
+    const handle = this.thread.openPart({
+      compression: this.opts.compression,
+      keyValueMetadata: this.keyValueMetadata,
+      maxRowGroupRows: this.opts.maxRowGroupRows,
+      dictionaryColumns: schema.fields.filter((f) => isStringLike(f.type)).map((f) => f.name),
+      deltaColumns: schema.fields.filter((f) => isDeltaFriendly(f.type)).map((f) => f.name),
+    });
+    handle.catch(() => undefined); // awaited by every append and by the close
+    const part: OpenPart = { key, index: this.nextPart++, handle, rows: 0, arrowBytes: 0, gathered: [], gatheredBytes: 0, appending: Promise.resolve() };
+    this.current = part;
+    return part;
+  }
+
+  /** Sends the gathered batches to the encoder, after the previous append was taken. */
+  private async append(part: OpenPart): Promise<void> {
+    const batches = part.gathered;
+    part.gathered = [];
+    part.gatheredBytes = 0;
+    const previous = part.appending;
+    // One IPC stream (a compact copy) per append; the batches themselves can go.
+    const ipc = arrow.tableToIPC(tableOf(batches), 'stream');
+    try {
+      await previous;
+    } catch (e) {
+      throw this.encodingFailed(part, e);
+    }
+    const thread = this.thread!;
+    part.appending = part.handle.then((h) => thread.appendPart(h, ipc));
+    part.appending.catch(() => undefined); // awaited by the next append or the close
+  }
+
+  /** Writes what is gathered and waits for every part; returns all parts written. */
   async close(): Promise<OutputFile[]> {
     if (this.closed) throw new Error('PartWriter: closed twice');
     try {
-      if (this.buffer) await this.cut();
+      if (this.current) await this.cut();
       this.closed = true;
       await this.inflight;
       this.throwIfFailed();
@@ -179,11 +226,16 @@ export class PartWriter {
     }
   }
 
-  /** Gives up: waits for a part in flight, writes nothing more. Parts already written stay (the attempt
-   * prefix is never read without its manifest). */
+  /** Gives up: drops the open part, waits for a part in flight, writes nothing more. Parts already
+   * written stay (the attempt prefix is never read without its manifest). */
   async abort(): Promise<void> {
     this.closed = true;
-    this.buffer = undefined;
+    const part = this.current;
+    this.current = undefined;
+    if (part && this.thread) {
+      const thread = this.thread;
+      await part.handle.then((h) => thread.abortPart(h)).catch(() => undefined);
+    }
     await this.inflight.catch(() => undefined);
     await this.stopThread();
   }
@@ -200,14 +252,15 @@ export class PartWriter {
     }
   }
 
-  /** Hands the buffer to the part pipeline; returns once at most that part is in flight. */
+  /** Ends the open part: its last rows go to the encoder, and its close + upload start; returns once
+   * the part before it is done (so at most one part is being finished at a time). */
   private async cut(): Promise<void> {
-    const taken = this.buffer;
-    this.buffer = undefined;
-    if (!taken) return;
-    const part = this.nextPart++;
+    const part = this.current;
+    this.current = undefined;
+    if (!part) return;
+    if (part.gathered.length > 0) await this.append(part);
     const previous = this.inflight;
-    const job = previous.then(() => (this.failure === undefined ? this.writePart(part, taken) : undefined));
+    const job = previous.then(() => (this.failure === undefined ? this.finishPart(part) : undefined));
     this.inflight = job.catch((e) => {
       if (this.failure === undefined) this.failure = e;
     });
@@ -215,32 +268,26 @@ export class PartWriter {
     this.throwIfFailed();
   }
 
-  private async writePart(part: number, buf: Buffered): Promise<void> {
-    const name = this.opts.kind === 'errors' ? attemptErrorsName(part, this.opts.writerToken) : attemptDataName(part, this.opts.writerToken);
+  private nameOf(part: OpenPart): string {
+    return this.opts.kind === 'errors' ? attemptErrorsName(part.index, this.opts.writerToken) : attemptDataName(part.index, this.opts.writerToken);
+  }
+
+  private encodingFailed(part: OpenPart, e: unknown): Error {
+    const uri = joinUri(this.opts.prefix, this.nameOf(part));
+    return new Error(`encoding ${uri} (${part.rows} rows so far) as Parquet failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+  }
+
+  private async finishPart(part: OpenPart): Promise<void> {
+    const name = this.nameOf(part);
     const uri = joinUri(this.opts.prefix, name);
-    let ipc: Uint8Array;
-    let dictionaryColumns: string[];
-    let deltaColumns: string[];
-    {
-      const table = tableOf(buf.batches);
-      buf.batches = []; // let the Arrow buffers go as soon as the IPC copy exists
-      ipc = arrow.tableToIPC(table, 'stream');
-      dictionaryColumns = table.schema.fields.filter((f) => isStringLike(f.type)).map((f) => f.name);
-      deltaColumns = table.schema.fields.filter((f) => isDeltaFriendly(f.type)).map((f) => f.name);
-    }
-    if (!this.thread) this.thread = new ParquetThread();
+    const thread = this.thread!;
     let bytes: Uint8Array;
     try {
-      bytes = await this.thread.write({
-        ipc,
-        compression: this.opts.compression,
-        keyValueMetadata: this.keyValueMetadata,
-        maxRowGroupRows: this.opts.maxRowGroupRows,
-        dictionaryColumns,
-        deltaColumns,
-      });
+      await part.appending;
+      bytes = await thread.closePart(await part.handle);
     } catch (e) {
-      throw new Error(`encoding ${uri} (${buf.rows} rows) as Parquet failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+      await part.handle.then((h) => thread.abortPart(h)).catch(() => undefined);
+      throw this.encodingFailed(part, e);
     }
     const sha256 = createHash('sha256').update(bytes).digest('hex');
     if (bytes.byteLength > this.opts.uploadThresholdBytes) {
@@ -249,9 +296,9 @@ export class PartWriter {
     } else {
       await this.opts.storage.write(uri, bytes, { contentType: 'application/vnd.apache.parquet' });
     }
-    this.arrowBytesWritten += buf.arrowBytes;
+    this.arrowBytesWritten += part.arrowBytes;
     this.parquetBytesWritten += bytes.byteLength;
-    this.written.push({ path: name, kind: this.opts.kind, rowCount: buf.rows, bytes: bytes.byteLength, sha256 });
+    this.written.push({ path: name, kind: this.opts.kind, rowCount: part.rows, bytes: bytes.byteLength, sha256 });
   }
 }
 

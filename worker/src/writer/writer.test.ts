@@ -5,6 +5,8 @@ import { attemptDataName, attemptErrorsName } from '../../../operator/src/contra
 import { LocalTestStorage, sha256Hex } from '../reader/test-storage.js';
 import { Duck, makeTempDir, sqlString } from '../reader/testdata-gen.js';
 import { encodeParquet, ErrorsWriter, PartWriter, type OutputMetadata, type PartWriterOptions } from './index.js';
+import { APPEND_BYTES } from './part-writer.js';
+import { ParquetThread } from '../reader/parquet-thread.js';
 
 let dir: string;
 let duck: Duck;
@@ -178,9 +180,7 @@ describe('PartWriter', () => {
   test('part sizing: near the target once the ratio is learned; tiny target -> several, large -> one', async () => {
     const target = 128 * 1024;
     const prefix = newPrefix();
-    // This data compresses about 7:1 (delta ids, dictionary regions): lift the Arrow buffer cap (4x the
-    // target by default, a memory bound) so the target is what cuts the parts.
-    const w = new PartWriter(writerOptions(prefix, { targetFileBytes: target, compression: 'snappy', maxBufferBytes: 16 * target }));
+    const w = new PartWriter(writerOptions(prefix, { targetFileBytes: target, compression: 'snappy' }));
     await writeAll(w, 150, 1000, 3);
     const files = await w.close();
     expect(files.length).toBeGreaterThanOrEqual(4);
@@ -264,6 +264,42 @@ describe('PartWriter', () => {
     })().then(() => undefined, (err: unknown) => err);
     expect(String(e)).toContain('disk on fire');
     await w.abort();
+  });
+
+  test('a part is encoded as its rows arrive: memory here stays a few MiB however big the part', async () => {
+    const prefix = newPrefix();
+    const w = new PartWriter(writerOptions(prefix, { targetFileBytes: 1 << 30 }));
+    const rows = 20_000;
+    let most = 0;
+    for (let i = 0; i < 60; i++) {
+      const ids = BigInt64Array.from({ length: rows }, (_, k) => BigInt(i * rows + k));
+      await w.write(new arrow.Table({ id: arrow.makeVector(ids), score: arrow.makeVector(new Float32Array(rows).fill(i)) }).batches[0]);
+      most = Math.max(most, w.retainedBytes);
+    }
+    const batchBytes = rows * 12;
+    expect(60 * batchBytes).toBeGreaterThan(6 * APPEND_BYTES); // the part is far bigger than what is held
+    expect(most).toBeLessThan(APPEND_BYTES + 2 * batchBytes);
+    const [f, ...more] = await w.close();
+    expect(more).toHaveLength(0);
+    const r = await duck.one(`SELECT count(*)::INTEGER AS n, count(DISTINCT id)::INTEGER AS ids, sum(score)::DOUBLE AS s
+      FROM read_parquet(${sqlString(path.join(prefix, f.path))})`);
+    expect(r).toEqual({ n: 60 * rows, ids: 60 * rows, s: rows * (59 * 60) / 2 });
+  });
+
+  test('an encoder that dies mid-part fails the writer naming the part, and writes nothing', async () => {
+    const thread = new ParquetThread();
+    const prefix = newPrefix();
+    const w = new PartWriter({ ...writerOptions(prefix, { targetFileBytes: 1 << 30 }), thread });
+    await w.write(outputBatch(0, 2000));
+    await thread.terminate();
+    const e = await (async () => {
+      for (let i = 1; i < 200; i++) await w.write(outputBatch(i * 2000, 2000));
+      await w.close();
+    })().then(() => undefined, (err: unknown) => err);
+    expect(e).toBeInstanceOf(Error);
+    expect((e as Error).message).toMatch(new RegExp(`^encoding ${prefix}/part-00000-w0abc\\.parquet \\(\\d+ rows so far\\) as Parquet failed: the Parquet thread was stopped`));
+    await w.abort();
+    expect(await fs.readdir(prefix).catch(() => [])).toEqual([]);
   });
 
   test('close() with nothing written writes nothing', async () => {
