@@ -71,6 +71,12 @@ describe('bij run, local files', () => {
       phase: 'Succeeded', shards: { total: 6, succeeded: 6, failed: 0 }, rows: { total, processed: total, failed: bad },
       progress: '100%', outputManifest: join(root, 'out') + '/_manifest.json',
     });
+    // Where the time went, from all six shard manifests.
+    const eff = result.status?.efficiency;
+    expect(eff?.shards).toBe(6);
+    for (const p of [eff!.modelBusyPercent, eff!.inputWaitPercent, eff!.outputWaitPercent]) expect(p).toBeGreaterThanOrEqual(0);
+    expect(eff!.modelBusyPercent).toBeGreaterThan(0);
+    expect(eff!.modelBusyPercent).toBeLessThanOrEqual(100);
   }, 180_000);
 
   test('bad input fails the run at once with the worker\'s message and commits nothing', async () => {

@@ -28,6 +28,7 @@ test('npm start creates the quickstart data, then runs the quickstart to Succeed
   expect(run.stderr).toBe('');
   expect(run.status).toBe(0);
   expect(run.stdout).toMatch(/^Succeeded: 120,000 rows scored, 0 failed, 8 shards, in /m);
+  expect(run.stdout).toMatch(/^Time: model busy \d+% \(input wait \d+%, output wait \d+%; 8 shards\)$/m);
   expect(run.stdout).toContain(`Output: ${join(dir, 'output', 'churn')}/`);
   expect(existsSync(join(dir, 'output', 'churn', '_SUCCESS'))).toBe(true);
 }, 180_000);

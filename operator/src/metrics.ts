@@ -29,6 +29,10 @@ export class OperatorMetrics {
   readonly gpuSeconds = new Gauge({
     name: 'bij_gpu_seconds', help: 'GPU-seconds used by a job\'s shard attempts.', labelNames: ['namespace', 'job'] as const, registers: [this.registry],
   });
+  readonly modelBusy = new Gauge({
+    name: 'bij_model_busy_ratio', help: 'Share of the done shards\' wall time in which the model was running a batch (status.efficiency).',
+    labelNames: ['namespace', 'job'] as const, registers: [this.registry],
+  });
   readonly phase = new Gauge({
     name: 'bij_phase', help: '1 for the current phase of a job.', labelNames: ['namespace', 'job', 'phase'] as const, registers: [this.registry],
   });
@@ -48,6 +52,7 @@ export class OperatorMetrics {
     if (r) for (const kind of ['total', 'processed', 'failed'] as const) this.rows.set({ namespace, job, kind }, r[kind]);
     if (status.rowsPerSecond !== undefined) this.rowsPerSecond.set({ namespace, job }, status.rowsPerSecond);
     if (status.gpuSeconds !== undefined) this.gpuSeconds.set({ namespace, job }, status.gpuSeconds);
+    if (status.efficiency) this.modelBusy.set({ namespace, job }, status.efficiency.modelBusyPercent / 100);
     for (const p of ['Pending', 'Running', 'Merging', 'Succeeded', 'Failed', 'Suspended']) {
       this.phase.set({ namespace, job, phase: p }, status.phase === p ? 1 : 0);
     }
@@ -57,6 +62,7 @@ export class OperatorMetrics {
   forgetJob(namespace: string, job: string): void {
     this.rowsPerSecond.remove({ namespace, job });
     this.gpuSeconds.remove({ namespace, job });
+    this.modelBusy.remove({ namespace, job });
     for (const state of ['pending', 'running', 'succeeded', 'failed', 'retries']) this.shards.remove({ namespace, job, state });
     for (const kind of ['total', 'processed', 'failed']) this.rows.remove({ namespace, job, kind });
     for (const p of ['Pending', 'Running', 'Merging', 'Succeeded', 'Failed', 'Suspended']) this.phase.remove({ namespace, job, phase: p });

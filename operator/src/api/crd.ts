@@ -142,6 +142,8 @@ export function buildCrd(): SchemaNode {
             { name: 'Progress', type: 'string', jsonPath: '.status.progress', description: 'Percent of input rows processed' },
             { name: 'Rows', type: 'integer', jsonPath: '.status.rows.processed', description: 'Input rows processed' },
             { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+            { name: 'Model-Busy', type: 'integer', jsonPath: '.status.efficiency.modelBusyPercent', priority: 1,
+              description: 'Percent of the done shards\' time the model was running (the rest it waited on input, output or start-up)' },
             { name: 'Run', type: 'string', jsonPath: '.status.runId', priority: 1 },
             { name: 'Message', type: 'string', jsonPath: '.status.message', priority: 1 },
           ],

@@ -32,6 +32,13 @@ export const RowCountsSchema = z.object({
   failed: z.number().int(),
 });
 
+export const EfficiencySchema = z.object({
+  modelBusyPercent: z.number().int().describe('Share of the done shards\' wall time in which the model was running a batch.'),
+  inputWaitPercent: z.number().int().describe('Share spent waiting for input (reads and decoding that read-ahead did not hide).'),
+  outputWaitPercent: z.number().int().describe('Share spent waiting on the writer (encoding, uploads).'),
+  shards: z.number().int().describe('Shards the figures come from (those done so far).'),
+});
+
 export const BatchInferenceJobStatusSchema = z.object({
   phase: PhaseSchema.optional(),
   observedGeneration: z.number().int().optional(),
@@ -45,6 +52,8 @@ export const BatchInferenceJobStatusSchema = z.object({
   rowsPerSecond: z.number().optional(),
   gpuSeconds: z.number().optional().describe('GPU-seconds used by shard attempts so far.'),
   estimatedCost: z.string().optional(),
+  efficiency: EfficiencySchema.optional()
+    .describe('Where the done shards spent their time: did the model (the GPU) wait for input or output?'),
   startTime: z.string().optional(),
   completionTime: z.string().optional(),
   outputManifest: z.string().optional(),

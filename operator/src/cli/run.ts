@@ -4,6 +4,7 @@ import { parseBatchInferenceJob } from '../api/validate.js';
 import { readJobFile, resolveLocalPaths } from './job-file.js';
 import { ProgressPrinter, formatDuration } from './progress.js';
 import { runLocal } from '../local/run-local.js';
+import { describeEfficiency } from '../reconciler/efficiency.js';
 
 export interface RunOptions {
   timeout?: number;
@@ -36,6 +37,7 @@ export async function runCommand(file: string, opts: RunOptions, stdout: NodeJS.
     const failed = (s?.rows?.failed ?? 0).toLocaleString('en-US');
     stdout.write(`Output: ${parsed.bij.spec.output.uri}\n`);
     if (s?.outputManifest) stdout.write(`Manifest: ${s.outputManifest}\n`);
+    if (s?.efficiency) stdout.write(`Time: ${describeEfficiency(s.efficiency)}\n`);
     stdout.write(`Succeeded: ${rows} rows scored, ${failed} failed, ${s?.shards?.total ?? 0} shards, in ${elapsed}\n`);
     return 0;
   }

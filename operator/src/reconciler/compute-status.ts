@@ -13,6 +13,7 @@ import { isoSeconds } from './names.js';
 import { canonicalJson } from './runid.js';
 import type { RunFailure } from './failure-policy.js';
 import type { ObservedAttempt } from './types.js';
+import type { Efficiency } from './efficiency.js';
 
 /** The condition types, always all present: the batch/v1 Job's set, plus Running. */
 export const CONDITION_TYPES = ['Running', 'Suspended', 'Succeeded', 'Failed'] as const;
@@ -39,6 +40,9 @@ export interface StatusFacts {
   /** spec.worker.gpus and gpuHourlyCost. */
   gpus?: number;
   gpuHourlyCost?: number;
+  /** From the chosen shard manifests; when none is observable (after the commit's cleanup), the
+   * previous status's value of the same run is kept. */
+  efficiency?: Efficiency;
 }
 
 /** Percent of rows processed, rounded down ("100%" only when everything is). */
@@ -129,6 +133,7 @@ export function buildStatus(old: BatchInferenceJobStatus, f: StatusFacts, now: D
   if (f.startTime !== undefined) s.startTime = f.startTime;
   if (f.completionTime !== undefined) s.completionTime = f.completionTime;
   if (f.outputManifest !== undefined) s.outputManifest = f.outputManifest;
+  s.efficiency = f.efficiency ?? (old.runId === s.runId ? old.efficiency : undefined);
   s.message = f.message;
 
   // Clock-derived fields: kept from the old status unless something else changed.
@@ -169,6 +174,7 @@ export function buildStatus(old: BatchInferenceJobStatus, f: StatusFacts, now: D
   put('rowsPerSecond', rowsPerSecond);
   put('gpuSeconds', gpuSeconds);
   put('estimatedCost', estimatedCost);
+  put('efficiency', s.efficiency);
   put('startTime', s.startTime);
   put('completionTime', s.completionTime);
   put('outputManifest', s.outputManifest);

@@ -130,6 +130,31 @@ describe('status', () => {
     expect(r.status.estimatedCost).toBe('0.40');
   });
 
+  test('efficiency: from the chosen attempts\' timings only; kept once the commit has cleaned the manifests up', () => {
+    const bij = running().obj();
+    const b = () => makeInput(bij).uniformPlan(3).attempts(
+      attempt(0).shard(0).succeeded(), attempt(0).shard(1).failed(), attempt(1).shard(1).succeeded(), attempt(2).shard(0).succeeded(), attempt(0).shard(2).active(),
+    )
+      .manifest(0, 0, {}, { infer: 8, decode: 1, write: 0.5, total: 10 })
+      .manifest(1, 1, {}, { infer: 2, decode: 6, write: 1, total: 10 })
+      .manifest(0, 2, {}, { infer: 0, decode: 99, write: 0, total: 100 }); // not chosen: attempt 0 is
+    // (the Succeeded pass below sees no manifests: the commit deleted them)
+    const r = reconcile(b().obj());
+    expect(r.status.phase).toBe('Running');
+    expect(r.status.efficiency).toEqual({ modelBusyPercent: 50, inputWaitPercent: 35, outputWaitPercent: 8, shards: 2 });
+
+    // No shard done yet: no figures.
+    expect(reconcile(makeInput(bij).uniformPlan(3).attempts(attempt(0).shard(0).active()).obj()).status.efficiency).toBeUndefined();
+    // Committed, manifests gone: the last figures stay.
+    const after = reconcile(applyResult(makeInput(bij).uniformPlan(3).committed(undefined, { read: 300, scored: 300, failed: 0 }).obj(), r));
+    expect(after.status.phase).toBe('Succeeded');
+    expect(after.status.efficiency).toEqual(r.status.efficiency);
+    // Committed while the cleanup was half done (one manifest left): not a one-shard figure either.
+    const half = reconcile(applyResult(makeInput(bij).uniformPlan(3)
+      .manifest(2, 0, {}, { infer: 1, total: 100 }).committed(undefined, { read: 300, scored: 300, failed: 0 }).obj(), r));
+    expect(half.status.efficiency).toEqual(r.status.efficiency);
+  });
+
   test('idempotent: reconciling the resulting state again changes nothing', () => {
     const bij = makeBIJ().parallelism(2).obj();
     const { input, result } = settle(makeInput(bij).uniformPlan(4).attempts(attempt(0).shard(3).failed(0).disrupted()).obj());

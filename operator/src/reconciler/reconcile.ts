@@ -22,6 +22,7 @@
 import type { BatchInferenceJobStatus } from '../api/status.js';
 import { planUri } from '../contract/layout.js';
 import { buildStatus, failedReason, type StatusFacts } from './compute-status.js';
+import { efficiencyOf } from './efficiency.js';
 import { failureEvents, phaseEvents } from './events.js';
 import { podStartFailure, runFailure, type RunFailure } from './failure-policy.js';
 import { buildShardJob } from './job.js';
@@ -221,6 +222,7 @@ function reconcileRun(input: ReconcileInput): ReconcileResult {
     shards: counts.shards,
     rows: { total: plan.totalRows, processed: counts.processed, failed: counts.failedRows },
     attempts,
+    efficiency: efficiencyOf(shards.flatMap((s) => (s.chosen?.timings ? [s.chosen.timings] : []))),
   };
 
   if (input.commit.state === 'done') {
@@ -239,6 +241,9 @@ function reconcileRun(input: ReconcileInput): ReconcileResult {
     const done: StatusFacts = {
       ...committed, phase: 'Succeeded', completionTime: completionTime('Succeeded'),
       message: `committed ${processed} rows in ${shards.length} shards`,
+      // Figures from every shard, or else the previous status's (the commit may have deleted some
+      // manifests already).
+      efficiency: facts.efficiency?.shards === shards.length ? facts.efficiency : undefined,
     };
     if (c.manifestUri !== undefined) done.outputManifest = c.manifestUri;
     return finish(done, { delete: deletions(attempts, () => true, 'the run succeeded') }, failures);

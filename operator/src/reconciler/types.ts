@@ -23,6 +23,7 @@ import type { BatchInferenceJobSpec } from '../api/spec.js';
 import type { BatchInferenceJobStatus } from '../api/status.js';
 import type { FieldError } from '../api/validate.js';
 import type { TerminationSummary } from '../contract/process.js';
+import type { StageTimings } from '../contract/manifest.js';
 import type { ShardJobOptions } from './job.js';
 
 export type { FieldError };
@@ -62,6 +63,8 @@ export interface ObservedAttempt {
 export interface ManifestSummary {
   attempt: number;
   rows: { read: number; scored: number; failed: number };
+  /** The attempt's stage timings (status.efficiency). */
+  timings?: StageTimings;
 }
 
 /** The frozen plan of the current run, as far as the reconciler needs it. */

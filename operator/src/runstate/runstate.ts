@@ -7,6 +7,7 @@
  * - whether the commit is done (_SUCCESS naming the run) and its row counts (cached once true).
  */
 import type { Storage } from '../../../worker/src/storage/types.js';
+import type { ManifestSummary } from '../reconciler/types.js';
 import {
   ProgressSchema, RunManifestSchema, ShardManifestSchema, ShardPlanSchema, joinUri, planUri, progressUri, runPrefix,
   runManifestUri, shardManifestUri, type ShardManifest, type ShardPlan,
@@ -19,10 +20,6 @@ export interface CommittedRows {
   failed: number;
 }
 
-export interface ManifestSummary {
-  attempt: number;
-  rows: ShardManifest['rows'];
-}
 
 const MANIFEST_KEY = /\/shards\/(\d+)\/a(\d+)\/manifest\.json$/;
 
@@ -70,7 +67,7 @@ export class RunState {
     const byShard = this.runManifests(runId);
     let attempts = byShard.get(shard);
     if (!attempts) byShard.set(shard, (attempts = new Map()));
-    attempts.set(attempt, { attempt, rows: parsed.rows });
+    attempts.set(attempt, { attempt, rows: parsed.rows, timings: parsed.timings });
   }
 
   /**

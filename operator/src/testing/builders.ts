@@ -12,6 +12,7 @@ import type { V1Job, V1Pod } from '@kubernetes/client-node';
 import { BatchInferenceJobSpecSchema, type BatchInferenceJobSpec, type BatchInferenceJobSpecInput } from '../api/spec.js';
 import type { BatchInferenceJobStatus } from '../api/status.js';
 import type { TerminationSummary } from '../contract/process.js';
+import type { StageTimings } from '../contract/manifest.js';
 import { FINALIZER, LABEL_ATTEMPT, LABEL_RUN, LABEL_SHARD, isoSeconds } from '../reconciler/names.js';
 import { runId } from '../reconciler/runid.js';
 import type {
@@ -131,10 +132,11 @@ export class InputBuilder {
   planError(message: string): this { this.planState = { state: 'error', message }; return this; }
   planIs(p: PlanState): this { this.planState = p; return this; }
   attempts(...a: (AttemptBuilder | ObservedAttempt)[]): this { this.list.push(...a); return this; }
-  manifest(shard: number, attemptNo: number, rows: Partial<ManifestSummary['rows']> = {}): this {
+  manifest(shard: number, attemptNo: number, rows: Partial<ManifestSummary['rows']> = {}, timings?: Partial<StageTimings>): this {
     const read = rows.read ?? (this.planState.state === 'ready' ? this.planState.shardRows[shard] ?? 0 : 0);
     const failed = rows.failed ?? 0;
     const m: ManifestSummary = { attempt: attemptNo, rows: { read, scored: rows.scored ?? read - failed, failed } };
+    if (timings) m.timings = { read: 0, decode: 0, pack: 0, infer: 0, unpack: 0, write: 0, total: 0, ...timings };
     const list = this.manifestMap.get(shard);
     if (list) list.push(m);
     else this.manifestMap.set(shard, [m]);
