@@ -173,3 +173,34 @@ describe('an attempt that outlives its run\'s commit', () => {
     expect(existsSync(latePrefix) ? readdirSync(latePrefix, { recursive: true }) : []).toEqual([]);
   });
 });
+
+describe('start-up', () => {
+  test('the first row groups are fetched while the model is still loading', async () => {
+    const p = await plan(spec({}, 'out-startup'), 'rs');
+    // The model read is held until the input has been read from: a worker that loaded the model
+    // before starting to read would wait here until the gate gives up, and fail.
+    let inputRead!: () => void;
+    const gate = new Promise<void>((resolve) => { inputRead = resolve; });
+    const watched: typeof storage = Object.create(storage);
+    watched.readRange = async (uri, start, end, options) => {
+      if (uri.includes(`${join(root, 'in')}`)) inputRead();
+      return storage.readRange(uri, start, end, options);
+    };
+    watched.read = async (uri) => {
+      if (uri === modelPath) {
+        let timer: NodeJS.Timeout | undefined;
+        const giveUp = new Promise((_, reject) => { timer = setTimeout(() => reject(new Error('the model was loaded before any input was read')), 10_000); });
+        await Promise.race([gate, giveUp]).finally(() => clearTimeout(timer));
+      }
+      return storage.read(uri);
+    };
+    const r = await runShard({ storage: watched, plan: p, shard: 0, attempt: 0, writerToken: 'w1' });
+    expect(r.manifest.rows.read).toBe(p.shards[0].rows);
+  });
+
+  test('a model that cannot load fails the shard as before, with nothing left running', async () => {
+    const p = await plan(spec({ model: { uri: join(root, 'models', 'missing.onnx'), inputs: { X: { columns: ['f0', 'f1', 'f2', 'f3'] } }, outputs: { probs: { column: 'churn_score', select: 1 } } } }, 'out-nomodel'), 'rn');
+    await expect(runShard({ storage, plan: p, shard: 0, attempt: 0, writerToken: 'w1' })).rejects.toThrow(/model not found at .*missing\.onnx/);
+    expect(existsSync(shardManifestUri(p.spec.output.uri, 'rn', 0, 0))).toBe(false);
+  });
+});

@@ -19,6 +19,7 @@ import {
 } from '../../../operator/src/contract/index.js';
 import { readShardRanges, newReadStats } from '../reader/index.js';
 import { PartWriter, ErrorsWriter } from '../writer/index.js';
+import { ParquetThread } from '../reader/parquet-thread.js';
 import { createScoringSession, type ScoringSession } from '../session/index.js';
 import { packInputs, planScoring, unpackOutputs, type PackedBatch, type ScoringPlan, type DenseTensor } from '../tensors/index.js';
 import { pipe } from './channel.js';
@@ -103,24 +104,21 @@ export async function runShard(o: ShardRunOptions): Promise<ShardRunResult> {
   const t0 = performance.now();
   const busy = { pack: 0, infer: 0, unpack: 0, write: 0 };
 
-  const session: ScoringSession = await createScoringSession(await loadModel(storage, spec.model.uri), {
+  // Start-up runs side by side: the model loads (seconds on a GPU) while the first row groups are
+  // fetched and decoded and the encoder thread starts, so the model's first batch is waiting for it.
+  const sessionReady = (async () => createScoringSession(await loadModel(storage, spec.model.uri), {
     executionProvider: o.overrides?.executionProvider ?? spec.worker.executionProvider, modelUri: spec.model.uri,
     expectedSha256: spec.model.sha256, intraOpThreads: o.intraOpThreads, thread: o.inferenceThread ?? true, transferBytes: true,
-  });
-  log('model loaded', {
-    provider: session.provider, fallback: session.fallbackReason, sha256: session.sha256, threads: session.intraOpThreads,
-    inferenceThread: session.inThread, threadFallback: session.threadFallbackReason,
-  });
+  }))();
+  sessionReady.catch(() => undefined); // awaited below
+  const encoder = new ParquetThread();
+  encoder.ping().catch(() => undefined); // a failure shows up on first use
 
   const keep = [spec.input.idColumn, ...(spec.input.passthroughColumns ?? [])];
   const mapped = Object.values(spec.model.inputs).flatMap((m) => (m.columns ? m.columns : [m.column as string]));
   const columns = [...new Set([...keep, ...mapped])];
   const hasList = Object.values(spec.model.inputs).some((m) => m.column !== undefined);
   const decodeRows = decodeBatchRows(spec.batchSize, columns.length, hasList);
-  const metadata = { runId: plan.runId, modelVersion: spec.model.version, modelSha256: session.sha256, shard, attempt };
-  const common = { storage, prefix, writerToken: o.writerToken, targetFileBytes: spec.output.targetFileBytes, compression: spec.output.compression, metadata };
-  const data = new PartWriter({ ...common, kind: 'data' });
-  const errors = new ErrorsWriter({ ...common, idColumn: spec.input.idColumn });
   const progress = new ProgressReporter(storage, progressUri(outputUri, plan.runId, shard, attempt),
     { shard, attempt, rowsTotal: planned.rows }, o.progressIntervalMs ?? 2000);
   const stats = newReadStats();
@@ -128,7 +126,9 @@ export async function runShard(o: ShardRunOptions): Promise<ShardRunResult> {
   let scoring: ScoringPlan | undefined;
   let rowsRead = 0;
   let rowsScored = 0;
-  progress.start();
+  let session: ScoringSession | undefined;
+  let data: PartWriter | undefined;
+  let errors: ErrorsWriter | undefined;
   const channels: { fail(err: unknown): void }[] = [];
   try {
     const decoded = pipe<arrow.RecordBatch>(depth, async (send) => {
@@ -137,10 +137,21 @@ export async function runShard(o: ShardRunOptions): Promise<ShardRunResult> {
         await send(batch);
       }
     });
+    channels.push(decoded);
+    const model = (session = await sessionReady);
+    log('model loaded', {
+      provider: model.provider, fallback: model.fallbackReason, sha256: model.sha256, threads: model.intraOpThreads,
+      inferenceThread: model.inThread, threadFallback: model.threadFallbackReason,
+    });
+    const metadata = { runId: plan.runId, modelVersion: spec.model.version, modelSha256: model.sha256, shard, attempt };
+    const common = { storage, prefix, writerToken: o.writerToken, targetFileBytes: spec.output.targetFileBytes, compression: spec.output.compression, metadata };
+    data = new PartWriter({ ...common, kind: 'data', thread: encoder });
+    errors = new ErrorsWriter({ ...common, idColumn: spec.input.idColumn });
+    progress.start();
     const packed = pipe<{ batch: arrow.RecordBatch; packed: PackedBatch }>(depth, async (send) => {
       for await (const batch of decoded) {
         const s = performance.now();
-        scoring ??= planScoring(spec.model, session, batch.schema);
+        scoring ??= planScoring(spec.model, model, batch.schema);
         const p = packInputs(batch, scoring, { idColumn: spec.input.idColumn });
         busy.pack += performance.now() - s;
         await send({ batch, packed: p });
@@ -150,7 +161,7 @@ export async function runShard(o: ShardRunOptions): Promise<ShardRunResult> {
     const scoreBatch = async (batch: arrow.RecordBatch, p: PackedBatch): Promise<Scored> => {
       const s = performance.now();
       // transfer: the packed tensors are not used after scoring (the thread takes their buffers).
-      const outputs = await session.score(scoring as ScoringPlan, p, { maxBatch: spec.batchSize, transfer: true });
+      const outputs = await model.score(scoring as ScoringPlan, p, { maxBatch: spec.batchSize, transfer: true });
       const e = performance.now();
       busy.infer += e - Math.max(s, inferEnd); // scores may overlap (below): count the time the model was busy
       inferEnd = e;
@@ -162,7 +173,7 @@ export async function runShard(o: ShardRunOptions): Promise<ShardRunResult> {
       let ahead: Promise<Scored> | undefined;
       for await (const { batch, packed: p } of packed) {
         const next = scoreBatch(batch, p);
-        if (!session.inThread) {
+        if (!model.inThread) {
           await send(await next);
           continue;
         }
@@ -172,7 +183,7 @@ export async function runShard(o: ShardRunOptions): Promise<ShardRunResult> {
       }
       if (ahead) await send(await ahead);
     });
-    channels.push(decoded, packed, scored);
+    channels.push(packed, scored);
     for await (const { batch, packed: p, outputs } of scored) {
       const s = performance.now();
       const vectors = unpackOutputs(outputs, scoring as ScoringPlan);
@@ -210,8 +221,8 @@ export async function runShard(o: ShardRunOptions): Promise<ShardRunResult> {
       kind: 'ShardManifest', runId: plan.runId, shard, attempt, files,
       rows: { read: rowsRead, scored: rowsScored, failed: rowsRead - rowsScored },
       timings,
-      model: { uri: spec.model.uri, version: spec.model.version, sha256: session.sha256 },
-      executionProvider: session.provider,
+      model: { uri: spec.model.uri, version: spec.model.version, sha256: model.sha256 },
+      executionProvider: model.provider,
       startedAt: startedAt.toISOString(), finishedAt: new Date().toISOString(), host: hostname(),
     };
     // Last: the manifest is what makes this attempt count. Everything it lists is complete.
@@ -231,15 +242,15 @@ export async function runShard(o: ShardRunOptions): Promise<ShardRunResult> {
     if (await runCommitted(storage, plan).catch(() => false)) {
       log('the run was committed while this attempt ran; removing its files', { prefix });
       await discardAttempt(storage, prefix);
-      return { manifest, provider: session.provider, duplicate, discarded: true };
+      return { manifest, provider: model.provider, duplicate, discarded: true };
     }
-    return { manifest, provider: session.provider, ...(duplicate ? { duplicate } : {}) };
+    return { manifest, provider: model.provider, ...(duplicate ? { duplicate } : {}) };
   } catch (err) {
     // Stop every stage (producers blocked on a full channel wake up and end), then drop partial files.
     for (const c of channels) c.fail(err);
-    await Promise.allSettled([data.abort(), errors.abort(), progress.stop()]);
+    await Promise.allSettled([data?.abort(), errors?.abort(), progress.stop()]);
     throw err;
   } finally {
-    await session.release();
+    await Promise.allSettled([(session ?? (await sessionReady.catch(() => undefined)))?.release(), encoder.terminate()]);
   }
 }

@@ -220,6 +220,11 @@ export class ParquetThread {
     return await this.call({ ...req, ipc, op: 'write' }, transfer);
   }
 
+  /** Resolves once the thread is up and parquet-wasm instantiated (to start one ahead of need). */
+  async ping(): Promise<void> {
+    await this.call({ op: 'ping' });
+  }
+
   /** Starts a Parquet file written as rows arrive (appendPart), encoded in this thread. Returns its id. */
   async openPart(req: Omit<WriteRequest, 'ipc'>): Promise<number> {
     const part = this.calls.nextId();

@@ -202,6 +202,8 @@ async function handle(m) {
       }
       return [out, [out.buffer]];
     }
+    case 'ping':
+      return [true]; // answered once parquet-wasm is instantiated: the thread is ready
     case 'part-open': {
       parts.set(m.part, openPart(m));
       return [true];
