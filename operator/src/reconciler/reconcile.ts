@@ -180,8 +180,10 @@ function reconcileRun(input: ReconcileInput): ReconcileResult {
   };
   const finish = (facts: StatusFacts, rest: Partial<ReconcileResult>, failures?: () => FailedAttempt[]): ReconcileResult => {
     const status = buildStatus(fresh ? { conditions: old.conditions } : old, facts, now);
-    const evs = [...phaseEvents(fresh ? {} : old, status)];
-    if (failures) evs.push(...failureEvents(fresh ? {} : old, status, failures, input.options?.maxEvents ?? DEFAULT_MAX_EVENTS));
+    // The attempts' failures first, then the phase change they may have caused (RetriesExhausted after
+    // the ShardFailed events behind it): events are recorded in this order.
+    const evs = failures ? failureEvents(fresh ? {} : old, status, failures, input.options?.maxEvents ?? DEFAULT_MAX_EVENTS) : [];
+    evs.push(...phaseEvents(fresh ? {} : old, status));
     return withCleanup(result(status, { ...rest, delete: [...del, ...(rest.delete ?? [])], events: [...evs, ...(rest.events ?? [])] }));
   };
   const completionTime = (phase: 'Succeeded' | 'Failed') => (!fresh && old.phase === phase && old.completionTime ? old.completionTime : isoSeconds(now));
