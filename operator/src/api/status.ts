@@ -36,7 +36,7 @@ export const EfficiencySchema = z.object({
   modelBusyPercent: z.number().int().describe('Share of the done shards\' wall time in which the model was running a batch.'),
   inputWaitPercent: z.number().int().describe('Share spent waiting for input (reads and decoding that read-ahead did not hide).'),
   outputWaitPercent: z.number().int().describe('Share spent waiting on the writer (encoding, uploads).'),
-  shards: z.number().int().describe('Shards the figures come from (those done so far).'),
+  shards: z.number().int().describe('Shards the figures come from: those done (their manifests) and those running (their progress files).'),
 });
 
 export const BatchInferenceJobStatusSchema = z.object({

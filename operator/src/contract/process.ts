@@ -1,5 +1,6 @@
 /** The process contract between the operator (or local runner) and one worker attempt. */
 import { z } from 'zod';
+import { StageTimingsSchema } from './manifest.js';
 
 /** Environment variables that carry a worker's assignment. Command-line flags of the same name win. */
 export const ENV = {
@@ -49,5 +50,7 @@ export const ProgressSchema = z.object({
   rowsDone: z.number().int().nonnegative(),
   rowsTotal: z.number().int().nonnegative(),
   updatedAt: z.string(),
+  /** Stage seconds so far (as in the shard manifest): status.efficiency while the shard runs. */
+  timings: StageTimingsSchema.optional(),
 });
 export type Progress = z.infer<typeof ProgressSchema>;

@@ -75,7 +75,8 @@ export async function observe(ctx: ReconcileContext, obj: BijObject, jobs: k8s.V
     ctx.runState.committedRows(storage, outputUri, runId),
   ]);
   input.manifests = manifests;
-  input.progress = progress;
+  input.progress = progress.rows;
+  input.progressTimings = progress.timings;
   input.commit = committed ? { state: 'done', manifestUri: runManifestUri(outputUri), rows: committed } : { state: 'none' };
   return { input, storage };
 }

@@ -143,8 +143,11 @@ describe('status', () => {
     expect(r.status.phase).toBe('Running');
     expect(r.status.efficiency).toEqual({ modelBusyPercent: 50, inputWaitPercent: 35, outputWaitPercent: 8, shards: 2 });
 
-    // No shard done yet: no figures.
+    // No shard done yet and no progress timings: no figures.
     expect(reconcile(makeInput(bij).uniformPlan(3).attempts(attempt(0).shard(0).active()).obj()).status.efficiency).toBeUndefined();
+    // Running shards count from their progress files (so a long shard shows figures before it ends).
+    const live = reconcile(b().progress(2, 0, 50, { infer: 10, decode: 0, write: 0, total: 20 }).obj());
+    expect(live.status.efficiency).toEqual({ modelBusyPercent: 50, inputWaitPercent: 18, outputWaitPercent: 4, shards: 3 });
     // Committed, manifests gone: the last figures stay.
     const after = reconcile(applyResult(makeInput(bij).uniformPlan(3).committed(undefined, { read: 300, scored: 300, failed: 0 }).obj(), r));
     expect(after.status.phase).toBe('Succeeded');

@@ -224,7 +224,11 @@ function reconcileRun(input: ReconcileInput): ReconcileResult {
     shards: counts.shards,
     rows: { total: plan.totalRows, processed: counts.processed, failed: counts.failedRows },
     attempts,
-    efficiency: efficiencyOf(shards.flatMap((s) => (s.chosen?.timings ? [s.chosen.timings] : []))),
+    efficiency: efficiencyOf(shards.flatMap((s) => {
+      if (s.chosen) return s.chosen.timings ? [s.chosen.timings] : [];
+      // Not done yet: what its running attempts' progress files say so far.
+      return s.active.flatMap((a) => input.progressTimings?.get(`${s.index}/${a.attempt}`) ?? []);
+    })),
   };
 
   if (input.commit.state === 'done') {

@@ -108,6 +108,8 @@ export interface ReconcileInput {
   manifests: ReadonlyMap<number, readonly ManifestSummary[]>;
   /** Rows done by running attempts of the current run, from their progress.json: `${shard}/${attempt}` -> rowsDone. */
   progress: ReadonlyMap<string, number>;
+  /** Stage timings so far of running attempts, from the same files (status.efficiency while running). */
+  progressTimings?: ReadonlyMap<string, StageTimings>;
   /** Whether the current run is committed (_SUCCESS written, _manifest.json names this run). */
   commit:
     | { state: 'none' }

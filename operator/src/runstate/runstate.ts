@@ -8,6 +8,7 @@
  */
 import type { Storage } from '../../../worker/src/storage/types.js';
 import type { ManifestSummary } from '../reconciler/types.js';
+import type { StageTimings } from '../contract/index.js';
 import {
   ProgressSchema, RunManifestSchema, ShardManifestSchema, ShardPlanSchema, joinUri, planUri, progressUri, runPrefix,
   runManifestUri, shardManifestUri, type ShardManifest, type ShardPlan,
@@ -28,7 +29,7 @@ export class RunState {
   private manifests = new Map<string, Map<number, Map<number, ManifestSummary>>>();
   private listed = new Set<string>();
   private probed = new Set<string>();
-  private progress = new Map<string, { at: number; rows: number }>();
+  private progress = new Map<string, { at: number; rows: number; timings?: StageTimings }>();
   private committed = new Map<string, CommittedRows>();
 
   constructor(private readonly progressTtlMs = 2_000) {}
@@ -104,28 +105,30 @@ export class RunState {
     return out;
   }
 
-  /** Rows done by running attempts, keyed `${shard}/${attempt}`. Missing files count as 0. */
+  /** Rows done by running attempts, and their stage timings so far, keyed `${shard}/${attempt}`.
+   * Missing files count as 0 rows. */
   async progressFor(storage: Storage, outputUri: string, runId: string, running: { shard: number; attempt: number }[], now: number):
-    Promise<Map<string, number>> {
-    const out = new Map<string, number>();
+    Promise<{ rows: Map<string, number>; timings: Map<string, StageTimings> }> {
+    const rows = new Map<string, number>();
+    const timings = new Map<string, StageTimings>();
     await Promise.all(running.map(async ({ shard, attempt }) => {
       const key = `${runId}/${shard}/${attempt}`;
-      const cached = this.progress.get(key);
-      if (cached && now - cached.at < this.progressTtlMs) {
-        out.set(`${shard}/${attempt}`, cached.rows);
-        return;
+      let entry = this.progress.get(key);
+      if (!entry || now - entry.at >= this.progressTtlMs) {
+        entry = { at: now, rows: entry?.rows ?? 0, timings: entry?.timings };
+        try {
+          const p = ProgressSchema.parse(JSON.parse(await storage.readText(progressUri(outputUri, runId, shard, attempt))));
+          entry.rows = p.rowsDone;
+          entry.timings = p.timings;
+        } catch {
+          /* not written yet */
+        }
+        this.progress.set(key, entry);
       }
-      let rows = cached?.rows ?? 0;
-      try {
-        const p = ProgressSchema.parse(JSON.parse(await storage.readText(progressUri(outputUri, runId, shard, attempt))));
-        rows = p.rowsDone;
-      } catch {
-        /* not written yet */
-      }
-      this.progress.set(key, { at: now, rows });
-      out.set(`${shard}/${attempt}`, rows);
+      rows.set(`${shard}/${attempt}`, entry.rows);
+      if (entry.timings) timings.set(`${shard}/${attempt}`, entry.timings);
     }));
-    return out;
+    return { rows, timings };
   }
 
   /** The run's committed row counts when _SUCCESS names it (read from _manifest.json once), else undefined. */

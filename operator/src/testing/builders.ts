@@ -114,6 +114,7 @@ export class InputBuilder {
   private list: (AttemptBuilder | ObservedAttempt)[] = [];
   private manifestMap = new Map<number, ManifestSummary[]>();
   private progressMap = new Map<string, number>();
+  private progressTimingsMap = new Map<string, StageTimings>();
   private commitState: ReconcileInput['commit'] = { state: 'none' };
   private nowDate = at(60);
   private errors?: FieldError[];
@@ -142,7 +143,11 @@ export class InputBuilder {
     else this.manifestMap.set(shard, [m]);
     return this;
   }
-  progress(shard: number, attemptNo: number, rowsDone: number): this { this.progressMap.set(`${shard}/${attemptNo}`, rowsDone); return this; }
+  progress(shard: number, attemptNo: number, rowsDone: number, timings?: Partial<StageTimings>): this {
+    this.progressMap.set(`${shard}/${attemptNo}`, rowsDone);
+    if (timings) this.progressTimingsMap.set(`${shard}/${attemptNo}`, { read: 0, decode: 0, pack: 0, infer: 0, unpack: 0, write: 0, total: 0, ...timings });
+    return this;
+  }
   commitFailed(message: string): this {
     this.commitState = { state: 'error', message };
     return this;
@@ -163,6 +168,7 @@ export class InputBuilder {
       attempts: this.list.map((a) => (a instanceof AttemptBuilder ? a.obj(run, this.bij.metadata.name) : a)),
       manifests: new Map([...this.manifestMap].map(([k, v]) => [k, [...v]])),
       progress: new Map(this.progressMap),
+      progressTimings: new Map(this.progressTimingsMap),
       commit: this.commitState,
       now: this.nowDate,
       ...(this.opts ? { options: this.opts } : {}),

@@ -1,6 +1,7 @@
-/** Writes progress.json while a shard runs: rows done, cheap for the operator to read. */
+/** Writes progress.json while a shard runs: rows done and the stage timings so far, cheap for the
+ * operator to read. */
 import type { Storage } from '../storage/types.js';
-import type { Progress } from '../../../operator/src/contract/index.js';
+import type { Progress, StageTimings } from '../../../operator/src/contract/index.js';
 
 export class ProgressReporter {
   private rowsDone = 0;
@@ -11,8 +12,10 @@ export class ProgressReporter {
   constructor(
     private readonly storage: Storage,
     private readonly uri: string,
-    private readonly base: Omit<Progress, 'rowsDone' | 'updatedAt'>,
+    private readonly base: Omit<Progress, 'rowsDone' | 'updatedAt' | 'timings'>,
     private readonly intervalMs: number,
+    /** The stage timings so far, written with each count. */
+    private readonly timings?: () => StageTimings,
   ) {}
 
   start(): void {
@@ -34,6 +37,7 @@ export class ProgressReporter {
     const rows = this.rowsDone;
     this.inFlight = this.inFlight.then(async () => {
       const p: Progress = { ...this.base, rowsDone: rows, updatedAt: new Date().toISOString() };
+      if (this.timings) p.timings = this.timings();
       try {
         await this.storage.write(this.uri, JSON.stringify(p));
         this.lastWritten = rows;

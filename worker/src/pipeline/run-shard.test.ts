@@ -6,7 +6,7 @@ import { runShard } from './run-shard.js';
 import { runCommitted } from './late-attempt.js';
 import { planRun, freezePlan } from '../../../operator/src/planner/plan.js';
 import { BatchInferenceJobSpecSchema, type BatchInferenceJobSpecInput } from '../../../operator/src/api/spec.js';
-import { BadInputError, attemptPrefix, shardManifestUri, type ShardPlan } from '../../../operator/src/contract/index.js';
+import { BadInputError, ProgressSchema, attemptPrefix, shardManifestUri, type Progress, type ShardPlan } from '../../../operator/src/contract/index.js';
 import { writeDataset, writeModel, readScores, isBadRow, scoreProblems, scorableRows, Duck, sqlString } from '../testing/fixtures.js';
 
 const storage = openStorage();
@@ -202,5 +202,23 @@ describe('start-up', () => {
     const p = await plan(spec({ model: { uri: join(root, 'models', 'missing.onnx'), inputs: { X: { columns: ['f0', 'f1', 'f2', 'f3'] } }, outputs: { probs: { column: 'churn_score', select: 1 } } } }, 'out-nomodel'), 'rn');
     await expect(runShard({ storage, plan: p, shard: 0, attempt: 0, writerToken: 'w1' })).rejects.toThrow(/model not found at .*missing\.onnx/);
     expect(existsSync(shardManifestUri(p.spec.output.uri, 'rn', 0, 0))).toBe(false);
+  });
+});
+
+describe('progress', () => {
+  test('progress.json carries rows done and the stage timings so far, ending at the shard\'s rows', async () => {
+    const p = await plan(spec({}, 'out-progress'), 'rp');
+    const seen: Progress[] = [];
+    const watched: typeof storage = Object.create(storage);
+    watched.write = async (uri, data, o) => {
+      if (String(uri).endsWith('progress.json')) seen.push(ProgressSchema.parse(JSON.parse(String(data))));
+      return storage.write(uri, data, o);
+    };
+    const r = await runShard({ storage: watched, plan: p, shard: 0, attempt: 0, writerToken: 'w1', progressIntervalMs: 20 });
+    const last = seen.at(-1)!;
+    expect(last).toMatchObject({ shard: 0, attempt: 0, rowsDone: p.shards[0].rows, rowsTotal: p.shards[0].rows });
+    expect(last.timings!.total).toBeGreaterThan(0);
+    expect(last.timings!.total).toBeLessThanOrEqual(r.manifest.timings.total);
+    expect(last.timings!.infer).toBeGreaterThan(0);
   });
 });

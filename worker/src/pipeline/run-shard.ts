@@ -119,9 +119,13 @@ export async function runShard(o: ShardRunOptions): Promise<ShardRunResult> {
   const columns = [...new Set([...keep, ...mapped])];
   const hasList = Object.values(spec.model.inputs).some((m) => m.column !== undefined);
   const decodeRows = decodeBatchRows(spec.batchSize, columns.length, hasList);
-  const progress = new ProgressReporter(storage, progressUri(outputUri, plan.runId, shard, attempt),
-    { shard, attempt, rowsTotal: planned.rows }, o.progressIntervalMs ?? 2000);
   const stats = newReadStats();
+  const timingsNow = (): StageTimings => ({
+    read: stats.ioSeconds, decode: stats.waitSeconds, pack: seconds(busy.pack), infer: seconds(busy.infer),
+    unpack: seconds(busy.unpack), write: seconds(busy.write), total: seconds(performance.now() - t0),
+  });
+  const progress = new ProgressReporter(storage, progressUri(outputUri, plan.runId, shard, attempt),
+    { shard, attempt, rowsTotal: planned.rows }, o.progressIntervalMs ?? 2000, timingsNow);
   const depth = o.queueDepth ?? 2;
   let scoring: ScoringPlan | undefined;
   let rowsRead = 0;
@@ -213,10 +217,7 @@ export async function runShard(o: ShardRunOptions): Promise<ShardRunResult> {
     const files = [...(await data.close()), ...(await errors.close())];
     busy.write += performance.now() - w;
     await progress.stop();
-    const timings: StageTimings = {
-      read: stats.ioSeconds, decode: stats.waitSeconds, pack: seconds(busy.pack), infer: seconds(busy.infer),
-      unpack: seconds(busy.unpack), write: seconds(busy.write), total: seconds(performance.now() - t0),
-    };
+    const timings = timingsNow();
     const manifest: ShardManifest = {
       kind: 'ShardManifest', runId: plan.runId, shard, attempt, files,
       rows: { read: rowsRead, scored: rowsScored, failed: rowsRead - rowsScored },

@@ -1,0 +1,40 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ProgressSchema, type StageTimings } from '../../../operator/src/contract/index.js';
+import { openStorage } from '../storage/index.js';
+import type { Storage } from '../storage/types.js';
+import { ProgressReporter } from './progress.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'bij-progress-'));
+const timings = (total: number): StageTimings => ({ read: 0.1, decode: 0.2, pack: 0, infer: total / 2, unpack: 0, write: 0.1, total });
+
+test('writes rows done and the stage timings so far; only when the count moved', async () => {
+  const uri = join(dir, 'p1.json');
+  const writes: string[] = [];
+  const base = openStorage();
+  const storage: Storage = Object.create(base);
+  storage.write = async (u, data, o) => { writes.push(String(data)); return base.write(u, data, o); };
+  let total = 1;
+  const p = new ProgressReporter(storage, uri, { shard: 3, attempt: 1, rowsTotal: 100 }, 60_000, () => timings(total));
+  p.add(40);
+  await p.flush();
+  let got = ProgressSchema.parse(JSON.parse(readFileSync(uri, 'utf8')));
+  expect(got).toMatchObject({ shard: 3, attempt: 1, rowsDone: 40, rowsTotal: 100, timings: timings(1) });
+  await p.flush(); // nothing new
+  expect(writes).toHaveLength(1);
+  total = 2;
+  p.add(60);
+  await p.stop();
+  got = ProgressSchema.parse(JSON.parse(readFileSync(uri, 'utf8')));
+  expect(got).toMatchObject({ rowsDone: 100, timings: timings(2) });
+  expect(writes).toHaveLength(2);
+});
+
+test('a failing write does not fail the shard (progress is advisory)', async () => {
+  const storage: Storage = Object.create(openStorage());
+  storage.write = async () => { throw new Error('store down'); };
+  const p = new ProgressReporter(storage, join(dir, 'p2.json'), { shard: 0, attempt: 0, rowsTotal: 1 }, 60_000);
+  p.add(1);
+  await expect(p.stop()).resolves.toBeUndefined();
+});
