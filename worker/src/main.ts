@@ -40,7 +40,8 @@ async function main(): Promise<number> {
     const plan = await loadPlan(storage, a.planUri);
     if (a.runId && a.runId !== plan.runId) throw new BadInputError(`plan ${a.planUri} is for run ${plan.runId}, not ${a.runId}`);
     const shardLog = log.child({ run: plan.runId, shard: a.shard, attempt: a.attempt });
-    if (await runCommitted(storage, plan)) {
+    // Best effort: a store hiccup here must not cost an attempt (the check after the last write stays).
+    if (await runCommitted(storage, plan).catch(() => false)) {
       // A copy started after the commit (a slow pod, a node that came back): nothing left to do.
       shardLog.info('the run is already committed; nothing to do');
       writeTerminationLog(a.terminationLog, { outcome: 'succeeded', shard: a.shard, attempt: a.attempt, message: `run ${plan.runId} is already committed; nothing to do` });

@@ -63,6 +63,8 @@ export interface WriteRequest {
   createdBy?: string;
   /** Columns to dictionary-encode (the rest are not). */
   dictionaryColumns?: string[];
+  /** Streamed parts: how long closing may take before the part fails (default 120 s). */
+  closeTimeoutMs?: number;
   /** Top-level integer or timestamp columns to write DELTA_BINARY_PACKED. */
   deltaColumns?: string[];
 }
@@ -239,7 +241,8 @@ export class ParquetThread {
     await this.call({ op: 'part-append', part, ipc: new Uint8Array(transfer[0]) }, transfer);
   }
 
-  /** Finishes an open part (the footer) and returns the whole file. */
+  /** Finishes an open part (the footer) and returns the whole file. Fails unless the file holds
+   * every row appended, and if the encoder does not finish within the part's closeTimeoutMs. */
   async closePart(part: number): Promise<Uint8Array> {
     return await this.call({ op: 'part-close', part });
   }

@@ -87,7 +87,8 @@ function writerProps(m) {
  * overlaps whatever produces the rows instead of all happening when the file is cut.
  */
 function openPart(m) {
-  const st = { pending: [], wake: null, ended: false, error: null, chunks: [], done: null, fail: null };
+  const st = { pending: [], wake: null, ended: false, error: null, chunks: [], done: null, fail: null, rows: 0,
+    closeTimeoutMs: m.closeTimeoutMs || 120000 };
   st.fail = (e) => {
     if (!st.error) st.error = e;
     st.ended = true;
@@ -104,7 +105,10 @@ function openPart(m) {
       let table;
       try {
         table = pw.Table.fromIPCStream(next.ipc);
-        for (const rb of table.recordBatches()) controller.enqueue(rb);
+        for (const rb of table.recordBatches()) {
+          st.rows += rb.numRows;
+          controller.enqueue(rb);
+        }
       } catch (e) {
         next.reject(e);
         st.fail(e);
@@ -126,6 +130,18 @@ function openPart(m) {
   })();
   st.done.catch((e) => st.fail(e));
   return st;
+}
+
+/** Rows a Parquet file's footer says it holds. */
+async function footerRows(bytes) {
+  const pf = await pw.ParquetFile.fromFile(new Blob([bytes]));
+  const md = pf.metadata();
+  const fmd = md.fileMetadata();
+  try {
+    return Number(fmd.numRows());
+  } finally {
+    freeQuietly(fmd); freeQuietly(md); freeQuietly(pf);
+  }
 }
 
 async function handle(m) {
@@ -224,9 +240,18 @@ async function handle(m) {
       if (!st) throw new Error('part ' + m.part + ' is not open');
       st.ended = true;
       if (st.wake) st.wake();
+      // parquet-wasm's stream writer drops write errors on the floor: a batch it could not take
+      // leaves its output open forever, or short of rows. Neither may pass for a finished file.
+      let timer;
       try {
-        await st.done;
+        await Promise.race([st.done, new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new Error('the Parquet encoder did not finish the part within ' + st.closeTimeoutMs + ' ms')), st.closeTimeoutMs);
+        })]);
+      } catch (e) {
+        st.fail(e);
+        throw e;
       } finally {
+        clearTimeout(timer);
         parts.delete(m.part);
       }
       let n = 0;
@@ -235,6 +260,8 @@ async function handle(m) {
       let at = 0;
       for (const c of st.chunks) { out.set(c, at); at += c.byteLength; }
       st.chunks = [];
+      const written = await footerRows(out);
+      if (written !== st.rows) throw new Error('the Parquet encoder wrote ' + written + ' rows of the ' + st.rows + ' it was given');
       return [out, [out.buffer]];
     }
     case 'part-abort': {

@@ -6,7 +6,7 @@ import { s3OptionsFor, startS3Server, useS3rverCredentials, type S3Server } from
 import { AlreadyExistsError } from './errors.js';
 import { openStorage } from './index.js';
 import { mapLimit } from './retry.js';
-import { MIB, S3Storage } from './s3.js';
+import { MIB, S3Storage, stripQuotes } from './s3.js';
 
 let server: S3Server;
 let s3: S3Storage;
@@ -259,4 +259,11 @@ test('openStorage routes s3:// to S3 and copies between S3 and files', async () 
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+test('ETags lose their quotes and a weak marker the same way everywhere', () => {
+  expect(stripQuotes('"abc"')).toBe('abc');
+  expect(stripQuotes('W/"abc"')).toBe('abc');
+  expect(stripQuotes('abc-3')).toBe('abc-3');
+  expect(stripQuotes(undefined)).toBeUndefined();
 });

@@ -41,7 +41,8 @@ export { DEFAULT_PART_BYTES, MIB, MIN_PART_BYTES, type S3StorageInternals };
 const changed = (uri: string, expected: string, found: string | undefined, cause?: unknown): ChangedError =>
   new ChangedError(`${uri} changed: it is no longer version ${expected}${found !== undefined ? ` (now ${found})` : ''}`, { cause });
 
-const stripQuotes = (etag: string | undefined): string | undefined => etag?.replace(/^"+|"+$/g, '').replace(/^W\//, '');
+/** `"abc"` and `W/"abc"` (a weak ETag, as some S3-compatible stores send) -> `abc`. */
+export const stripQuotes = (etag: string | undefined): string | undefined => etag?.replace(/^W\//, '').replace(/^"+|"+$/g, '');
 
 interface Target {
   bucket: string;

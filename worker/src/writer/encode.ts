@@ -37,9 +37,35 @@ export function encodeParquet(data: arrow.Table | arrow.RecordBatch[], options: 
   return pw.writeParquet(wasmTable, props); // consumes wasmTable and props
 }
 
+/** A type, nested ones included, nullability aside; decimals with their width (128 or 256). */
+function typeKey(t: arrow.DataType): string {
+  if (arrow.DataType.isDecimal(t)) return `Decimal${t.bitWidth}[${t.precision},${t.scale}]`;
+  const children = (t.children ?? []) as arrow.Field[];
+  if (children.length === 0) return String(t);
+  return `${arrow.Type[t.typeId]}${arrow.DataType.isFixedSizeList(t) ? `[${t.listSize}]` : ''}<${children.map((c) => `${JSON.stringify(c.name)}:${typeKey(c.type)}`).join(',')}>`;
+}
+
 /** Field names and types, nullability aside: batches with the same key go in one file. */
 export function schemaKey(schema: arrow.Schema): string {
-  return schema.fields.map((f) => `${JSON.stringify(f.name)}:${String(f.type)}`).join(',');
+  return schema.fields.map((f) => `${JSON.stringify(f.name)}:${typeKey(f.type)}`).join(',');
+}
+
+function nullableType(t: arrow.DataType): arrow.DataType {
+  const field = (f: arrow.Field) => new arrow.Field(f.name, nullableType(f.type), true, f.metadata);
+  if (arrow.DataType.isList(t)) return new arrow.List(field(t.children[0]));
+  if (arrow.DataType.isFixedSizeList(t)) return new arrow.FixedSizeList(t.listSize, field(t.children[0]));
+  if (arrow.DataType.isStruct(t)) return new arrow.Struct(t.children.map(field));
+  return t; // maps keep their non-null keys (Parquet requires them); other types have no fields
+}
+
+/**
+ * The schema a streamed part is written with: every field nullable, nested ones too. The encoder
+ * fixes a file's schema with its first rows; a later batch whose (possibly nested) nullability
+ * differed, say a list column from a Spark file (containsNull=false) then from a pyarrow one,
+ * would not fit it. Nullable fits every batch with the same key.
+ */
+export function partSchema(schema: arrow.Schema): arrow.Schema {
+  return new arrow.Schema(schema.fields.map((f) => new arrow.Field(f.name, nullableType(f.type), true, f.metadata)), schema.metadata);
 }
 
 /** One table from batches of the same key (dictionaries decoded, a field nullable if it is anywhere). */

@@ -20,8 +20,9 @@ import * as arrow from 'apache-arrow';
 import { attemptDataName, attemptErrorsName, joinUri, type OutputFile } from '../../../operator/src/contract/index.js';
 import type { Storage } from '../storage/types.js';
 import { ParquetThread, type WriteCompression } from '../reader/parquet-thread.js';
-import { DEFAULT_ROW_GROUP_ROWS, schemaKey, tableOf } from './encode.js';
-import { ownBuffers, retainedBytes } from './own-buffers.js';
+import { DEFAULT_ROW_GROUP_ROWS, partSchema, schemaKey } from './encode.js';
+import { logicalBytes, retainedBytes } from './batch-bytes.js';
+import { normalizeBatch, normalizedType } from '../reader/normalize.js';
 
 /** Key-value metadata written into every part. */
 export interface OutputMetadata {
@@ -85,12 +86,15 @@ export const APPEND_BYTES = 2 << 20;
 /** The part being written. */
 interface OpenPart {
   key: string;
+  /** Every append is written with this schema (encode.ts partSchema). */
+  schema: arrow.Schema;
   index: number;
   /** The encoder's id for it (openPart), once the thread has it. */
   handle: Promise<number>;
   rows: number;
   arrowBytes: number;
-  /** Batches gathered for the next append (copies that own their bytes). */
+  /** Batches gathered for the next append. They may be slices of decoded input batches and keep
+   * those alive until the append (a few MiB of output: a few input batches). */
   gathered: arrow.RecordBatch[];
   gatheredBytes: number;
   /** The append in flight, if any (its failure fails the part). */
@@ -160,10 +164,11 @@ export class PartWriter {
       await this.cut();
     }
     const part = this.current ?? this.open(key, batch.schema);
-    part.gathered.push(ownBuffers(batch)); // not the input rows its columns are slices of
-    part.gatheredBytes += batch.data.byteLength;
+    const bytes = logicalBytes(batch); // a slice counts as a slice, not as its parent's buffers
+    part.gathered.push(batch);
+    part.gatheredBytes += bytes;
     part.rows += batch.numRows;
-    part.arrowBytes += batch.data.byteLength;
+    part.arrowBytes += bytes;
     this.rowsAccepted += batch.numRows;
     if (part.gatheredBytes >= APPEND_BYTES) await this.append(part);
     if (this.full(part)) {
@@ -188,7 +193,10 @@ export class PartWriter {
       deltaColumns: schema.fields.filter((f) => isDeltaFriendly(f.type)).map((f) => f.name),
     });
     handle.catch(() => undefined); // awaited by every append and by the close
-    const part: OpenPart = { key, index: this.nextPart++, handle, rows: 0, arrowBytes: 0, gathered: [], gatheredBytes: 0, appending: Promise.resolve() };
+    const part: OpenPart = {
+      key, schema: partSchema(new arrow.Schema(schema.fields.map((f) => new arrow.Field(f.name, normalizedType(f.type), f.nullable, f.metadata)), schema.metadata)),
+      index: this.nextPart++, handle, rows: 0, arrowBytes: 0, gathered: [], gatheredBytes: 0, appending: Promise.resolve(),
+    };
     this.current = part;
     return part;
   }
@@ -199,8 +207,8 @@ export class PartWriter {
     part.gathered = [];
     part.gatheredBytes = 0;
     const previous = part.appending;
-    // One IPC stream (a compact copy) per append; the batches themselves can go.
-    const ipc = arrow.tableToIPC(tableOf(batches), 'stream');
+    // One IPC stream (a compact copy) per append, in the part's schema; the batches themselves can go.
+    const ipc = arrow.tableToIPC(new arrow.Table(part.schema, batches.map((b) => new arrow.RecordBatch(part.schema, normalizeBatch(b).data))), 'stream');
     try {
       await previous;
     } catch (e) {

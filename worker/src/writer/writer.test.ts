@@ -6,6 +6,7 @@ import { LocalTestStorage, sha256Hex } from '../reader/test-storage.js';
 import { Duck, makeTempDir, sqlString } from '../reader/testdata-gen.js';
 import { encodeParquet, ErrorsWriter, PartWriter, type OutputMetadata, type PartWriterOptions } from './index.js';
 import { APPEND_BYTES } from './part-writer.js';
+import { logicalBytes } from './batch-bytes.js';
 import { ParquetThread } from '../reader/parquet-thread.js';
 
 let dir: string;
@@ -143,28 +144,89 @@ describe('PartWriter', () => {
     expect(rows.every((r, i) => r.id === String(ids[i]) && r.small === small[i] && r.u8 === bytes[i] && r.ts === String(times[i]))).toBe(true);
   });
 
-  test('buffered batches own their bytes: slices of a wide decoded input do not pin the whole input', async () => {
+  test('slices of wide decoded inputs pin at most the inputs of one append, however big the part', async () => {
     // What the pipeline hands the writer: the id column is a slice of a decoded input batch, whose
     // buffers are views into one allocation holding all 17 input columns.
     const n = 20_000;
-    const wide: Record<string, arrow.Vector> = { id: arrow.makeVector(BigInt64Array.from({ length: n }, (_, i) => BigInt(i))) };
-    for (let j = 0; j < 16; j++) wide[`f${j}`] = arrow.makeVector(Float32Array.from({ length: n }, (_, i) => i + j));
-    const decoded = arrow.tableFromIPC(arrow.tableToIPC(new arrow.Table(wide), 'stream')).batches[0];
-    const inputBytes = (decoded.getChild('id')!.data[0].values as BigInt64Array).buffer.byteLength;
+    const decodedInput = (k: number) => {
+      const wide: Record<string, arrow.Vector> = { id: arrow.makeVector(BigInt64Array.from({ length: n }, (_, i) => BigInt(k * n + i))) };
+      for (let j = 0; j < 16; j++) wide[`f${j}`] = arrow.makeVector(Float32Array.from({ length: n }, (_, i) => i + j));
+      return arrow.tableFromIPC(arrow.tableToIPC(new arrow.Table(wide), 'stream')).batches[0];
+    };
+    const inputBytes = (decodedInput(0).getChild('id')!.data[0].values as BigInt64Array).buffer.byteLength;
     expect(inputBytes).toBeGreaterThan(n * 68); // one allocation: every column
-    const w = new PartWriter(writerOptions(newPrefix()));
-    const kept = 4 * 2000;
-    for (let start = 0; start < kept; start += 2000) {
-      const ids = decoded.getChild('id')!.slice(start, start + 2000);
-      await w.write(new arrow.Table({ id: ids, score: arrow.makeVector(new Float32Array(2000).fill(0.5)) }).batches[0]);
+    const w = new PartWriter(writerOptions(newPrefix(), { targetFileBytes: 1 << 30 }));
+    let most = 0;
+    const inputs = 40;
+    for (let k = 0; k < inputs; k++) {
+      const d = decodedInput(k);
+      await w.write(new arrow.Table({ id: d.getChild('id')!.slice(0, n), score: arrow.makeVector(new Float32Array(n).fill(0.5)) }).batches[0]);
+      most = Math.max(most, w.retainedBytes);
     }
-    expect(w.retainedBytes).toBeGreaterThanOrEqual(kept * 12);
-    expect(w.retainedBytes).toBeLessThan(kept * 12 * 1.5);
+    const perAppend = Math.ceil(APPEND_BYTES / (n * 12)) + 1; // input batches one append can span
+    expect(most).toBeLessThanOrEqual(perAppend * (inputBytes + n * 4));
+    expect(inputs * inputBytes).toBeGreaterThan(4 * most); // far less than the part's inputs
     const [f] = await w.close();
-    expect(f.rowCount).toBe(kept);
+    expect(f.rowCount).toBe(inputs * n);
   });
 
-  test('sliced batches with nulls and strings are written exactly (bitmap offsets survive the copy)', async () => {
+  test('logicalBytes counts a slice as a slice: strings, lists and fixed-width columns', () => {
+    const n = 10_000;
+    const b = new arrow.Table({
+      s: arrow.vectorFromArray(Array.from({ length: n }, (_, i) => `id-${String(i).padStart(8, '0')}`), new arrow.Utf8()), // 11 bytes
+      l: arrow.vectorFromArray(Array.from({ length: n }, (_, i) => [i, i + 1]), new arrow.List(new arrow.Field('item', new arrow.Float32(), true))),
+      f: arrow.makeVector(new Float64Array(n)),
+    }).batches[0];
+    const whole = logicalBytes(b);
+    expect(whole).toBe(n * 11 + (n + 1) * 4 + ((n + 1) * 4 + 2 * n * 4) + n * 8);
+    const piece = b.slice(100, 110);
+    expect(logicalBytes(piece)).toBe(10 * 11 + 11 * 4 + (11 * 4 + 2 * 10 * 4) + 10 * 8);
+    expect(piece.data.byteLength).toBeGreaterThan(100 * logicalBytes(piece)); // what arrow-js reports
+  });
+
+  test('thousands of small string slices: one part near the target, not one per slice', async () => {
+    const n = 65_536;
+    const src = new arrow.Table({
+      id: arrow.vectorFromArray(Array.from({ length: n }, (_, i) => `customer-${String(i).padStart(8, '0')}`), new arrow.Utf8()),
+      score: arrow.makeVector(new Float32Array(n).fill(0.25)),
+    }).batches[0];
+    const prefix = newPrefix();
+    const w = new PartWriter(writerOptions(prefix, { targetFileBytes: 64 << 20 }));
+    let rows = 0;
+    for (let start = 0; start < n; start += 10) {
+      const piece = src.slice(start, Math.min(n, start + 9)); // every 10th row left out, as bad rows would be
+      rows += piece.numRows;
+      await w.write(piece);
+    }
+    const files = await w.close();
+    expect(files).toHaveLength(1);
+    expect(files[0].rowCount).toBe(rows);
+    const r = await duck.one(`SELECT count(*)::INTEGER AS n, min(id) AS lo, max(id) AS hi FROM read_parquet(${sqlString(path.join(prefix, files[0].path))})`);
+    expect(r).toEqual({ n: rows, lo: 'customer-00000000', hi: 'customer-00065535' });
+  });
+
+  test('a field nullable in one batch and not in the next goes in the same part, nulls and rows intact', async () => {
+    const batch = (nullable: boolean, rows: number, base: number) => new arrow.Table({
+      id: arrow.makeVector(Int32Array.from({ length: rows }, (_, i) => base + i)),
+      region: arrow.vectorFromArray(Array.from({ length: rows }, (_, i) => (nullable && i === 1 ? null : 'emea')), new arrow.Utf8()),
+      v: arrow.vectorFromArray(Array.from({ length: rows }, (_, i) => [nullable && i === 2 ? null : base + i, 0.5]),
+        new arrow.List(new arrow.Field('item', new arrow.Float32(), nullable))),
+    }).batches[0];
+    const first = batch(false, 300_000, 0); // a Spark file: containsNull=false, no nulls anywhere
+    expect(first.schema.fields[2].type.children[0].nullable).toBe(false);
+    const prefix = newPrefix();
+    const w = new PartWriter(writerOptions(prefix));
+    await w.write(first);
+    await w.write(batch(true, 5, 300_000)); // a pyarrow file: nullable, with a null region and a null item
+    const files = await w.close();
+    expect(files).toHaveLength(1);
+    const file = sqlString(path.join(prefix, files[0].path));
+    const r = await duck.one(`SELECT count(*)::INTEGER AS n, count(region)::INTEGER AS regions,
+      count(*) FILTER (WHERE v[1] IS NULL)::INTEGER AS null_items, sum(v[1])::DOUBLE AS s FROM read_parquet(${file})`);
+    expect(r).toEqual({ n: 300_005, regions: 300_004, null_items: 1, s: (300_005 * 300_004) / 2 - 300_002 });
+  });
+
+  test('sliced batches with nulls and strings are written exactly (bitmap offsets survive)', async () => {
     const prefix = newPrefix();
     const src = outputBatch(0, 3000);
     const w = new PartWriter(writerOptions(prefix));
@@ -300,6 +362,30 @@ describe('PartWriter', () => {
     expect((e as Error).message).toMatch(new RegExp(`^encoding ${prefix}/part-00000-w0abc\\.parquet \\(\\d+ rows so far\\) as Parquet failed: the Parquet thread was stopped`));
     await w.abort();
     expect(await fs.readdir(prefix).catch(() => [])).toEqual([]);
+  });
+
+  test('the encoder refuses to finish a part it could not write whole: rows lost, or never finished', async () => {
+    // parquet-wasm's stream writer ignores write errors; the thread checks the footer and the clock.
+    const thread = new ParquetThread();
+    try {
+      const ints = (type: 'i32' | 'i64', rows: number) => arrow.tableToIPC(new arrow.Table({
+        x: type === 'i32' ? arrow.makeVector(new Int32Array(rows).fill(7)) : arrow.makeVector(new BigInt64Array(rows).fill(7n)),
+      }), 'stream');
+      const lost = await thread.openPart({ compression: 'zstd', keyValueMetadata: {}, closeTimeoutMs: 5_000 });
+      await thread.appendPart(lost, ints('i32', 1000));
+      await thread.appendPart(lost, ints('i64', 500)); // another schema: the writer drops it silently
+      await expect(thread.closePart(lost)).rejects.toThrow(/the Parquet encoder (wrote 1000 rows of the 1500 it was given|did not finish the part within 5000 ms)/);
+
+      const list = (nullable: boolean, rows: number) => arrow.tableToIPC(new arrow.Table({
+        v: arrow.vectorFromArray(Array.from({ length: rows }, () => [1, 2]), new arrow.List(new arrow.Field('item', new arrow.Float32(), nullable))),
+      }), 'stream');
+      const stuck = await thread.openPart({ compression: 'zstd', keyValueMetadata: {}, closeTimeoutMs: 2_000 });
+      await thread.appendPart(stuck, list(false, 200_000));
+      await thread.appendPart(stuck, list(true, 5));
+      await expect(thread.closePart(stuck)).rejects.toThrow(/the Parquet encoder (wrote \d+ rows of the 200005 it was given|did not finish the part within 2000 ms)/);
+    } finally {
+      await thread.terminate();
+    }
   });
 
   test('close() with nothing written writes nothing', async () => {
