@@ -19,7 +19,7 @@ export type OutputFile = z.infer<typeof OutputFileSchema>;
 /** Seconds spent in each pipeline stage (busy time, not wall time). */
 export const StageTimingsSchema = z.object({
   read: z.number(),
-  decode: z.number(),
+  decode: z.number().describe('Seconds scoring waited for decoded rows once the model was ready (input wait).'),
   pack: z.number(),
   infer: z.number(),
   unpack: z.number(),

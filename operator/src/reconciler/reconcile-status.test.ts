@@ -148,6 +148,10 @@ describe('status', () => {
     // Running shards count from their progress files (so a long shard shows figures before it ends).
     const live = reconcile(b().progress(2, 0, 50, { infer: 10, decode: 0, write: 0, total: 20 }).obj());
     expect(live.status.efficiency).toEqual({ modelBusyPercent: 50, inputWaitPercent: 18, outputWaitPercent: 4, shards: 3 });
+    // Two attempts of one shard running at once (a copy): the shard counts once.
+    const twice = reconcile(b().attempts(attempt(3).shard(2).active())
+      .progress(2, 0, 50, { infer: 10, total: 20 }).progress(2, 3, 10, { infer: 0, decode: 5, total: 5 }).obj());
+    expect(twice.status.efficiency?.shards).toBe(3);
     // Committed, manifests gone: the last figures stay.
     const after = reconcile(applyResult(makeInput(bij).uniformPlan(3).committed(undefined, { read: 300, scored: 300, failed: 0 }).obj(), r));
     expect(after.status.phase).toBe('Succeeded');

@@ -226,8 +226,9 @@ function reconcileRun(input: ReconcileInput): ReconcileResult {
     attempts,
     efficiency: efficiencyOf(shards.flatMap((s) => {
       if (s.chosen) return s.chosen.timings ? [s.chosen.timings] : [];
-      // Not done yet: what its running attempts' progress files say so far.
-      return s.active.flatMap((a) => input.progressTimings?.get(`${s.index}/${a.attempt}`) ?? []);
+      // Not done yet: what a running attempt's progress file says so far (one per shard).
+      const live = s.active.map((a) => input.progressTimings?.get(`${s.index}/${a.attempt}`)).find((t) => t !== undefined);
+      return live ? [live] : [];
     })),
   };
 

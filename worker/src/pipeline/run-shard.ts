@@ -102,7 +102,7 @@ export async function runShard(o: ShardRunOptions): Promise<ShardRunResult> {
   const startedAt = new Date();
   const maxFailedRows = o.overrides?.maxFailedRows ?? spec.maxFailedRows;
   const t0 = performance.now();
-  const busy = { pack: 0, infer: 0, unpack: 0, write: 0 };
+  const busy = { input: 0, pack: 0, infer: 0, unpack: 0, write: 0 };
 
   // Start-up runs side by side: the model loads (seconds on a GPU) while the first row groups are
   // fetched and decoded and the encoder thread starts, so the model's first batch is waiting for it.
@@ -121,7 +121,7 @@ export async function runShard(o: ShardRunOptions): Promise<ShardRunResult> {
   const decodeRows = decodeBatchRows(spec.batchSize, columns.length, hasList);
   const stats = newReadStats();
   const timingsNow = (): StageTimings => ({
-    read: stats.ioSeconds, decode: stats.waitSeconds, pack: seconds(busy.pack), infer: seconds(busy.infer),
+    read: stats.ioSeconds, decode: seconds(busy.input), pack: seconds(busy.pack), infer: seconds(busy.infer),
     unpack: seconds(busy.unpack), write: seconds(busy.write), total: seconds(performance.now() - t0),
   });
   const progress = new ProgressReporter(storage, progressUri(outputUri, plan.runId, shard, attempt),
@@ -153,7 +153,15 @@ export async function runShard(o: ShardRunOptions): Promise<ShardRunResult> {
     errors = new ErrorsWriter({ ...common, idColumn: spec.input.idColumn });
     progress.start();
     const packed = pipe<{ batch: arrow.RecordBatch; packed: PackedBatch }>(depth, async (send) => {
-      for await (const batch of decoded) {
+      // Input wait: how long, once the model is ready, packing waited for decoded rows (the decoder's
+      // own waits during the model load do not count: nothing was waiting for it then).
+      const rows = decoded[Symbol.asyncIterator]();
+      for (;;) {
+        const w = performance.now();
+        const next = await rows.next();
+        busy.input += performance.now() - w;
+        if (next.done) break;
+        const batch = next.value;
         const s = performance.now();
         scoring ??= planScoring(spec.model, model, batch.schema);
         const p = packInputs(batch, scoring, { idColumn: spec.input.idColumn });
