@@ -21,6 +21,11 @@ import { COMPONENT } from './events.js';
 import { FINALIZER } from './finalizer.js';
 import { observe, type BijObject, type ReconcileContext } from './observe.js';
 import { until } from '../testing/until.js';
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { BatchInferenceJobSpecSchema } from '../api/spec.js';
+import { runId as computeRunId } from '../reconciler/runid.js';
 
 const NS = 'st';
 const BIJ_ID = `${PLURAL}.${API_GROUP}`;
@@ -185,4 +190,35 @@ test('a deletion whose cache shows no Jobs still waits for Jobs the API server h
   expect(jobs.items).toEqual([]);
   await reconcileOnce(await read(name));
   await expect(read(name)).rejects.toMatchObject({ code: 404 });
+});
+
+test('a committed run with no pods left is swept once: late attempts\' files go, the plan and the output stay', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'bij-sweep-'));
+  const spec = { ...invalidJob('done').spec as Record<string, unknown>, input: { uri: join(root, 'in') + '/', idColumn: 'id' }, output: { uri: join(root, 'out') + '/' } };
+  await clients.custom.createNamespacedCustomObject({ ...BIJ_REF, namespace: NS, body: { ...invalidJob('done', [FINALIZER]), spec } });
+  const created = await read('done');
+  const runId = computeRunId(created.metadata!.uid!, BatchInferenceJobSpecSchema.parse(spec));
+  await clients.custom.replaceNamespacedCustomObjectStatus({
+    ...BIJ_REF, namespace: NS, name: 'done',
+    body: { ...created, status: { phase: 'Succeeded', observedGeneration: 1, runId, outputUri: join(root, 'out') + '/', message: 'committed' } },
+  });
+  // What the commit left, plus what a redundant attempt killed after it wrote.
+  const out = join(root, 'out');
+  const keep = [join(out, '_SUCCESS'), join(out, 'part-s00000-00000.parquet'), join(out, '_bij', runId, 'plan.json')];
+  const late = join(out, '_bij', runId, 'shards', '00001', 'a2', 'part-00000-beef.parquet');
+  for (const f of [...keep, late]) {
+    mkdirSync(dirname(f), { recursive: true });
+    writeFileSync(f, 'x');
+  }
+  const c = ctx();
+  await act(c, await read('done'), await observe(c, await read('done'), [], []), { identity: 'test-host' });
+  expect(existsSync(late)).toBe(false);
+  for (const f of keep) expect(existsSync(f)).toBe(true);
+  expect((await read('done')).status?.phase).toBe('Succeeded');
+
+  // Once per run: a file that turns up later (no pod could write it) is not looked for again.
+  mkdirSync(dirname(late), { recursive: true });
+  writeFileSync(late, 'x');
+  await act(c, await read('done'), await observe(c, await read('done'), [], []), { identity: 'test-host' });
+  expect(existsSync(late)).toBe(true);
 });

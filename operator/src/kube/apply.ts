@@ -8,7 +8,7 @@ import type { Storage } from '../../../worker/src/storage/types.js';
 import { describeError, isBadInput, runManifestUri } from '../contract/index.js';
 import { jobSelector, reconcile, statusEqual, type ReconcileInput, type ReconcileResult } from '../reconciler/index.js';
 import { freezePlan, planRun } from '../planner/plan.js';
-import { CommitError, commitRun, discardRun } from '../commit/commit.js';
+import { CommitError, cleanupRun, commitRun, discardRun } from '../commit/commit.js';
 import { BIJ_REF } from './clients.js';
 import { isAlreadyExists, isNotFound } from './errors.js';
 import { recordEvents } from './events.js';
@@ -65,8 +65,14 @@ async function decide(ctx: ReconcileContext, observed: Observed, o: ActOptions):
 
 async function cleanup(ctx: ReconcileContext, storage: Storage | undefined, result: ReconcileResult, observed: Observed): Promise<void> {
   for (const c of result.actions.cleanup ?? []) {
+    if (c.attemptsOnly && ctx.runState.swept(c.runId)) continue;
     const s = storage ?? (observed.input.bij.spec ? ctx.openStorage(observed.input.bij.spec.storage.s3) : undefined);
     if (!s) continue;
+    if (c.attemptsOnly) {
+      await cleanupRun(s, c.outputUri, c.runId);
+      ctx.runState.markSwept(c.runId);
+      continue;
+    }
     await discardRun(s, c.outputUri, c.runId);
     ctx.runState.forget(c.runId);
   }

@@ -53,6 +53,24 @@ describe('success', () => {
     });
   });
 
+  test('a committed run is swept once all its pods are gone: attempts\' files only, never the plan or output', () => {
+    const bij = running().obj();
+    const b = () => makeInput(bij).uniformPlan(2).attempts(attempt(0).shard(0).succeeded(), attempt(0).shard(1).succeeded())
+      .manifest(0, 0).manifest(1, 0);
+    const done = reconcile(applyResult(b().committed().obj(), reconcile(b().obj())));
+    expect(done.status.phase).toBe('Succeeded');
+    const runId = currentRun(bij);
+    // Jobs still there (being deleted): no sweep yet, a pod may still write.
+    const committed = { ...bij, status: done.status };
+    const pending = reconcile(makeInput(committed).uniformPlan(2).attempts(attempt(0).shard(1).succeeded().deleting()).obj());
+    expect(pending.actions.cleanup).toBeUndefined();
+    // All gone: sweep the run's attempt files, and change nothing else.
+    const gone = reconcile(makeInput(committed).uniformPlan(2).obj());
+    expect(gone.actions.cleanup).toEqual([{ runId, outputUri: 's3://scores/churn/', attemptsOnly: true }]);
+    expect(gone.status).toEqual(done.status);
+    expect(gone.delete).toEqual([]);
+  });
+
   test('a commit that is done wins over attempts that would fail the run', () => {
     const bij = running(makeBIJ().maxRetries(0)).obj();
     const r = reconcile(makeInput(bij).uniformPlan(1).attempts(attempt(1).shard(0).failed()).manifest(0, 0).committed().obj());

@@ -167,7 +167,10 @@ function reconcileRun(input: ReconcileInput): ReconcileResult {
     const succeeded = old.phase === 'Succeeded';
     del.push(...deletions(attempts, (a) => succeeded || a.state === 'active', succeeded ? 'the run succeeded' : 'the run failed'));
     const status = gen !== undefined && gen !== old.observedGeneration ? refreshGeneration(old, gen) : old;
-    return result(status, { delete: del });
+    // Every pod of a committed run is gone: nothing can write under its prefix any more, so sweep up
+    // what attempts wrote after the commit's cleanup (a redundant attempt killed mid-write).
+    const sweep = succeeded && attempts.length === 0 ? { cleanup: [{ runId, outputUri: old.outputUri ?? spec.output.uri, attemptsOnly: true }] } : undefined;
+    return result(status, { delete: del, ...(sweep ? { actions: sweep } : {}) });
   }
 
   const base: Pick<StatusFacts, 'generation' | 'runId' | 'outputUri' | 'startTime' | 'gpus' | 'gpuHourlyCost'> = {

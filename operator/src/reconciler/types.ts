@@ -148,6 +148,10 @@ export interface CleanupAction {
   runId: string;
   /** The output.uri the run wrote under: delete `<outputUri>/_bij/<runId>/` and abort its uploads. */
   outputUri: string;
+  /** Only the attempts' files (`_bij/<runId>/shards/`): the sweep of a committed run once all its
+   * pods are gone, for whatever attempts still wrote after the commit's own cleanup. The plan and
+   * the committed output stay. Once per run and operator process is enough (the caller remembers). */
+  attemptsOnly?: boolean;
 }
 
 export interface ReconcileActions {

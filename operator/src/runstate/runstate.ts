@@ -31,6 +31,7 @@ export class RunState {
   private probed = new Set<string>();
   private progress = new Map<string, { at: number; rows: number; timings?: StageTimings }>();
   private committed = new Map<string, CommittedRows>();
+  private sweptRuns = new Set<string>();
 
   constructor(private readonly progressTtlMs = 2_000) {}
 
@@ -148,6 +149,15 @@ export class RunState {
   }
 
   /** Forgets a run (the job was deleted or moved to a new run). */
+  /** Whether this process already swept the run's attempt files after its commit (apply.ts). */
+  swept(runId: string): boolean {
+    return this.sweptRuns.has(runId);
+  }
+
+  markSwept(runId: string): void {
+    this.sweptRuns.add(runId);
+  }
+
   forget(runId: string): void {
     this.plans.delete(runId);
     this.manifests.delete(runId);
