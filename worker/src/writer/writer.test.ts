@@ -6,6 +6,7 @@ import { LocalTestStorage, sha256Hex } from '../reader/test-storage.js';
 import { Duck, makeTempDir, sqlString } from '../reader/testdata-gen.js';
 import { encodeParquet, ErrorsWriter, PartWriter, type OutputMetadata, type PartWriterOptions } from './index.js';
 import { APPEND_BYTES } from './part-writer.js';
+import { until } from '../../../operator/src/testing/until.js';
 import { logicalBytes } from './batch-bytes.js';
 import { ParquetThread } from '../reader/parquet-thread.js';
 
@@ -292,9 +293,10 @@ describe('PartWriter', () => {
     await w.write(outputBatch(0, 100)); // part 0 cut; nothing was in flight, accepted at once
     let accepted = false;
     const second = w.write(outputBatch(100, 100)).then(() => { accepted = true; }); // part 1 waits for part 0
-    await new Promise((r) => setTimeout(r, 200));
+    await until('part 0 to reach the store', () => started === 1); // encoding it takes a while under load
+    await new Promise((r) => setTimeout(r, 100));
     expect(started).toBe(1);
-    expect(accepted).toBe(false);
+    expect(accepted).toBe(false); // and it stays held until part 0 is stored
     release();
     await second;
     expect(accepted).toBe(true);
