@@ -52,6 +52,14 @@ export function clientConfig(options: S3Options, internals: S3StorageInternals):
   };
 }
 
+export interface S3Target {
+  bucket: string;
+  key: string;
+}
+
+/** `"abc"` and `W/"abc"` (a weak ETag, as some S3-compatible stores send) -> `abc`. */
+export const stripQuotes = (etag: string | undefined): string | undefined => etag?.replace(/^W\//, '').replace(/^"+|"+$/g, '');
+
 /** Keys in x-amz-copy-source are URL-encoded, slashes kept. */
 export const encodeKey = (key: string): string => key.split('/').map(encodeURIComponent).join('/');
 

@@ -7,10 +7,7 @@
  * maxAttempts 1 so that retrying happens in one place. Errors are mapped by mapS3Error.
  */
 import {
-  AbortMultipartUploadCommand,
-  CompleteMultipartUploadCommand,
   CopyObjectCommand,
-  CreateMultipartUploadCommand,
   DeleteObjectCommand,
   DeleteObjectsCommand,
   GetObjectCommand,
@@ -20,39 +17,32 @@ import {
   ListObjectsV2Command,
   PutObjectCommand,
   S3Client,
-  UploadPartCommand,
-  UploadPartCopyCommand,
-  type CompletedPart,
 } from '@aws-sdk/client-s3';
 import { BadInputError, ChangedError } from '../../../operator/src/contract/errors.js';
 import { checkRange } from './file.js';
 import { describeS3Error, httpStatusOf, isRetryableS3Error, mapS3Error, s3ErrorCode } from './errors.js';
-import { DEFAULT_RETRY, mapLimit, withRetry, type RetryInfo, type RetryPolicy } from './retry.js';
+import { DEFAULT_RETRY, mapLimit, withRetry, type RetryPolicy } from './retry.js';
 import type { ObjectInfo, ReadOptions, S3Options, Storage, WriteOptions } from './types.js';
 import { parseUri, s3Uri } from './uri.js';
 import {
-  bodyBytes, clientConfig, encodeKey, md5Hex, opVerb,
-  COPY_PART_BYTES, DEFAULT_PART_BYTES, DELETE_BATCH, MAX_COPY_OBJECT_BYTES, MAX_PARTS, MIB, MIN_PART_BYTES,
-  type S3StorageInternals,
+  bodyBytes, clientConfig, encodeKey, md5Hex, opVerb, stripQuotes,
+  COPY_PART_BYTES, DEFAULT_PART_BYTES, DELETE_BATCH, MAX_COPY_OBJECT_BYTES, MIB, MIN_PART_BYTES,
+  type S3StorageInternals, type S3Target,
 } from './s3-helpers.js';
+import { abortUpload, copyInParts, streamUpload, type S3Calls } from './s3-multipart.js';
 
-export { DEFAULT_PART_BYTES, MIB, MIN_PART_BYTES, type S3StorageInternals };
+export { DEFAULT_PART_BYTES, MIB, MIN_PART_BYTES, stripQuotes, type S3StorageInternals };
 
 const changed = (uri: string, expected: string, found: string | undefined, cause?: unknown): ChangedError =>
   new ChangedError(`${uri} changed: it is no longer version ${expected}${found !== undefined ? ` (now ${found})` : ''}`, { cause });
-
-/** `"abc"` and `W/"abc"` (a weak ETag, as some S3-compatible stores send) -> `abc`. */
-export const stripQuotes = (etag: string | undefined): string | undefined => etag?.replace(/^W\//, '').replace(/^"+|"+$/g, '');
-
-interface Target {
-  bucket: string;
-  key: string;
-}
 
 export class S3Storage implements Storage {
   readonly client: S3Client;
   private readonly policy: RetryPolicy;
   private readonly internals: S3StorageInternals;
+  /** The request path the multipart functions (s3-multipart.ts) go through. */
+  private readonly calls: S3Calls;
+  private readonly partConcurrency: number;
 
   constructor(options: S3Options = {}, internals: S3StorageInternals = {}) {
     this.internals = internals;
@@ -62,9 +52,11 @@ export class S3Storage implements Storage {
       maxMs: options.retryMaxMs ?? DEFAULT_RETRY.maxMs,
     };
     this.client = internals.client ?? new S3Client(clientConfig(options, internals));
+    this.calls = { client: this.client, call: (op, t, fn) => this.call(op, t, fn) };
+    this.partConcurrency = Math.max(1, internals.partConcurrency ?? 4);
   }
 
-  private target(uri: string): Target {
+  private target(uri: string): S3Target {
     const p = parseUri(uri);
     if (p.scheme !== 's3') throw new BadInputError(`not an S3 URI: ${uri}`);
     return { bucket: p.bucket, key: p.key };
@@ -215,93 +207,11 @@ export class S3Storage implements Storage {
   }
 
   async upload(uri: string, chunks: AsyncIterable<Uint8Array>, options: { partBytes?: number } = {}): Promise<ObjectInfo> {
-    const t = this.target(uri);
-    const base = Math.max(MIN_PART_BYTES, Math.floor(options.partBytes ?? DEFAULT_PART_BYTES));
-    // Parts grow every 1,000 parts so that 10,000 parts reach 55x the base (440 GiB at 8 MiB).
-    const partSize = (n: number): number => base * (1 + Math.floor((n - 1) / 1000));
-    const concurrency = Math.max(1, this.internals.partConcurrency ?? 4);
-
-    let uploadId: string | undefined;
-    const parts: CompletedPart[] = [];
-    const inflight = new Set<Promise<void>>();
-    let failure: { error: unknown } | undefined;
-    let partNumber = 0;
-    let total = 0;
-    let cur = Buffer.allocUnsafe(partSize(1));
-    let curLen = 0;
-
-    const launch = async (body: Uint8Array): Promise<void> => {
-      if (!uploadId) {
-        const created = await this.call('CreateMultipartUpload', t, () =>
-          this.client.send(new CreateMultipartUploadCommand({ Bucket: t.bucket, Key: t.key })),
-        );
-        if (!created.UploadId) throw new Error(`S3 CreateMultipartUpload ${uri}: no UploadId in the answer`);
-        uploadId = created.UploadId;
-      }
-      while (inflight.size >= concurrency) await Promise.race(inflight);
-      if (failure) throw failure.error;
-      const n = ++partNumber;
-      if (n > MAX_PARTS) throw new BadInputError(`cannot upload ${uri}: more than ${MAX_PARTS} parts (object too large)`);
-      const id = uploadId;
-      const p: Promise<void> = this.call('UploadPart', t, () =>
-        this.client.send(new UploadPartCommand({ Bucket: t.bucket, Key: t.key, UploadId: id, PartNumber: n, Body: body })),
-      )
-        .then((r) => {
-          parts.push({ PartNumber: n, ETag: r.ETag });
-        })
-        .catch((error: unknown) => {
-          failure ??= { error };
-        })
-        .finally(() => inflight.delete(p));
-      inflight.add(p);
-    };
-
-    try {
-      for await (const chunk of chunks) {
-        if (failure) throw failure.error;
-        let off = 0;
-        while (off < chunk.length) {
-          const take = Math.min(chunk.length - off, cur.length - curLen);
-          cur.set(chunk.subarray(off, off + take), curLen);
-          curLen += take;
-          off += take;
-          total += take;
-          if (curLen === cur.length) {
-            await launch(cur);
-            cur = Buffer.allocUnsafe(partSize(partNumber + 1));
-            curLen = 0;
-          }
-        }
-      }
-      if (!uploadId) {
-        // smaller than one part: a single PutObject
-        return await this.write(uri, cur.subarray(0, curLen));
-      }
-      if (curLen > 0) await launch(cur.subarray(0, curLen));
-      await Promise.all(inflight);
-      if (failure) throw failure.error;
-      parts.sort((a, b) => (a.PartNumber ?? 0) - (b.PartNumber ?? 0));
-      const id = uploadId;
-      const done = await this.call('CompleteMultipartUpload', t, async (attempt) => {
-        try {
-          return await this.client.send(
-            new CompleteMultipartUploadCommand({ Bucket: t.bucket, Key: t.key, UploadId: id, MultipartUpload: { Parts: parts } }),
-          );
-        } catch (e) {
-          // a retry after a lost answer finds the upload already completed
-          if (attempt > 1 && s3ErrorCode(e) === 'NoSuchUpload') {
-            const h = await this.client.send(new HeadObjectCommand({ Bucket: t.bucket, Key: t.key })).catch(() => undefined);
-            if (h && h.ContentLength === total) return { ETag: h.ETag };
-          }
-          throw e;
-        }
-      });
-      return { uri, size: total, etag: stripQuotes(done.ETag) };
-    } catch (e) {
-      await Promise.allSettled(inflight);
-      if (uploadId) await this.abortOne(t, uploadId).catch(() => undefined);
-      throw e;
-    }
+    return streamUpload(this.calls, uri, this.target(uri), chunks, {
+      partBytes: Math.max(MIN_PART_BYTES, Math.floor(options.partBytes ?? DEFAULT_PART_BYTES)),
+      concurrency: this.partConcurrency,
+      putSmall: (bytes) => this.write(uri, bytes),
+    });
   }
 
   async copy(fromUri: string, toUri: string): Promise<ObjectInfo> {
@@ -311,7 +221,7 @@ export class S3Storage implements Storage {
     if (src.bucket === dst.bucket && src.key === dst.key) return { ...info, uri: toUri };
     const copySource = `${src.bucket}/${encodeKey(src.key)}`;
     if (info.size > (this.internals.copyMultipartThreshold ?? MAX_COPY_OBJECT_BYTES)) {
-      return this.copyMultipart(copySource, info, dst, toUri);
+      return copyInParts(this.calls, copySource, info, dst, toUri, { partBytes: this.internals.copyPartBytes ?? COPY_PART_BYTES, concurrency: this.partConcurrency });
     }
     const res = await this.call('CopyObject', dst, () =>
       this.client.send(new CopyObjectCommand({ Bucket: dst.bucket, Key: dst.key, CopySource: copySource })),
@@ -321,43 +231,6 @@ export class S3Storage implements Storage {
       throw e;
     });
     return { uri: toUri, size: info.size, etag: stripQuotes(res.CopyObjectResult?.ETag) };
-  }
-
-  private async copyMultipart(copySource: string, info: ObjectInfo, dst: Target, toUri: string): Promise<ObjectInfo> {
-    const created = await this.call('CreateMultipartUpload', dst, () =>
-      this.client.send(new CreateMultipartUploadCommand({ Bucket: dst.bucket, Key: dst.key })),
-    );
-    const uploadId = created.UploadId;
-    if (!uploadId) throw new Error(`S3 CreateMultipartUpload ${toUri}: no UploadId in the answer`);
-    const partBytes = Math.max(this.internals.copyPartBytes ?? COPY_PART_BYTES, Math.ceil(info.size / MAX_PARTS));
-    const ranges: Array<[number, number]> = [];
-    for (let s = 0; s < info.size; s += partBytes) ranges.push([s, Math.min(info.size, s + partBytes) - 1]);
-    try {
-      const parts = await mapLimit(ranges, Math.max(1, this.internals.partConcurrency ?? 4), async ([a, b], i) => {
-        const r = await this.call('UploadPartCopy', dst, () =>
-          this.client.send(
-            new UploadPartCopyCommand({
-              Bucket: dst.bucket,
-              Key: dst.key,
-              UploadId: uploadId,
-              PartNumber: i + 1,
-              CopySource: copySource,
-              CopySourceRange: `bytes=${a}-${b}`,
-            }),
-          ),
-        );
-        return { PartNumber: i + 1, ETag: r.CopyPartResult?.ETag };
-      });
-      const done = await this.call('CompleteMultipartUpload', dst, () =>
-        this.client.send(
-          new CompleteMultipartUploadCommand({ Bucket: dst.bucket, Key: dst.key, UploadId: uploadId, MultipartUpload: { Parts: parts } }),
-        ),
-      );
-      return { uri: toUri, size: info.size, etag: stripQuotes(done.ETag) };
-    } catch (e) {
-      await this.abortOne(dst, uploadId).catch(() => undefined);
-      throw e;
-    }
   }
 
   async delete(uri: string): Promise<void> {
@@ -418,7 +291,7 @@ export class S3Storage implements Storage {
       const uploads = (page.Uploads ?? []).filter((u) => u.Key !== undefined && u.UploadId);
       const results = await mapLimit(uploads, 8, async (u): Promise<number> => {
         try {
-          await this.abortOne({ bucket, key: u.Key! }, u.UploadId!);
+          await abortUpload(this.calls, { bucket, key: u.Key! }, u.UploadId!);
           return 1;
         } catch (e) {
           if (s3ErrorCode((e as Error).cause) === 'NoSuchUpload') return 0; // finished or aborted meanwhile
@@ -434,12 +307,6 @@ export class S3Storage implements Storage {
       idMarker = page.NextUploadIdMarker;
     }
     return aborted;
-  }
-
-  private abortOne(t: Target, uploadId: string): Promise<unknown> {
-    return this.call('AbortMultipartUpload', t, () =>
-      this.client.send(new AbortMultipartUploadCommand({ Bucket: t.bucket, Key: t.key, UploadId: uploadId })),
-    );
   }
 
   /** After a HEAD 404: a NotFoundError naming the bucket if it is the bucket that is missing. */
