@@ -54,9 +54,8 @@ export interface OpenedFile {
 
 export type WriteCompression = 'zstd' | 'snappy' | 'gzip' | 'lz4' | 'none';
 
-export interface WriteRequest {
-  /** An Arrow IPC stream holding the table to write. */
-  ipc: Uint8Array;
+/** How a streamed part (openPart) is written. */
+export interface PartOptions {
   compression: WriteCompression;
   keyValueMetadata: Record<string, string>;
   maxRowGroupRows?: number;
@@ -215,20 +214,13 @@ export class ParquetThread {
     }
   }
 
-  /** Encodes a table (an Arrow IPC stream) as Parquet. */
-  async write(req: WriteRequest): Promise<Uint8Array> {
-    const transfer = [ownBuffer(req.ipc)];
-    const ipc = new Uint8Array(transfer[0]);
-    return await this.call({ ...req, ipc, op: 'write' }, transfer);
-  }
-
   /** Resolves once the thread is up and parquet-wasm instantiated (to start one ahead of need). */
   async ping(): Promise<void> {
     await this.call({ op: 'ping' });
   }
 
   /** Starts a Parquet file written as rows arrive (appendPart), encoded in this thread. Returns its id. */
-  async openPart(req: Omit<WriteRequest, 'ipc'>): Promise<number> {
+  async openPart(req: PartOptions): Promise<number> {
     const part = this.calls.nextId();
     await this.call({ ...req, op: 'part-open', part });
     return part;

@@ -2,7 +2,8 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import * as arrow from 'apache-arrow';
 import { BadInputError, type PlannedFile, type ShardRange } from '../../../operator/src/contract/index.js';
-import { readFooter, readShardRanges, newReadStats, normalizeBatch, ParquetThread, type ParquetFooter } from './index.js';
+import { readFooter, readShardRanges, newReadStats, normalizeBatch, type ParquetFooter } from './index.js';
+import { encodeParquet } from '../writer/encode.js';
 import { LocalTestStorage } from './test-storage.js';
 import { openStorage } from '../storage/index.js';
 import { copyToParquet, Duck, makeTempDir, plannedFile, rangeOf, sqlString, typesQuery } from './testdata-gen.js';
@@ -381,13 +382,7 @@ describe('normalization', () => {
     const nums = arrow.vectorFromArray([1.5, null, 2.5, 1.5, 1.5], new arrow.Dictionary(new arrow.Float64(), new arrow.Int8()));
     const plain = arrow.vectorFromArray([1, 2, 3, 4, 5], new arrow.Int32());
     const table = new arrow.Table({ codes, nums, plain });
-    const thread = new ParquetThread();
-    try {
-      const bytes = await thread.write({ ipc: arrow.tableToIPC(table, 'stream'), compression: 'snappy', keyValueMetadata: {} });
-      await fs.writeFile(file('dict.parquet'), bytes);
-    } finally {
-      await thread.terminate();
-    }
+    await fs.writeFile(file('dict.parquet'), encodeParquet(table, { compression: 'snappy' }));
     const { files, footers } = await planOf('dict.parquet');
     expect(footers[0].columns.map((c) => c.type)).toEqual(['Utf8', 'Float64', 'Int32']);
     const [b] = await collect(files, [rangeOf(files, 0)], ['nums', 'codes', 'plain']);

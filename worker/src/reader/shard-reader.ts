@@ -42,12 +42,10 @@ export interface ReadStats {
   bytesRead: number;
   /** Seconds inside storage.readRange (summed; ranges may be fetched in parallel). */
   ioSeconds: number;
-  /** Seconds the caller waited for the next batch (I/O and decoding not hidden by read-ahead). */
-  waitSeconds: number;
 }
 
 export const newReadStats = (): ReadStats => ({
-  files: 0, rowGroups: 0, batches: 0, rows: 0, rangeRequests: 0, bytesRead: 0, ioSeconds: 0, waitSeconds: 0,
+  files: 0, rowGroups: 0, batches: 0, rows: 0, rangeRequests: 0, bytesRead: 0, ioSeconds: 0,
 });
 
 /** Fails with BadInputError if the file is not the one that was planned. */
@@ -241,20 +239,12 @@ class ShardReader {
 
   /** The batches of one started row group, as Arrow JS batches. Thread errors pass through untouched. */
   private async *batchesOf(stream: Promise<number>): AsyncGenerator<arrow.RecordBatch, void, undefined> {
-    const t0 = performance.now();
-    let streamId: number;
-    try {
-      streamId = await stream;
-    } finally {
-      this.stats.waitSeconds += (performance.now() - t0) / 1000;
-    }
+    const streamId = await stream;
     for (;;) {
-      const t1 = performance.now();
       let ipc: Uint8Array | null;
       try {
         ipc = await this.thread.next(streamId);
       } finally {
-        this.stats.waitSeconds += (performance.now() - t1) / 1000;
         this.syncIo();
       }
       if (ipc === null) return;

@@ -1,7 +1,8 @@
 /**
  * The source of the parquet-wasm worker thread (see parquet-thread.ts for why a thread). Plain
  * JavaScript in a string, run with `eval: true`, so it works the same from dist/ and under jest.
- * Messages: open (footer), stream (a row group), next (a batch), close, write (encode a table), and
+ * Messages: open (footer), stream (a row group), next (a batch), close, part-open/-append/-close/
+ * -abort (a Parquet file written as rows arrive), ping, and
  * `read` requests back to the main thread for byte ranges.
  */
 export const THREAD_SOURCE = String.raw`
@@ -206,17 +207,6 @@ async function handle(m) {
       files.delete(m.file);
       freeQuietly(pf);
       return [true];
-    }
-    case 'write': {
-      const table = pw.Table.fromIPCStream(m.ipc);
-      const props = writerProps(m);
-      let out;
-      try {
-        out = pw.writeParquet(table, props);
-      } finally {
-        freeQuietly(table); freeQuietly(props);
-      }
-      return [out, [out.buffer]];
     }
     case 'ping':
       return [true]; // answered once parquet-wasm is instantiated: the thread is ready
