@@ -3,7 +3,7 @@
  * encodes in a worker thread. */
 import * as arrow from 'apache-arrow';
 import * as pw from 'parquet-wasm';
-import { normalizeBatch } from '../reader/normalize.js';
+import { normalizeBatch, normalizedType } from '../reader/normalize.js';
 import type { WriteCompression } from '../reader/parquet-thread.js';
 
 export type { WriteCompression };
@@ -62,10 +62,11 @@ function nullableType(t: arrow.DataType): arrow.DataType {
  * The schema a streamed part is written with: every field nullable, nested ones too. The encoder
  * fixes a file's schema with its first rows; a later batch whose (possibly nested) nullability
  * differed, say a list column from a Spark file (containsNull=false) then from a pyarrow one,
- * would not fit it. Nullable fits every batch with the same key.
+ * would not fit it. Nullable fits every batch with the same key. Dictionary columns are written
+ * decoded (normalizeBatch), so their value type is the field's.
  */
 export function partSchema(schema: arrow.Schema): arrow.Schema {
-  return new arrow.Schema(schema.fields.map((f) => new arrow.Field(f.name, nullableType(f.type), true, f.metadata)), schema.metadata);
+  return new arrow.Schema(schema.fields.map((f) => new arrow.Field(f.name, nullableType(normalizedType(f.type)), true, f.metadata)), schema.metadata);
 }
 
 /** One table from batches of the same key (dictionaries decoded, a field nullable if it is anywhere). */

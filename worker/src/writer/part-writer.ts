@@ -22,7 +22,7 @@ import type { Storage } from '../storage/types.js';
 import { ParquetThread, type WriteCompression } from '../reader/parquet-thread.js';
 import { DEFAULT_ROW_GROUP_ROWS, partSchema, schemaKey } from './encode.js';
 import { logicalBytes, retainedBytes } from './batch-bytes.js';
-import { normalizeBatch, normalizedType } from '../reader/normalize.js';
+import { normalizeBatch } from '../reader/normalize.js';
 
 /** Key-value metadata written into every part. */
 export interface OutputMetadata {
@@ -194,7 +194,7 @@ export class PartWriter {
     });
     handle.catch(() => undefined); // awaited by every append and by the close
     const part: OpenPart = {
-      key, schema: partSchema(new arrow.Schema(schema.fields.map((f) => new arrow.Field(f.name, normalizedType(f.type), f.nullable, f.metadata)), schema.metadata)),
+      key, schema: partSchema(schema),
       index: this.nextPart++, handle, rows: 0, arrowBytes: 0, gathered: [], gatheredBytes: 0, appending: Promise.resolve(),
     };
     this.current = part;
