@@ -40,6 +40,25 @@ async function createUpload(s3: S3Calls, t: S3Target, uri: string): Promise<stri
   return created.UploadId;
 }
 
+/** Completes an upload of `size` bytes. A retry whose first try was done but its answer lost gets
+ * NoSuchUpload: then the object itself (its size) tells whether the upload completed. */
+async function completeUpload(s3: S3Calls, uri: string, t: S3Target, uploadId: string, parts: CompletedPart[], size: number): Promise<ObjectInfo> {
+  const done = await s3.call('CompleteMultipartUpload', t, async (attempt) => {
+    try {
+      return await s3.client.send(
+        new CompleteMultipartUploadCommand({ Bucket: t.bucket, Key: t.key, UploadId: uploadId, MultipartUpload: { Parts: parts } }),
+      );
+    } catch (e) {
+      if (attempt > 1 && s3ErrorCode(e) === 'NoSuchUpload') {
+        const h = await s3.client.send(new HeadObjectCommand({ Bucket: t.bucket, Key: t.key })).catch(() => undefined);
+        if (h && h.ContentLength === size) return { ETag: h.ETag };
+      }
+      throw e;
+    }
+  });
+  return { uri, size, etag: stripQuotes(done.ETag) };
+}
+
 export interface UploadOptions {
   /** Size of the first parts; parts grow every 1,000 parts so that 10,000 parts reach 55x it. */
   partBytes: number;
@@ -104,22 +123,7 @@ export async function streamUpload(s3: S3Calls, uri: string, t: S3Target, chunks
     await Promise.all(inflight);
     if (failure) throw failure.error;
     parts.sort((a, b) => (a.PartNumber ?? 0) - (b.PartNumber ?? 0));
-    const id = uploadId;
-    const done = await s3.call('CompleteMultipartUpload', t, async (attempt) => {
-      try {
-        return await s3.client.send(
-          new CompleteMultipartUploadCommand({ Bucket: t.bucket, Key: t.key, UploadId: id, MultipartUpload: { Parts: parts } }),
-        );
-      } catch (e) {
-        // a retry after a lost answer finds the upload already completed
-        if (attempt > 1 && s3ErrorCode(e) === 'NoSuchUpload') {
-          const h = await s3.client.send(new HeadObjectCommand({ Bucket: t.bucket, Key: t.key })).catch(() => undefined);
-          if (h && h.ContentLength === total) return { ETag: h.ETag };
-        }
-        throw e;
-      }
-    });
-    return { uri, size: total, etag: stripQuotes(done.ETag) };
+    return await completeUpload(s3, uri, t, uploadId, parts, total);
   } catch (e) {
     await Promise.allSettled(inflight);
     if (uploadId) await abortUpload(s3, t, uploadId).catch(() => undefined);
@@ -146,12 +150,7 @@ export async function copyInParts(
       );
       return { PartNumber: i + 1, ETag: r.CopyPartResult?.ETag };
     });
-    const done = await s3.call('CompleteMultipartUpload', dst, () =>
-      s3.client.send(
-        new CompleteMultipartUploadCommand({ Bucket: dst.bucket, Key: dst.key, UploadId: uploadId, MultipartUpload: { Parts: parts } }),
-      ),
-    );
-    return { uri: toUri, size: info.size, etag: stripQuotes(done.ETag) };
+    return await completeUpload(s3, toUri, dst, uploadId, parts, info.size);
   } catch (e) {
     await abortUpload(s3, dst, uploadId).catch(() => undefined);
     throw e;

@@ -89,6 +89,19 @@ test('a completion retried after its answer was lost finds the upload done, and 
   expect(md5(await direct.read('s3://bkt/mp/lost.bin'))).toBe(md5(big));
 });
 
+test('a part-wise copy whose completion answer was lost finds the copy done, and succeeds', async () => {
+  const multi = new S3Storage(s3OptionsFor(proxy, { maxAttempts: 4, retryBaseMs: 2 }), { copyMultipartThreshold: 10_000, copyPartBytes: 16 * 1024 });
+  try {
+    proxy.setRules([{ method: 'POST', query: 'uploadId', action: 'lose-response', times: 1 }]);
+    const info = await multi.copy('s3://bkt/r/data.bin', 's3://bkt/mp/copied.bin');
+    expect(info.size).toBe(data.length);
+    expect(proxy.log.filter((l) => l.method === 'POST' && l.url.includes('uploadId=')).map((l) => l.action)).toEqual(['lose-response', 'pass']);
+    expect(md5(await direct.read('s3://bkt/mp/copied.bin'))).toBe(md5(data));
+  } finally {
+    multi.destroy();
+  }
+});
+
 test('writes succeed after 503s, 500s and resets', async () => {
   proxy.setRules([
     { method: 'PUT', action: 'slowdown', times: 1 },
