@@ -11,7 +11,7 @@ import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BIJ_REF, mergePatch } from '../../operator/src/kube/clients.js';
-import { FINALIZER } from '../../operator/src/kube/finalizer.js';
+import { FINALIZER } from '../../operator/src/reconciler/names.js';
 import { S3Storage, openStorage } from '../../worker/src/storage/index.js';
 import type { Storage } from '../../worker/src/storage/types.js';
 import { NAMESPACE, TestCluster, fixtureJob, sleep } from '../support/cluster.js';

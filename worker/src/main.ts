@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
-import { ShardPlanSchema, BadInputError, NotFoundError, describeError } from '../../operator/src/contract/index.js';
+import { parseShardPlan, BadInputError, NotFoundError, describeError } from '../../operator/src/contract/index.js';
 import { openStorage } from './storage/index.js';
 import { parseAssignment, type Assignment } from './assignment.js';
 import { outcomeOf, writeTerminationLog } from './termination.js';
@@ -23,9 +23,7 @@ async function loadPlan(storage: Storage, uri: string) {
     if (err instanceof NotFoundError) throw new BadInputError(`shard plan not found at ${uri}`, { cause: err });
     throw err;
   }
-  const parsed = ShardPlanSchema.safeParse(JSON.parse(text));
-  if (!parsed.success) throw new BadInputError(`${uri} is not a shard plan: ${parsed.error.issues[0]?.message}`);
-  return parsed.data;
+  return parseShardPlan(text, uri);
 }
 
 async function main(): Promise<number> {

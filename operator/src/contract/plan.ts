@@ -1,6 +1,7 @@
 /** The frozen shard plan: written once per run, read by every attempt of every shard. */
 import { z } from 'zod';
 import { BatchInferenceJobSpecSchema } from '../api/spec.js';
+import { BadInputError } from './errors.js';
 
 export const PlannedFileSchema = z.object({
   uri: z.string(),
@@ -38,3 +39,16 @@ export const ShardPlanSchema = z.object({
   shards: z.array(PlannedShardSchema),
 });
 export type ShardPlan = z.infer<typeof ShardPlanSchema>;
+
+/** plan.json's text -> the plan; BadInputError naming the file when it is not one. */
+export function parseShardPlan(text: string, uri: string): ShardPlan {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new BadInputError(`${uri} is not a shard plan: not JSON`, { cause: e });
+  }
+  const parsed = ShardPlanSchema.safeParse(json);
+  if (!parsed.success) throw new BadInputError(`${uri} is not a shard plan: ${parsed.error.issues[0]?.message}`);
+  return parsed.data;
+}

@@ -18,7 +18,7 @@ import { BIJ_REF, makeClients, type KubeClients } from './clients.js';
 import { Controller } from './controller.js';
 import { isConflict } from './errors.js';
 import { COMPONENT } from './events.js';
-import { FINALIZER } from './finalizer.js';
+import { FINALIZER } from '../reconciler/names.js';
 import { observe, type BijObject, type ReconcileContext } from './observe.js';
 import { until } from '../testing/until.js';
 import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';

@@ -63,10 +63,10 @@ async function decide(ctx: ReconcileContext, observed: Observed, o: ActOptions):
   return result;
 }
 
-async function cleanup(ctx: ReconcileContext, storage: Storage | undefined, result: ReconcileResult, observed: Observed): Promise<void> {
+/** `storage` is the spec's (observe opens it whenever there is a spec, the only case with cleanups). */
+async function cleanup(ctx: ReconcileContext, s: Storage | undefined, result: ReconcileResult): Promise<void> {
   for (const c of result.actions.cleanup ?? []) {
     if (c.attemptsOnly && ctx.runState.swept(c.runId)) continue;
-    const s = storage ?? (observed.input.bij.spec ? ctx.openStorage(observed.input.bij.spec.storage.s3) : undefined);
     if (!s) continue;
     if (c.attemptsOnly) {
       await cleanupRun(s, c.outputUri, c.runId);
@@ -106,7 +106,7 @@ export async function act(ctx: ReconcileContext, obj: BijObject, observed: Obser
     await addFinalizer(clients, guard);
     return { requeueAfterMs: result.requeueAfterMs ?? 0 };
   }
-  await cleanup(ctx, observed.storage, result, observed);
+  await cleanup(ctx, observed.storage, result);
 
   for (const d of result.delete) {
     try {

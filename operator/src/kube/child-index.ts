@@ -4,7 +4,7 @@
  */
 import type * as k8s from '@kubernetes/client-node';
 
-export const LABEL_JOB = 'batchinference.dev/job';
+import { LABEL_JOB } from '../reconciler/names.js';
 
 export class ChildIndex<T extends k8s.KubernetesObject> {
   private readonly byOwner = new Map<string, Map<string, T>>();

@@ -18,9 +18,8 @@ import { OperatorMetrics } from '../metrics.js';
 import { writeDataset, writeModel } from '../../../worker/src/testing/fixtures.js';
 import { openStorage } from '../../../worker/src/storage/index.js';
 import { BIJ_REF, makeClients, type KubeClients } from './clients.js';
-import { LABEL_JOB } from './child-index.js';
 import { Controller } from './controller.js';
-import { FINALIZER } from './finalizer.js';
+import { FINALIZER, LABEL_JOB } from '../reconciler/names.js';
 import { until as poll } from '../testing/until.js';
 
 const NS = 'ctl';

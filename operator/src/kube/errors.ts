@@ -49,8 +49,3 @@ function statusBody(e: unknown): { reason?: unknown; message?: unknown; details?
   return typeof body === 'object' && body !== null ? (body as { reason?: unknown; message?: unknown; details?: unknown }) : undefined;
 }
 
-/** A short, single-line description of an API error for logs and conditions. */
-export function describeApiError(e: unknown): string {
-  const code = httpStatus(e);
-  return code ? `HTTP ${code}: ${apiMessage(e)}` : apiMessage(e);
-}

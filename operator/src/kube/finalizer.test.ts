@@ -7,7 +7,8 @@ import { buildCrd } from '../api/crd.js';
 import { startApiServer, type ApiServer } from '../local/apiserver/index.js';
 import { BIJ_REF, makeClients, type KubeClients } from './clients.js';
 import { isConflict } from './errors.js';
-import { FINALIZER, addFinalizer, removeFinalizer } from './finalizer.js';
+import { addFinalizer, removeFinalizer } from './finalizer.js';
+import { FINALIZER } from '../reconciler/names.js';
 
 const NS = 'fin';
 const OTHER = 'other.example.com/protect';

@@ -6,8 +6,8 @@
 import type { KubeClients } from './clients.js';
 import { BIJ_REF, jsonPatch } from './clients.js';
 import { isNotFound } from './errors.js';
+import { FINALIZER } from '../reconciler/names.js';
 
-export const FINALIZER = 'batchinference.dev/cleanup';
 
 interface Meta {
   name: string;

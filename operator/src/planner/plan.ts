@@ -11,7 +11,7 @@ import { mapLimit } from '../../../worker/src/storage/retry.js';
 import { readFooter, type ParquetFooter } from '../../../worker/src/reader/index.js';
 import type { BatchInferenceJobSpec } from '../api/spec.js';
 import {
-  BadInputError, ShardPlanSchema, planUri, type PlannedFile, type ShardPlan,
+  BadInputError, parseShardPlan, planUri, type PlannedFile, type ShardPlan,
 } from '../contract/index.js';
 import { listInputFiles } from './list-input.js';
 import { splitShards } from './split.js';
@@ -83,5 +83,5 @@ export async function freezePlan(storage: Storage, plan: ShardPlan): Promise<Sha
       // Another writer won the race: its plan is the frozen one.
     }
   }
-  return ShardPlanSchema.parse(JSON.parse(await storage.readText(uri)));
+  return parseShardPlan(await storage.readText(uri), uri);
 }

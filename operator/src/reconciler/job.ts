@@ -93,6 +93,7 @@ export function buildShardJob(bij: BijRef, a: ShardAssignment, options: ShardJob
   const secret = spec.storage.s3.credentialsSecret;
   if (secret) envFrom.push({ secretRef: { name: secret } });
 
+  const resources = workerResources(spec);
   const container: V1Container = {
     name: WORKER_CONTAINER,
     image: options.workerImage ?? w.image,
@@ -101,7 +102,7 @@ export function buildShardJob(bij: BijRef, a: ShardAssignment, options: ShardJob
     ...(options.args ? { args: [...options.args] } : {}),
     env,
     ...(envFrom.length > 0 ? { envFrom } : {}),
-    ...(workerResources(spec) ? { resources: workerResources(spec) } : {}),
+    ...(resources ? { resources } : {}),
     terminationMessagePath: DEFAULT_TERMINATION_LOG,
     terminationMessagePolicy: 'FallbackToLogsOnError',
     securityContext: {

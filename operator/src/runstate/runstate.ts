@@ -10,7 +10,7 @@ import type { Storage } from '../../../worker/src/storage/types.js';
 import type { ManifestSummary } from '../reconciler/types.js';
 import type { StageTimings } from '../contract/index.js';
 import {
-  ProgressSchema, RunManifestSchema, ShardManifestSchema, ShardPlanSchema, joinUri, planUri, progressUri, runPrefix,
+  ProgressSchema, RunManifestSchema, ShardManifestSchema, parseShardPlan, joinUri, planUri, progressUri, runPrefix,
   runManifestUri, shardManifestUri, type ShardManifest, type ShardPlan,
 } from '../contract/index.js';
 import { readSuccessMarker } from '../commit/commit.js';
@@ -40,7 +40,7 @@ export class RunState {
     if (cached) return cached;
     const uri = planUri(outputUri, runId);
     if (!(await storage.exists(uri))) return undefined;
-    const plan = ShardPlanSchema.parse(JSON.parse(await storage.readText(uri)));
+    const plan = parseShardPlan(await storage.readText(uri), uri);
     this.plans.set(runId, plan);
     return plan;
   }

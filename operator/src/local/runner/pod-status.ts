@@ -28,7 +28,7 @@ export function terminatedPodStatus(exit: ProcessExit, fallbackToLogs: boolean):
   const ok = code === 0;
   let message = exit.terminationMessage.trim();
   if (!message && !ok && fallbackToLogs) message = exit.logTail.slice(-2048).trim();
-  const reason = ok ? 'Completed' : exit.signal === 'SIGKILL' && exit.exitCode === null ? 'Error' : 'Error';
+  const reason = ok ? 'Completed' : 'Error';
   const conditions: k8s.V1PodCondition[] = [
     { type: 'Ready', status: 'False', lastTransitionTime: ts(exit.finishedAt), reason: 'PodCompleted' },
   ];
