@@ -35,6 +35,15 @@ export async function readSuccessMarker(storage: Storage, outputUri: string): Pr
   return parseSuccessMarker(await storage.readText(uri));
 }
 
+/** The committed run manifest (`_manifest.json`). */
+export async function readRunManifest(storage: Storage, outputUri: string): Promise<RunManifest> {
+  return RunManifestSchema.parse(JSON.parse(await storage.readText(runManifestUri(outputUri))));
+}
+
+/** A run manifest's row counts, as the status reports them. */
+export const committedRowsOf = (m: RunManifest): { read: number; scored: number; failed: number } =>
+  ({ read: m.inputRowCount, scored: m.rowCount, failed: m.failedRowCount });
+
 export async function readShardManifest(storage: Storage, plan: ShardPlan, shard: number, attempt: number): Promise<ShardManifest> {
   const uri = shardManifestUri(plan.spec.output.uri, plan.runId, shard, attempt);
   let text: string;
@@ -75,7 +84,7 @@ export async function commitRun(
   const marker = await readSuccessMarker(storage, outputUri);
   if (marker?.runId === plan.runId) {
     // Committed already; a crash may have come before the cleanup (step 7), so finish that.
-    const done = RunManifestSchema.parse(JSON.parse(await storage.readText(runManifestUri(outputUri))));
+    const done = await readRunManifest(storage, outputUri);
     await cleanupRun(storage, outputUri, plan.runId);
     return done;
   }

@@ -8,7 +8,7 @@ import type { Storage } from '../../../worker/src/storage/types.js';
 import { describeError, isBadInput, runManifestUri } from '../contract/index.js';
 import { jobSelector, reconcile, statusEqual, type ReconcileInput, type ReconcileResult } from '../reconciler/index.js';
 import { freezePlan, planRun } from '../planner/plan.js';
-import { CommitError, cleanupRun, commitRun, discardRun } from '../commit/commit.js';
+import { CommitError, cleanupRun, commitRun, committedRowsOf, discardRun } from '../commit/commit.js';
 import { BIJ_REF } from './clients.js';
 import { isAlreadyExists, isNotFound } from './errors.js';
 import { recordEvents } from './events.js';
@@ -51,7 +51,7 @@ async function decide(ctx: ReconcileContext, observed: Observed, o: ActOptions):
     if (!plan) throw new Error(`cannot commit run ${runId}: its plan is missing from ${spec.output.uri}`);
     try {
       const m = await commitRun(storage, plan, chosen, { afterStep: o.commitAfterStep });
-      const rows = { read: m.inputRowCount, scored: m.rowCount, failed: m.failedRowCount };
+      const rows = committedRowsOf(m);
       ctx.runState.markCommitted(runId, rows);
       input.commit = { state: 'done', manifestUri: runManifestUri(spec.output.uri), rows };
     } catch (err) {

@@ -10,10 +10,10 @@ import type { Storage } from '../../../worker/src/storage/types.js';
 import type { ManifestSummary } from '../reconciler/types.js';
 import type { StageTimings } from '../contract/index.js';
 import {
-  ProgressSchema, RunManifestSchema, ShardManifestSchema, parseShardPlan, joinUri, planUri, progressUri, runPrefix,
-  runManifestUri, shardManifestUri, type ShardManifest, type ShardPlan,
+  ProgressSchema, ShardManifestSchema, parseShardPlan, joinUri, planUri, progressUri, runPrefix,
+  shardManifestUri, type ShardManifest, type ShardPlan,
 } from '../contract/index.js';
-import { readSuccessMarker } from '../commit/commit.js';
+import { committedRowsOf, readRunManifest, readSuccessMarker } from '../commit/commit.js';
 
 export interface CommittedRows {
   read: number;
@@ -138,8 +138,7 @@ export class RunState {
     if (cached) return cached;
     const marker = await readSuccessMarker(storage, outputUri);
     if (marker?.runId !== runId) return undefined;
-    const m = RunManifestSchema.parse(JSON.parse(await storage.readText(runManifestUri(outputUri))));
-    const rows = { read: m.inputRowCount, scored: m.rowCount, failed: m.failedRowCount };
+    const rows = committedRowsOf(await readRunManifest(storage, outputUri));
     this.committed.set(runId, rows);
     return rows;
   }

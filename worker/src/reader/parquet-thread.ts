@@ -201,11 +201,6 @@ export class ParquetThread {
     }
   }
 
-  async cancel(stream: number): Promise<void> {
-    this.streams.delete(stream);
-    if (!this.dead) await this.call({ op: 'cancel', stream });
-  }
-
   async close(handle: number): Promise<void> {
     try {
       if (!this.dead) await this.call({ op: 'close', file: handle });

@@ -196,12 +196,6 @@ async function handle(m) {
       freeQuietly(r.value);
       return [{ done: false, rows, ipc }, [ipc.buffer]];
     }
-    case 'cancel': {
-      const st = streams.get(m.stream);
-      streams.delete(m.stream);
-      if (st) { try { await st.reader.cancel(); } catch { /* ignore */ } }
-      return [true];
-    }
     case 'close': {
       const pf = files.get(m.file);
       files.delete(m.file);
