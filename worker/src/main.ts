@@ -12,6 +12,7 @@ import { outcomeOf, writeTerminationLog } from './termination.js';
 import { runShard } from './pipeline/run-shard.js';
 import { runCommitted } from './pipeline/late-attempt.js';
 import type { Storage } from './storage/types.js';
+import { applyWorkerGcTuning, WORKER_V8_FLAGS } from './gc-tuning.js';
 
 const log = pino({ name: 'bij-worker', level: process.env.BIJ_LOG_LEVEL ?? 'info' });
 
@@ -27,6 +28,7 @@ async function loadPlan(storage: Storage, uri: string) {
 }
 
 async function main(): Promise<number> {
+  applyWorkerGcTuning(); // before any thread starts: they take the process's V8 flags
   let assignment: Assignment | undefined;
   let rows: { rowsRead?: number; rowsScored?: number; rowsFailed?: number } = {};
   let error: unknown;
@@ -45,7 +47,7 @@ async function main(): Promise<number> {
       writeTerminationLog(a.terminationLog, { outcome: 'succeeded', shard: a.shard, attempt: a.attempt, message: `run ${plan.runId} is already committed; nothing to do` });
       return 0;
     }
-    shardLog.info({ rows: plan.shards.find((s) => s.index === a.shard)?.rows }, 'shard started');
+    shardLog.info({ rows: plan.shards.find((s) => s.index === a.shard)?.rows, v8Flags: WORKER_V8_FLAGS }, 'shard started');
     const { manifest, provider } = await runShard({
       storage, plan, shard: a.shard, attempt: a.attempt, writerToken: randomBytes(4).toString('hex'),
       progressIntervalMs: a.progressIntervalMs, overrides: a.overrides, log: (msg, fields) => shardLog.info(fields ?? {}, msg),
