@@ -24,6 +24,7 @@ import { pathToFileURL } from 'node:url';
 import type { Storage } from '../storage/types.js';
 import { THREAD_SOURCE } from './thread-source.js';
 import { ThreadCalls } from '../threads/calls.js';
+import { transferable } from '../threads/transfer.js';
 
 
 /** An error reported by the thread (a parquet-wasm error), or the thread dying (a wasm panic). */
@@ -104,16 +105,6 @@ function sharedParquetWasm(): { esmUrl: string; module: WebAssembly.Module } {
     };
   }
   return wasm;
-}
-
-/** Copies a Uint8Array into a fresh ArrayBuffer of exactly its length unless it already owns one
- * (a Buffer from Node's pool must never be transferred: that would detach the whole pool). */
-function ownBuffer(bytes: Uint8Array): ArrayBuffer {
-  const buf = bytes.buffer;
-  if (buf instanceof ArrayBuffer && bytes.byteOffset === 0 && bytes.byteLength === buf.byteLength) return buf;
-  const copy = new Uint8Array(bytes.byteLength);
-  copy.set(bytes);
-  return copy.buffer;
 }
 
 /**
@@ -224,8 +215,8 @@ export class ParquetThread {
   /** Encodes rows (an Arrow IPC stream) into an open part. Resolves once the encoder has taken them,
    * that is, once it is done with the rows appended before: at most one append waits in the thread. */
   async appendPart(part: number, ipc: Uint8Array): Promise<void> {
-    const transfer = [ownBuffer(ipc)];
-    await this.call({ op: 'part-append', part, ipc: new Uint8Array(transfer[0]) }, transfer);
+    const own = transferable(ipc);
+    await this.call({ op: 'part-append', part, ipc: own }, [own.buffer as ArrayBuffer]);
   }
 
   /** Finishes an open part (the footer) and returns the whole file. Fails unless the file holds
@@ -296,9 +287,9 @@ export class ParquetThread {
         if (bytes.byteLength !== end - start) {
           throw new Error(`short read of ${entry.uri}: asked for bytes [${start}, ${end}), got ${bytes.byteLength}`);
         }
-        const buf = ownBuffer(bytes);
-        reply = { t: 'data', rid, bytes: new Uint8Array(buf) };
-        transfer = [buf];
+        const own = transferable(bytes);
+        reply = { t: 'data', rid, bytes: own };
+        transfer = [own.buffer as ArrayBuffer];
         this.io.rangeRequests++;
         this.io.bytesRead += bytes.byteLength;
       } catch (e) {

@@ -20,6 +20,7 @@ import { createRequire } from 'node:module';
 import type { DenseTensor, TensorData } from '../tensors/types.js';
 import { INFERENCE_THREAD_SOURCE } from './inference-thread-source.js';
 import { ThreadCalls } from '../threads/calls.js';
+import { transferable } from '../threads/transfer.js';
 
 /** The thread reported an error, died, or was stopped. */
 export class InferenceThreadError extends Error {
@@ -68,36 +69,15 @@ function resolveOrt(): string {
   return ortPath;
 }
 
-const isPlainArrayBuffer = (b: unknown): b is ArrayBuffer => Object.prototype.toString.call(b) === '[object ArrayBuffer]';
-
-/** A copy of a typed array in a fresh buffer of its exact size, of its own element type (a Buffer
- * becomes a Uint8Array: Buffer's slice() would not copy). */
-function copyOf(data: TensorData): TensorData {
-  const tag = Object.prototype.toString.call(data).slice(8, -1);
-  const Ctor = (globalThis as unknown as Record<string, new (b: ArrayBuffer) => TensorData>)[tag];
-  const bytes = new Uint8Array(data.byteLength);
-  bytes.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
-  return new Ctor(bytes.buffer);
-}
-
 /**
  * The buffers to transfer for these tensors. A tensor's buffer is transferred (and so detached here)
  * only when `handOver` is set and the tensor owns all of it; otherwise its data is copied first (a
  * view on a larger buffer, say a Buffer from Node's pool, must never be transferred).
  */
 export function toWire(tensors: readonly (DenseTensor & { name: string })[], handOver: boolean): { feeds: WireTensor[]; transfer: ArrayBuffer[] } {
-  const transfer: ArrayBuffer[] = [];
-  const seen = new Set<ArrayBuffer>();
-  const feeds = tensors.map((t) => {
-    let data = t.data;
-    const buf = data.buffer;
-    const owned = handOver && isPlainArrayBuffer(buf) && !seen.has(buf) && data.byteOffset === 0 && data.byteLength === buf.byteLength;
-    if (!owned) data = copyOf(data);
-    seen.add(data.buffer as ArrayBuffer);
-    transfer.push(data.buffer as ArrayBuffer);
-    return { name: t.name, type: t.type, dims: [...t.dims], data };
-  });
-  return { feeds, transfer };
+  const taken = new Set<ArrayBuffer>();
+  const feeds = tensors.map((t) => ({ name: t.name, type: t.type, dims: [...t.dims], data: transferable(t.data, handOver, taken) }));
+  return { feeds, transfer: [...taken] };
 }
 
 /**
