@@ -125,6 +125,19 @@ describe('commitRun', () => {
     expect(io).not.toBeInstanceOf(CommitError);
   });
 
+  test.each([
+    ['not JSON', () => '{"kind": "ShardManifest",', /a3\/manifest.json is not JSON/],
+    ['not a manifest', () => JSON.stringify({ kind: 'ShardManifest', runId: 'r1' }), /a3\/manifest.json is not a valid shard manifest/],
+    ['another attempt\'s', () => JSON.stringify(manifest('r1', 1, 2, [10])), /a3\/manifest.json describes run r1 shard 1 attempt 2/],
+  ])('a chosen manifest that is %s is a CommitError naming the file, and nothing is committed', async (_n, text, message) => {
+    const { out, plan, chosen } = await setUp();
+    await storage.write(shardManifestUri(out, 'r1', 1, 3), text());
+    const err = await commitRun(storage, plan, chosen).then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(CommitError);
+    expect((err as Error).message).toMatch(message);
+    expect(existsSync(join(out, '_SUCCESS'))).toBe(false);
+  });
+
   test('a new run over an old committed output removes the old _SUCCESS first and the old parts it no longer has', async () => {
     const { out, plan, chosen } = await setUp('r1');
     await commitRun(storage, plan, chosen);

@@ -12,7 +12,7 @@
 import type { Storage } from '../../../worker/src/storage/types.js';
 import { mapLimit } from '../../../worker/src/storage/retry.js';
 import {
-  NotFoundError, RunManifestSchema, ShardManifestSchema, joinUri, runManifestUri, shardManifestUri,
+  NotFoundError, RunManifestSchema, checkShardManifest, joinUri, runManifestUri, shardManifestUri,
   successUri, runPrefix, parseSuccessMarker, type RunManifest, type ShardManifest, type ShardPlan, type SuccessMarker,
 } from '../contract/index.js';
 import { CommitError, mergeManifests } from './merge.js';
@@ -53,19 +53,9 @@ export async function readShardManifest(storage: Storage, plan: ShardPlan, shard
     if (err instanceof NotFoundError) throw new CommitError(`shard manifest ${uri} is gone (deleted outside the operator?)`, { cause: err });
     throw err; // I/O: retried
   }
-  const parsed = ShardManifestSchema.safeParse((() => {
-    try {
-      return JSON.parse(text) as unknown;
-    } catch {
-      return undefined;
-    }
-  })());
-  if (!parsed.success) throw new CommitError(`shard manifest ${uri} is not a valid shard manifest`);
-  const m = parsed.data;
-  if (m.shard !== shard || m.attempt !== attempt || m.runId !== plan.runId) {
-    throw new CommitError(`shard manifest ${uri} describes run ${m.runId} shard ${m.shard} attempt ${m.attempt}`);
-  }
-  return m;
+  const { manifest, problem } = checkShardManifest(text, { runId: plan.runId, shard, attempt });
+  if (problem !== undefined) throw new CommitError(`shard manifest ${uri} ${problem}`);
+  return manifest;
 }
 
 /** Committed data files look like part-s00003-00000.parquet at the top level, errors under _errors/. */

@@ -48,6 +48,27 @@ export const ShardManifestSchema = z.object({
 });
 export type ShardManifest = z.infer<typeof ShardManifestSchema>;
 
+/**
+ * A shard manifest's text checked against the attempt it should describe: the manifest, or what is
+ * wrong with it (to follow the file's name in a message).
+ */
+export function checkShardManifest(text: string, expected: { runId: string; shard: number; attempt: number }):
+  { manifest: ShardManifest; problem?: undefined } | { manifest?: undefined; problem: string } {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return { problem: 'is not JSON' };
+  }
+  const parsed = ShardManifestSchema.safeParse(json);
+  if (!parsed.success) return { problem: 'is not a valid shard manifest' };
+  const m = parsed.data;
+  if (m.runId !== expected.runId || m.shard !== expected.shard || m.attempt !== expected.attempt) {
+    return { problem: `describes run ${m.runId} shard ${m.shard} attempt ${m.attempt}` };
+  }
+  return { manifest: m };
+}
+
 export const RunManifestSchema = z.object({
   kind: z.literal('RunManifest'),
   runId: z.string(),

@@ -10,8 +10,8 @@ import type { Storage } from '../../../worker/src/storage/types.js';
 import type { ManifestSummary } from '../reconciler/types.js';
 import type { StageTimings } from '../contract/index.js';
 import {
-  ProgressSchema, ShardManifestSchema, parseShardPlan, joinUri, planUri, progressUri, runPrefix,
-  shardManifestUri, type ShardManifest, type ShardPlan,
+  ProgressSchema, checkShardManifest, parseShardPlan, joinUri, planUri, progressUri, runPrefix,
+  shardManifestUri, type ShardPlan,
 } from '../contract/index.js';
 import { committedRowsOf, readRunManifest, readSuccessMarker } from '../commit/commit.js';
 
@@ -58,14 +58,8 @@ export class RunState {
   /** Reads one shard manifest. I/O errors propagate (the reconcile is retried); a file that is not a
    * valid manifest of this attempt is ignored for good (workers write manifests atomically, last). */
   private async readManifest(storage: Storage, uri: string, runId: string, shard: number, attempt: number): Promise<void> {
-    const text = await storage.readText(uri);
-    let parsed: ShardManifest;
-    try {
-      parsed = ShardManifestSchema.parse(JSON.parse(text));
-    } catch {
-      return;
-    }
-    if (parsed.runId !== runId || parsed.shard !== shard || parsed.attempt !== attempt) return;
+    const { manifest: parsed } = checkShardManifest(await storage.readText(uri), { runId, shard, attempt });
+    if (!parsed) return;
     const byShard = this.runManifests(runId);
     let attempts = byShard.get(shard);
     if (!attempts) byShard.set(shard, (attempts = new Map()));
