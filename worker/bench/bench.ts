@@ -4,7 +4,8 @@
  * Prints rows/s per stage, the end-to-end rate, and end-to-end / slowest stage (target >= 0.7: the
  * stages overlap, so the pipeline runs close to its bottleneck). Options (env): BENCH_ROWS,
  * BENCH_BATCH, BENCH_EP (cpu|cuda|auto), BENCH_THREADS (ONNX Runtime intra-op threads), BENCH_QUEUE
- * (batches between stages), BENCH_READ_AHEAD (row groups decoded ahead), BENCH_ROUNDS (counted rounds,
+ * (batches between stages), BENCH_READ_AHEAD (row groups decoded ahead), BENCH_DECODERS (decoder threads, default
+ * by CPUs as in the worker), BENCH_ROUNDS (counted rounds,
  * default 3: a warm-up round runs first, and each figure is the median over the counted rounds), BENCH_GC
  * (`default`: V8's own GC settings instead of the worker's, gc-tuning.ts).
  */
@@ -14,11 +15,11 @@ import { join } from 'node:path';
 import * as arrow from 'apache-arrow';
 import { mlpModel, prng } from '../src/modelgen/index.js';
 import { encodeParquet, PartWriter } from '../src/writer/index.js';
-import { readShardRanges } from '../src/reader/index.js';
 import { createScoringSession } from '../src/session/index.js';
 import { packInputs, planScoring, unpackOutputs } from '../src/tensors/index.js';
 import { assembleOutput } from '../src/pipeline/assemble.js';
 import { runShard, decodeBatchRows } from '../src/pipeline/run-shard.js';
+import { defaultDecoders, readShardParallel } from '../src/pipeline/parallel-decode.js';
 import { openStorage } from '../src/storage/index.js';
 import { applyWorkerGcTuning, WORKER_V8_FLAGS } from '../src/gc-tuning.js';
 import { availableCpus } from '../src/session/index.js';
@@ -31,6 +32,7 @@ const EP = (process.env.BENCH_EP ?? 'cpu') as 'cpu' | 'cuda' | 'auto';
 const THREADS = process.env.BENCH_THREADS ? Number(process.env.BENCH_THREADS) : undefined;
 const QUEUE = process.env.BENCH_QUEUE ? Number(process.env.BENCH_QUEUE) : undefined;
 const READ_AHEAD = process.env.BENCH_READ_AHEAD ? Number(process.env.BENCH_READ_AHEAD) : undefined;
+const DECODERS = process.env.BENCH_DECODERS ? Number(process.env.BENCH_DECODERS) : undefined;
 const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3));
 const FEATURES = 16;
 const FILES = 4;
@@ -65,7 +67,7 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'bij-bench-'));
   const storage = openStorage();
   try {
-    console.log(`bench: ${fmt(ROWS)} rows x ${FEATURES} float32 features in ${FILES} files, MLP 16-64-64-2, model batch ${BATCH}, provider ${EP}, V8 ${process.env.BENCH_GC === 'default' ? 'defaults' : WORKER_V8_FLAGS.join(' ')}`);
+    console.log(`bench: ${fmt(ROWS)} rows x ${FEATURES} float32 features in ${FILES} files, MLP 16-64-64-2, model batch ${BATCH}, provider ${EP}, decoder threads ${DECODERS ?? defaultDecoders(availableCpus())}, V8 ${process.env.BENCH_GC === 'default' ? 'defaults' : WORKER_V8_FLAGS.join(' ')}`);
     mkdirSync(join(dir, 'in'));
     const perFile = Math.ceil(ROWS / FILES);
     for (let f = 0; f < FILES; f++) {
@@ -82,6 +84,7 @@ async function main(): Promise<void> {
     const plan = await freezePlan(storage, await planRun(storage, { namespace: 'bench', name: 'bench', uid: 'u', generation: 1 }, spec, 'bench', new Date()));
     const shard = plan.shards[0];
     const columns = ['id', ...Array.from({ length: FEATURES }, (_, j) => `f${j}`)];
+    const decoders = DECODERS ?? defaultDecoders(availableCpus()); // the same for decode only and end to end
 
     const session = await createScoringSession(model.bytes, { executionProvider: EP, modelUri: 'bench', intraOpThreads: THREADS });
 
@@ -91,7 +94,7 @@ async function main(): Promise<void> {
       const batches: arrow.RecordBatch[] = [];
       const decodeRows = decodeBatchRows(BATCH, columns.length, false);
       const decode = await timed(async () => {
-        for await (const b of readShardRanges(storage, { files: plan.files, ranges: shard.ranges }, { columns, batchSize: decodeRows, readAhead: 2 })) batches.push(b);
+        for await (const b of readShardParallel(storage, { files: plan.files, ranges: shard.ranges }, { columns, batchSize: decodeRows, readAhead: READ_AHEAD ?? 2, decoders })) batches.push(b);
         return batches.length;
       });
       // 2. Inference only: pre-packed tensors, the session alone.
@@ -114,7 +117,7 @@ async function main(): Promise<void> {
       pieces.length = 0;
       // 4. End to end: the real shard pipeline (read -> pack -> infer -> write, overlapped).
       const e2e = await timed(() => runShard({
-        storage, plan, shard: 0, attempt: r, writerToken: `e2e${r}`, intraOpThreads: THREADS, queueDepth: QUEUE, readAhead: READ_AHEAD,
+        storage, plan, shard: 0, attempt: r, writerToken: `e2e${r}`, intraOpThreads: THREADS, queueDepth: QUEUE, readAhead: READ_AHEAD, decoders,
       }));
       const rows = e2e.value.manifest.rows.read;
       if (rows !== ROWS) throw new Error(`end to end read ${rows} rows, expected ${ROWS}`);

@@ -24,6 +24,13 @@ describe('parseAssignment', () => {
     expect(() => parseAssignment([], { ...env, BIJ_EXECUTION_PROVIDER: 'tpu' })).toThrow(/cuda, cpu or auto/);
   });
 
+  test('decoder threads from BIJ_DECODERS (spec.worker.env), else left to the worker', () => {
+    expect(parseAssignment([], { ...env, BIJ_DECODERS: '3' }).decoders).toBe(3);
+    expect(parseAssignment([], env).decoders).toBeUndefined();
+    expect(() => parseAssignment([], { ...env, BIJ_DECODERS: '0' })).toThrow(/BIJ_DECODERS must be at least 1/);
+    expect(() => parseAssignment([], { ...env, BIJ_DECODERS: 'many' })).toThrow(/BIJ_DECODERS must be a non-negative integer, got "many"/);
+  });
+
   test('S3 settings from BIJ_S3', () => {
     const a = parseAssignment([], { ...env, BIJ_S3: JSON.stringify({ endpoint: 'http://127.0.0.1:9000', forcePathStyle: true }) });
     expect(a.s3).toMatchObject({ endpoint: 'http://127.0.0.1:9000', forcePathStyle: true, region: 'us-east-1' });

@@ -15,6 +15,8 @@ export interface Assignment {
   runId?: string;
   terminationLog: string;
   progressIntervalMs: number;
+  /** Decoder threads, when BIJ_DECODERS sets them (else the worker picks by CPUs). */
+  decoders?: number;
   s3: z.infer<typeof S3StorageSchema>;
   /** The current spec's values of settings that may change mid-run (else the plan's are used). */
   overrides: { maxFailedRows?: number; executionProvider?: 'cuda' | 'cpu' | 'auto' };
@@ -58,6 +60,12 @@ export function parseAssignment(argv: string[], env: Record<string, string | und
     if (ep !== 'cuda' && ep !== 'cpu' && ep !== 'auto') throw new BadInputError(`${ENV.executionProvider} must be cuda, cpu or auto, got "${ep}"`);
     overrides.executionProvider = ep;
   }
+  const decoders = env[ENV.decoders];
+  let decoderThreads: number | undefined;
+  if (decoders !== undefined && decoders !== '') {
+    decoderThreads = intArg(ENV.decoders, decoders);
+    if (decoderThreads < 1) throw new BadInputError(`${ENV.decoders} must be at least 1, got "${decoders}"`);
+  }
   return {
     planUri,
     shard: intArg('shard', values.shard ?? env[ENV.shard]),
@@ -65,6 +73,7 @@ export function parseAssignment(argv: string[], env: Record<string, string | und
     runId: values['run-id'] ?? env[ENV.runId],
     terminationLog: values['termination-log'] ?? env[ENV.terminationLog] ?? DEFAULT_TERMINATION_LOG,
     progressIntervalMs: Number.isFinite(interval) && interval > 0 ? interval * 1000 : 2000,
+    ...(decoderThreads !== undefined ? { decoders: decoderThreads } : {}),
     s3,
     overrides,
   };

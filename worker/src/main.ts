@@ -50,7 +50,7 @@ async function main(): Promise<number> {
     shardLog.info({ rows: plan.shards.find((s) => s.index === a.shard)?.rows, v8Flags: WORKER_V8_FLAGS }, 'shard started');
     const { manifest, provider } = await runShard({
       storage, plan, shard: a.shard, attempt: a.attempt, writerToken: randomBytes(4).toString('hex'),
-      progressIntervalMs: a.progressIntervalMs, overrides: a.overrides, log: (msg, fields) => shardLog.info(fields ?? {}, msg),
+      progressIntervalMs: a.progressIntervalMs, decoders: a.decoders, overrides: a.overrides, log: (msg, fields) => shardLog.info(fields ?? {}, msg),
     });
     rows = { rowsRead: manifest.rows.read, rowsScored: manifest.rows.scored, rowsFailed: manifest.rows.failed };
     shardLog.info({ ...manifest.rows, provider, timings: manifest.timings, files: manifest.files.length }, 'shard done');

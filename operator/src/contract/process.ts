@@ -13,6 +13,8 @@ export const ENV = {
   terminationLog: 'BIJ_TERMINATION_LOG',
   /** Seconds between progress.json writes. */
   progressInterval: 'BIJ_PROGRESS_INTERVAL',
+  /** Decoder threads per worker (default: half the pod's CPUs, 1 to 4); set it in spec.worker.env. */
+  decoders: 'BIJ_DECODERS',
   /** Settings that may change during a run (not in the run id): the current spec's values, set on
    * each shard Job, win over the frozen plan's copy of the spec. */
   maxFailedRows: 'BIJ_MAX_FAILED_ROWS',

@@ -7,7 +7,7 @@ import { runCommitted } from './late-attempt.js';
 import { planRun, freezePlan } from '../../../operator/src/planner/plan.js';
 import { BatchInferenceJobSpecSchema, type BatchInferenceJobSpecInput } from '../../../operator/src/api/spec.js';
 import { BadInputError, ProgressSchema, attemptPrefix, shardManifestUri, type Progress, type ShardPlan } from '../../../operator/src/contract/index.js';
-import { writeDataset, writeModel, readScores, isBadRow, scoreProblems, scorableRows, Duck, sqlString } from '../testing/fixtures.js';
+import { writeDataset, writeModel, readScores, isBadRow, referenceScore, scoreProblems, scorableRows, Duck, sqlString } from '../testing/fixtures.js';
 
 const storage = openStorage();
 let root: string;
@@ -66,6 +66,28 @@ describe('runShard', () => {
     } finally {
       duck.close();
     }
+  }, 60_000);
+
+  test('with several decoder threads: every row once, reference values, the same output order', async () => {
+    const p = await plan(spec(), 'r-dec');
+    const one = await runShard({ storage, plan: p, shard: 1, attempt: 0, writerToken: 'd1', decoders: 1 });
+    const three = await runShard({ storage, plan: p, shard: 1, attempt: 1, writerToken: 'd3', decoders: 3 });
+    expect(three.manifest.rows).toEqual(one.manifest.rows);
+    const ids = async (attempt: number) => {
+      const duck = await Duck.open();
+      try {
+        const rows = await duck.all(`SELECT id FROM read_parquet(${sqlString(join(root, 'out', '_bij', 'r-dec', 'shards', '00001', `a${attempt}`, 'part-*.parquet'))})`);
+        return rows.map((r) => Number(r.id));
+      } finally {
+        duck.close();
+      }
+    };
+    const [a0, a1] = [await ids(0), await ids(1)];
+    expect(a1).toEqual(a0); // written in plan order, whatever thread decoded the row group
+    expect(new Set(a1).size).toBe(a1.length);
+    const scores = await readScores(join(root, 'out', '_bij', 'r-dec', 'shards', '00001', 'a1', 'part-*.parquet'));
+    expect(scores.size).toBe(three.manifest.rows.scored);
+    expect([...scores].filter(([id, r]) => r.count !== 1 || Math.abs(r.score - referenceScore(id)) > 1e-5)).toEqual([]);
   }, 60_000);
 
   test('the manifest lists exactly the files the attempt wrote, with sizes and checksums', async () => {

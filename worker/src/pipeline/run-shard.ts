@@ -17,10 +17,11 @@ import {
   BadInputError, NotFoundError, attemptPrefix, progressUri, shardManifestUri,
   type ShardManifest, type ShardPlan, type StageTimings,
 } from '../../../operator/src/contract/index.js';
-import { readShardRanges, newReadStats } from '../reader/index.js';
+import { newReadStats } from '../reader/index.js';
+import { defaultDecoders, readShardParallel } from './parallel-decode.js';
 import { PartWriter, ErrorsWriter } from '../writer/index.js';
 import { ParquetThread } from '../reader/parquet-thread.js';
-import { createScoringSession, type ScoringSession } from '../session/index.js';
+import { availableCpus, createScoringSession, type ScoringSession } from '../session/index.js';
 import { packInputs, planScoring, unpackOutputs, type PackedBatch, type ScoringPlan, type DenseTensor } from '../tensors/index.js';
 import { pipe } from './channel.js';
 import { assembleOutput } from './assemble.js';
@@ -40,6 +41,8 @@ export interface ShardRunOptions {
   queueDepth?: number;
   /** Row groups fetched and decoded ahead of the one being read. */
   readAhead?: number;
+  /** Decoder threads (default: defaultDecoders of the CPUs this process may use). */
+  decoders?: number;
   intraOpThreads?: number;
   /** Run ONNX Runtime in a worker thread of its own (default true): the main thread packs, unpacks and
    * serves reads while the model runs. False: in process (onnxruntime's run blocks the main thread). */
@@ -136,8 +139,8 @@ export async function runShard(o: ShardRunOptions): Promise<ShardRunResult> {
   const channels: { fail(err: unknown): void }[] = [];
   try {
     const decoded = pipe<arrow.RecordBatch>(depth, async (send) => {
-      for await (const batch of readShardRanges(storage, { files: plan.files, ranges: planned.ranges },
-        { columns, batchSize: decodeRows, readAhead: o.readAhead ?? 2, stats })) {
+      for await (const batch of readShardParallel(storage, { files: plan.files, ranges: planned.ranges },
+        { columns, batchSize: decodeRows, readAhead: o.readAhead ?? 2, stats, decoders: o.decoders ?? defaultDecoders(availableCpus()) })) {
         await send(batch);
       }
     });

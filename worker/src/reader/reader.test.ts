@@ -6,7 +6,7 @@ import { readFooter, readShardRanges, newReadStats, normalizeBatch, type Parquet
 import { encodeParquet } from '../writer/encode.js';
 import { LocalTestStorage } from './test-storage.js';
 import { openStorage } from '../storage/index.js';
-import { copyToParquet, Duck, makeTempDir, plannedFile, rangeOf, sqlString, typesQuery } from './testdata-gen.js';
+import { copyToParquet, corruptColumnChunk, Duck, makeTempDir, plannedFile, rangeOf, sqlString, typesQuery } from './testdata-gen.js';
 
 const ROWS = 5000; // DuckDB row groups: 2048, 2048, 904
 const CODECS = ['snappy', 'zstd', 'gzip', 'lz4', 'uncompressed'] as const;
@@ -333,12 +333,7 @@ describe('bad input', () => {
   test('corrupt page data fails naming the file and row group, and the process survives', async () => {
     const src = file('wide.parquet');
     const uri = file('bad-pages.parquet');
-    const bytes = new Uint8Array(await fs.readFile(src));
-    const [chunk] = await duck.all(`SELECT data_page_offset::BIGINT AS start, total_compressed_size::BIGINT AS len
-      FROM parquet_metadata(${sqlString(src)}) WHERE row_group_id = 1 AND path_in_schema = 'a'`);
-    const start = Number(chunk.start);
-    for (let i = start + 2; i < start + Number(chunk.len); i++) bytes[i] = (i * 7) & 255;
-    await fs.writeFile(uri, bytes);
+    await corruptColumnChunk(duck, src, uri, 1, 'a');
     const { files } = await planOf('bad-pages.parquet');
     // Row group 0 reads fine; row group 1 is the broken one.
     const ok = await collect(files, [rangeOf(files, 0, 0, 1)], ['a']);

@@ -82,6 +82,18 @@ function checkOptions(options: ReadOptions): { columns: string[]; batchSize: num
   return { columns, batchSize: options.batchSize, readAhead };
 }
 
+/** Throws unless every range names a file of the plan and row groups that file has. */
+export function checkRanges(shard: ShardInput): void {
+  for (const [i, r] of shard.ranges.entries()) {
+    const f = shard.files[r.file];
+    if (!f) throw new Error(`shard range ${i} refers to file ${r.file}, but the plan has ${shard.files.length} files`);
+    if (r.rowGroupStart > r.rowGroupEnd || r.rowGroupEnd > f.rowGroupRows.length) {
+      throw new Error(`shard range ${i} (row groups [${r.rowGroupStart}, ${r.rowGroupEnd})) does not fit ${f.uri}, `
+        + `planned with ${f.rowGroupRows.length} row groups`);
+    }
+  }
+}
+
 /**
  * Yields the shard's rows as Arrow RecordBatches (dictionary columns decoded; see normalize.ts), each
  * of at most batchSize rows. Stop early by breaking out of the loop: everything is released.
@@ -91,14 +103,7 @@ export async function* readShardRanges(
 ): AsyncGenerator<arrow.RecordBatch, void, undefined> {
   const { columns, batchSize, readAhead } = checkOptions(options);
   const stats = options.stats ?? newReadStats();
-  for (const [i, r] of shard.ranges.entries()) {
-    const f = shard.files[r.file];
-    if (!f) throw new Error(`shard range ${i} refers to file ${r.file}, but the plan has ${shard.files.length} files`);
-    if (r.rowGroupStart > r.rowGroupEnd || r.rowGroupEnd > f.rowGroupRows.length) {
-      throw new Error(`shard range ${i} (row groups [${r.rowGroupStart}, ${r.rowGroupEnd})) does not fit ${f.uri}, `
-        + `planned with ${f.rowGroupRows.length} row groups`);
-    }
-  }
+  checkRanges(shard);
   if (shard.ranges.length === 0) return;
 
   const reader = new ShardReader(storage, shard.files, columns, batchSize, readAhead, stats);

@@ -75,6 +75,17 @@ export async function copyToParquet(duck: Duck, query: string, file: string, opt
   await duck.run(`COPY (${query}) TO ${sqlString(file)} (FORMAT parquet, ${options})`);
 }
 
+/** Copies `src` to `dst` with the page data of one column chunk (row group, column) overwritten by
+ * garbage: the footer stays valid, decoding that chunk fails (or panics the decoder). */
+export async function corruptColumnChunk(duck: Duck, src: string, dst: string, rowGroup: number, column: string): Promise<void> {
+  const bytes = new Uint8Array(await fs.readFile(src));
+  const [chunk] = await duck.all(`SELECT data_page_offset::BIGINT AS start, total_compressed_size::BIGINT AS len
+    FROM parquet_metadata(${sqlString(src)}) WHERE row_group_id = ${rowGroup} AND path_in_schema = ${sqlString(column)}`);
+  const start = Number(chunk.start);
+  for (let i = start + 2; i < start + Number(chunk.len); i++) bytes[i] = (i * 7) & 255;
+  await fs.writeFile(dst, bytes);
+}
+
 /** A PlannedFile from a footer, as the planner would record it. */
 export function plannedFile(f: ParquetFooter): PlannedFile {
   return { uri: f.uri, size: f.size, ...(f.etag ? { etag: f.etag } : {}), rows: f.rows, rowGroupRows: f.rowGroupRows };

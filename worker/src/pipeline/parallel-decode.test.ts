@@ -1,0 +1,88 @@
+import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
+import type * as arrow from 'apache-arrow';
+import { BadInputError, type PlannedFile, type ShardRange } from '../../../operator/src/contract/index.js';
+import { newReadStats, readFooter, readShardRanges } from '../reader/index.js';
+import { LocalTestStorage } from '../reader/test-storage.js';
+import { copyToParquet, corruptColumnChunk, Duck, makeTempDir, plannedFile, rangeOf } from '../reader/testdata-gen.js';
+import { defaultDecoders, readShardParallel } from './parallel-decode.js';
+
+const storage = new LocalTestStorage();
+let dir: string;
+let duck: Duck;
+let files: PlannedFile[];
+const file = (name: string): string => path.join(dir, name);
+
+beforeAll(async () => {
+  dir = await makeTempDir('bij-pardec-');
+  duck = await Duck.open();
+  // Row groups of different sizes in three files (DuckDB's ROW_GROUP_SIZE is a target, not exact).
+  await copyToParquet(duck, `SELECT i AS id, i * 0.5 AS x FROM range(0, 3000) t(i)`, file('a.parquet'), 'ROW_GROUP_SIZE 1024');
+  await copyToParquet(duck, `SELECT 10000 + i AS id, i * 0.25 AS x FROM range(0, 5000) t(i)`, file('b.parquet'), 'ROW_GROUP_SIZE 2048');
+  await copyToParquet(duck, `SELECT 20000 + i AS id, -i * 1.0 AS x FROM range(0, 700) t(i)`, file('c.parquet'), 'ROW_GROUP_SIZE 2048');
+  files = (await Promise.all(['a', 'b', 'c'].map((n) => readFooter(storage, file(`${n}.parquet`))))).map(plannedFile);
+  expect(files.map((f) => f.rowGroupRows.length)).toEqual([2, 3, 1]);
+}, 60_000);
+
+afterAll(async () => {
+  duck?.close();
+  if (dir) await fs.rm(dir, { recursive: true, force: true });
+});
+
+const ids = (batches: arrow.RecordBatch[]): number[] => batches.flatMap((b) => Array.from(b.getChild('id')!, Number));
+
+async function collect(it: AsyncIterable<arrow.RecordBatch>): Promise<arrow.RecordBatch[]> {
+  const out: arrow.RecordBatch[] = [];
+  for await (const b of it) out.push(b);
+  return out;
+}
+
+describe('readShardParallel', () => {
+  test.each([2, 3, 8])('%i decoders give the same batches, in plan order, as one', async (decoders) => {
+    // A shard starting mid-file and spanning all three files; batches smaller than the row groups.
+    const ranges: ShardRange[] = [rangeOf(files, 0, 1), rangeOf(files, 1), rangeOf(files, 2)]; // 5 row groups
+    const columns = ['id', 'x'];
+    const one = await collect(readShardRanges(storage, { files, ranges }, { columns, batchSize: 500 }));
+    const stats = newReadStats();
+    const many = await collect(readShardParallel(storage, { files, ranges }, { columns, batchSize: 500, decoders, stats }));
+    expect(many.map((b) => b.numRows)).toEqual(one.map((b) => b.numRows));
+    expect(ids(many)).toEqual(ids(one));
+    expect(many.flatMap((b) => Array.from(b.getChild('x')!))).toEqual(one.flatMap((b) => Array.from(b.getChild('x')!)));
+    const planned = ranges.reduce((a, r) => a + r.rows, 0);
+    expect(ids(many)).toHaveLength(planned);
+    expect(stats.rows).toBe(planned);
+        expect(stats.rowGroups).toBe(5);
+    expect(stats.rangeRequests).toBeGreaterThan(0);
+  });
+
+  test('a consumer may stop early (every decoder is told to stop)', async () => {
+    const ranges = [rangeOf(files, 1), rangeOf(files, 0)];
+    let seen = 0;
+    for await (const b of readShardParallel(storage, { files, ranges }, { columns: ['id'], batchSize: 256, decoders: 3, depth: 1 })) {
+      seen += b.numRows;
+      if (seen >= 1024) break;
+    }
+    expect(seen).toBe(1024);
+  });
+
+  test('a corrupt row group fails naming the file and row group, after the rows before it', async () => {
+    const src = file('b.parquet');
+    const uri = file('b-bad.parquet');
+    await corruptColumnChunk(duck, src, uri, 1, 'x');
+    const bad = plannedFile(await readFooter(storage, uri));
+    let yielded = 0;
+    const err = await (async () => {
+      for await (const b of readShardParallel(storage, { files: [bad], ranges: [rangeOf([bad], 0)] }, { columns: ['id', 'x'], batchSize: 512, decoders: 2 })) {
+        yielded += b.numRows;
+      }
+    })().then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(BadInputError);
+    expect((err as Error).message).toContain(uri);
+    expect((err as Error).message).toMatch(/row group 1\b/);
+    expect(yielded).toBe(2048); // all of row group 0, nothing of 1 or 2
+  });
+
+  test('decoder threads by CPUs: half, 1 to 4', () => {
+    expect([1, 2, 3, 4, 6, 8, 16, 64].map(defaultDecoders)).toEqual([1, 1, 1, 2, 3, 4, 4, 4]);
+  });
+});

@@ -1,0 +1,84 @@
+/**
+ * The decode stage with several decoder threads, for nodes whose model outruns one thread's decoding
+ * (a GPU scores a small model far faster than one core decodes Parquet).
+ *
+ * The shard's row groups are dealt round-robin to `decoders` readers. Each is a readShardRanges over
+ * its own row groups, with its own parquet-wasm thread, checks and crash isolation, and runs ahead into
+ * a bounded channel (`depth` batches). Batches come out in plan order: every row of row group g from
+ * reader g % decoders, then row group g + 1. Batches never span row groups, so a row group is done
+ * exactly when its planned row count has been taken. Memory: about decoders x (depth + 1) batches.
+ */
+import type * as arrow from 'apache-arrow';
+import type { Storage } from '../storage/types.js';
+import {
+  checkRanges, newReadStats, readShardRanges, type ReadOptions, type ReadStats, type ShardInput,
+} from '../reader/index.js';
+import { pipe, type Channel } from './channel.js';
+
+export interface ParallelReadOptions extends ReadOptions {
+  /** Decoder threads (1: readShardRanges itself). */
+  decoders: number;
+  /** Batches each reader decodes ahead of the consumer (default 2). */
+  depth?: number;
+}
+
+/** Decoder threads for a pod with `cpus` CPUs: half of them, 1 to 4. The model, the encoder and the
+ * main thread need the rest; on 2 cores a second decoder only takes CPU from them. */
+export function defaultDecoders(cpus: number): number {
+  return Math.max(1, Math.min(4, Math.floor(cpus / 2)));
+}
+
+const STATS_KEYS = Object.keys(newReadStats()) as (keyof ReadStats)[];
+
+export async function* readShardParallel(
+  storage: Storage, shard: ShardInput, options: ParallelReadOptions,
+): AsyncGenerator<arrow.RecordBatch, void, undefined> {
+  checkRanges(shard);
+  const order: { file: number; rowGroup: number; rows: number }[] = [];
+  for (const r of shard.ranges) {
+    for (let g = r.rowGroupStart; g < r.rowGroupEnd; g++) order.push({ file: r.file, rowGroup: g, rows: shard.files[r.file].rowGroupRows[g] });
+  }
+  const k = Math.max(1, Math.min(Math.floor(options.decoders), order.length));
+  if (k === 1) {
+    yield* readShardRanges(storage, shard, options);
+    return;
+  }
+  const stats = options.stats ?? newReadStats();
+  const own = Array.from({ length: k }, () => newReadStats());
+  const total = (): void => {
+    for (const key of STATS_KEYS) stats[key] = own.reduce((a, s) => a + s[key], 0);
+  };
+  const channels: Channel<arrow.RecordBatch>[] = own.map((s, j) => {
+    const ranges = order.filter((_, i) => i % k === j)
+      .map((o) => ({ file: o.file, rowGroupStart: o.rowGroup, rowGroupEnd: o.rowGroup + 1, rows: o.rows }));
+    return pipe<arrow.RecordBatch>(options.depth ?? 2, async (send) => {
+      for await (const b of readShardRanges(storage, { files: shard.files, ranges }, { ...options, stats: s })) await send(b);
+    });
+  });
+  const readers = channels.map((c) => c[Symbol.asyncIterator]());
+  try {
+    for (const [i, o] of order.entries()) {
+      let left = o.rows;
+      while (left > 0) {
+        const next = await readers[i % k].next();
+        if (next.done || next.value.numRows > left) {
+          // The reader checks each row group's count against the footer, so this is a bug, not bad input.
+          throw new Error(`decoder ${i % k} gave ${next.done ? 'no more rows' : `a batch of ${next.value.numRows} rows`} `
+            + `with ${left} rows of row group ${o.rowGroup} of ${shard.files[o.file].uri} still to come`);
+        }
+        left -= next.value.numRows;
+        total();
+        yield next.value;
+      }
+    }
+    for (const [j, r] of readers.entries()) {
+      const next = await r.next(); // waits for the reader to end (its thread stopped)
+      if (!next.done) throw new Error(`decoder ${j} gave rows past the end of the shard`);
+    }
+  } finally {
+    // Done, failed or abandoned: every reader stops (a blocked send wakes up and its thread ends).
+    const stop = new Error('the shard read stopped');
+    for (const c of channels) c.fail(stop);
+    total();
+  }
+}
