@@ -37,3 +37,20 @@ describe('RunState.manifestsFor', () => {
     expect(later.has(2)).toBe(false);
   });
 });
+
+describe('RunState.forget', () => {
+  test('drops everything kept about the run, including that its attempts were swept', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'bij-runstate-'));
+    await storage.write(shardManifestUri(out, 'r1', 0, 0), JSON.stringify(manifest('r1', 0, 0, 10)));
+    const state = new RunState();
+    expect((await state.manifestsFor(storage, out, 'r1', [])).size).toBe(1);
+    state.markSwept('r1');
+    state.markSwept('r2');
+    await storage.delete(shardManifestUri(out, 'r1', 0, 0));
+    expect((await state.manifestsFor(storage, out, 'r1', [])).size).toBe(1); // cached: manifests are immutable
+    state.forget('r1');
+    expect(state.swept('r1')).toBe(false);
+    expect(state.swept('r2')).toBe(true);
+    expect((await state.manifestsFor(storage, out, 'r1', [])).size).toBe(0); // listed again
+  });
+});

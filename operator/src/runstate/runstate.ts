@@ -141,7 +141,6 @@ export class RunState {
     this.committed.set(runId, rows);
   }
 
-  /** Forgets a run (the job was deleted or moved to a new run). */
   /** Whether this process already swept the run's attempt files after its commit (apply.ts). */
   swept(runId: string): boolean {
     return this.sweptRuns.has(runId);
@@ -151,8 +150,10 @@ export class RunState {
     this.sweptRuns.add(runId);
   }
 
+  /** Forgets a run (the job was deleted or moved to a new run). */
   forget(runId: string): void {
     this.plans.delete(runId);
+    this.sweptRuns.delete(runId);
     this.manifests.delete(runId);
     this.listed.delete(runId);
     this.committed.delete(runId);
