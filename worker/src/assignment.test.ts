@@ -27,7 +27,8 @@ describe('parseAssignment', () => {
   test('decoder threads from BIJ_DECODERS (spec.worker.env), else left to the worker', () => {
     expect(parseAssignment([], { ...env, BIJ_DECODERS: '3' }).decoders).toBe(3);
     expect(parseAssignment([], env).decoders).toBeUndefined();
-    expect(() => parseAssignment([], { ...env, BIJ_DECODERS: '0' })).toThrow(/BIJ_DECODERS must be at least 1/);
+    expect(() => parseAssignment([], { ...env, BIJ_DECODERS: '0' })).toThrow(/BIJ_DECODERS must be 1 to 16 \(decoder threads\), got "0"/);
+    expect(() => parseAssignment([], { ...env, BIJ_DECODERS: '64' })).toThrow(/BIJ_DECODERS must be 1 to 16/);
     expect(() => parseAssignment([], { ...env, BIJ_DECODERS: 'many' })).toThrow(/BIJ_DECODERS must be a non-negative integer, got "many"/);
   });
 

@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { BadInputError, DEFAULT_TERMINATION_LOG, ENV } from '../../operator/src/contract/index.js';
 import { S3StorageSchema } from '../../operator/src/api/spec.js';
+import { MAX_DECODERS } from './pipeline/parallel-decode.js';
 
 export interface Assignment {
   planUri: string;
@@ -64,7 +65,9 @@ export function parseAssignment(argv: string[], env: Record<string, string | und
   let decoderThreads: number | undefined;
   if (decoders !== undefined && decoders !== '') {
     decoderThreads = intArg(ENV.decoders, decoders);
-    if (decoderThreads < 1) throw new BadInputError(`${ENV.decoders} must be at least 1, got "${decoders}"`);
+    if (decoderThreads < 1 || decoderThreads > MAX_DECODERS) {
+      throw new BadInputError(`${ENV.decoders} must be 1 to ${MAX_DECODERS} (decoder threads), got "${decoders}"`);
+    }
   }
   return {
     planUri,

@@ -11,8 +11,9 @@
  * A fixed growing factor of 5 lets the heap limit sit at 5x the live heap after each collection, so
  * buffer garbage is collected in far fewer, equally cheap passes. Measured with `npm run bench` (1M
  * rows, 2 cores): end to end 1.84 -> ~2.15 M rows/s, CPU per 1M rows 0.95 -> ~0.82 s; peak RSS of a
- * worker run +50-80 MB. Memory stays bounded by the live heap: the factor only scales it, and a heap
- * this small times 5 is still far below a pod's memory.
+ * worker run +50-80 MB (one decoder thread; each isolate of a larger pod adds its share). A fixed
+ * factor also replaces the smaller ones V8 picks under memory pressure, but the limit stays a multiple
+ * of the live heap (tens of MB here) and V8 still caps it below the heap's maximum.
  *
  * Set at run time (not as a node flag) so that the images, the local runner and the bench all get it
  * from the one place, and a Node version without the flag ignores it instead of refusing to start.

@@ -52,6 +52,7 @@ describe('readShardParallel', () => {
     expect(ids(many)).toHaveLength(planned);
     expect(stats.rows).toBe(planned);
         expect(stats.rowGroups).toBe(5);
+    expect(stats.files).toBe(3); // each once, though several decoders opened it
     expect(stats.rangeRequests).toBeGreaterThan(0);
   });
 
@@ -80,6 +81,43 @@ describe('readShardParallel', () => {
     expect((err as Error).message).toContain(uri);
     expect((err as Error).message).toMatch(/row group 1\b/);
     expect(yielded).toBe(2048); // all of row group 0, nothing of 1 or 2
+  });
+
+  // A footer that under-states row group 0 (4096 rows in two row groups of 2048, uncompressed): its
+  // num_rows, and the file's, rewritten in place in the compact-Thrift footer (zigzag varints).
+  async function understated(rg0Rows: number): Promise<PlannedFile> {
+    const src = file('two-groups.parquet');
+    await copyToParquet(duck, 'SELECT i AS id FROM range(0, 4096) t(i)', src, 'ROW_GROUP_SIZE 2048, COMPRESSION uncompressed');
+    const bytes = Buffer.from(await fs.readFile(src));
+    const footerStart = bytes.length - 8 - bytes.readUInt32LE(bytes.length - 8);
+    const varint = (n: number): number[] => [((2 * n) & 0x7f) | 0x80, (2 * n) >> 7]; // two bytes for these sizes
+    // The nth field header 0x16 (next field, i64) followed by `from`.
+    const replace = (from: number[], to: number[], nth: number) => {
+      let at = footerStart - 1;
+      for (let i = 0; i < nth; i++) at = bytes.indexOf(Buffer.from([0x16, ...from]), at + 1);
+      expect(at).toBeGreaterThan(footerStart);
+      bytes.set(to, at + 1);
+    };
+    replace(varint(4096), varint(rg0Rows + 2048), 1); // FileMetaData.num_rows (field 3)
+    // In row group 0: its column chunk's num_values (ColumnMetaData field 5) comes first, then the
+    // group's own num_rows (RowGroup field 3): the second 2048.
+    replace(varint(2048), varint(rg0Rows), 2);
+    const dst = file(`understated-${rg0Rows}.parquet`);
+    await fs.writeFile(dst, bytes);
+    const f = plannedFile(await readFooter(storage, dst));
+    expect(f.rowGroupRows).toEqual([rg0Rows, 2048]);
+    return f;
+  }
+
+  test.each([2000, 1536])('a row group holding more rows than its footer says (%i) is bad input, with 2 decoders as with 1', async (rows) => {
+    const bad = await understated(rows);
+    for (const decoders of [1, 2]) {
+      const read = collect(readShardParallel(storage, { files: [bad], ranges: [rangeOf([bad], 0)] }, { columns: ['id'], batchSize: 512, decoders }));
+      const err = await read.then(() => undefined, (e: unknown) => e);
+      expect(err).toBeInstanceOf(BadInputError);
+      expect((err as Error).message).toContain(bad.uri);
+      expect((err as Error).message).toMatch(/row group 0 decoded to (2048 rows, but its footer says|more rows than its footer says \()/);
+    }
   });
 
   test('decoder threads by CPUs: half, 1 to 4', () => {

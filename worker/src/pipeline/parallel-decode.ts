@@ -7,8 +7,13 @@
  * a bounded channel (`depth` batches). Batches come out in plan order: every row of row group g from
  * reader g % decoders, then row group g + 1. Batches never span row groups, so a row group is done
  * exactly when its planned row count has been taken. Memory: about decoders x (depth + 1) batches.
+ *
+ * Read-ahead: with one decoder, `readAhead` row groups are fetched ahead (readShardRanges). With
+ * several, each reader fetches a row group when it starts it, and the readers' fetches overlap one
+ * another's decoding instead (`readAhead` has no further effect).
  */
 import type * as arrow from 'apache-arrow';
+import { BadInputError } from '../../../operator/src/contract/index.js';
 import type { Storage } from '../storage/types.js';
 import {
   checkRanges, newReadStats, readShardRanges, type ReadOptions, type ReadStats, type ShardInput,
@@ -21,6 +26,9 @@ export interface ParallelReadOptions extends ReadOptions {
   /** Batches each reader decodes ahead of the consumer (default 2). */
   depth?: number;
 }
+
+/** The most decoder threads a worker starts (each holds its own wasm memory). */
+export const MAX_DECODERS = 16;
 
 /** Decoder threads for a pod with `cpus` CPUs: half of them, 1 to 4. The model, the encoder and the
  * main thread need the rest; on 2 cores a second decoder only takes CPU from them. */
@@ -38,15 +46,20 @@ export async function* readShardParallel(
   for (const r of shard.ranges) {
     for (let g = r.rowGroupStart; g < r.rowGroupEnd; g++) order.push({ file: r.file, rowGroup: g, rows: shard.files[r.file].rowGroupRows[g] });
   }
-  const k = Math.max(1, Math.min(Math.floor(options.decoders), order.length));
+  const k = Math.max(1, Math.min(Math.floor(options.decoders), MAX_DECODERS, order.length));
   if (k === 1) {
     yield* readShardRanges(storage, shard, options);
     return;
   }
+  // Counters: the caller's plus the readers' (like readShardRanges, which adds to them); every reader
+  // opens the files of its row groups, so files count once each here, as row groups reach the caller.
   const stats = options.stats ?? newReadStats();
+  const base = { ...stats };
   const own = Array.from({ length: k }, () => newReadStats());
+  const files = new Set<number>();
   const total = (): void => {
-    for (const key of STATS_KEYS) stats[key] = own.reduce((a, s) => a + s[key], 0);
+    for (const key of STATS_KEYS) stats[key] = base[key] + own.reduce((a, s) => a + s[key], 0);
+    stats.files = base.files + files.size;
   };
   const channels: Channel<arrow.RecordBatch>[] = own.map((s, j) => {
     const ranges = order.filter((_, i) => i % k === j)
@@ -56,16 +69,21 @@ export async function* readShardParallel(
     });
   });
   const readers = channels.map((c) => c[Symbol.asyncIterator]());
+  // More rows than the footer says: the reader finds it too, but only after handing over the surplus,
+  // which must not pass for the start of that reader's next row group.
+  const surplus = (o: (typeof order)[number]) => new BadInputError(`input file ${shard.files[o.file].uri}: `
+    + `row group ${o.rowGroup} decoded to more rows than its footer says (${o.rows})`);
   try {
     for (const [i, o] of order.entries()) {
+      files.add(o.file);
       let left = o.rows;
       while (left > 0) {
         const next = await readers[i % k].next();
-        if (next.done || next.value.numRows > left) {
-          // The reader checks each row group's count against the footer, so this is a bug, not bad input.
-          throw new Error(`decoder ${i % k} gave ${next.done ? 'no more rows' : `a batch of ${next.value.numRows} rows`} `
-            + `with ${left} rows of row group ${o.rowGroup} of ${shard.files[o.file].uri} still to come`);
+        if (next.done) {
+          // Readers check each row group's count against the footer (a BadInputError), so: a bug.
+          throw new Error(`decoder ${i % k} ended with ${left} rows of row group ${o.rowGroup} of ${shard.files[o.file].uri} still to come`);
         }
+        if (next.value.numRows > left) throw surplus(o);
         left -= next.value.numRows;
         total();
         yield next.value;
@@ -73,7 +91,7 @@ export async function* readShardParallel(
     }
     for (const [j, r] of readers.entries()) {
       const next = await r.next(); // waits for the reader to end (its thread stopped)
-      if (!next.done) throw new Error(`decoder ${j} gave rows past the end of the shard`);
+      if (!next.done) throw surplus(order[order.length - 1 - ((order.length - 1 - j) % k)]);
     }
   } finally {
     // Done, failed or abandoned: every reader stops (a blocked send wakes up and its thread ends).
