@@ -122,6 +122,7 @@ export async function runShard(o: ShardRunOptions): Promise<ShardRunResult> {
   const columns = [...new Set([...keep, ...mapped])];
   const hasList = Object.values(spec.model.inputs).some((m) => m.column !== undefined);
   const decodeRows = decodeBatchRows(spec.batchSize, columns.length, hasList);
+  const decoders = o.decoders ?? defaultDecoders(availableCpus());
   const stats = newReadStats();
   const timingsNow = (): StageTimings => ({
     read: stats.ioSeconds, decode: seconds(busy.input), pack: seconds(busy.pack), infer: seconds(busy.infer),
@@ -140,14 +141,14 @@ export async function runShard(o: ShardRunOptions): Promise<ShardRunResult> {
   try {
     const decoded = pipe<arrow.RecordBatch>(depth, async (send) => {
       for await (const batch of readShardParallel(storage, { files: plan.files, ranges: planned.ranges },
-        { columns, batchSize: decodeRows, readAhead: o.readAhead ?? 2, stats, decoders: o.decoders ?? defaultDecoders(availableCpus()) })) {
+        { columns, batchSize: decodeRows, readAhead: o.readAhead ?? 2, stats, decoders })) {
         await send(batch);
       }
     });
     channels.push(decoded);
     const model = (session = await sessionReady);
     log('model loaded', {
-      provider: model.provider, fallback: model.fallbackReason, sha256: model.sha256, threads: model.intraOpThreads,
+      provider: model.provider, fallback: model.fallbackReason, sha256: model.sha256, threads: model.intraOpThreads, decoders,
       inferenceThread: model.inThread, threadFallback: model.threadFallbackReason,
     });
     const metadata = { runId: plan.runId, modelVersion: spec.model.version, modelSha256: model.sha256, shard, attempt };
