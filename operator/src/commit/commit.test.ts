@@ -4,9 +4,9 @@ import { join } from 'node:path';
 import { openStorage } from '../../../worker/src/storage/index.js';
 import { BatchInferenceJobSpecSchema } from '../api/spec.js';
 import {
-  attemptPrefix, shardManifestUri, planUri, type ShardManifest, type ShardPlan,
+  attemptPrefix, shardManifestUri, planUri, readSuccessMarker, type ShardManifest, type ShardPlan,
 } from '../contract/index.js';
-import { CommitError, commitRun, readShardManifest, readSuccessMarker } from './commit.js';
+import { CommitError, commitRun, readShardManifest } from './commit.js';
 import { mergeManifests } from './merge.js';
 
 const storage = openStorage();

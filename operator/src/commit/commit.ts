@@ -13,7 +13,7 @@ import type { Storage } from '../../../worker/src/storage/types.js';
 import { mapLimit } from '../../../worker/src/storage/retry.js';
 import {
   NotFoundError, RunManifestSchema, checkShardManifest, joinUri, runManifestUri, shardManifestUri,
-  successUri, runPrefix, parseSuccessMarker, type RunManifest, type ShardManifest, type ShardPlan, type SuccessMarker,
+  successUri, runPrefix, readSuccessMarker, type RowCounts, type RunManifest, type ShardManifest, type ShardPlan, type SuccessMarker,
 } from '../contract/index.js';
 import { CommitError, mergeManifests } from './merge.js';
 
@@ -27,21 +27,13 @@ export interface CommitOptions {
   afterStep?: (step: number) => Promise<void> | void;
 }
 
-/** The _SUCCESS marker, if there is one of ours. I/O errors propagate: "could not read" must never
- * pass for "not committed". */
-export async function readSuccessMarker(storage: Storage, outputUri: string): Promise<SuccessMarker | undefined> {
-  const uri = successUri(outputUri);
-  if (!(await storage.exists(uri))) return undefined;
-  return parseSuccessMarker(await storage.readText(uri));
-}
-
 /** The committed run manifest (`_manifest.json`). */
 export async function readRunManifest(storage: Storage, outputUri: string): Promise<RunManifest> {
   return RunManifestSchema.parse(JSON.parse(await storage.readText(runManifestUri(outputUri))));
 }
 
 /** A run manifest's row counts, as the status reports them. */
-export const committedRowsOf = (m: RunManifest): { read: number; scored: number; failed: number } =>
+export const committedRowsOf = (m: RunManifest): RowCounts =>
   ({ read: m.inputRowCount, scored: m.rowCount, failed: m.failedRowCount });
 
 export async function readShardManifest(storage: Storage, plan: ShardPlan, shard: number, attempt: number): Promise<ShardManifest> {

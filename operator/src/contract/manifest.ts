@@ -1,5 +1,8 @@
 /** The shard manifest (written last by a worker attempt) and the run manifest (written by the commit). */
 import { z } from 'zod';
+import type { Storage } from '../../../worker/src/storage/types.js';
+import { NotFoundError } from './errors.js';
+import { successUri } from './layout.js';
 
 export const ModelInfoSchema = z.object({
   uri: z.string(),
@@ -28,17 +31,21 @@ export const StageTimingsSchema = z.object({
 });
 export type StageTimings = z.infer<typeof StageTimingsSchema>;
 
+/** Rows an attempt (or a run) read, scored, and could not score. */
+export const RowCountsSchema = z.object({
+  read: z.number().int().nonnegative(),
+  scored: z.number().int().nonnegative(),
+  failed: z.number().int().nonnegative(),
+});
+export type RowCounts = z.infer<typeof RowCountsSchema>;
+
 export const ShardManifestSchema = z.object({
   kind: z.literal('ShardManifest'),
   runId: z.string(),
   shard: z.number().int().nonnegative(),
   attempt: z.number().int().nonnegative(),
   files: z.array(OutputFileSchema),
-  rows: z.object({
-    read: z.number().int().nonnegative(),
-    scored: z.number().int().nonnegative(),
-    failed: z.number().int().nonnegative(),
-  }),
+  rows: RowCountsSchema,
   timings: StageTimingsSchema,
   model: ModelInfoSchema,
   executionProvider: z.string(),
@@ -83,7 +90,7 @@ export const RunManifestSchema = z.object({
   shards: z.array(z.object({
     shard: z.number().int(),
     attempt: z.number().int(),
-    rows: z.object({ read: z.number().int(), scored: z.number().int(), failed: z.number().int() }),
+    rows: RowCountsSchema,
     timings: StageTimingsSchema,
     executionProvider: z.string(),
   })),
@@ -98,11 +105,25 @@ export interface SuccessMarker {
 }
 
 /** A _SUCCESS file's text -> the marker, or undefined when it is not one of ours (another tool's empty file). */
-export function parseSuccessMarker(text: string): SuccessMarker | undefined {
+function parseSuccessMarker(text: string): SuccessMarker | undefined {
   try {
     const parsed = JSON.parse(text) as Partial<SuccessMarker>;
     return typeof parsed.runId === 'string' ? (parsed as SuccessMarker) : undefined;
   } catch {
     return undefined;
+  }
+}
+
+/**
+ * The output's _SUCCESS marker, if there is one of ours: one read (a missing file is no marker).
+ * Other I/O errors propagate: "could not read" must never pass for "not committed". The operator
+ * asks on every reconcile of a running job, a worker when it starts and after its last write.
+ */
+export async function readSuccessMarker(storage: Pick<Storage, 'readText'>, outputUri: string): Promise<SuccessMarker | undefined> {
+  try {
+    return parseSuccessMarker(await storage.readText(successUri(outputUri)));
+  } catch (e) {
+    if (e instanceof NotFoundError) return undefined;
+    throw e;
   }
 }

@@ -23,7 +23,7 @@ import type { BatchInferenceJobSpec } from '../api/spec.js';
 import type { BatchInferenceJobStatus } from '../api/status.js';
 import type { FieldError } from '../api/validate.js';
 import type { TerminationSummary } from '../contract/process.js';
-import type { StageTimings } from '../contract/manifest.js';
+import type { RowCounts, StageTimings } from '../contract/manifest.js';
 import type { ShardJobOptions } from './job.js';
 
 export type { FieldError };
@@ -62,7 +62,7 @@ export interface ObservedAttempt {
 /** What a valid shard manifest of the current run says (the reconciler needs only this much). */
 export interface ManifestSummary {
   attempt: number;
-  rows: { read: number; scored: number; failed: number };
+  rows: RowCounts;
   /** The attempt's stage timings (status.efficiency). */
   timings?: StageTimings;
 }
@@ -113,7 +113,7 @@ export interface ReconcileInput {
   /** Whether the current run is committed (_SUCCESS written, _manifest.json names this run). */
   commit:
     | { state: 'none' }
-    | { state: 'done'; manifestUri?: string; rows?: { read: number; scored: number; failed: number } }
+    | { state: 'done'; manifestUri?: string; rows?: RowCounts }
     /** The commit cannot succeed as chosen (commit/merge.ts CommitError): the run fails. */
     | { state: 'error'; message: string };
   now: Date;

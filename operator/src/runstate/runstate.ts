@@ -10,16 +10,10 @@ import type { Storage } from '../../../worker/src/storage/types.js';
 import type { ManifestSummary } from '../reconciler/types.js';
 import type { StageTimings } from '../contract/index.js';
 import {
-  ProgressSchema, checkShardManifest, parseShardPlan, joinUri, planUri, progressUri, runPrefix,
-  shardManifestUri, type ShardPlan,
+  ProgressSchema, checkShardManifest, parseShardPlan, readSuccessMarker, joinUri, planUri, progressUri, runPrefix,
+  shardManifestUri, type RowCounts, type ShardPlan,
 } from '../contract/index.js';
-import { committedRowsOf, readRunManifest, readSuccessMarker } from '../commit/commit.js';
-
-export interface CommittedRows {
-  read: number;
-  scored: number;
-  failed: number;
-}
+import { committedRowsOf, readRunManifest } from '../commit/commit.js';
 
 
 const MANIFEST_KEY = /\/shards\/(\d+)\/a(\d+)\/manifest\.json$/;
@@ -30,7 +24,7 @@ export class RunState {
   private listed = new Set<string>();
   private probed = new Set<string>();
   private progress = new Map<string, { at: number; rows: number; timings?: StageTimings }>();
-  private committed = new Map<string, CommittedRows>();
+  private committed = new Map<string, RowCounts>();
   private sweptRuns = new Set<string>();
 
   constructor(private readonly progressTtlMs = 2_000) {}
@@ -127,7 +121,7 @@ export class RunState {
   }
 
   /** The run's committed row counts when _SUCCESS names it (read from _manifest.json once), else undefined. */
-  async committedRows(storage: Storage, outputUri: string, runId: string): Promise<CommittedRows | undefined> {
+  async committedRows(storage: Storage, outputUri: string, runId: string): Promise<RowCounts | undefined> {
     const cached = this.committed.get(runId);
     if (cached) return cached;
     const marker = await readSuccessMarker(storage, outputUri);
@@ -137,7 +131,7 @@ export class RunState {
     return rows;
   }
 
-  markCommitted(runId: string, rows: CommittedRows): void {
+  markCommitted(runId: string, rows: RowCounts): void {
     this.committed.set(runId, rows);
   }
 

@@ -12,7 +12,7 @@ import type { V1Job, V1Pod } from '@kubernetes/client-node';
 import { BatchInferenceJobSpecSchema, type BatchInferenceJobSpec, type BatchInferenceJobSpecInput } from '../api/spec.js';
 import type { BatchInferenceJobStatus } from '../api/status.js';
 import type { TerminationSummary } from '../contract/process.js';
-import type { StageTimings } from '../contract/manifest.js';
+import type { RowCounts, StageTimings } from '../contract/manifest.js';
 import { FINALIZER, LABEL_ATTEMPT, LABEL_RUN, LABEL_SHARD, isoSeconds } from '../reconciler/names.js';
 import { runId } from '../reconciler/runid.js';
 import type {
@@ -152,7 +152,7 @@ export class InputBuilder {
     this.commitState = { state: 'error', message };
     return this;
   }
-  committed(manifestUri = 's3://scores/churn/_manifest.json', rows?: { read: number; scored: number; failed: number }): this {
+  committed(manifestUri = 's3://scores/churn/_manifest.json', rows?: RowCounts): this {
     this.commitState = { state: 'done', manifestUri, ...(rows ? { rows } : {}) };
     return this;
   }

@@ -6,19 +6,12 @@
  * work if it is there) and after its last write (and removes what it wrote if it is there). The
  * commit deletes attempt files only after writing `_SUCCESS`, so one of the two always cleans up.
  */
-import { NotFoundError, parseSuccessMarker, successUri, type ShardPlan } from '../../../operator/src/contract/index.js';
+import { readSuccessMarker, type ShardPlan } from '../../../operator/src/contract/index.js';
 import type { Storage } from '../storage/types.js';
 
 /** True when `_SUCCESS` names this plan's run. A missing marker is false; an I/O error propagates. */
 export async function runCommitted(storage: Storage, plan: ShardPlan): Promise<boolean> {
-  let text: string;
-  try {
-    text = await storage.readText(successUri(plan.spec.output.uri));
-  } catch (e) {
-    if (e instanceof NotFoundError) return false;
-    throw e;
-  }
-  return parseSuccessMarker(text)?.runId === plan.runId;
+  return (await readSuccessMarker(storage, plan.spec.output.uri))?.runId === plan.runId;
 }
 
 /** Removes everything under an attempt's prefix (its files and any copy's) and its open uploads. */
