@@ -75,15 +75,17 @@ export function failureEvents(
   if (k <= 0) return [];
   const all = failures().map((f) => ({ f, t: f.attempt.finishedAt ? Date.parse(f.attempt.finishedAt) : 0 }));
   all.sort((a, b) => a.t - b.t || a.f.attempt.shard - b.f.attempt.shard || a.f.attempt.attempt - b.f.attempt.attempt);
-  const shown = all.slice(Math.max(0, all.length - Math.min(Math.max(k, maxEvents), maxEvents))).map((x) => x.f);
-  const events: KubeEvent[] = [];
-  for (const f of shown) {
+  // The newest maxEvents, not just the k new ones: finish times have second precision, so the newest
+  // k may hold one already reported and miss a new one. Keys make a repeat a no-op.
+  const shown = all.slice(Math.max(0, all.length - maxEvents)).map((x) => x.f);
+  const events: KubeEvent[] = shown.map((f) => {
     const a = f.attempt;
     const reason = f.counted ? 'ShardFailed' : 'ShardDisrupted';
-    events.push(f.counted
-      ? { type: 'Warning', reason, message: `shard ${a.shard} attempt ${a.attempt} failed: ${failureText(f)}`, key: `${a.jobName}/${reason}` }
-      : { type: 'Normal', reason, message: `shard ${a.shard} attempt ${a.attempt} was ${failureText(f)}; retrying without counting it`, key: `${a.jobName}/${reason}` });
-  }
+    const message = f.counted
+      ? `shard ${a.shard} attempt ${a.attempt} failed: ${failureText(f)}`
+      : `shard ${a.shard} attempt ${a.attempt} was ${failureText(f)}; retrying without counting it`;
+    return { type: f.counted ? 'Warning' : 'Normal', reason, message, key: `${a.jobName}/${reason}` };
+  });
   if (k > maxEvents) {
     events.push({ type: 'Warning', reason: 'ShardFailed', message: `${k - maxEvents} more attempts failed` });
   }
