@@ -153,8 +153,10 @@ export async function runShard(o: ShardRunOptions): Promise<ShardRunResult> {
     });
     const metadata = { runId: plan.runId, modelVersion: spec.model.version, modelSha256: model.sha256, shard, attempt };
     const common = { storage, prefix, writerToken: o.writerToken, targetFileBytes: spec.output.targetFileBytes, compression: spec.output.compression, metadata };
+    // One encoder thread for both: error parts are small, and a second thread would start (a wasm
+    // instance, a fresh isolate) at the first bad row.
     data = new PartWriter({ ...common, kind: 'data', thread: encoder });
-    errors = new ErrorsWriter({ ...common, idColumn: spec.input.idColumn });
+    errors = new ErrorsWriter({ ...common, idColumn: spec.input.idColumn, thread: encoder });
     progress.start();
     const packed = pipe<{ batch: arrow.RecordBatch; packed: PackedBatch }>(depth, async (send) => {
       // Input wait: how long, once the model is ready, packing waited for decoded rows (the decoder's
