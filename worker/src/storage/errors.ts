@@ -2,8 +2,12 @@
  * (operator/src/contract/errors.ts): NotFoundError and BadInputError mean "retrying cannot help";
  * anything else is worth retrying (the worker exits with EXIT.retryable). Every mapped error keeps the
  * original as `cause`. */
-import { BadInputError, NotFoundError } from '../../../operator/src/contract/errors.js';
+import { BadInputError, ChangedError, NotFoundError } from '../../../operator/src/contract/errors.js';
 import { s3Uri } from './uri.js';
+
+/** A read asked for version `expected` (ReadOptions.ifMatch) and the object is no longer it. */
+export const changedError = (uri: string, expected: string, found?: string, cause?: unknown): ChangedError =>
+  new ChangedError(`${uri} changed: it is no longer version ${expected}${found !== undefined ? ` (now ${found})` : ''}`, { cause });
 
 /** A conditional write (`ifNoneMatch`) found the object already there. Not bad input: someone else
  * (another attempt, another operator) wrote it first. */

@@ -12,7 +12,7 @@ import { constants as fsc } from 'node:fs';
 import fs, { type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { BadInputError, ChangedError, NotFoundError } from '../../../operator/src/contract/errors.js';
-import { AlreadyExistsError, mapFsError } from './errors.js';
+import { AlreadyExistsError, changedError, mapFsError } from './errors.js';
 import { mapLimit } from './retry.js';
 import type { ObjectInfo, ReadOptions, Storage, WriteOptions } from './types.js';
 import { encodeFileUriPath, parseUri } from './uri.js';
@@ -27,8 +27,6 @@ const tempPathFor = (target: string): string =>
   path.join(path.dirname(target), `.${path.basename(target)}${TMP_MARK}${process.pid}-${randomBytes(6).toString('hex')}`);
 
 const etagOf = (st: { mtimeMs: number; size: number }): string => `${st.mtimeMs}-${st.size}`;
-const fileChanged = (uri: string, expected: string, found: string): ChangedError =>
-  new ChangedError(`${uri} changed: it is no longer version ${expected} (mtime-size now ${found})`);
 
 interface Found {
   abs: string;
@@ -86,7 +84,7 @@ export class FileStorage implements Storage {
     const { ifMatch } = options;
     if (end === start) {
       const info = await this.stat(uri); // still a NotFoundError for a missing file
-      if (ifMatch !== undefined && info.etag !== ifMatch) throw fileChanged(uri, ifMatch, info.etag!);
+      if (ifMatch !== undefined && info.etag !== ifMatch) throw changedError(uri, ifMatch, info.etag!);
       return new Uint8Array(0);
     }
     let fh: FileHandle | undefined;
@@ -102,7 +100,7 @@ export class FileStorage implements Storage {
       if (ifMatch !== undefined) {
         // After the read: a rewrite before or during it moved the mtime (a replaced file is another inode).
         const now = etagOf(await fh.stat());
-        if (now !== ifMatch) throw fileChanged(uri, ifMatch, now);
+        if (now !== ifMatch) throw changedError(uri, ifMatch, now);
       }
       return filled === buf.length ? buf : buf.subarray(0, filled);
     } catch (e) {

@@ -18,9 +18,9 @@ import {
   PutObjectCommand,
   S3Client,
 } from '@aws-sdk/client-s3';
-import { BadInputError, ChangedError } from '../../../operator/src/contract/errors.js';
+import { BadInputError } from '../../../operator/src/contract/errors.js';
 import { checkRange } from './file.js';
-import { describeS3Error, httpStatusOf, isRetryableS3Error, mapS3Error, s3ErrorCode } from './errors.js';
+import { changedError, describeS3Error, httpStatusOf, isRetryableS3Error, mapS3Error, s3ErrorCode } from './errors.js';
 import { DEFAULT_RETRY, mapLimit, withRetry, type RetryPolicy } from './retry.js';
 import type { ObjectInfo, ReadOptions, S3Options, Storage, WriteOptions } from './types.js';
 import { parseUri, s3Uri } from './uri.js';
@@ -33,8 +33,6 @@ import { abortUpload, copyInParts, streamUpload, type S3Calls } from './s3-multi
 
 export { DEFAULT_PART_BYTES, MIB, MIN_PART_BYTES, stripQuotes, type S3StorageInternals };
 
-const changed = (uri: string, expected: string, found: string | undefined, cause?: unknown): ChangedError =>
-  new ChangedError(`${uri} changed: it is no longer version ${expected}${found !== undefined ? ` (now ${found})` : ''}`, { cause });
 
 export class S3Storage implements Storage {
   readonly client: S3Client;
@@ -133,7 +131,7 @@ export class S3Storage implements Storage {
     const { ifMatch } = options;
     if (end === start) {
       const info = await this.stat(uri);
-      if (ifMatch !== undefined && info.etag !== undefined && info.etag !== ifMatch) throw changed(uri, ifMatch, info.etag);
+      if (ifMatch !== undefined && info.etag !== undefined && info.etag !== ifMatch) throw changedError(uri, ifMatch, info.etag);
       return new Uint8Array(0);
     }
     const want = end - start;
@@ -145,14 +143,14 @@ export class S3Storage implements Storage {
             Bucket: t.bucket, Key: t.key, Range: `bytes=${start}-${end - 1}`, ...(ifMatch !== undefined ? { IfMatch: `"${ifMatch}"` } : {}),
           }));
         } catch (e) {
-          if (ifMatch !== undefined && (httpStatusOf(e) === 412 || s3ErrorCode(e) === 'PreconditionFailed')) throw changed(uri, ifMatch, undefined, e);
+          if (ifMatch !== undefined && (httpStatusOf(e) === 412 || s3ErrorCode(e) === 'PreconditionFailed')) throw changedError(uri, ifMatch, undefined, e);
           throw e;
         }
         // Stores that ignore If-Match still say which version they answered from.
         const etag = stripQuotes(res.ETag);
         if (ifMatch !== undefined && etag !== undefined && etag !== ifMatch) {
           res.Body?.transformToByteArray?.().catch(() => undefined); // drain
-          throw changed(uri, ifMatch, etag);
+          throw changedError(uri, ifMatch, etag);
         }
         const bytes = await bodyBytes(res.Body);
         // a server that ignored Range sent the whole object: cut our bytes out of it
