@@ -13,7 +13,7 @@ import { BIJ_REF } from '../../operator/src/kube/clients.js';
 import { mergePatch } from '../../operator/src/kube/clients.js';
 import { Duck, sqlString } from '../../worker/src/testing/fixtures.js';
 import { NAMESPACE, TestCluster, expectExactlyOnce, fixtureJob, sleep } from '../support/cluster.js';
-import { DATA, filesUnder, recordCluster, until, writeFixtures, type ClusterRecord } from '../support/operator-process.js';
+import { DATA, filesUnder, recordCluster, writeFixtures, type ClusterRecord } from '../support/operator-process.js';
 
 const count = (xs: string[], x: string) => xs.filter((y) => y === x).length;
 

@@ -13,7 +13,7 @@ import {
 import { LABEL_ATTEMPT } from '../../operator/src/reconciler/names.js';
 import { Duck, sqlString } from '../../worker/src/testing/fixtures.js';
 import {
-  BAD_EVERY, SLOW, TEST_TIMEOUT, TOTAL, events, waitForEvent, failedCondition, committedAttempts,
+  BAD_EVERY, SLOW, TEST_TIMEOUT, TOTAL, waitForEvent, failedCondition, committedAttempts,
   expectOnlyCommitted, useFaultRuns,
 } from '../support/worker-fault-run.js';
 

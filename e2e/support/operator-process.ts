@@ -17,6 +17,7 @@ import type { ApiServer } from '../../operator/src/local/apiserver/index.js';
 import type { KubeClients } from '../../operator/src/kube/clients.js';
 import { isNotFound } from '../../operator/src/kube/errors.js';
 import { sleep } from './cluster.js';
+import { until as poll } from '../../operator/src/testing/until.js';
 import { writeDataset, writeModel } from '../../worker/src/testing/fixtures.js';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -232,15 +233,10 @@ export function recordCluster(server: ApiServer): ClusterRecord {
   return rec;
 }
 
-/** Polls `pred` every 50 ms until it holds; fails naming `what` (and the last value seen). */
-export async function until<T>(what: string, probe: () => Promise<T> | T, pred: (v: T) => boolean, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (pred(v)) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last: ${JSON.stringify(v)?.slice(0, 2000)}`);
-    await sleep(50);
-  }
+/** The shared poll (testing/until.ts) with a predicate on the probed value: every 50 ms until `pred`
+ * holds; fails naming `what` and the last value seen. */
+export function until<T>(what: string, probe: () => Promise<T> | T, pred: (v: T) => boolean, timeoutMs = 30_000): Promise<T> {
+  return poll<T>(what, probe, timeoutMs, 50, (v) => pred(v as T));
 }
 
 /** Model and a 4 x 2048-row dataset under root, written once per test file. DuckDB writes row groups of

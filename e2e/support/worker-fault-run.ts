@@ -97,7 +97,7 @@ export async function stopRun(r: Run | undefined): Promise<void> {
 
 export type Events = { reason: string; message: string; type: string }[];
 
-export async function events(r: Run): Promise<Events> {
+async function events(r: Run): Promise<Events> {
   return (await r.c.events(r.name)).map((e) => ({ reason: e.reason ?? '', message: e.message ?? '', type: e.type ?? '' }));
 }
 

@@ -1,14 +1,10 @@
 /** Reconciler tables: finalizer and deletion, spec and plan errors, planning, spec changes. */
 import {
-  T0, applyResult, at, attempt, currentRun, iso, makeBIJ, makeInput, updateAttempt,
+  applyResult, attempt, currentRun, iso, makeBIJ, makeInput,
 } from '../testing/builders.js';
-import { attemptsOf, cond, reasons, running, settle, shardsOf } from '../testing/reconcile-helpers.js';
-import { EXIT } from '../contract/process.js';
-import { FINALIZER } from './names.js';
-import { reconcile, isTerminal, needsStorage } from './reconcile.js';
+import { cond, reasons, running, shardsOf } from '../testing/reconcile-helpers.js';
+import { reconcile, isTerminal } from './reconcile.js';
 import { statusEqual } from './compute-status.js';
-import { retryBackoffMs } from './shards.js';
-import type { ReconcileInput } from './types.js';
 
 describe('finalizer and deletion', () => {
   test('adds the finalizer first, and does nothing else', () => {

@@ -1,14 +1,11 @@
 /** Reconciler tables: scheduling, retries and backoff, bad input, suspend. */
 import {
-  T0, applyResult, at, attempt, currentRun, iso, makeBIJ, makeInput, updateAttempt,
+  applyResult, at, attempt, currentRun, iso, makeBIJ, makeInput, updateAttempt,
 } from '../testing/builders.js';
-import { attemptsOf, cond, reasons, running, settle, shardsOf } from '../testing/reconcile-helpers.js';
+import { attemptsOf, cond, reasons, running, shardsOf } from '../testing/reconcile-helpers.js';
 import { EXIT } from '../contract/process.js';
-import { FINALIZER } from './names.js';
-import { reconcile, isTerminal, needsStorage } from './reconcile.js';
-import { statusEqual } from './compute-status.js';
+import { reconcile } from './reconcile.js';
 import { retryBackoffMs } from './shards.js';
-import type { ReconcileInput } from './types.js';
 
 describe('scheduling', () => {
   test.each([

@@ -2,13 +2,10 @@
 import {
   T0, applyResult, at, attempt, currentRun, iso, makeBIJ, makeInput, updateAttempt,
 } from '../testing/builders.js';
-import { attemptsOf, cond, reasons, running, settle, shardsOf } from '../testing/reconcile-helpers.js';
-import { EXIT } from '../contract/process.js';
+import { cond, reasons, running, settle, shardsOf } from '../testing/reconcile-helpers.js';
 import { FINALIZER } from './names.js';
-import { reconcile, isTerminal, needsStorage } from './reconcile.js';
+import { reconcile, needsStorage } from './reconcile.js';
 import { statusEqual } from './compute-status.js';
-import { retryBackoffMs } from './shards.js';
-import type { ReconcileInput } from './types.js';
 
 describe('success', () => {
   test('a commit that cannot succeed fails the run (CommitFailed), naming why', () => {

@@ -2,6 +2,15 @@
 
 type Maybe<T> = T | undefined | false | null;
 
+/** The last value seen, for the timeout message (cut short; BigInts and cycles do not throw). */
+function shown(v: unknown): string {
+  try {
+    return String(JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? String(x) : x))).slice(0, 2000);
+  } catch {
+    return String(v).slice(0, 2000);
+  }
+}
+
 /**
  * Calls `fn` every `everyMs` until it returns a value `done` accepts (by default any truthy value)
  * and resolves with it; rejects after `timeoutMs`, naming `what`.
@@ -17,7 +26,7 @@ export async function until<T>(
   for (;;) {
     const v = await fn();
     if (done(v)) return v as T;
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last: ${shown(v)}`);
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }
