@@ -10,6 +10,7 @@ import type { z } from 'zod';
 import { API_GROUP, API_VERSION, BatchInferenceJobSpecSchema, KIND, type BatchInferenceJobSpec } from './spec.js';
 import { BatchInferenceJobStatusSchema, type BatchInferenceJobStatus } from './status.js';
 import { ENV } from '../contract/process.js';
+import { lexicalLocation, overlap } from '../../../worker/src/storage/location.js';
 
 export interface FieldError {
   /** Path of the offending field, e.g. `spec.input.idColumn`. */
@@ -82,13 +83,20 @@ export function issuesToFieldErrors(issues: readonly z.core.$ZodIssue[], prefix 
   return out;
 }
 
-const normUri = (u: string): string => u.replace(/^file:\/\//, '').replace(/\/+$/, '');
-/** Whether `inner` is `outer` itself or lies under it as a prefix. */
-const isWithin = (inner: string, outer: string): boolean => {
-  const a = normUri(inner);
-  const b = normUri(outer);
-  return a === b || a.startsWith(b + '/');
-};
+/** Where input and output overlap, read as locations (decoded, `//`, `.` and `..` applied), never as
+ * strings. Symlinks are resolved later, at planning (planner/overlap.ts), where I/O is allowed. */
+function overlapError(inUri: string, outUri: string): FieldError | undefined {
+  let o;
+  try {
+    o = overlap(lexicalLocation(outUri), lexicalLocation(inUri));
+  } catch {
+    return undefined; // an unparsable URI is reported by the schema or at planning, naming the field
+  }
+  if (o === 'same') return { field: 'spec.output.uri', message: `must differ from spec.input.uri (both name ${inUri})` };
+  if (o === 'a-inside-b') return { field: 'spec.output.uri', message: `must not lie inside the input prefix ${inUri}` };
+  if (o === 'b-inside-a') return { field: 'spec.input.uri', message: `must not lie inside the output prefix ${outUri}` };
+  return undefined;
+}
 
 /** Checks the schema cannot express. The spec is the parsed one (defaults applied). */
 export function validateSpecSemantics(spec: BatchInferenceJobSpec): FieldError[] {
@@ -128,11 +136,8 @@ export function validateSpecSemantics(spec: BatchInferenceJobSpec): FieldError[]
     if (!outCols.has(c)) outCols.set(c, name);
   }
 
-  const inUri = spec.input.uri;
-  const outUri = spec.output.uri;
-  if (normUri(inUri) === normUri(outUri)) add('spec.output.uri', 'must differ from spec.input.uri');
-  else if (isWithin(outUri, inUri)) add('spec.output.uri', `must not lie inside the input prefix ${inUri}`);
-  else if (isWithin(inUri, outUri)) add('spec.input.uri', `must not lie inside the output prefix ${outUri}`);
+  const overlapping = overlapError(spec.input.uri, spec.output.uri);
+  if (overlapping) errors.push(overlapping);
 
   spec.worker.env?.forEach((e, i) => {
     const f = fieldPath(['spec', 'worker', 'env', i, 'name']);

@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, existsSync, writeFileSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, existsSync, writeFileSync, mkdirSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openStorage } from '../../../worker/src/storage/index.js';
@@ -156,5 +156,22 @@ describe('commitRun', () => {
     expect(committedFiles(out)).toEqual(['part-s00000-00000.parquet']);
     expect(readFileSync(join(out, 'keep', 'other.txt'), 'utf8')).toBe('not ours');
     expect((await readSuccessMarker(storage, out))?.runId).toBe('r2');
+  });
+
+  test('never overwrites or deletes a file the plan lists as input, even through a symlink made after planning', async () => {
+    const { out, plan, chosen } = await setUp();
+    // The input directory is (now) the output directory, seen through a link: part-s00001-00000.parquet
+    // is an input file of the plan, and part-s00009-00000.parquet (another input) looks like a stale part.
+    const inputDir = join(root, 'in-link');
+    symlinkSync(out, inputDir);
+    writeFileSync(join(out, 'part-s00001-00000.parquet'), 'input rows');
+    writeFileSync(join(out, 'part-s00009-00000.parquet'), 'more input rows');
+    const withInputs: ShardPlan = { ...plan, files: ['part-s00001-00000.parquet', 'part-s00009-00000.parquet'].map((f) => ({ uri: join(inputDir, f), size: 1, rows: 1, rowGroupRows: [1] })) };
+    const err = await commitRun(storage, withInputs, chosen).then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(CommitError);
+    expect((err as Error).message).toMatch(/refusing to commit .*part-s00001-00000.parquet: it is an input file/);
+    expect(readFileSync(join(out, 'part-s00001-00000.parquet'), 'utf8')).toBe('input rows');
+    expect(readFileSync(join(out, 'part-s00009-00000.parquet'), 'utf8')).toBe('more input rows');
+    expect(existsSync(join(out, '_SUCCESS'))).toBe(false);
   });
 });

@@ -16,6 +16,7 @@ import {
   successUri, runPrefix, readSuccessMarker, type RowCounts, type RunManifest, type ShardManifest, type ShardPlan, type SuccessMarker,
 } from '../contract/index.js';
 import { CommitError, mergeManifests } from './merge.js';
+import { inputFileGuard } from '../planner/overlap.js';
 
 export { CommitError };
 
@@ -78,6 +79,11 @@ export async function commitRun(
   const { manifest, promotions } = mergeManifests(plan, manifests);
   await step(3);
 
+  // Never overwrite or delete an input file, whatever the spec said (a symlink made after planning).
+  const isInput = await inputFileGuard(plan.files.map((f) => f.uri));
+  await mapLimit(promotions, options.concurrency ?? 16, async (p) => {
+    if (await isInput(p.to)) throw new CommitError(`refusing to commit ${p.to}: it is an input file of this run (${plan.spec.input.uri})`);
+  });
   await mapLimit(promotions, options.concurrency ?? 16, (p) => storage.copy(p.from, p.to));
   await step(4);
 
@@ -86,7 +92,7 @@ export async function commitRun(
   const base = outputUri.replace(/\/+$/, '') + '/';
   for await (const o of storage.list(base)) {
     const rel = o.uri.slice(base.length);
-    if (COMMITTED.test(rel) && !keep.has(rel)) stale.push(o.uri);
+    if (COMMITTED.test(rel) && !keep.has(rel) && !(await isInput(o.uri))) stale.push(o.uri);
   }
   await mapLimit(stale, options.concurrency ?? 16, (uri) => storage.delete(uri));
   await step(5);

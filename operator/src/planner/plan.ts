@@ -15,6 +15,7 @@ import {
 } from '../contract/index.js';
 import { listInputFiles } from './list-input.js';
 import { splitShards } from './split.js';
+import { checkInputOutputApart } from './overlap.js';
 
 export interface JobIdentity {
   namespace: string;
@@ -47,6 +48,7 @@ export function columnProblems(spec: BatchInferenceJobSpec, footer: Pick<Parquet
 }
 
 export async function planRun(storage: Storage, job: JobIdentity, spec: BatchInferenceJobSpec, runId: string, now: Date): Promise<ShardPlan> {
+  await checkInputOutputApart(spec.input.uri, spec.output.uri);
   const listed = await listInputFiles(storage, spec.input.uri);
   const footers = await mapLimit(listed, 8, (info) => readFooter(storage, info.uri, { info }));
   const problems = footers.flatMap((f) => columnProblems(spec, f));
