@@ -46,7 +46,9 @@ describe('bij run, local files', () => {
 
   test('every row once, right scores, committed with a manifest and _SUCCESS last', async () => {
     const maxActive: number[] = [];
-    const result = await runLocal(job(root), {
+    // A credential in worker.env reaches the workers but never the plan kept in the output.
+    const env = [{ name: 'API_TOKEN', value: 'tok-s3cr3t-value' }];
+    const result = await runLocal(job(root, { worker: { executionProvider: 'cpu', env } }), {
       log: silentLogger(), timeoutMs: 120_000,
       onStatus: (s) => maxActive.push(s?.shards?.running ?? 0),
     });
@@ -66,6 +68,7 @@ describe('bij run, local files', () => {
     // Attempt files are cleaned up after the commit; the frozen plan stays for audit.
     expect(existsSync(join(root, 'out', '_bij', manifest.runId, 'shards'))).toBe(false);
     expect(existsSync(join(root, 'out', '_bij', manifest.runId, 'plan.json'))).toBe(true);
+    expect(readFileSync(join(root, 'out', '_bij', manifest.runId, 'plan.json'), 'utf8')).not.toContain('tok-s3cr3t-value');
 
     expect(result.status).toMatchObject({
       phase: 'Succeeded', shards: { total: 6, succeeded: 6, failed: 0 }, rows: { total, processed: total, failed: bad },

@@ -1,6 +1,6 @@
 import { baseSpec } from '../testing/builders.js';
 import { BatchInferenceJobSpecSchema, type BatchInferenceJobSpecInput } from './spec.js';
-import { fieldPath, parseBatchInferenceJob, parseStatus, validateSpecSemantics } from './validate.js';
+import { fieldPath, parseBatchInferenceJob, parseStatus, specWarnings, validateSpecSemantics } from './validate.js';
 
 const doc = (spec: unknown, extra: Record<string, unknown> = {}) => ({
   apiVersion: 'batchinference.dev/v1alpha1', kind: 'BatchInferenceJob', metadata: { name: 'churn', namespace: 'default' }, spec, ...extra,
@@ -101,6 +101,23 @@ describe('validateSpecSemantics', () => {
 
   test('a prefix that only shares a beginning is not inside', () => {
     expect(check((s) => { s.input.uri = 's3://b/in'; s.output.uri = 's3://b/in-scores/'; })).toEqual([]);
+  });
+});
+
+describe('specWarnings', () => {
+  const warn = (env: unknown[]) => specWarnings(BatchInferenceJobSpecSchema.parse({ ...baseSpec(), worker: { env } }));
+  test.each([
+    ['AWS_SECRET_ACCESS_KEY', { value: 'abc' }, 1],
+    ['HF_TOKEN', { value: 'abc' }, 1],
+    ['db_password', { value: 'abc' }, 1],
+    ['OPENAI_API_KEY', { value: 'abc' }, 1],
+    ['AWS_SECRET_ACCESS_KEY', { valueFrom: { secretKeyRef: { name: 's', key: 'k' } } }, 0],
+    ['AWS_SECRET_ACCESS_KEY', { value: '' }, 0],
+    ['LOG_LEVEL', { value: 'debug' }, 0],
+  ])('%s %j -> %i warning(s)', (name, rest, n) => {
+    const w = warn([{ name, ...rest }]);
+    expect(w).toHaveLength(n);
+    if (n) expect(w[0]).toMatchObject({ field: 'spec.worker.env[0].value', message: expect.stringMatching(new RegExp(`${name} looks like a credential.*Secret`)) });
   });
 });
 

@@ -153,6 +153,28 @@ export function validateSpecSemantics(spec: BatchInferenceJobSpec): FieldError[]
   return errors;
 }
 
+/** Env names that usually hold a credential. */
+const CREDENTIAL_NAME = /SECRET|PASSWORD|PASSWD|TOKEN|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY|CREDENTIAL/i;
+
+/**
+ * What is allowed but probably a mistake. Today: a literal value in spec.worker.env under a name that
+ * looks like a credential. The spec is readable by anyone who can read the object (and Argo CD's Git
+ * repository); a Secret (spec.storage.s3.credentialsSecret, spec.worker.envFrom, or valueFrom.secretKeyRef)
+ * keeps it out of both. Pure.
+ */
+export function specWarnings(spec: BatchInferenceJobSpec): FieldError[] {
+  const out: FieldError[] = [];
+  spec.worker.env?.forEach((e, i) => {
+    if (typeof e.name === 'string' && CREDENTIAL_NAME.test(e.name) && typeof e.value === 'string' && e.value !== '') {
+      out.push({
+        field: fieldPath(['spec', 'worker', 'env', i, 'value']),
+        message: `${e.name} looks like a credential set as plain text; put it in a Secret and use spec.storage.s3.credentialsSecret, spec.worker.envFrom or valueFrom.secretKeyRef`,
+      });
+    }
+  });
+  return out;
+}
+
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /**

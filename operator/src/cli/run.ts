@@ -1,6 +1,6 @@
 /** `bij run`: validate, run locally with a progress display, and end with Succeeded or Failed: <reason>. */
 import { makeLogger, silentLogger } from '../log.js';
-import { parseBatchInferenceJob } from '../api/validate.js';
+import { parseBatchInferenceJob, specWarnings } from '../api/validate.js';
 import { readJobFile, resolveLocalPaths } from './job-file.js';
 import { ProgressPrinter, formatDuration } from './progress.js';
 import { runLocal } from '../local/run-local.js';
@@ -21,6 +21,7 @@ export async function runCommand(file: string, opts: RunOptions, stdout: NodeJS.
     for (const e of parsed.errors) stdout.write(`  ${e.field}: ${e.message}\n`);
     return 1;
   }
+  for (const w of specWarnings(parsed.bij.spec)) stdout.write(`warning: ${w.field}: ${w.message}\n`);
   const log = opts.verbose ? makeLogger({ name: 'bij', destination: process.stderr }) : silentLogger();
   const printer = new ProgressPrinter(stdout, Boolean(stdout.isTTY));
   const started = Date.now();

@@ -47,6 +47,14 @@ export function columnProblems(spec: BatchInferenceJobSpec, footer: Pick<Parquet
   return problems;
 }
 
+/** The spec as the plan keeps it: without spec.worker.env. The plan stays in the output (for audit),
+ * readable by whoever reads the scores; env values may be credentials, and workers get their env from
+ * the pod, never from the plan. */
+export const withoutEnv = (spec: BatchInferenceJobSpec): BatchInferenceJobSpec => {
+  const { env: _env, ...worker } = spec.worker;
+  return { ...spec, worker };
+};
+
 export async function planRun(storage: Storage, job: JobIdentity, spec: BatchInferenceJobSpec, runId: string, now: Date): Promise<ShardPlan> {
   await checkInputOutputApart(spec.input.uri, spec.output.uri);
   const listed = await listInputFiles(storage, spec.input.uri);
@@ -68,7 +76,7 @@ export async function planRun(storage: Storage, job: JobIdentity, spec: BatchInf
       : split.message);
   }
   return {
-    kind: 'ShardPlan', runId, createdAt: now.toISOString(), job, spec,
+    kind: 'ShardPlan', runId, createdAt: now.toISOString(), job, spec: withoutEnv(spec),
     totalRows: split.totalRows, files, shards: split.shards,
   };
 }

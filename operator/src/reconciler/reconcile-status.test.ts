@@ -247,6 +247,14 @@ describe('events', () => {
     expect(reconcile(applyResult(makeInput({ ...bij, status: pending.status }).uniformPlan(4).obj(), started)).events).toEqual([]);
   });
 
+  test('a credential in worker.env: one CredentialsInEnv warning with the run\'s first status write', () => {
+    const bij = makeBIJ().withSpec({ worker: { env: [{ name: 'AWS_SECRET_ACCESS_KEY', value: 'x' }] } }).obj();
+    const first = reconcile(makeInput(bij).obj());
+    expect(first.events).toEqual([expect.objectContaining({ type: 'Warning', reason: 'CredentialsInEnv', message: expect.stringContaining('spec.worker.env[0].value: AWS_SECRET_ACCESS_KEY') })]);
+    const again = reconcile(applyResult(makeInput(bij).obj(), first));
+    expect(again.events).toEqual([]);
+  });
+
   test('many failures at once are capped', () => {
     const bij = running(makeBIJ().maxRetries(5)).obj();
     const list = Array.from({ length: 50 }, (_, s) => attempt(0).shard(s).failed(10));

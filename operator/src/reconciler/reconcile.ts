@@ -20,6 +20,7 @@
  *   9. status (compute-status.ts) and events (events.ts).
  */
 import type { BatchInferenceJobStatus } from '../api/status.js';
+import { specWarnings } from '../api/validate.js';
 import { planUri } from '../contract/layout.js';
 import { buildStatus, failedReason, type StatusFacts } from './compute-status.js';
 import { efficiencyOf } from './efficiency.js';
@@ -152,6 +153,9 @@ function reconcileRun(input: ReconcileInput): ReconcileResult {
     cleanup.push({ runId: old.runId, outputUri: old.outputUri ?? spec.output.uri });
     events.push({ type: 'Normal', reason: 'SpecChanged', message: `output-defining spec fields changed: run ${old.runId} is replaced by run ${runId}` });
   }
+
+  // Once per run, with its first status write: what in the spec is allowed but probably a mistake.
+  if (fresh) for (const w of specWarnings(spec)) events.push({ type: 'Warning', reason: 'CredentialsInEnv', message: `${w.field}: ${w.message}` });
 
   // Jobs of any other run (older than the one in the status): delete them.
   const del: Delete[] = deletions(input.attempts, (a) => a.runId !== runId, (a) => `run ${a.runId} is not the current run ${runId}`);
