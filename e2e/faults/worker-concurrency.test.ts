@@ -16,7 +16,7 @@ import {
 import { workerEntry } from '../../operator/src/local/run-local.js';
 import { LABEL_ATTEMPT } from '../../operator/src/reconciler/names.js';
 import { ENV } from '../../operator/src/contract/index.js';
-import { writeDataset } from '../../worker/src/testing/fixtures.js';
+import { writeDataset, writeModel } from '../../worker/src/testing/fixtures.js';
 import {
   BAD_EVERY, ROW_GROUP_ROWS, SLOW, TEST_TIMEOUT, TOTAL, pause, resume, pidOf, waitForEvent,
   failedCondition, committedAttempts, expectOnlyCommitted, jobByName, envOf, useFaultRuns, type Run,
@@ -222,6 +222,30 @@ describe('exactly once when attempts overlap or the input changes', () => {
     const evs = await waitForEvent(r, 'BadInput');
     expect(evs.find((e) => e.reason === 'BadInput')?.message).toContain(target);
     expect(evs.some((e) => e.reason === 'Committed')).toBe(false);
+  }, TEST_TIMEOUT);
+
+  test('a model replaced after planning is refused by every later attempt, naming both hashes; nothing is committed', async () => {
+    // Own copy of the model; one shard at a time, so later shards start after the replacement.
+    const modelDir = join(suite.fx.root, 'model-replaced');
+    const model = writeModel(modelDir);
+    const other = writeModel(modelDir, 'other.onnx', 1024); // the same graph with a fixed batch: other bytes
+    const r = await start('model-replaced', { env: { BIJ_FAULT: SLOW }, spec: { parallelism: 1 }, model });
+    const runId = await waitForRunId(r.c, r.name);
+    const plan = readPlan(r.out, runId);
+    expect(plan.model).toEqual(expect.objectContaining({ uri: model, sha256: sha256File(model), size: statSync(model).size }));
+    const frozen = plan.model!.sha256;
+    renameSync(other, model);
+    const replaced = sha256File(model);
+    expect(replaced).not.toBe(frozen);
+
+    const st = await r.c.waitForPhase(r.name, ['Succeeded', 'Failed'], 90_000);
+    expect(st?.phase).toBe('Failed');
+    const cond = failedCondition(st);
+    expect(cond?.reason).toBe('BadInput');
+    expect(cond?.message).toContain(`has sha256 ${replaced}`);
+    expect(cond?.message).toContain(`is ${frozen}`);
+    expect(existsSync(join(r.out, '_SUCCESS'))).toBe(false);
+    expect(listFiles(r.out).filter((f) => !f.startsWith('_bij/'))).toEqual([]);
   }, TEST_TIMEOUT);
 });
 

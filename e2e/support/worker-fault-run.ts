@@ -71,6 +71,8 @@ export interface StartOptions {
   env?: Record<string, string>;
   spec?: Record<string, unknown>;
   input?: string;
+  /** A model file other than the suite's. */
+  model?: string;
   capture?: RegExp;
 }
 
@@ -83,7 +85,7 @@ export async function startRun(fx: Fixture, name: string, o: StartOptions = {}):
   const started: string[] = [];
   c.runner.onPodStarted = (job) => started.push(job);
   const r: Run = { c, name, out, watcher, started, paused: new Set() };
-  await c.apply(fixtureJob(name, { model: fx.model, input: (o.input ?? fx.input) + '/', output: out + '/' }, { ...BASE_SPEC, ...(o.spec ?? {}) }));
+  await c.apply(fixtureJob(name, { model: o.model ?? fx.model, input: (o.input ?? fx.input) + '/', output: out + '/' }, { ...BASE_SPEC, ...(o.spec ?? {}) }));
   return r;
 }
 

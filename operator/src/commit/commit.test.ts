@@ -63,6 +63,14 @@ describe('mergeManifests (pure)', () => {
   });
 });
 
+test('mergeManifests refuses a shard scored by another model than the plan froze, and records the frozen one', () => {
+  const plan = { ...makePlan('/out/', 'r1', [30, 20]), model: { uri: '/m.onnx', sha256: 'a'.repeat(64), size: 1 } };
+  expect(mergeManifests(plan, [manifest('r1', 0, 0, [30]), manifest('r1', 1, 0, [20])]).manifest.model.sha256).toBe('a'.repeat(64));
+  const other = { ...plan, model: { ...plan.model, sha256: 'b'.repeat(64) } };
+  expect(() => mergeManifests(other, [manifest('r1', 0, 0, [30]), manifest('r1', 1, 0, [20])]))
+    .toThrow(/shard 0 attempt 0 was scored by a model with sha256 a{64}, but the run's model is b{64}/);
+});
+
 describe('commitRun', () => {
   let root: string;
   beforeEach(() => {

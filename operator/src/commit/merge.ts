@@ -39,7 +39,7 @@ export function mergeManifests(plan: ShardPlan, shardManifests: ShardManifest[])
   let rowCount = 0;
   let failed = 0;
   let read = 0;
-  let sha = '';
+  let sha = plan.model?.sha256 ?? '';
   let startedAt = '';
   let finishedAt = '';
   for (const planned of plan.shards) {
@@ -59,6 +59,9 @@ export function mergeManifests(plan: ShardPlan, shardManifests: ShardManifest[])
     rowCount += m.rows.scored;
     failed += m.rows.failed;
     read += m.rows.read;
+    if (sha && m.model.sha256 !== sha) {
+      throw new CommitError(`shard ${m.shard} attempt ${m.attempt} was scored by a model with sha256 ${m.model.sha256}, but the run's model is ${sha}: one run is scored by one model`);
+    }
     sha = sha || m.model.sha256;
     if (!startedAt || m.startedAt < startedAt) startedAt = m.startedAt;
     if (m.finishedAt > finishedAt) finishedAt = m.finishedAt;

@@ -28,12 +28,24 @@ export const PlannedShardSchema = z.object({
 });
 export type PlannedShard = z.infer<typeof PlannedShardSchema>;
 
+/** The model as planning found it. Every attempt refuses a model whose bytes hash otherwise, so one
+ * run is scored by one model even if the file at model.uri is replaced mid-run. */
+export const PlannedModelSchema = z.object({
+  uri: z.string(),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  size: z.number().int().nonnegative(),
+  etag: z.string().optional(),
+});
+export type PlannedModel = z.infer<typeof PlannedModelSchema>;
+
 export const ShardPlanSchema = z.object({
   kind: z.literal('ShardPlan'),
   runId: z.string(),
   createdAt: z.string(),
   job: z.object({ namespace: z.string(), name: z.string(), uid: z.string(), generation: z.number().int() }),
   spec: BatchInferenceJobSpecSchema,
+  /** Absent only in plans written before the model was frozen (older operators). */
+  model: PlannedModelSchema.optional(),
   totalRows: z.number().int().nonnegative(),
   files: z.array(PlannedFileSchema),
   shards: z.array(PlannedShardSchema),

@@ -16,6 +16,7 @@ import {
 import { listInputFiles } from './list-input.js';
 import { splitShards } from './split.js';
 import { checkInputOutputApart } from './overlap.js';
+import { freezeModel } from './model.js';
 
 export interface JobIdentity {
   namespace: string;
@@ -57,6 +58,8 @@ export const withoutEnv = (spec: BatchInferenceJobSpec): BatchInferenceJobSpec =
 
 export async function planRun(storage: Storage, job: JobIdentity, spec: BatchInferenceJobSpec, runId: string, now: Date): Promise<ShardPlan> {
   await checkInputOutputApart(spec.input.uri, spec.output.uri);
+  const modelFrozen = freezeModel(storage, spec.model.uri, spec.model.sha256);
+  modelFrozen.catch(() => undefined); // awaited below, after the input checks
   const listed = await listInputFiles(storage, spec.input.uri);
   const footers = await mapLimit(listed, 8, (info) => readFooter(storage, info.uri, { info }));
   const problems = footers.flatMap((f) => columnProblems(spec, f));
@@ -76,7 +79,7 @@ export async function planRun(storage: Storage, job: JobIdentity, spec: BatchInf
       : split.message);
   }
   return {
-    kind: 'ShardPlan', runId, createdAt: now.toISOString(), job, spec: withoutEnv(spec),
+    kind: 'ShardPlan', runId, createdAt: now.toISOString(), job, spec: withoutEnv(spec), model: await modelFrozen,
     totalRows: split.totalRows, files, shards: split.shards,
   };
 }

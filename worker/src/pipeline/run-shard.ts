@@ -111,7 +111,10 @@ export async function runShard(o: ShardRunOptions): Promise<ShardRunResult> {
   // fetched and decoded and the encoder thread starts, so the model's first batch is waiting for it.
   const sessionReady = (async () => createScoringSession(await loadModel(storage, spec.model.uri), {
     executionProvider: o.overrides?.executionProvider ?? spec.worker.executionProvider, modelUri: spec.model.uri,
-    expectedSha256: spec.model.sha256, intraOpThreads: o.intraOpThreads, thread: o.inferenceThread ?? true, transferBytes: true,
+    ...(plan.model
+      ? { expectedSha256: plan.model.sha256, expectedFrom: `the sha256 run ${plan.runId} froze at planning (the file was replaced after the run started; rerun to score with the new model)` }
+      : { expectedSha256: spec.model.sha256 }),
+    intraOpThreads: o.intraOpThreads, thread: o.inferenceThread ?? true, transferBytes: true,
   }))();
   sessionReady.catch(() => undefined); // awaited below
   const encoder = new ParquetThread();

@@ -32,8 +32,10 @@ export interface ScoringSessionOptions {
   executionProvider: ExecutionProviderChoice;
   /** Where the bytes came from; used in messages only. */
   modelUri: string;
-  /** spec.model.sha256: the session refuses bytes with another hash. */
+  /** The session refuses bytes with another hash: the plan's frozen sha256, or spec.model.sha256. */
   expectedSha256?: string;
+  /** Where expectedSha256 comes from, for the message. Default: spec.model.sha256. */
+  expectedFrom?: string;
   /** Default: the CPUs available to the process (cgroup quota included). */
   intraOpThreads?: number;
   /** CUDA device ordinal (default 0). */
@@ -220,7 +222,7 @@ export async function createScoringSession(bytes: Uint8Array, options: ScoringSe
   const uri = options.modelUri;
   const sha256 = sha256Hex(bytes);
   if (options.expectedSha256 !== undefined && options.expectedSha256.toLowerCase() !== sha256) {
-    throw new BadInputError(`model at ${uri} has sha256 ${sha256}, but spec.model.sha256 is ${options.expectedSha256.toLowerCase()}: the bytes differ from the model expected`);
+    throw new BadInputError(`model at ${uri} has sha256 ${sha256}, but ${options.expectedFrom ?? 'spec.model.sha256'} is ${options.expectedSha256.toLowerCase()}: the bytes differ from the model expected`);
   }
   const intraOpThreads = options.intraOpThreads ?? availableCpus();
   const common: ort.InferenceSession.SessionOptions = {
