@@ -72,7 +72,8 @@ describe('bij run, S3', () => {
     // Nothing of the attempts is left in the bucket but the frozen plan.
     const left = [];
     for await (const o of s3.list(`s3://scores/churn/v3/date=2024-02-27/_bij/`)) left.push(o.uri);
-    expect(left).toEqual([`s3://scores/churn/v3/date=2024-02-27/_bij/${manifest.runId}/plan.json`]);
+    // The plan stays for audit, and the run's released claim (commit/claim.ts) as the record of who wrote it.
+    expect(left).toEqual([`s3://scores/churn/v3/date=2024-02-27/_bij/claims/0000000001.json`, `s3://scores/churn/v3/date=2024-02-27/_bij/${manifest.runId}/plan.json`]);
   }, 180_000);
 
   test('a missing input bucket fails the run with a message naming the bucket', async () => {

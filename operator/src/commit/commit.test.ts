@@ -40,8 +40,13 @@ function manifest(runId: string, shard: number, attempt: number, parts: number[]
 /** Writes attempt files and the shard manifest of an attempt, like a worker would. */
 async function writeAttempt(plan: ShardPlan, m: ShardManifest): Promise<void> {
   const prefix = attemptPrefix(plan.spec.output.uri, plan.runId, m.shard, m.attempt);
-  for (const f of m.files) await storage.write(join(prefix, f.path), `${m.shard}/${m.attempt}/${f.path}`);
-  await storage.write(shardManifestUri(plan.spec.output.uri, plan.runId, m.shard, m.attempt), JSON.stringify(m));
+  const files = [];
+  for (const f of m.files) {
+    const content = `${m.shard}/${m.attempt}/${f.path}`;
+    await storage.write(join(prefix, f.path), content);
+    files.push({ ...f, bytes: Buffer.byteLength(content) });
+  }
+  await storage.write(shardManifestUri(plan.spec.output.uri, plan.runId, m.shard, m.attempt), JSON.stringify({ ...m, files }));
 }
 
 describe('mergeManifests (pure)', () => {
@@ -181,5 +186,31 @@ describe('commitRun', () => {
     expect(readFileSync(join(out, 'part-s00001-00000.parquet'), 'utf8')).toBe('input rows');
     expect(readFileSync(join(out, 'part-s00009-00000.parquet'), 'utf8')).toBe('more input rows');
     expect(existsSync(join(out, '_SUCCESS'))).toBe(false);
+  });
+
+  test('verifies every listed file before _SUCCESS: a copy that went missing or came out short is a CommitError', async () => {
+    const { out, plan, chosen } = await setUp();
+    const lossy = Object.assign(Object.create(storage) as typeof storage, {
+      copy: async (from: string, to: string) => (to.endsWith('part-s00001-00000.parquet') ? storage.write(to, 'cut') : storage.copy(from, to)),
+    });
+    const err = await commitRun(lossy, plan, chosen).then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(CommitError);
+    expect((err as Error).message).toMatch(/part-s00001-00000.parquet holds 3 bytes, but its shard wrote \d+; the output is not complete/);
+    expect(existsSync(join(out, '_SUCCESS'))).toBe(false);
+    expect(existsSync(join(out, '_manifest.json'))).toBe(false);
+  });
+
+  test('the fence is checked before the output changes and before _manifest.json and _SUCCESS', async () => {
+    const { out, plan, chosen } = await setUp();
+    const seen: string[] = [];
+    await commitRun(storage, plan, chosen, {
+      fence: async () => { seen.push([existsSync(join(out, 'part-s00000-00000.parquet')), existsSync(join(out, '_manifest.json')), existsSync(join(out, '_SUCCESS'))].map(Number).join('')); },
+    });
+    expect(seen).toEqual(['000', '000', '100', '110']);
+    const lost = await commitRun(storage, makePlan(out, 'r9', [60]), [{ shard: 0, attempt: 0 }], {
+      fence: async () => { throw new Error('taken over'); },
+    }).then(() => undefined, (e: unknown) => e);
+    expect((lost as Error).message).toBe('taken over');
+    expect((await readSuccessMarker(storage, out))?.runId).toBe('r1');
   });
 });

@@ -24,6 +24,9 @@ export interface CommitOptions {
   /** Copies in flight at once. */
   concurrency?: number;
   now?: () => Date;
+  /** Throws unless this run still owns the output (commit/claim.ts checkFence): called before the
+   * first change to the output, before the copies, and before _manifest.json and _SUCCESS. */
+  fence?: () => Promise<void>;
   /** Test hook: called after each numbered step, so a test can crash the commit between steps. */
   afterStep?: (step: number) => Promise<void> | void;
 }
@@ -72,6 +75,8 @@ export async function commitRun(
     return done;
   }
   await step(1);
+  const fence = options.fence ?? (async () => undefined);
+  await fence();
   if (await storage.exists(successUri(outputUri))) await storage.delete(successUri(outputUri));
   await step(2);
 
@@ -84,6 +89,7 @@ export async function commitRun(
   await mapLimit(promotions, options.concurrency ?? 16, async (p) => {
     if (await isInput(p.to)) throw new CommitError(`refusing to commit ${p.to}: it is an input file of this run (${plan.spec.input.uri})`);
   });
+  await fence();
   await mapLimit(promotions, options.concurrency ?? 16, (p) => storage.copy(p.from, p.to));
   await step(4);
 
@@ -97,14 +103,33 @@ export async function commitRun(
   await mapLimit(stale, options.concurrency ?? 16, (uri) => storage.delete(uri));
   await step(5);
 
+  await verifyCommitted(storage, outputUri, manifest, options.concurrency ?? 16);
+  await fence();
   await storage.write(runManifestUri(outputUri), JSON.stringify(manifest, null, 2) + '\n', { contentType: 'application/json' });
   await step(6);
+  await fence();
   const success: SuccessMarker = { runId: plan.runId, manifest: runManifestUri(outputUri), committedAt: now().toISOString() };
   await storage.write(successUri(outputUri), JSON.stringify(success) + '\n', { contentType: 'application/json' });
   await step(7);
 
   await cleanupRun(storage, outputUri, plan.runId);
   return manifest;
+}
+
+/** Every file the run manifest lists is there with the size its shard recorded; else CommitError
+ * (never _SUCCESS over a missing or cut file). */
+async function verifyCommitted(storage: Storage, outputUri: string, manifest: RunManifest, concurrency: number): Promise<void> {
+  await mapLimit(manifest.files, concurrency, async (f) => {
+    const uri = joinUri(outputUri, f.path);
+    let info;
+    try {
+      info = await storage.stat(uri);
+    } catch (err) {
+      if (err instanceof NotFoundError) throw new CommitError(`${uri} is missing after its copy; the output is not complete`, { cause: err });
+      throw err;
+    }
+    if (info.size !== f.bytes) throw new CommitError(`${uri} holds ${info.size} bytes, but its shard wrote ${f.bytes}; the output is not complete`);
+  });
 }
 
 /** Deletes a committed run's attempt files and aborts its open uploads; keeps plan.json for audit. Idempotent. */

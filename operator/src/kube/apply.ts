@@ -9,6 +9,7 @@ import { describeError, isBadInput, runManifestUri } from '../contract/index.js'
 import { jobSelector, reconcile, statusEqual, type ReconcileInput, type ReconcileResult } from '../reconciler/index.js';
 import { freezePlan, planRun } from '../planner/plan.js';
 import { CommitError, cleanupRun, commitRun, committedRowsOf, discardRun } from '../commit/commit.js';
+import { OutputClaimedError, checkFence, claimOutput, releaseClaim, renewIfDue, type Claim } from '../commit/claim.js';
 import { BIJ_REF } from './clients.js';
 import { isAlreadyExists, isNotFound } from './errors.js';
 import { recordEvents } from './events.js';
@@ -18,7 +19,22 @@ import type { BijObject, Observed, ReconcileContext } from './observe.js';
 export interface ActOptions {
   identity: string;
   commitAfterStep?: (step: number) => Promise<void> | void;
+  /** How long an output claim lives without renewal (commit/claim.ts DEFAULT_CLAIM_TTL_MS). */
+  claimTtlMs?: number;
 }
+
+/** Holds the run's claim on its output: made at planning, renewed while the run lives, checked
+ * again by the commit. Throws OutputClaimedError when another run owns the output. */
+async function holdClaim(ctx: ReconcileContext, storage: Storage, input: ReconcileInput, runId: string, outputUri: string, o: ActOptions): Promise<Claim> {
+  const held = ctx.runState.claimOf(runId);
+  const { namespace, name, uid } = input.bij.metadata;
+  const claim = held ? await renewIfDue(storage, outputUri, held, ctx.now)
+    : await claimOutput(storage, outputUri, { runId, job: { namespace, name, uid } }, ctx.now, o.claimTtlMs);
+  ctx.runState.rememberClaim(claim);
+  return claim;
+}
+
+const TERMINAL = new Set(['Succeeded', 'Failed']);
 
 /** Runs the storage actions that feed back into the decision (plan, commit), deciding again after each. */
 async function decide(ctx: ReconcileContext, observed: Observed, o: ActOptions): Promise<ReconcileResult> {
@@ -29,15 +45,28 @@ async function decide(ctx: ReconcileContext, observed: Observed, o: ActOptions):
   if (result.actions.plan && storage && spec) {
     const { runId } = result.actions.plan;
     try {
+      // The output is claimed before anything is written there (plan.json included).
+      await holdClaim(ctx, storage, input, runId, spec.output.uri, o);
       const job = { namespace: input.bij.metadata.namespace, name: input.bij.metadata.name, uid: input.bij.metadata.uid, generation: input.bij.metadata.generation ?? 0 };
       const plan = await freezePlan(storage, await planRun(storage, job, spec, runId, ctx.now));
       ctx.runState.rememberPlan(plan);
       input.plan = { state: 'ready', runId, totalRows: plan.totalRows, shardRows: plan.shards.map((s) => s.rows) };
     } catch (err) {
-      if (!isBadInput(err)) throw err;
-      input.plan = { state: 'error', message: describeError(err) };
+      if (err instanceof OutputClaimedError) input.plan = { state: 'error', reason: 'OutputInUse', message: err.message };
+      else if (!isBadInput(err)) throw err;
+      else input.plan = { state: 'error', message: describeError(err) };
     }
     result = reconcile(input);
+  } else if (storage && spec && input.plan.state === 'ready' && input.commit.state === 'none' && !TERMINAL.has(result.status.phase ?? '')) {
+    // A live run keeps its claim fresh; one that lost it (its operator was away past the TTL and
+    // another run took the output) must not go on.
+    try {
+      await holdClaim(ctx, storage, input, input.plan.runId, spec.output.uri, o);
+    } catch (err) {
+      if (!(err instanceof OutputClaimedError)) throw err;
+      input.commit = { state: 'error', reason: 'OutputInUse', message: err.message };
+      result = reconcile(input);
+    }
   }
   const stored = input.bij.status;
   if (result.actions.commit && storage && spec && (stored.phase !== 'Merging' || stored.runId !== result.actions.commit.runId)) {
@@ -50,15 +79,23 @@ async function decide(ctx: ReconcileContext, observed: Observed, o: ActOptions):
     const plan = await ctx.runState.loadPlan(storage, spec.output.uri, runId);
     if (!plan) throw new Error(`cannot commit run ${runId}: its plan is missing from ${spec.output.uri}`);
     try {
-      const m = await commitRun(storage, plan, chosen, { afterStep: o.commitAfterStep });
+      const claim = await holdClaim(ctx, storage, input, runId, spec.output.uri, o);
+      const m = await commitRun(storage, plan, chosen, { afterStep: o.commitAfterStep, fence: () => checkFence(storage, spec.output.uri, claim) });
       const rows = committedRowsOf(m);
       ctx.runState.markCommitted(runId, rows);
       input.commit = { state: 'done', manifestUri: runManifestUri(spec.output.uri), rows };
+      await releaseClaim(storage, spec.output.uri, runId, ctx.now);
     } catch (err) {
-      if (!(err instanceof CommitError)) throw err; // I/O: retried with backoff
-      input.commit = { state: 'error', message: describeError(err) };
+      if (err instanceof OutputClaimedError) input.commit = { state: 'error', reason: 'OutputInUse', message: err.message };
+      else if (!(err instanceof CommitError)) throw err; // I/O: retried with backoff
+      else input.commit = { state: 'error', message: describeError(err) };
     }
     result = reconcile(input);
+  }
+  if (storage && spec && result.status.phase === 'Failed' && input.bij.status.phase !== 'Failed' && result.status.runId) {
+    // A failed run gives its output up at once; if this write fails, the claim lapses after its TTL.
+    await releaseClaim(storage, spec.output.uri, result.status.runId, ctx.now)
+      .catch((err: unknown) => ctx.log.warn({ err: describeError(err), runId: result.status.runId }, 'could not release the output claim; it lapses after its TTL'));
   }
   return result;
 }
@@ -74,6 +111,7 @@ async function cleanup(ctx: ReconcileContext, s: Storage | undefined, result: Re
       continue;
     }
     await discardRun(s, c.outputUri, c.runId);
+    await releaseClaim(s, c.outputUri, c.runId, ctx.now);
     ctx.runState.forget(c.runId);
   }
 }

@@ -37,6 +37,9 @@ export interface ControllerOptions {
   now?: () => Date;
   /** Test hook, passed to the commit (crash between commit steps). */
   commitAfterStep?: (step: number) => Promise<void> | void;
+  /** How long a run's claim on its output lives without renewal (default 10 min). Reconciles of a
+   * live run must come more often than a third of it (resyncMs does that). */
+  claimTtlMs?: number;
   /** Passed to every reconcile (retry backoff, progress polling, Job options). */
   reconcileOptions?: ReconcileOptions;
 }
@@ -155,7 +158,7 @@ export class Controller {
     const ctx = { clients: this.o.clients, openStorage: this.o.openStorage, runState: this.runState, log: this.o.log, now };
     const observed = await observe(ctx, obj, this.jobIndex.of(key), this.podIndex.of(key));
     observed.input.options = this.o.reconcileOptions;
-    const result = await act(ctx, obj, observed, { identity: this.identity, commitAfterStep: this.o.commitAfterStep });
+    const result = await act(ctx, obj, observed, { identity: this.identity, commitAfterStep: this.o.commitAfterStep, claimTtlMs: this.o.claimTtlMs });
     // The object may have been deleted while this reconcile ran (its last step can be the removal of
     // the finalizer). The delete event may already have dropped its metric series, so only a job that
     // is still in the cache gets its gauges set; a gone one is forgotten again.

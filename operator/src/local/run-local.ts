@@ -62,6 +62,8 @@ function nodeEnv(extra: Record<string, string> | undefined): Record<string, stri
   return { ...env, ...(extra ?? {}) };
 }
 
+export const LOCAL_CLAIM_TTL_MS = 2 * 60_000;
+
 export async function runLocal(job: JobDocument, o: RunLocalOptions): Promise<RunLocalResult> {
   const namespace = o.namespace ?? job.metadata?.namespace ?? 'default';
   const name = job.metadata?.name ?? 'job';
@@ -72,6 +74,9 @@ export async function runLocal(job: JobDocument, o: RunLocalOptions): Promise<Ru
   const controller = new Controller({
     clients, log: o.log.child({ component: 'operator' }), metrics: new OperatorMetrics(),
     openStorage: (s3: S3Storage) => openStorage({ s3 }), resyncMs: 10_000,
+    // One process holds the claim and renews it every 10 s resync: a bij run that was killed frees
+    // its output within two minutes.
+    claimTtlMs: LOCAL_CLAIM_TTL_MS,
   });
   const runner = new LocalJobRunner({
     kc, workerCommand: [process.execPath, workerEntry()], workDir, log: o.log.child({ component: 'runner' }),

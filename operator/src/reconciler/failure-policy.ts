@@ -12,7 +12,9 @@
 import { failureText, type ShardState } from './shards.js';
 
 export type FailureReason =
-  | 'InvalidSpec' | 'PlanFailed' | 'BadInput' | 'RetriesExhausted' | 'TooManyFailedRows' | 'CommitFailed' | 'PodCannotStart';
+  | 'InvalidSpec' | 'PlanFailed' | 'BadInput' | 'RetriesExhausted' | 'TooManyFailedRows' | 'CommitFailed' | 'PodCannotStart'
+  /** Another run owns the output prefix (commit/claim.ts). */
+  | 'OutputInUse';
 
 /** Waiting reasons that no wait can fix: the pod's spec is wrong (image name, env, Secret...). */
 export const POD_CONFIG_ERRORS: ReadonlySet<string> = new Set([

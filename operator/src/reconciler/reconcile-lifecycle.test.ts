@@ -88,6 +88,16 @@ describe('spec and plan errors', () => {
     expect(isTerminal(r.status, currentRun(bij))).toBe(true);
   });
 
+  test('output owned by another run: Failed (OutputInUse) with the owner named, no Jobs, a Warning event', () => {
+    const bij = makeBIJ().obj();
+    const message = 'the output s3://scores/churn/ belongs to run r1 of BatchInferenceJob default/other (claimed at 2024-02-27T09:00:00Z, renewed at 2024-02-27T09:59:00Z)';
+    const r = reconcile(makeInput(bij).planIs({ state: 'error', reason: 'OutputInUse', message }).obj());
+    expect(r.status).toMatchObject({ phase: 'Failed', message: `run ${currentRun(bij)} cannot start: ${message}` });
+    expect(cond(r, 'Failed')).toMatchObject({ reason: 'OutputInUse' });
+    expect(r.events).toContainEqual(expect.objectContaining({ type: 'Warning', reason: 'OutputInUse' }));
+    expect(r.create).toEqual([]);
+  });
+
   test('a plan that disappears mid-run fails the run instead of re-planning', () => {
     const bij = running().obj();
     const r = reconcile(makeInput(bij).planMissing().attempts(attempt(0).shard(0)).obj());

@@ -199,7 +199,9 @@ function reconcileRun(input: ReconcileInput): ReconcileResult {
   // Step 6: the plan.
   const plan = input.plan;
   if (plan.state === 'error') {
-    const failure: RunFailure = { reason: 'PlanFailed', message: `planning run ${runId} failed: ${plan.message}` };
+    const failure: RunFailure = plan.reason
+      ? { reason: plan.reason, message: `run ${runId} cannot start: ${plan.message}` }
+      : { reason: 'PlanFailed', message: `planning run ${runId} failed: ${plan.message}` };
     return finish({ ...base, phase: 'Failed', completionTime: completionTime('Failed'), message: failure.message, failure }, { delete: stopActive('the run failed') });
   }
   if (plan.state !== 'ready' || plan.runId !== runId) {
@@ -263,7 +265,7 @@ function reconcileRun(input: ReconcileInput): ReconcileResult {
     return finish(done, { delete: deletions(attempts, () => true, 'the run succeeded') }, failures);
   }
   if (input.commit.state === 'error') {
-    const f: RunFailure = { reason: 'CommitFailed', message: `committing run ${runId} failed: ${input.commit.message}` };
+    const f: RunFailure = { reason: input.commit.reason ?? 'CommitFailed', message: `committing run ${runId} failed: ${input.commit.message}` };
     return finish({ ...facts, phase: 'Failed', completionTime: completionTime('Failed'), message: f.message, failure: f },
       { delete: stopActive('the run failed') }, failures);
   }

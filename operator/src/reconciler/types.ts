@@ -78,7 +78,7 @@ export type PlanState =
    * performing actions.plan fails for such a reason, call reconcile again in the same pass with this
    * state and act on that result: nothing else remembers the error. (No rows at all: either this, or
    * a plan with zero shards, which the reconciler commits at once as an empty output.) */
-  | { state: 'error'; message: string };
+  | { state: 'error'; message: string; /** Default PlanFailed. */ reason?: 'OutputInUse' };
 
 /** The BatchInferenceJob as the reconciler sees it. */
 export interface ReconcileBij {
@@ -115,7 +115,7 @@ export interface ReconcileInput {
     | { state: 'none' }
     | { state: 'done'; manifestUri?: string; rows?: RowCounts }
     /** The commit cannot succeed as chosen (commit/merge.ts CommitError): the run fails. */
-    | { state: 'error'; message: string };
+    | { state: 'error'; message: string; /** Default CommitFailed. */ reason?: 'OutputInUse' };
   now: Date;
   options?: ReconcileOptions;
 }

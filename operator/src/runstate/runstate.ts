@@ -14,6 +14,7 @@ import {
   shardManifestUri, type RowCounts, type ShardPlan,
 } from '../contract/index.js';
 import { committedRowsOf, readRunManifest } from '../commit/commit.js';
+import type { Claim } from '../commit/claim.js';
 
 
 const MANIFEST_KEY = /\/shards\/(\d+)\/a(\d+)\/manifest\.json$/;
@@ -26,6 +27,7 @@ export class RunState {
   private progress = new Map<string, { at: number; rows: number; timings?: StageTimings }>();
   private committed = new Map<string, RowCounts>();
   private sweptRuns = new Set<string>();
+  private claims = new Map<string, Claim>();
 
   constructor(private readonly progressTtlMs = 2_000) {}
 
@@ -144,6 +146,15 @@ export class RunState {
     this.sweptRuns.add(runId);
   }
 
+  /** The output claim this process holds for a run (commit/claim.ts), if it made or checked one. */
+  claimOf(runId: string): Claim | undefined {
+    return this.claims.get(runId);
+  }
+
+  rememberClaim(claim: Claim): void {
+    this.claims.set(claim.runId, claim);
+  }
+
   /** Forgets a run (the job was deleted or moved to a new run). */
   forget(runId: string): void {
     this.plans.delete(runId);
@@ -151,6 +162,7 @@ export class RunState {
     this.manifests.delete(runId);
     this.listed.delete(runId);
     this.committed.delete(runId);
+    this.claims.delete(runId);
     for (const k of [...this.probed]) if (k.startsWith(runId + '/')) this.probed.delete(k);
     for (const k of [...this.progress.keys()]) if (k.startsWith(runId + '/')) this.progress.delete(k);
   }
