@@ -91,12 +91,17 @@ describe('validateSpecSemantics', () => {
     ['output = input through ..', (s) => { s.input.uri = '/data/eq'; s.output.uri = '/data/x/../eq/'; }, 'spec.output.uri', /must differ/],
     ['output inside input through ..', (s) => { s.input.uri = 's3://lake/in/'; s.output.uri = 's3://lake/x/../in/out/'; }, 'spec.output.uri', /inside the input/],
     ['S3 keys with a double slash', (s) => { s.input.uri = 's3://lake//in/'; s.output.uri = 's3://lake/in'; }, 'spec.output.uri', /must differ/],
-    ['a reserved env name', (s) => { s.worker = { env: [{ name: 'BIJ_SHARD', value: '1' }] }; }, 'spec.worker.env[0].name', /set by the operator/],
+    ['a reserved env name', (s) => { s.worker = { env: [{ name: 'BIJ_SHARD', value: '1' }] }; }, 'spec.worker.env[0].name', /is reserved: BIJ_\* variables are set by the operator/],
+    ['the test fault hook', (s) => { s.worker = { env: [{ name: 'BIJ_FAULT', value: 'exit:0' }] }; }, 'spec.worker.env[0].name', /BIJ_FAULT is reserved/],
     ['an env entry without a name', (s) => { s.worker = { env: [{ value: '1' }] }; }, 'spec.worker.env[0].name', /required/],
     ['gpus in resources', (s) => { s.worker = { gpus: 1, resources: { limits: { 'nvidia.com/gpu': 2 } } }; }, 'spec.worker.resources.limits', /spec.worker.gpus/],
   ])('%s', (_name, patch, field, message) => {
     const errors = check(patch);
     expect(errors.find((e) => e.field === field)?.message).toMatch(message);
+  });
+
+  test('BIJ_DECODERS is the one BIJ_ variable a spec may set (README: worker.env sets the decoder count)', () => {
+    expect(check((s) => { s.worker = { env: [{ name: 'BIJ_DECODERS', value: '4' }] }; })).toEqual([]);
   });
 
   test('a prefix that only shares a beginning is not inside', () => {

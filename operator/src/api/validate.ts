@@ -54,7 +54,9 @@ export function parseStatus(status: unknown): BatchInferenceJobStatus {
   return r.success ? r.data : {};
 }
 
-const RESERVED_ENV = new Set<string>(Object.values(ENV));
+/** BIJ_* names are the operator's and the tests' (the BIJ_FAULT hook): a spec may set only the ones
+ * documented for users. */
+const USER_ENV = new Set<string>([ENV.decoders]);
 
 /** A zod issue path as a field path: `spec.model.inputs["a.b"].columns[0]`. */
 export function fieldPath(path: readonly PropertyKey[], prefix = ''): string {
@@ -142,7 +144,9 @@ export function validateSpecSemantics(spec: BatchInferenceJobSpec): FieldError[]
   spec.worker.env?.forEach((e, i) => {
     const f = fieldPath(['spec', 'worker', 'env', i, 'name']);
     if (typeof e.name !== 'string' || e.name.length === 0) add(f, 'is required');
-    else if (RESERVED_ENV.has(e.name)) add(f, `${e.name} is set by the operator`);
+    else if (e.name.startsWith('BIJ_') && !USER_ENV.has(e.name)) {
+      add(f, `${e.name} is reserved: BIJ_* variables are set by the operator (only ${[...USER_ENV].join(', ')} may be set here)`);
+    }
   });
 
   const limits = spec.worker.resources?.limits;
