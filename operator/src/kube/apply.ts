@@ -116,6 +116,15 @@ async function cleanup(ctx: ReconcileContext, s: Storage | undefined, result: Re
   }
 }
 
+/** The one status write of a pass (a replace guarded by the object's resourceVersion: a 409 means re-read). */
+export async function writeStatus(ctx: Pick<ReconcileContext, 'clients'>, obj: BijObject, status: ReconcileResult['status']): Promise<void> {
+  const meta = obj.metadata!;
+  await ctx.clients.custom.replaceNamespacedCustomObjectStatus({
+    ...BIJ_REF, namespace: meta.namespace!, name: meta.name!,
+    body: { apiVersion: obj.apiVersion, kind: obj.kind, metadata: { ...meta }, status },
+  });
+}
+
 export async function act(ctx: ReconcileContext, obj: BijObject, observed: Observed, o: ActOptions):
   Promise<{ status?: ReconcileResult['status']; requeueAfterMs?: number }> {
   const { clients } = ctx;
@@ -172,12 +181,7 @@ export async function act(ctx: ReconcileContext, obj: BijObject, observed: Obser
   if (onCreate.length > 0) logFailures(await recordEvents(clients, target, onCreate, o.identity));
 
   const old = observed.input.bij.status;
-  if (!statusEqual(old, result.status)) {
-    await clients.custom.replaceNamespacedCustomObjectStatus({
-      ...BIJ_REF, namespace, name,
-      body: { apiVersion: obj.apiVersion, kind: obj.kind, metadata: { ...meta }, status: result.status },
-    });
-  }
+  if (!statusEqual(old, result.status)) await writeStatus(ctx, obj, result.status);
   const afterStatus = result.events.filter((e) => !e.onCreate);
   if (afterStatus.length > 0) logFailures(await recordEvents(clients, target, afterStatus, o.identity));
   if (result.finalizer === 'remove') await removeFinalizer(clients, guard);

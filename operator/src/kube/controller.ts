@@ -19,8 +19,13 @@ import { isConflict } from './errors.js';
 import { SelfHealingInformer } from './informer.js';
 import { WorkQueue } from './workqueue.js';
 import { observe, type BijObject } from './observe.js';
-import { act } from './apply.js';
-import type { ReconcileOptions } from '../reconciler/index.js';
+import { act, writeStatus } from './apply.js';
+import { classifyStorageError } from './storage-errors.js';
+import { recordEvents } from './events.js';
+import { runId as computeRunId, type ReconcileOptions } from '../reconciler/index.js';
+import { storageFailureOutcome, type StorageFailure } from '../reconciler/storage-failure.js';
+import { parseBatchInferenceJob, parseStatus } from '../api/validate.js';
+import { describeError } from '../contract/index.js';
 
 export interface ControllerOptions {
   clients: KubeClients;
@@ -55,6 +60,8 @@ export class Controller {
   private readonly workerLoops: Promise<void>[] = [];
   private resyncTimer?: NodeJS.Timeout;
   private running = false;
+  /** Storage errors in a row, per key: how the status reports them (reconciler/storage-failure.ts). */
+  private readonly storageFailures = new Map<string, StorageFailure>();
   readonly identity: string;
 
   constructor(private readonly o: ControllerOptions) {
@@ -130,6 +137,7 @@ export class Controller {
       try {
         const requeueAfterMs = await this.reconcile(key);
         this.queue.forget(key);
+        this.storageFailures.delete(key);
         if (requeueAfterMs !== undefined) this.queue.addAfter(key, requeueAfterMs);
         this.o.metrics.reconciles.inc({ result: 'success' });
       } catch (err) {
@@ -139,8 +147,10 @@ export class Controller {
           this.queue.addAfter(key, 50);
         } else {
           this.o.metrics.reconciles.inc({ result: 'error' });
+          await this.reportStorageFailure(key, err).catch((e: unknown) =>
+            this.o.log.warn({ key, err: describeError(e) }, 'could not record the storage error in the status; the reconcile is retried anyway'));
           const delay = this.queue.addRateLimited(key);
-          this.o.log.warn({ key, err: err instanceof Error ? err.message : String(err), retryInMs: delay }, 'reconcile failed; will retry');
+          this.o.log.warn({ key, err: describeError(err), retryInMs: delay }, 'reconcile failed; will retry');
         }
       } finally {
         end();
@@ -165,6 +175,29 @@ export class Controller {
     if (!this.bijs.get(name, namespace)) this.o.metrics.forgetJob(namespace, name);
     else if (result.status) this.o.metrics.observeJob(namespace, name, result.status);
     return result.requeueAfterMs;
+  }
+
+  /** A storage error ended a reconcile: count it, and say so in the status (or fail the run). */
+  private async reportStorageFailure(key: string, err: unknown): Promise<void> {
+    const cls = classifyStorageError(err);
+    if (!cls) return;
+    const { namespace, name } = splitKey(key);
+    const obj = this.bijs.get(name, namespace);
+    const parsed = obj ? parseBatchInferenceJob(obj) : undefined;
+    if (!obj || !parsed?.ok || !obj.metadata?.uid) return;
+    const now = this.o.now?.() ?? new Date();
+    const prev = this.storageFailures.get(key);
+    const failure: StorageFailure = {
+      ...cls, tries: (prev?.terminal === cls.terminal ? prev.tries : 0) + 1, since: prev?.since ?? now,
+    };
+    this.storageFailures.set(key, failure);
+    const runId = computeRunId(obj.metadata.uid, parsed.bij.spec);
+    const outcome = storageFailureOutcome(parseStatus(obj.status), runId, obj.metadata.generation, failure, now);
+    if (outcome.status) await writeStatus({ clients: this.o.clients }, obj, outcome.status);
+    const target = { name, namespace, uid: obj.metadata.uid, resourceVersion: obj.metadata.resourceVersion };
+    for (const f of await recordEvents(this.o.clients, target, outcome.events, this.identity)) {
+      this.o.log.warn({ key, err: describeError(f) }, 'could not record event');
+    }
   }
 
   /** True when no reconcile is queued or running (for tests and `bij run`). */

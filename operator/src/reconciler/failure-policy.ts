@@ -14,7 +14,9 @@ import { failureText, type ShardState } from './shards.js';
 export type FailureReason =
   | 'InvalidSpec' | 'PlanFailed' | 'BadInput' | 'RetriesExhausted' | 'TooManyFailedRows' | 'CommitFailed' | 'PodCannotStart'
   /** Another run owns the output prefix (commit/claim.ts). */
-  | 'OutputInUse';
+  | 'OutputInUse'
+  /** Storage refused an operation in a way retrying cannot fix (reconciler/storage-failure.ts). */
+  | 'StorageError';
 
 /** Waiting reasons that no wait can fix: the pod's spec is wrong (image name, env, Secret...). */
 export const POD_CONFIG_ERRORS: ReadonlySet<string> = new Set([
