@@ -13,6 +13,7 @@ import { runShard } from './pipeline/run-shard.js';
 import { runCommitted } from './pipeline/late-attempt.js';
 import type { Storage } from './storage/types.js';
 import { applyWorkerGcTuning, WORKER_V8_FLAGS } from './gc-tuning.js';
+import { exitWithParent } from './parent-watch.js';
 
 const log = pino({ name: 'bij-worker', level: process.env.BIJ_LOG_LEVEL ?? 'info' });
 
@@ -29,6 +30,7 @@ async function loadPlan(storage: Storage, uri: string) {
 
 async function main(): Promise<number> {
   applyWorkerGcTuning(); // before any thread starts: they take the process's V8 flags
+  exitWithParent(); // under the local runner: die with it
   let assignment: Assignment | undefined;
   let rows: { rowsRead?: number; rowsScored?: number; rowsFailed?: number } = {};
   let error: unknown;

@@ -19,6 +19,8 @@ export const ENV = {
    * each shard Job, win over the frozen plan's copy of the spec. */
   maxFailedRows: 'BIJ_MAX_FAILED_ROWS',
   executionProvider: 'BIJ_EXECUTION_PROVIDER',
+  /** Set by the local runner only: a pipe the worker watches to die with its parent. */
+  parentPipeFd: 'BIJ_PARENT_PIPE_FD',
 } as const;
 
 export const DEFAULT_TERMINATION_LOG = '/dev/termination-log';

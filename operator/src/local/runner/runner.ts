@@ -203,10 +203,13 @@ export class LocalJobRunner {
     const logFile = join(this.o.workDir, `${podName}.log`);
     const argv = [...this.o.workerCommand, ...(container.args ?? [])];
     const startedAt = new Date();
+    // fd 3 is a pipe this process never writes to: when it dies, even by kill -9, the worker sees the
+    // pipe close and exits (worker/src/parent-watch.ts), so no orphan writes into the run.
     const child = spawn(argv[0], argv.slice(1), {
-      env: { ...(this.o.baseEnv ?? {}), ...env, [ENV.terminationLog]: terminationFile },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...(this.o.baseEnv ?? {}), ...env, [ENV.terminationLog]: terminationFile, [ENV.parentPipeFd]: '3' },
+      stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
     });
+    (child.stdio[3] as { unref?: () => void } | null)?.unref?.();
     const logStream = createWriteStream(logFile);
     const logTail: string[] = [];
     const onData = (chunk: Buffer) => {
