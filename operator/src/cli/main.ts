@@ -15,6 +15,7 @@ import { operatorCommand } from './operator.js';
 import { renderCrdYaml } from '../api/crd.js';
 import { ensureQuickstartData } from './quickstart-data.js';
 
+const commaList = (v: string): string[] => v.split(',').map((s) => s.trim()).filter((s) => s !== '');
 const positiveInt = (v: string): number => {
   const n = Number(v);
   if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError('must be a positive integer');
@@ -65,6 +66,9 @@ program.command('operator')
   .option('--lease-duration-ms <ms>', 'leader lease duration (default 15000)', positiveInt)
   .option('--renew-deadline-ms <ms>', 'a leader that cannot renew within this stops leading (default 10000)', positiveInt)
   .option('--retry-period-ms <ms>', 'how often candidates try and the leader renews (default 2000)', positiveInt)
+  .option('--allowed-image-prefixes <list>', 'comma-separated: worker images must start with one of these', commaList)
+  .option('--allowed-service-accounts <list>', 'comma-separated: the only worker service accounts allowed', commaList)
+  .option('--no-secret-env', 'refuse jobs whose worker.env or envFrom name Secrets (storage.s3.credentialsSecret stays allowed)')
   .action(async (opts) => {
     await operatorCommand(opts, makeLogger({ name: 'bij-operator' }));
   });

@@ -26,6 +26,11 @@ export interface OperatorOptions {
   leaseDurationMs?: number;
   renewDeadlineMs?: number;
   retryPeriodMs?: number;
+  /** Worker policy (reconciler/worker-policy.ts). */
+  allowedImagePrefixes?: string[];
+  allowedServiceAccounts?: string[];
+  /** commander's --no-secret-env: false refuses Secrets in worker env. */
+  secretEnv?: boolean;
 }
 
 /** Test-only crash point: with BIJ_TEST_COMMIT_EXIT_AFTER_STEP=n the process exits 137 as soon as
@@ -51,7 +56,11 @@ export async function operatorCommand(opts: OperatorOptions, log: Logger): Promi
     clients, namespace: opts.namespace, log, metrics, identity, workers: opts.workers,
     openStorage: (s3: S3Storage) => openStorage({ s3 }),
     resyncMs: opts.resyncMs,
-    reconcileOptions: backoff || opts.progressPollMs !== undefined ? { backoff, progressPollMs: opts.progressPollMs } : undefined,
+    reconcileOptions: {
+      ...(backoff ? { backoff } : {}),
+      ...(opts.progressPollMs !== undefined ? { progressPollMs: opts.progressPollMs } : {}),
+      policy: { allowedImagePrefixes: opts.allowedImagePrefixes, allowedServiceAccounts: opts.allowedServiceAccounts, allowSecretEnv: opts.secretEnv !== false },
+    },
     commitAfterStep: commitExitHook(process.env, log),
   });
   let leading = false;

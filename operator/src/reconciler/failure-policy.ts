@@ -16,7 +16,9 @@ export type FailureReason =
   /** Another run owns the output prefix (commit/claim.ts). */
   | 'OutputInUse'
   /** Storage refused an operation in a way retrying cannot fix (reconciler/storage-failure.ts). */
-  | 'StorageError';
+  | 'StorageError'
+  /** The spec asks for what the operator's policy does not allow (reconciler/worker-policy.ts). */
+  | 'NotAllowed';
 
 /** Waiting reasons that no wait can fix: the pod's spec is wrong (image name, env, Secret...). */
 export const POD_CONFIG_ERRORS: ReadonlySet<string> = new Set([

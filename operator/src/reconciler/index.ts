@@ -10,3 +10,4 @@ export * from './success-policy.js';
 export * from './compute-status.js';
 export * from './events.js';
 export * from './reconcile.js';
+export * from './worker-policy.js';

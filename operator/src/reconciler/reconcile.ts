@@ -21,6 +21,7 @@
  */
 import type { BatchInferenceJobStatus } from '../api/status.js';
 import { specWarnings } from '../api/validate.js';
+import { policyViolations } from './worker-policy.js';
 import { planUri } from '../contract/layout.js';
 import { buildStatus, failedReason, type StatusFacts } from './compute-status.js';
 import { efficiencyOf } from './efficiency.js';
@@ -57,7 +58,8 @@ const result = (status: BatchInferenceJobStatus, rest: Partial<ReconcileResult> 
 /** Whether this status is final for this run id (no more Jobs, no storage reads needed). */
 export function isTerminal(status: BatchInferenceJobStatus, runId: string): boolean {
   if (status.runId !== runId) return false;
-  return status.phase === 'Succeeded' || (status.phase === 'Failed' && failedReason(status) !== 'InvalidSpec');
+  // A spec that was invalid or not allowed can be edited: not terminal.
+  return status.phase === 'Succeeded' || (status.phase === 'Failed' && !['InvalidSpec', 'NotAllowed'].includes(failedReason(status) ?? ''));
 }
 
 /** Whether the caller must read storage (plan, manifests, progress, commit) for this reconcile. */
@@ -75,6 +77,8 @@ export function reconcile(input: ReconcileInput): ReconcileResult {
   if (!hasFinalizer) return result(old, { finalizer: 'add', requeueAfterMs: 0 });
   const specErrors = input.specErrors ?? [];
   if (specErrors.length > 0 || !bij.spec) return reconcileInvalidSpec(input, specErrors);
+  const denied = policyViolations(bij.spec, input.options?.policy, input.options?.job?.workerImage);
+  if (denied.length > 0) return reconcileInvalidSpec(input, denied, 'NotAllowed');
   return reconcileRun(input);
 }
 
@@ -106,10 +110,12 @@ function listErrors(errors: readonly FieldError[]): string {
 }
 
 /** Step 3: the spec does not parse or fails the semantic checks. */
-function reconcileInvalidSpec(input: ReconcileInput, errors: readonly FieldError[]): ReconcileResult {
+/** A spec that is invalid, or that the operator's policy does not allow: Failed until it is edited. */
+function reconcileInvalidSpec(input: ReconcileInput, errors: readonly FieldError[], reason: 'InvalidSpec' | 'NotAllowed' = 'InvalidSpec'): ReconcileResult {
   const { bij, now } = input;
   const old = bij.status ?? {};
-  const failure: RunFailure = { reason: 'InvalidSpec', message: `invalid spec: ${listErrors(errors.length > 0 ? errors : [{ field: 'spec', message: 'does not parse' }])}` };
+  const what = reason === 'NotAllowed' ? "not allowed by the operator's policy" : 'invalid spec';
+  const failure: RunFailure = { reason, message: `${what}: ${listErrors(errors.length > 0 ? errors : [{ field: 'spec', message: 'does not parse' }])}` };
   const facts: StatusFacts = {
     phase: 'Failed', generation: bij.metadata.generation, runId: old.runId, outputUri: old.outputUri,
     shards: old.shards, rows: old.rows, startTime: old.startTime,

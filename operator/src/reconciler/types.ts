@@ -130,6 +130,8 @@ export interface ReconcileOptions {
   /** Delay before retrying a shard after its n-th counted failure: baseMs * 2^(n-1), at most maxMs.
    * Default 10 s doubling to 5 min. */
   backoff?: import('./shards.js').Backoff;
+  /** What the cluster admin allows workers to be (image, service account, Secrets in env). */
+  policy?: import('./worker-policy.js').WorkerPolicy;
 }
 
 export interface KubeEvent {
