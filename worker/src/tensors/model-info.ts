@@ -82,33 +82,38 @@ class Window {
   }
 }
 
+/** Calls `visit` with each field of r's message that has number `field` and wire type `wire`. */
+function each(r: ProtoReader, field: number, wire: number, visit: (f: ProtoField) => void): void {
+  while (!r.done) {
+    const f = r.next();
+    if (f.field === field && f.wire === wire) visit(f);
+  }
+}
+
+/** A ValueInfoProto: its name, and a tensor type's element type and dims (a dim with neither a value
+ * nor a name is ''), as onnxruntime reports them. */
 function decodeValueInfo(bytes: Uint8Array): ValueMeta {
-  const r = new ProtoReader(bytes);
   let name = '';
   let tensor: ProtoReader | undefined;
-  let isTensor = false;
+  const r = new ProtoReader(bytes);
   while (!r.done) {
     const f = r.next();
     if (f.field === VALUE_INFO.name && f.wire === WIRE_LEN) name = r.stringAt(f);
     else if (f.field === VALUE_INFO.type && f.wire === WIRE_LEN) {
-      const t = r.messageAt(f);
-      while (!t.done) {
-        const tf = t.next();
-        if (tf.field === TYPE.tensorType && tf.wire === WIRE_LEN) [isTensor, tensor] = [true, t.messageAt(tf)];
-      }
+      const type = r.messageAt(f);
+      each(type, TYPE.tensorType, WIRE_LEN, (tf) => { tensor = type.messageAt(tf); });
     }
   }
-  if (!isTensor || !tensor) return { name, isTensor: false, dims: [] };
-  let type = 0;
+  if (!tensor) return { name, isTensor: false, dims: [] };
+  const t: ProtoReader = tensor;
+  let elemType = 0;
   const dims: (number | string)[] = [];
-  while (!tensor.done) {
-    const f = tensor.next();
-    if (f.field === TENSOR_TYPE.elemType && f.wire === WIRE_VARINT) type = tensor.varintAt(f);
+  while (!t.done) {
+    const f = t.next();
+    if (f.field === TENSOR_TYPE.elemType && f.wire === WIRE_VARINT) elemType = t.varintAt(f);
     else if (f.field === TENSOR_TYPE.shape && f.wire === WIRE_LEN) {
-      const shape = tensor.messageAt(f);
-      while (!shape.done) {
-        const sf = shape.next();
-        if (sf.field !== SHAPE.dim || sf.wire !== WIRE_LEN) continue;
+      const shape = t.messageAt(f);
+      each(shape, SHAPE.dim, WIRE_LEN, (sf) => {
         const dim = shape.messageAt(sf);
         let d: number | string = '';
         while (!dim.done) {
@@ -117,10 +122,10 @@ function decodeValueInfo(bytes: Uint8Array): ValueMeta {
           else if (df.field === DIM.param && df.wire === WIRE_LEN) d = dim.stringAt(df);
         }
         dims.push(d);
-      }
+      });
     }
   }
-  return { name, isTensor: true, type: typeName(type), dims };
+  return { name, isTensor: true, type: typeName(elemType), dims };
 }
 
 /** The name of the TensorProto at [start, end), without fetching its values. */
