@@ -9,8 +9,9 @@ import { isFloatElement, type ElementType } from './type-rules.js';
 import type { TensorData } from './types.js';
 
 const IS_LE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-const LO = IS_LE ? 0 : 1;
-const HI = 1 - LO;
+/** Where the low and the high 32-bit word of a 64-bit value are, in an Int32Array view. */
+export const LO = IS_LE ? 0 : 1;
+export const HI = 1 - LO;
 const TWO32 = 4294967296;
 
 /**

@@ -12,7 +12,7 @@
 import { DataType, Precision, type Data } from 'apache-arrow';
 import { BadInputError } from '../../../operator/src/contract/index.js';
 import type { InputPlan, ScoringPlan } from './plan.js';
-import { ColumnCursor, copyRows, listOffsets, readNum, sourceOf, targetFor } from './copy.js';
+import { ColumnCursor, HI, copyRows, listOffsets, readNum, sourceOf, targetFor } from './copy.js';
 import { ROUND } from './nearest.js';
 import { packDense } from './pack-dense.js';
 import {
@@ -48,8 +48,6 @@ export interface PackOptions {
 }
 
 const MAX_REASONS = 0xfffe;
-
-const IS_LE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 const isValid = (bitmap: Uint8Array, pos: number): boolean => (bitmap[pos >> 3] & (1 << (pos & 7))) !== 0;
 
@@ -126,8 +124,7 @@ function doesNotFit(d: Data, target: ElementType): (k: number) => boolean {
   if (s.kind === 'i64' && (target === 'int64' || target === 'uint64')) {
     // uint64 -> int64 or int64 -> uint64: the values with the top bit set do not fit.
     const w = s.w;
-    const hi = IS_LE ? 1 : 0;
-    return (k) => w[2 * k + hi] < 0;
+    return (k) => w[2 * k + HI] < 0;
   }
   // Targets of at most 32 bits: a double is exact enough near their ends.
   const [lo, hi] = INT_RANGE[target].map(Number);
@@ -150,7 +147,9 @@ function scanFit(d: Data, start: number, end: number, row: number, perRow: numbe
   if (!feedOf(d.type, target)?.checked) return;
   const out = doesNotFit(d, target);
   const marks = m.marks;
+  const nulls = d.nullCount > 0 && d.nullBitmap ? d.nullBitmap : null;
   for (let k = start; k < end; k++) {
+    if (nulls && !isValid(nulls, d.offset + k)) continue; // a null's slot holds no value
     if (!out(k)) continue;
     const r = row + Math.floor((k - start) / perRow);
     if (marks[r] === 0) marks[r] = m.id(rangeReason(target, column));
