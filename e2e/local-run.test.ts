@@ -82,15 +82,26 @@ describe('bij run, local files', () => {
     expect(eff!.modelBusyPercent).toBeLessThanOrEqual(100);
   }, 180_000);
 
-  test('bad input fails the run at once with the worker\'s message and commits nothing', async () => {
+  test('a mapping that does not fit the model is refused at planning, before any pod starts, naming the input', async () => {
     const result = await runLocal(job(root, {
-      output: { uri: join(root, 'out-bad') + '/' },
+      output: { uri: join(root, 'out-unfit') + '/' },
       model: { uri: join(root, 'models', 'model.onnx'), inputs: { X: { columns: ['f0', 'f1', 'f2'] } }, outputs: { probs: { column: 'churn_score', select: 1 } } },
     }), { log: silentLogger(), timeoutMs: 120_000 });
     expect(result.phase).toBe('Failed');
-    expect(result.message).toMatch(/X/);
-    expect(result.message).toMatch(/4/);
-    expect(result.message).toMatch(/3/);
+    expect(result.message).toContain("model input 'X' takes 4 values per row (shape [batch, 4]), but spec.model.inputs.X gives 3 (columns f0, f1, f2)");
+    expect(result.status?.conditions?.find((c) => c.type === 'Failed')).toMatchObject({ status: 'True', reason: 'PlanFailed' });
+    expect(result.status?.shards?.retries ?? 0).toBe(0);
+    expect(existsSync(join(root, 'out-unfit', '_SUCCESS'))).toBe(false);
+  }, 180_000);
+
+  test('bad input only the worker can see fails the run at once with the worker\'s message and commits nothing', async () => {
+    // The planner does not hash the model; the worker refuses bytes whose sha256 differs.
+    const result = await runLocal(job(root, {
+      output: { uri: join(root, 'out-bad') + '/' },
+      model: { uri: join(root, 'models', 'model.onnx'), sha256: 'a'.repeat(64), inputs: { X: { columns: ['f0', 'f1', 'f2', 'f3'] } }, outputs: { probs: { column: 'churn_score', select: 1 } } },
+    }), { log: silentLogger(), timeoutMs: 120_000 });
+    expect(result.phase).toBe('Failed');
+    expect(result.message).toMatch(/sha256/);
     expect(existsSync(join(root, 'out-bad', '_SUCCESS'))).toBe(false);
     expect(existsSync(join(root, 'out-bad', '_manifest.json'))).toBe(false);
     // One failed attempt, not retried: the failure reason is the worker's bad-input exit.

@@ -1,6 +1,8 @@
 /**
- * Planning a run: list the input, read every file's footer (ranged reads of the footer only), check
- * that the columns the spec names exist with usable types, split the row groups into shards (pure,
+ * Planning a run: list the input, read every file's footer (ranged reads of the footer only) and the
+ * model's inputs and outputs (model-info.ts: no onnxruntime, and no weights read), check that the
+ * columns the spec names exist and that the mapping fits the model and every file's columns (the
+ * rules the worker applies too, tensors/plan.ts and type-rules.ts), split the row groups into shards (pure,
  * split.ts) and freeze the plan under output.uri/_bij/<runId>/plan.json. The first plan written for a
  * run id wins (if-none-match where the store has it, and a re-read otherwise), so every attempt of
  * every shard reads exactly the same rows even if two operators plan at once.
@@ -9,6 +11,10 @@ import * as arrow from 'apache-arrow';
 import type { Storage } from '../../../worker/src/storage/types.js';
 import { mapLimit } from '../../../worker/src/storage/retry.js';
 import { readFooter, type ParquetFooter } from '../../../worker/src/reader/index.js';
+import { readModelMeta } from '../../../worker/src/tensors/model-info.js';
+import { checkScoring } from '../../../worker/src/tensors/plan.js';
+import { missingColumnProblem } from '../../../worker/src/tensors/type-rules.js';
+import type { ModelMeta } from '../../../worker/src/tensors/types.js';
 import type { BatchInferenceJobSpec } from '../api/spec.js';
 import {
   BadInputError, parseShardPlan, planUri, type PlannedFile, type ShardPlan,
@@ -25,26 +31,18 @@ export interface JobIdentity {
   generation: number;
 }
 
-const isNumeric = (t: arrow.DataType): boolean => arrow.DataType.isInt(t) || arrow.DataType.isFloat(t);
-const isNumericList = (t: arrow.DataType): boolean =>
-  (arrow.DataType.isList(t) || arrow.DataType.isFixedSizeList(t)) && isNumeric((t as arrow.List).children[0].type);
-
-/** Pure: the columns a spec needs that a file lacks or cannot feed, as one message per problem. */
+/** Pure: the id and passthrough columns a file lacks, as one message per problem (the model's input
+ * columns: mappingProblems). */
 export function columnProblems(spec: BatchInferenceJobSpec, footer: Pick<ParquetFooter, 'uri' | 'columns'>): string[] {
   const byName = new Map(footer.columns.map((c) => [c.name, c]));
   const problems: string[] = [];
-  const available = () => footer.columns.map((c) => c.name).join(', ');
   const need = (column: string, field: string, check?: (t: arrow.DataType) => boolean, what?: string) => {
     const c = byName.get(column);
-    if (!c) problems.push(`${field}: column "${column}" is not in ${footer.uri} (it has: ${available()})`);
+    if (!c) problems.push(missingColumnProblem(field, column, footer.uri, footer.columns.map((x) => x.name)));
     else if (check && !check(c.arrowType)) problems.push(`${field}: column "${column}" in ${footer.uri} is ${c.type}, not ${what}`);
   };
   need(spec.input.idColumn, 'spec.input.idColumn');
   for (const [i, col] of (spec.input.passthroughColumns ?? []).entries()) need(col, `spec.input.passthroughColumns[${i}]`);
-  for (const [input, m] of Object.entries(spec.model.inputs)) {
-    for (const [i, col] of (m.columns ?? []).entries()) need(col, `spec.model.inputs.${input}.columns[${i}]`, isNumeric, 'a numeric column');
-    if (m.column) need(m.column, `spec.model.inputs.${input}.column`, isNumericList, 'a list of numbers');
-  }
   return problems;
 }
 
@@ -56,13 +54,27 @@ export const withoutEnv = (spec: BatchInferenceJobSpec): BatchInferenceJobSpec =
   return { ...spec, worker };
 };
 
+/**
+ * Pure: what in spec.model does not fit the model, or a file's columns: names the model lacks,
+ * unsupported element types, widths, missing columns and column types that cannot feed their input
+ * (a float column into an integer input, say). The worker checks the same with the same code.
+ */
+export function mappingProblems(spec: BatchInferenceJobSpec, footer: Pick<ParquetFooter, 'uri' | 'columns'>, model: ModelMeta): string[] {
+  const schema = new arrow.Schema(footer.columns.map((c) => new arrow.Field(c.name, c.arrowType, c.nullable)));
+  return checkScoring(spec.model, model, schema, footer.uri).problems;
+}
+
 export async function planRun(storage: Storage, job: JobIdentity, spec: BatchInferenceJobSpec, runId: string, now: Date): Promise<ShardPlan> {
   await checkInputOutputApart(spec.input.uri, spec.output.uri);
   const modelFrozen = freezeModel(storage, spec.model.uri, spec.model.sha256);
   modelFrozen.catch(() => undefined); // awaited below, after the input checks
   const listed = await listInputFiles(storage, spec.input.uri);
-  const footers = await mapLimit(listed, 8, (info) => readFooter(storage, info.uri, { info }));
-  const problems = footers.flatMap((f) => columnProblems(spec, f));
+  const [footers, model] = await Promise.all([
+    mapLimit(listed, 8, (info) => readFooter(storage, info.uri, { info })),
+    readModelMeta(storage, spec.model.uri),
+  ]);
+  // Problems of the model alone come once, not once per file.
+  const problems = [...new Set(footers.flatMap((f) => [...columnProblems(spec, f), ...mappingProblems(spec, f, model)]))];
   if (problems.length > 0) {
     const more = problems.length > 5 ? ` (and ${problems.length - 5} more)` : '';
     throw new BadInputError(problems.slice(0, 5).join('; ') + more);

@@ -1,5 +1,6 @@
 /** @jest-environment ./worker/src/session/jest-ort-environment.js */
 import ort from 'onnxruntime-node';
+import { ortTensor } from '../session/session.js';
 import { GraphBuilder, linearModel, mlpModel, prng, ProtoWriter, twoInputModel, type InputElementType } from './index.js';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
@@ -47,13 +48,30 @@ describe('ready-made models run in onnxruntime and match the JS reference', () =
     ['float64', (v) => Float64Array.from(v)],
     ['int64', (v) => BigInt64Array.from(v.map(BigInt))],
     ['int32', (v) => Int32Array.from(v)],
+    ['int16', (v) => Int16Array.from(v)],
+    ['int8', (v) => Int8Array.from(v)],
+    ['float16', (v) => new Uint16Array(Float16Array.from(v).buffer)], // the bits; every value here is exact in float16
   ])('linearModel with %s input (Cast for non-float32), sigmoid', async (inputType, make) => {
     const m = linearModel({ features: 3, weights, bias, sigmoid: true, inputType, inputName: 'feat', outputName: 'p' });
     const x = rows.flat();
-    const out = await run(m.bytes, { feat: new ort.Tensor(inputType, make(x) as Float32Array, [4, 3]) });
+    const out = await run(m.bytes, { feat: ortTensor(inputType, make(x) as Float32Array, [4, 3]) });
     expect(out.p.dims).toEqual([4, 2]);
     expect(maxDiff(out.p.data as Float32Array, m.reference(rows))).toBeLessThan(1e-6);
     expect(m.params).toEqual({ weights, bias, sigmoid: true });
+  });
+
+  test('linearModel with float16 input and output: the float16 nearest of the float32 computation', async () => {
+    const m = linearModel({ features: 3, weights, bias, sigmoid: true, inputType: 'float16', outputType: 'float16', inputName: 'feat', outputName: 'p' });
+    const x = rows.flat();
+    const out = await run(m.bytes, { feat: ortTensor('float16', new Uint16Array(Float16Array.from(x).buffer), [4, 3]) });
+    expect(out.p.type).toBe('float16');
+    expect(out.p.dims).toEqual([4, 2]);
+    const got = Array.from(out.p.data as unknown as ArrayLike<number>); // a Float16Array where the runtime has one
+    const ref = m.reference(rows);
+    // Within float16 precision of the reference (the inputs are exact in float16; the output is rounded
+    // once to float16, after float32 arithmetic).
+    got.forEach((v, i) => expect(Math.abs(v - ref[i])).toBeLessThanOrEqual(Math.abs(ref[i]) * 2 ** -11 + 1e-6));
+    expect(got).toEqual(Array.from(ref, (v) => Math.f16round(v)));
   });
 
   test('linearModel with a fixed batch declares it and runs it', async () => {

@@ -3,9 +3,11 @@
  * ONNX bytes, the parameters it used, and a plain-JS `reference` that computes the expected outputs
  * (in float64) independently of ONNX Runtime.
  */
-import { GraphBuilder, type Dim, type OnnxElementType } from './onnx.js';
+import type { ElementType } from '../tensors/type-rules.js';
+import { GraphBuilder, ONNX_DATA_TYPE, type Dim, type OnnxElementType } from './onnx.js';
 
-export type InputElementType = 'float32' | 'float64' | 'int64' | 'int32';
+/** Input types the ready-made models take: any the worker feeds (a Cast to float32 follows). */
+export type InputElementType = ElementType;
 
 /** mulberry32: a tiny deterministic PRNG. Returns floats in [0, 1). */
 export function prng(seed: number): () => number {
@@ -75,6 +77,9 @@ export interface LinearModelOptions {
   batch?: number | 'dynamic';
   /** Element type of the input; anything but float32 goes through a Cast to float. */
   inputType?: InputElementType;
+  /** Element type of the output: float32 (the default), or float16 through a final Cast (a mixed
+   * precision model's output). */
+  outputType?: 'float32' | 'float16';
 }
 
 export interface BuiltModel<P, R> {
@@ -99,12 +104,14 @@ export function linearModel(o: LinearModelOptions): BuiltModel<Required<Pick<Lin
   const b = batchDim(o.batch);
   const g = new GraphBuilder('linear');
   let x = g.input(inputName, inputType, [b, features]);
-  if (inputType !== 'float32') x = g.node('Cast', [x], { to: { i: 1 } });
+  if (inputType !== 'float32') x = g.node('Cast', [x], { to: { i: ONNX_DATA_TYPE.float32 } });
   const w = g.init('W', 'float32', [features, outputs], flat(weights));
   const bb = g.init('B', 'float32', [outputs], bias);
   let y = g.node('Add', [g.node('MatMul', [x, w]), bb]);
   if (o.sigmoid) y = g.node('Sigmoid', [y]);
-  g.output(outputName, 'float32', [b, outputs], y);
+  const outputType = o.outputType ?? 'float32';
+  if (outputType !== 'float32') y = g.node('Cast', [y], { to: { i: ONNX_DATA_TYPE[outputType] } });
+  g.output(outputName, outputType, [b, outputs], y);
   const sig = o.sigmoid ?? false;
   return {
     bytes: g.encode(),
@@ -224,7 +231,7 @@ export function twoInputModel(o: TwoInputModelOptions): BuiltModel<TwoInputParam
   const xType: OnnxElementType = o.xType ?? 'float32';
   const g = new GraphBuilder('two_input');
   let x = g.input(o.xName ?? 'X', xType, [bd, o.k]);
-  if (xType !== 'float32') x = g.node('Cast', [x], { to: { i: 1 } });
+  if (xType !== 'float32') x = g.node('Cast', [x], { to: { i: ONNX_DATA_TYPE.float32 } });
   const e = g.input(o.eName ?? 'E', 'float32', [bd, o.dim]);
   const sx = g.node('MatMul', [x, g.init('WX', 'float32', [o.k, 1], flat(p.wx))]);
   const se = g.node('MatMul', [e, g.init('WE', 'float32', [o.dim, 1], flat(p.we))]);

@@ -5,15 +5,24 @@
  */
 import { ProtoWriter, littleEndianBytes } from './protobuf.js';
 
-/** Element types the generator writes (TensorProto.DataType values). */
+/** TensorProto.DataType values, under onnxruntime's names for them. */
 export const ONNX_DATA_TYPE = {
   float32: 1,
   uint8: 2,
   int8: 3,
+  uint16: 4,
+  int16: 5,
   int32: 6,
   int64: 7,
+  string: 8,
   bool: 9,
+  float16: 10,
   float64: 11,
+  uint32: 12,
+  uint64: 13,
+  complex64: 14,
+  complex128: 15,
+  bfloat16: 16,
 } as const;
 export type OnnxElementType = keyof typeof ONNX_DATA_TYPE;
 
@@ -31,7 +40,10 @@ export interface TensorInit {
 export interface ValueInfo {
   name: string;
   type: OnnxElementType;
-  shape: readonly Dim[];
+  /** Dims; null: no shape declared at all. */
+  shape: readonly Dim[] | null;
+  /** A sequence of such tensors rather than a tensor (what SequenceConstruct gives). */
+  sequence?: boolean;
 }
 
 export type AttrValue =
@@ -74,16 +86,22 @@ function typedArrayFor(t: TensorInit): ArrayBufferView & { length: number; BYTES
   if (t.data.length !== n) {
     throw new Error(`initializer ${t.name}: dims [${t.dims.join(', ')}] need ${n} values, got ${t.data.length}`);
   }
+  const numbers = t.data as ArrayLike<number>;
   switch (t.type) {
-    case 'float32': return Float32Array.from(t.data as ArrayLike<number>);
-    case 'float64': return Float64Array.from(t.data as ArrayLike<number>);
-    case 'int32': return Int32Array.from(t.data as ArrayLike<number>);
-    case 'int8': return Int8Array.from(t.data as ArrayLike<number>);
-    case 'uint8': case 'bool': return Uint8Array.from(t.data as ArrayLike<number>);
+    case 'float32': return Float32Array.from(numbers);
+    case 'float64': return Float64Array.from(numbers);
+    // float16 values go in as their bits (the nearest float16 of each number).
+    case 'float16': return new Uint16Array(Float16Array.from(numbers).buffer);
+    case 'int32': return Int32Array.from(numbers);
+    case 'int16': return Int16Array.from(numbers);
+    case 'int8': return Int8Array.from(numbers);
+    case 'uint32': return Uint32Array.from(numbers);
+    case 'uint16': return Uint16Array.from(numbers);
+    case 'uint8': case 'bool': return Uint8Array.from(numbers);
     case 'int64':
-      return t.data instanceof BigInt64Array
-        ? t.data
-        : BigInt64Array.from(Array.from(t.data as ArrayLike<number>, (v) => BigInt(v)));
+      return t.data instanceof BigInt64Array ? t.data : BigInt64Array.from(Array.from(numbers, (v) => BigInt(v)));
+    case 'uint64': return BigUint64Array.from(Array.from(numbers, (v) => BigInt(v)));
+    default: throw new Error(`initializer ${t.name}: the generator does not write ${t.type} values`);
   }
 }
 
@@ -95,22 +113,23 @@ export function writeTensor(w: ProtoWriter, t: TensorInit): void {
   w.bytes(9, littleEndianBytes(typedArrayFor(t)));
 }
 
-/** ValueInfoProto: name and a tensor type with its shape. */
+/** ValueInfoProto: name and a tensor type with its shape (or a sequence of such tensors). */
 export function writeValueInfo(w: ProtoWriter, v: ValueInfo): void {
   w.string(1, v.name);
-  w.message(2, (type) =>
+  const tensorType = (type: ProtoWriter) =>
     type.message(1, (tensor) => {
       tensor.int(1, ONNX_DATA_TYPE[v.type]);
+      if (v.shape === null) return;
       tensor.message(2, (shape) => {
-        for (const d of v.shape) {
+        for (const d of v.shape ?? []) {
           shape.message(1, (dim) => {
             if (typeof d === 'number') dim.int(1, d);
             else if (typeof d === 'string') dim.string(2, d);
           });
         }
       });
-    }),
-  );
+    });
+  w.message(2, (type) => (v.sequence ? type.message(4, (seq) => seq.message(1, tensorType)) : tensorType(type)));
 }
 
 function writeAttr(w: ProtoWriter, name: string, a: AttrValue): void {
@@ -165,7 +184,7 @@ export class GraphBuilder {
 
   constructor(private readonly name = 'graph') {}
 
-  input(name: string, type: OnnxElementType, shape: readonly Dim[]): string {
+  input(name: string, type: OnnxElementType, shape: readonly Dim[] | null): string {
     this.inputs.push({ name, type, shape });
     return name;
   }
@@ -184,9 +203,9 @@ export class GraphBuilder {
   }
 
   /** Declares a graph output. When `from` differs from `name`, an Identity node renames it. */
-  output(name: string, type: OnnxElementType, shape: readonly Dim[], from: string = name): string {
+  output(name: string, type: OnnxElementType, shape: readonly Dim[] | null, from: string = name, sequence = false): string {
     if (from !== name) this.node('Identity', [from], undefined, [name]);
-    this.outputs.push({ name, type, shape });
+    this.outputs.push({ name, type, shape, ...(sequence ? { sequence } : {}) });
     return name;
   }
 

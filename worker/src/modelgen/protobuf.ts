@@ -1,15 +1,22 @@
 /**
- * A minimal protobuf encoder: just what encoding ONNX models needs (varints, length-delimited fields,
- * packed repeated scalars, fixed 32/64-bit floats). Messages are built bottom-up: encode a child into
- * its own writer, then embed its bytes as a length-delimited field of the parent.
+ * A minimal protobuf encoder and decoder: just what encoding ONNX models, and reading their graph's
+ * inputs and outputs back (tensors/model-info.ts), needs: varints, length-delimited fields, packed
+ * repeated scalars, fixed 32/64-bit values. Messages are built bottom-up: encode a child into its own
+ * writer, then embed its bytes as a length-delimited field of the parent.
  */
 
-const WIRE_VARINT = 0;
-const WIRE_I64 = 1;
-const WIRE_LEN = 2;
-const WIRE_I32 = 5;
+export const WIRE_VARINT = 0;
+export const WIRE_I64 = 1;
+export const WIRE_LEN = 2;
+export const WIRE_I32 = 5;
 
 const utf8 = new TextEncoder();
+const utf8Decoder = new TextDecoder('utf-8', { fatal: true });
+
+/** Bytes that are not the protobuf message they should be. */
+export class ProtoError extends Error {
+  override readonly name = 'ProtoError';
+}
 
 export class ProtoWriter {
   private buf = new Uint8Array(256);
@@ -123,6 +130,89 @@ export class ProtoWriter {
 
   finish(): Uint8Array {
     return this.buf.slice(0, this.len);
+  }
+}
+
+/** One field's key, and where its value lies in the buffer: [start, end). A varint's value is read
+ * with `varintAt`, a length-delimited one is the bytes themselves. */
+export interface ProtoField {
+  field: number;
+  wire: number;
+  start: number;
+  end: number;
+}
+
+/** Reads a message's fields in order from bytes in memory, [start, end) of `buf`. */
+export class ProtoReader {
+  pos: number;
+
+  constructor(readonly buf: Uint8Array, start = 0, readonly end = buf.length) {
+    this.pos = start;
+  }
+
+  get done(): boolean {
+    return this.pos >= this.end;
+  }
+
+  /** A varint as a number: int64 values beyond 2^53 lose precision, negative ones come back negative. */
+  varint(): number {
+    let v = 0n;
+    for (let shift = 0n; ; shift += 7n) {
+      if (this.pos >= this.end) throw new ProtoError(`truncated varint at byte ${this.pos}`);
+      if (shift > 63n) throw new ProtoError(`varint longer than 10 bytes at byte ${this.pos}`);
+      const b = this.buf[this.pos++];
+      v |= BigInt(b & 0x7f) << shift;
+      if (b < 0x80) break;
+    }
+    return Number(BigInt.asIntN(64, v));
+  }
+
+  /** The next field's key and the span of its value, which need not lie in the buffer (a varint's
+   * must). The reader stays after the key (and the length or the varint). */
+  header(): ProtoField {
+    const at = this.pos;
+    const key = this.varint();
+    const field = Math.floor(key / 8);
+    const wire = key & 7;
+    if (field < 1) throw new ProtoError(`field number ${field} at byte ${at}`);
+    const start = this.pos;
+    switch (wire) {
+      case WIRE_VARINT: this.varint(); return { field, wire, start, end: this.pos };
+      case WIRE_I64: return { field, wire, start, end: start + 8 };
+      case WIRE_I32: return { field, wire, start, end: start + 4 };
+      case WIRE_LEN: {
+        const len = this.varint();
+        if (len < 0) throw new ProtoError(`negative length at byte ${start}`);
+        return { field, wire, start: this.pos, end: this.pos + len };
+      }
+      default: throw new ProtoError(`wire type ${wire} (field ${field}) at byte ${at}`);
+    }
+  }
+
+  /** The next field's key and value span; the reader moves past the value. */
+  next(): ProtoField {
+    const f = this.header();
+    if (f.end > this.end) throw new ProtoError(`field ${f.field} at byte ${f.start} runs past the end of its message (byte ${this.end})`);
+    this.pos = f.end;
+    return f;
+  }
+
+  /** The varint value of a field returned by next(). */
+  varintAt(f: ProtoField): number {
+    return new ProtoReader(this.buf, f.start, f.end).varint();
+  }
+
+  stringAt(f: ProtoField): string {
+    try {
+      return utf8Decoder.decode(this.buf.subarray(f.start, f.end));
+    } catch (e) {
+      throw new ProtoError(`field ${f.field} at byte ${f.start} is not UTF-8`, { cause: e });
+    }
+  }
+
+  /** A reader over an embedded message (a length-delimited field). */
+  messageAt(f: ProtoField): ProtoReader {
+    return new ProtoReader(this.buf, f.start, f.end);
   }
 }
 

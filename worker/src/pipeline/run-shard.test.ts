@@ -107,23 +107,33 @@ describe('runShard', () => {
 });
 
 describe('bad input fails fast, names the culprit, and leaves no manifest', () => {
-  const cases: [string, (s: BatchInferenceJobSpecInput) => BatchInferenceJobSpecInput, RegExp][] = [
-    ['a missing model', (s) => ({ ...s, model: { ...s.model, uri: join(root, 'models', 'nope.onnx') } }), /model not found at .*nope\.onnx/],
+  // Each is refused at planning, before any pod starts (except the sha256, which only the worker
+  // checks). The worker refuses them too, should the model or the spec change after planning: here
+  // the shard runs the plan of the good spec with the bad spec in it.
+  const cases: [string, (s: BatchInferenceJobSpecInput) => BatchInferenceJobSpecInput, RegExp, boolean][] = [
+    ['a missing model', (s) => ({ ...s, model: { ...s.model, uri: join(root, 'models', 'nope.onnx') } }), /model not found at .*nope\.onnx/, true],
     ['a model that is not ONNX', (s) => {
       const p = join(root, 'models', 'garbage.onnx');
       writeFileSync(p, 'this is not a model');
       return { ...s, model: { ...s.model, uri: p } };
-    }, /garbage\.onnx.*not a valid ONNX model/],
-    ['a model failing its sha256', (s) => ({ ...s, model: { ...s.model, sha256: 'a'.repeat(64) } }), /sha256/],
-    ['a mapping narrower than the model input', (s) => ({ ...s, model: { ...s.model, inputs: { X: { columns: ['f0', 'f1', 'f2'] } } } }), /X.*4.*3|X.*3.*4/],
-    ['an input name not in the model', (s) => ({ ...s, model: { ...s.model, inputs: { Z: { columns: ['f0', 'f1', 'f2', 'f3'] } } } }), /Z/],
-    ['an output name not in the model', (s) => ({ ...s, model: { ...s.model, outputs: { nope: { column: 'x' } } } }), /nope/],
-    ['a select past the output width', (s) => ({ ...s, model: { ...s.model, outputs: { probs: { column: 'x', select: 5 } } } }), /select/],
+    }, /garbage\.onnx.*not a valid ONNX model/, true],
+    ['a model failing its sha256', (s) => ({ ...s, model: { ...s.model, sha256: 'a'.repeat(64) } }), /sha256/, false],
+    ['a mapping narrower than the model input', (s) => ({ ...s, model: { ...s.model, inputs: { X: { columns: ['f0', 'f1', 'f2'] } } } }), /X.*4.*3|X.*3.*4/, true],
+    ['an input name not in the model', (s) => ({ ...s, model: { ...s.model, inputs: { Z: { columns: ['f0', 'f1', 'f2', 'f3'] } } } }), /Z/, true],
+    ['an output name not in the model', (s) => ({ ...s, model: { ...s.model, outputs: { nope: { column: 'x' } } } }), /nope/, true],
+    ['a select past the output width', (s) => ({ ...s, model: { ...s.model, outputs: { probs: { column: 'x', select: 5 } } } }), /select/, true],
   ];
-  test.each(cases)('%s', async (_name, edit, message) => {
+  test.each(cases)('%s', async (_name, edit, message, atPlanning) => {
     const out = `bad-${Math.random().toString(36).slice(2)}`;
     const s = edit(spec({}, out));
-    const p = await plan(s, 'rb');
+    const refused = await plan(s, 'rb').then(() => undefined, (e: unknown) => e);
+    if (atPlanning) {
+      expect(refused).toBeInstanceOf(BadInputError);
+      expect((refused as Error).message).toMatch(message);
+    } else {
+      expect(refused).toBeUndefined();
+    }
+    const p = { ...(await plan(spec({}, out), 'rb')), spec: BatchInferenceJobSpecSchema.parse(s) };
     const err = await runShard({ storage, plan: p, shard: 0, attempt: 0, writerToken: 'w' }).then(() => undefined, (e: unknown) => e);
     expect(err).toBeInstanceOf(BadInputError);
     expect((err as Error).message).toMatch(message);
@@ -221,7 +231,9 @@ describe('start-up', () => {
   });
 
   test('a model that cannot load fails the shard as before, with nothing left running', async () => {
-    const p = await plan(spec({ model: { uri: join(root, 'models', 'missing.onnx'), inputs: { X: { columns: ['f0', 'f1', 'f2', 'f3'] } }, outputs: { probs: { column: 'churn_score', select: 1 } } } }, 'out-nomodel'), 'rn');
+    // Planned while the model was there; gone when the shard starts.
+    const planned = await plan(spec({}, 'out-nomodel'), 'rn');
+    const p = { ...planned, spec: { ...planned.spec, model: { ...planned.spec.model, uri: join(root, 'models', 'missing.onnx') } } };
     await expect(runShard({ storage, plan: p, shard: 0, attempt: 0, writerToken: 'w1' })).rejects.toThrow(/model not found at .*missing\.onnx/);
     expect(existsSync(shardManifestUri(p.spec.output.uri, 'rn', 0, 0))).toBe(false);
   });

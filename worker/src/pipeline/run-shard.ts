@@ -14,7 +14,7 @@ import * as arrow from 'apache-arrow';
 import type { Storage } from '../storage/types.js';
 import { AlreadyExistsError } from '../storage/errors.js';
 import {
-  BadInputError, NotFoundError, attemptPrefix, progressUri, shardManifestUri,
+  BadInputError, attemptPrefix, progressUri, shardManifestUri,
   type ShardManifest, type ShardPlan, type StageTimings,
 } from '../../../operator/src/contract/index.js';
 import { newReadStats } from '../reader/index.js';
@@ -23,6 +23,7 @@ import { PartWriter, ErrorsWriter } from '../writer/index.js';
 import { ParquetThread } from '../reader/parquet-thread.js';
 import { availableCpus, createScoringSession, type ScoringSession } from '../session/index.js';
 import { packInputs, planScoring, unpackOutputs, type PackedBatch, type ScoringPlan, type DenseTensor } from '../tensors/index.js';
+import { modelReadError } from '../tensors/model-info.js';
 import { pipe } from './channel.js';
 import { assembleOutput } from './assemble.js';
 import { ProgressReporter } from './progress.js';
@@ -82,9 +83,7 @@ export async function loadModel(storage: Storage, uri: string): Promise<Uint8Arr
   try {
     return await storage.read(uri);
   } catch (err) {
-    if (err instanceof NotFoundError) throw new BadInputError(`model not found at ${uri} (spec.model.uri)`, { cause: err });
-    if (err instanceof BadInputError) throw new BadInputError(`cannot read the model at ${uri} (spec.model.uri): ${err.message}`, { cause: err });
-    throw new Error(`cannot read the model at ${uri}`, { cause: err });
+    throw modelReadError(uri, err);
   }
 }
 

@@ -3,7 +3,7 @@ import * as arrow from 'apache-arrow';
 import { BadInputError, NotFoundError } from '../../../operator/src/contract/index.js';
 import type { ObjectInfo, Storage } from '../storage/types.js';
 import { decodeFailure, ioFailure } from './errors.js';
-import { normalizedType } from './normalize.js';
+import { normalizedType, typeName } from './normalize.js';
 import { type OpenedFile, ParquetThread, ParquetThreadError, sharedParquetThread } from './parquet-thread.js';
 
 /** The smallest possible Parquet file: "PAR1", a footer length, "PAR1" and at least a byte of footer. */
@@ -11,8 +11,9 @@ const MIN_PARQUET_BYTES = 12;
 
 export interface ParquetColumn {
   name: string;
-  /** Arrow type as readShardRanges yields it, e.g. `Float32`, `Int64`, `Utf8`, `List<Float32>`,
-   * `FixedSizeList[4]<Float32>`, `Timestamp<MICROSECOND, UTC>`. */
+  /** Arrow type as readShardRanges yields it, as messages print it (normalize.ts typeName), e.g.
+   * `Float32`, `Int64`, `Utf8`, `List<Float32>`, `FixedSizeList[4]<Float32>`, `DECIMAL(12,4)`,
+   * `Timestamp<MICROSECOND, UTC>`. */
   type: string;
   nullable: boolean;
   /** The Arrow type itself (not serializable; for checks such as "is this numeric?"). */
@@ -113,6 +114,6 @@ export function schemaOf(opened: OpenedFile): arrow.Schema {
 export function columnsOf(schema: arrow.Schema): ParquetColumn[] {
   return schema.fields.map((f) => {
     const t = normalizedType(f.type);
-    return { name: f.name, type: String(t), nullable: f.nullable, arrowType: t };
+    return { name: f.name, type: typeName(t), nullable: f.nullable, arrowType: t };
   });
 }

@@ -17,6 +17,20 @@
  */
 import * as arrow from 'apache-arrow';
 
+/**
+ * A type as messages print it: Arrow's names (`Float32`, `Int64`, `Utf8`, `List<Float32>`,
+ * `FixedSizeList[4]<Float32>`), except decimals, which read as SQL writes them: `DECIMAL(12,4)`
+ * (Arrow's own `Decimal[12e+4]` reads like a number).
+ */
+export function typeName(type: arrow.DataType): string {
+  const t = normalizedType(type);
+  if (arrow.DataType.isDecimal(t)) return `DECIMAL(${t.precision},${t.scale})`;
+  if (arrow.DataType.isFixedSizeList(t)) return `FixedSizeList[${t.listSize}]<${typeName(t.children[0].type)}>`;
+  if (arrow.DataType.isList(t)) return `List<${typeName(t.children[0].type)}>`;
+  if (arrow.DataType.isLargeList(t)) return `LargeList<${typeName(t.children[0].type)}>`;
+  return String(t);
+}
+
 /** The type a column has after normalization (what readShardRanges yields). */
 export function normalizedType(type: arrow.DataType): arrow.DataType {
   return arrow.DataType.isDictionary(type) ? normalizedType(type.dictionary) : type;

@@ -37,8 +37,11 @@ function session(sid) {
   return s;
 }
 
+// float16 data goes to the binding as a Uint16Array of the bits: see ortTensor in session.ts.
 function toOrt(f, data, dims) {
-  return new ort.Tensor(f.type, data, dims);
+  const t = new ort.Tensor(f.type, data, dims);
+  if (f.type === 'float16') t.cpuData = new Uint16Array(data.buffer, data.byteOffset, data.length);
+  return t;
 }
 
 function wireOutputs(result, transfer) {

@@ -132,6 +132,23 @@ describe('the inference thread gives exactly what the in-process session gives',
     }
   });
 
+  test('float16 inputs and outputs, with a fixed batch (slices and padding of float16 data)', async () => {
+    const m = linearModel({ features: 3, weights: [[1, -1], [0.5, 2], [-2, 0.25]], bias: [0.1, 0.2], sigmoid: true, inputType: 'float16', outputType: 'float16', batch: 4 });
+    const t = table(10, 3, 21, [4]);
+    const [local, thread] = await both(m.bytes);
+    try {
+      const plan = planScoring(mapping(3, 'Y'), local, t.schema);
+      expect(plan.inputs[0].type).toBe('float16');
+      const packed = packInputs(t, plan);
+      const a = plain(await local.score(plan, packed));
+      expect(plain(await thread.score(plan, packed))).toEqual(a);
+      expect(a.Y).toMatchObject({ type: 'float16', dims: [9, 2] });
+    } finally {
+      await local.release();
+      await thread.release();
+    }
+  });
+
   test('int64 inputs', async () => {
     const m = linearModel({ features: 2, weights: [[1], [1e-6]], bias: [0], inputType: 'int64' });
     const t = new A.Table({ c0: A.vectorFromArray([1n, -3n, 5n], new A.Int64()), c1: A.vectorFromArray([10, 20, 30], new A.Int32()) });

@@ -4,6 +4,7 @@ import * as A from 'apache-arrow';
 import { BadInputError } from '../../../operator/src/contract/index.js';
 import { linearModel, mlpModel, prng, twoInputModel } from '../modelgen/index.js';
 import { packInputs, planScoring, unpackOutputs, type ModelMappingLike } from '../tensors/index.js';
+import { decimalVector } from '../tensors/testing.js';
 import { availableCpus } from './threads.js';
 import { createScoringSession, cudaProviderLibrary, CudaUnavailableError, type ScoringSessionOptions } from './session.js';
 
@@ -178,6 +179,35 @@ describe('scoring Arrow data end to end: plan, pack, score, unpack', () => {
     expect(p1[1].length).toBe(n);
     const ref = m.reference(packed.tensors[0].data as Float32Array);
     expect(maxDiff(p1[1].toArray() as Float32Array, Array.from({ length: n }, (_, r) => ref[2 * r + 1]))).toBeLessThan(1e-6);
+  });
+
+  test('a float16 model: float and decimal columns packed as float16, float16 outputs as a float32 column', async () => {
+    const weights = [[0.5, -1], [2, 0.25], [-0.75, 1]];
+    const bias = [0.1, -0.2];
+    const m = linearModel({ features: 3, weights, bias, sigmoid: true, inputType: 'float16', outputType: 'float16' });
+    const n = 200;
+    const rand = prng(8);
+    const a = Array.from({ length: n }, () => rand() * 8 - 4);
+    const b = Array.from({ length: n }, () => rand() * 8 - 4);
+    const cents = Array.from({ length: n }, () => BigInt(Math.round(rand() * 2000 - 1000)));
+    const t = new A.Table({ a: A.vectorFromArray(a, new A.Float64()), b: A.vectorFromArray(b, new A.Float32()), d: decimalVector(cents, 12, 2) });
+    const s = await createScoringSession(m.bytes, cpu);
+    const plan = planScoring({ inputs: { X: { columns: ['a', 'b', 'd'] } }, outputs: { Y: { column: 'p', select: 1 } } }, s, t.schema);
+    const packed = packInputs(t, plan);
+    expect(packed.tensors[0].type).toBe('float16');
+    const [[, p]] = unpackOutputs(await s.score(plan, packed), plan);
+    await s.release();
+    expect(String(p.type)).toBe('Float32');
+    // The reference: float64 arithmetic on the columns' exact values (no float16 anywhere).
+    const ref = m.reference(a.map((v, i) => [v, Math.fround(b[i]), Number(cents[i]) / 100]));
+    const got = Array.from({ length: n }, (_, i) => p.get(i) as number);
+    // Within float16 precision: each input is rounded to 11 significant bits (relative error 2^-11, at
+    // most 4 * 2^-11 here), the sum of |w| is at most 3.25, the sigmoid's slope at most 1/4, and the
+    // output is rounded to float16 once more (2^-11 relative, below 1).
+    const bound = 0.25 * 3.25 * 4 * 2 ** -11 + 2 ** -11;
+    got.forEach((v, i) => expect(Math.abs(v - ref[2 * i + 1])).toBeLessThanOrEqual(bound));
+    // ... and not a float32 computation that merely happens to be close: the outputs are float16 values.
+    expect(got.every((v) => Math.f16round(v) === v)).toBe(true);
   });
 
   test('int64 feature columns feed an int64 model input exactly', async () => {

@@ -116,8 +116,21 @@ function toMeta(m: ort.InferenceSession.ValueMetadata | RawValueMeta): ValueMeta
     : { name: m.name, isTensor: false, dims: [] };
 }
 
+/**
+ * An onnxruntime tensor over a dense tensor's data (no copy). float16 data goes to the binding as a
+ * Uint16Array of the bits: onnxruntime-common turns float16 data into a Float16Array where the runtime
+ * has one, and onnxruntime-node 1.30's binding then reads that array's byte length as 0 on Node 24
+ * ("not enough space: expected 24, got 0"; microsoft/onnxruntime#32323). The binding takes a
+ * Uint16Array. The inference thread does the same (inference-thread-source.ts).
+ */
+export function ortTensor(type: string, data: DenseTensor['data'], dims: readonly number[]): ort.Tensor {
+  const t = new ort.Tensor(type as 'float32', data as Float32Array, dims);
+  if (type === 'float16') (t as unknown as { cpuData: Uint16Array }).cpuData = new Uint16Array(data.buffer, data.byteOffset, data.length);
+  return t;
+}
+
 function toOrt(t: DenseTensor): ort.Tensor {
-  return t instanceof ort.Tensor ? t : new ort.Tensor(t.type as 'float32', t.data as Float32Array, t.dims);
+  return t instanceof ort.Tensor ? t : ortTensor(t.type, t.data, t.dims);
 }
 
 /** One onnxruntime session, in process or in the inference thread. */

@@ -4,64 +4,77 @@
  * columns of one block before the next, so the row-major writes stay cheap.
  */
 import { DataType, Precision, type Data } from 'apache-arrow';
-import type { ElementType, TensorData } from './types.js';
+import { decimalNearest, int64Nearest, ROUND, type Round } from './nearest.js';
+import { isFloatElement, type ElementType } from './type-rules.js';
+import type { TensorData } from './types.js';
 
 const IS_LE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-const LO = IS_LE ? 0 : 1;
-const HI = 1 - LO;
+/** Where the low and the high 32-bit word of a 64-bit value are, in an Int32Array view. */
+export const LO = IS_LE ? 0 : 1;
+export const HI = 1 - LO;
 const TWO32 = 4294967296;
 
-/** Where a chunk's values are read from: numbers, 64-bit ints as two int32 words, or float16 bits. */
-type Source =
+/**
+ * Where a chunk's values are read from: numbers (ints up to 32 bits, Float16/32/64), 64-bit ints as
+ * two int32 words, or decimals as `words` 32-bit words of their unscaled value.
+ */
+export type Source =
   | { kind: 'num'; a: ArrayLike<number> }
   | { kind: 'i64'; w: Int32Array; unsigned: boolean }
-  | { kind: 'f16'; a: Uint16Array };
+  | { kind: 'dec'; w: Uint32Array; words: number; scale: number };
 
-/** Where the packed values go; int64 targets are written as two int32 words (no BigInts made). */
+/**
+ * Where the packed values go: a typed array of numbers (`a`; for float16 a Float16Array over the
+ * tensor's Uint16Array bits, so that a store rounds to float16), or, for int64/uint64, two int32
+ * words per value (no BigInts made). `round` gives a float target's nearest value of an exact
+ * value (nearest.ts); integer targets only ever get integers that fit (type-rules.ts).
+ */
 export type Target =
-  | { kind: 'num'; a: Float32Array | Float64Array | Int32Array; int32: boolean }
-  | { kind: 'i64'; w: Int32Array; a: BigInt64Array };
+  | { kind: 'num'; a: Float32Array | Float64Array | Float16Array | Int32Array | Int16Array | Int8Array | Uint32Array | Uint16Array | Uint8Array; data: TensorData; round: Round }
+  | { kind: 'i64'; w: Int32Array; data: BigInt64Array | BigUint64Array; round: Round };
 
-function halfToNumber(h: number): number {
-  const exp = (h >> 10) & 0x1f;
-  const frac = h & 0x3ff;
-  const sign = h & 0x8000 ? -1 : 1;
-  if (exp === 0) return sign * frac * 2 ** -24;
-  if (exp === 31) return frac ? NaN : sign * Infinity;
-  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
-}
-
-function sourceOf(d: Data): Source {
+export function sourceOf(d: Data): Source {
   const t = d.type;
   const v = d.values as ArrayLike<number> & ArrayBufferView;
   if (DataType.isInt(t) && t.bitWidth === 64) {
     return { kind: 'i64', w: new Int32Array(v.buffer, v.byteOffset, v.length * 2), unsigned: !t.isSigned };
   }
-  if (DataType.isFloat(t) && t.precision === Precision.HALF) return { kind: 'f16', a: d.values as Uint16Array };
+  if (DataType.isDecimal(t)) return { kind: 'dec', w: d.values as Uint32Array, words: t.bitWidth / 32, scale: t.scale };
+  // Float16 values are their bits in a Uint16Array: read them as numbers through a Float16Array.
+  if (DataType.isFloat(t) && t.precision === Precision.HALF) return { kind: 'num', a: new Float16Array(v.buffer, v.byteOffset, v.length) };
   return { kind: 'num', a: v };
 }
 
-function readNum(s: Source, i: number): number {
+/** Value i of a source, rounded to the target's type where it is not a JS number already. */
+export function readNum(s: Source, i: number, round: Round): number {
   switch (s.kind) {
     case 'num': return s.a[i];
-    case 'f16': return halfToNumber(s.a[i]);
-    default: return (s.unsigned ? s.w[2 * i + HI] >>> 0 : s.w[2 * i + HI]) * TWO32 + (s.w[2 * i + LO] >>> 0);
+    case 'i64': return int64Nearest(s.w[2 * i + HI], s.w[2 * i + LO], s.unsigned, round);
+    default: return decimalNearest(s.w, i * s.words, s.words, s.scale, round);
   }
 }
 
 export function targetFor(type: ElementType, n: number): Target {
+  const round = isFloatElement(type) ? ROUND[type] : ROUND.float64;
+  const num = (a: Exclude<Target, { kind: 'i64' }>['a'], data: TensorData = a as TensorData): Target => ({ kind: 'num', a, data, round });
+  const i64 = (data: BigInt64Array | BigUint64Array): Target => ({ kind: 'i64', w: new Int32Array(data.buffer), data, round });
   switch (type) {
-    case 'float32': return { kind: 'num', a: new Float32Array(n), int32: false };
-    case 'float64': return { kind: 'num', a: new Float64Array(n), int32: false };
-    case 'int32': return { kind: 'num', a: new Int32Array(n), int32: true };
-    case 'int64': {
-      const a = new BigInt64Array(n);
-      return { kind: 'i64', w: new Int32Array(a.buffer), a };
+    case 'float32': return num(new Float32Array(n));
+    case 'float64': return num(new Float64Array(n));
+    case 'float16': {
+      const bits = new Uint16Array(n);
+      return num(new Float16Array(bits.buffer), bits);
     }
+    case 'int32': return num(new Int32Array(n));
+    case 'int16': return num(new Int16Array(n));
+    case 'int8': return num(new Int8Array(n));
+    case 'uint32': return num(new Uint32Array(n));
+    case 'uint16': return num(new Uint16Array(n));
+    case 'uint8': return num(new Uint8Array(n));
+    case 'int64': return i64(new BigInt64Array(n));
+    case 'uint64': return i64(new BigUint64Array(n));
   }
 }
-
-export const targetData = (t: Target): TensorData => t.a;
 
 /** Start offsets of each row of a List/LargeList chunk as numbers, or null for FixedSizeList. */
 export function listOffsets(d: Data): Int32Array | Float64Array | null {
@@ -102,18 +115,19 @@ export class ColumnCursor {
 
 /**
  * Copies packed rows [g0, g1) (source rows goodRows[g]) of one column: `count` values per row,
- * into columns [col, col + count) of rows `width` wide. Returns the first packed row whose value is
- * out of the int32 range of an int32 target, or -1.
+ * into columns [col, col + count) of rows `width` wide. Every value fits the target: the scan
+ * (pack.ts) has already set aside the rows holding one that does not.
  */
-export function copyRows(cur: ColumnCursor, goodRows: Int32Array, g0: number, g1: number, count: number, dst: Target, width: number, col: number): number {
+export function copyRows(cur: ColumnCursor, goodRows: Int32Array, g0: number, g1: number, count: number, dst: Target, width: number, col: number): void {
   let g = g0;
   while (g < g1) {
     cur.seek(goodRows[g]);
     const { base, end, src: s, offsets, stride } = cur;
     let stop = g;
     while (stop < g1 && goodRows[stop] < end) stop++;
-    if (s.kind === 'num' && dst.kind === 'num' && !dst.int32) {
-      // The hot paths: numbers into a float tensor, from a scalar column or from a list column.
+    if (s.kind === 'num' && dst.kind === 'num') {
+      // The hot paths: numbers into a typed array (which rounds to float32 or float16 itself), from a
+      // scalar column or from a list column.
       const a = dst.a;
       const sa = s.a;
       if (count === 1 && offsets === null && stride === 1) {
@@ -140,20 +154,15 @@ export function copyRows(cur: ColumnCursor, goodRows: Int32Array, g0: number, g1
             w[o] = s.w[2 * (si + j)];
             w[o + 1] = s.w[2 * (si + j) + 1];
           } else {
-            const v = Math.trunc(readNum(s, si + j));
+            const v = readNum(s, si + j, dst.round); // an integer (type-rules.ts)
             w[o + LO] = v | 0;
             w[o + HI] = Math.floor(v / TWO32) | 0;
           }
         }
       } else {
         const a = dst.a;
-        for (let j = 0; j < count; j++) {
-          const v = readNum(s, si + j);
-          if (dst.int32 && (v >= 2147483648 || v <= -2147483649)) return g;
-          a[di + j] = v;
-        }
+        for (let j = 0; j < count; j++) a[di + j] = readNum(s, si + j, dst.round);
       }
     }
   }
-  return -1;
 }

@@ -3,7 +3,7 @@ import { BadInputError } from '../../../operator/src/contract/index.js';
 import { packInputs, summarizeBadRows } from './pack.js';
 import { packDense } from './pack-dense.js';
 import { planScoring } from './plan.js';
-import { f32List, meta, table, tensor } from './testing.js';
+import { decimalVector, f32List, meta, table, tensor } from './testing.js';
 import type { ElementType, InputMappingLike, ValueMeta } from './types.js';
 
 const out = { Y: { column: 'y' } };
@@ -16,33 +16,73 @@ function pack(t: A.Table | A.RecordBatch, inputs: Record<string, InputMappingLik
 const asNumbers = (a: ArrayLike<number | bigint>): number[] => Array.from(a, Number);
 
 describe('packInputs: every numeric Arrow type into every model element type', () => {
-  const signed = [0, 1, -5, 100];
-  const unsigned = [0, 1, 5, 200];
-  const sources: Array<[string, A.DataType, number[]]> = [
-    ['Int8', new A.Int8(), signed], ['Int16', new A.Int16(), signed], ['Int32', new A.Int32(), signed], ['Int64', new A.Int64(), signed],
-    ['Uint8', new A.Uint8(), unsigned], ['Uint16', new A.Uint16(), unsigned], ['Uint32', new A.Uint32(), unsigned], ['Uint64', new A.Uint64(), unsigned],
-    ['Float16', new A.Float16(), [0, 1.5, -2.25, 100]], ['Float32', new A.Float32(), [0, 1.5, -2.25, 100]], ['Float64', new A.Float64(), [0, 1.5, -2.25, 100]],
+  // Each source holds values of its kind that fit every target it may feed, and one (the last) that
+  // does not fit the narrowest ones.
+  const sources: Array<[string, A.DataType | null, (bigint | number)[]]> = [
+    ['Int8', new A.Int8(), [0, 1, -5, 100, -128]], ['Int16', new A.Int16(), [0, 1, -5, 100, -32768]],
+    ['Int32', new A.Int32(), [0, 1, -5, 100, -(2 ** 31)]], ['Int64', new A.Int64(), [0n, 1n, -5n, 100n, -(2n ** 63n)]],
+    ['Uint8', new A.Uint8(), [0, 1, 5, 100, 255]], ['Uint16', new A.Uint16(), [0, 1, 5, 100, 65535]],
+    ['Uint32', new A.Uint32(), [0, 1, 5, 100, 2 ** 32 - 1]], ['Uint64', new A.Uint64(), [0n, 1n, 5n, 100n, 2n ** 64n - 1n]],
+    ['Float16', new A.Float16(), [0, 1.5, -2.25, 100, 0.099975586]], ['Float32', new A.Float32(), [0, 1.5, -2.25, 100, 0.1]],
+    ['Float64', new A.Float64(), [0, 1.5, -2.25, 100, 0.1]],
+    ['DECIMAL(9,4)', null, [0n, 15000n, -22500n, 1000000n, 1000n]], // 0, 1.5, -2.25, 100, 0.1
   ];
-  const targets: Array<[ElementType, new (n: number) => ArrayLike<number | bigint>]> = [
-    ['float32', Float32Array], ['float64', Float64Array], ['int32', Int32Array], ['int64', BigInt64Array],
-  ];
-  const cases = sources.flatMap(([name, type, values]) => targets.map(([target, ctor]) => [name, target, type, values, ctor] as const));
+  /** Ranges, written out here rather than taken from type-rules.ts. */
+  const RANGES: Record<string, [bigint, bigint]> = {
+    int8: [-128n, 127n], int16: [-32768n, 32767n], int32: [-(2n ** 31n), 2n ** 31n - 1n], int64: [-(2n ** 63n), 2n ** 63n - 1n],
+    uint8: [0n, 255n], uint16: [0n, 65535n], uint32: [0n, 2n ** 32n - 1n], uint64: [0n, 2n ** 64n - 1n],
+  };
+  const FLOATS: Record<string, (v: number) => number> = { float32: Math.fround, float64: (v) => v, float16: Math.f16round };
+  const CTORS: Record<string, new (n: number) => ArrayLike<number | bigint>> = {
+    float32: Float32Array, float64: Float64Array, float16: Uint16Array, int64: BigInt64Array, int32: Int32Array, int16: Int16Array,
+    int8: Int8Array, uint64: BigUint64Array, uint32: Uint32Array, uint16: Uint16Array, uint8: Uint8Array,
+  };
+  const targets = Object.keys(CTORS) as ElementType[];
+  const cases = sources.flatMap(([name, type, values]) => targets.map((target) => [name, target, type, values] as const));
+  const column = (type: A.DataType | null, values: (bigint | number)[]) => (type === null
+    ? decimalVector(values as bigint[], 9, 4)
+    : A.vectorFromArray(values as never[], type));
+  /** The exact value of a source value: a number, or a BigInt for integers. */
+  const exact = (name: string, v: bigint | number): number | bigint => {
+    if (name.startsWith('DECIMAL')) return Number(v) / 1e4; // exact for these values' float targets: the nearest double
+    if (name === 'Float32') return Math.fround(v as number);
+    if (name === 'Float16') return Math.f16round(v as number);
+    return v;
+  };
 
-  test.each(cases)('%s -> %s', (_name, target, type, values, ctor) => {
-    const t = table({ a: [values, type], b: [[0.5, 2.7, -2.7, 3], new A.Float64()] });
-    const p = pack(t, { X: { columns: ['a', 'b'] } }, [tensor('X', target, ['batch', 2])]);
+  test.each(cases)('%s -> %s', (name, target, type, values) => {
+    const t = new A.Table({ a: column(type, values) });
+    const isFloatSource = name.startsWith('Float') || name.startsWith('DECIMAL');
+    const plan = () => planScoring({ inputs: { X: { columns: ['a'] } }, outputs: out }, meta([tensor('X', target, ['batch', 1])]), t.schema);
+    if (isFloatSource && !target.startsWith('float')) {
+      // Refused: a float or decimal column would be truncated by an integer input.
+      expect(plan).toThrow(new RegExp(`column "a" in the input data is ${name.replace(/[()]/g, '\\$&')}, but model input 'X' takes ${target}: .* Cast the column`));
+      return;
+    }
+    const p = packInputs(t, plan());
     const x = p.tensors[0];
-    expect(x).toMatchObject({ name: 'X', type: target, dims: [4, 2] });
-    expect(x.data).toBeInstanceOf(ctor);
-    // Row-major [a, b] pairs; floats going to int types truncate toward zero.
-    const trunc = target.startsWith('int') ? Math.trunc : (v: number) => v;
-    const expected = values.flatMap((v, i) => [trunc(v), trunc([0.5, 2.7, -2.7, 3][i])]);
-    expect(asNumbers(x.data)).toEqual(target === 'float32' ? asNumbers(Float32Array.from(expected)) : expected);
-    expect(Array.from(p.goodRows)).toEqual([0, 1, 2, 3]);
-    expect(p.bad.rows.length).toBe(0);
+    expect(x.data).toBeInstanceOf(CTORS[target]);
+    const fits = (v: bigint | number) => (target in RANGES
+      ? BigInt(v) >= RANGES[target][0] && BigInt(v) <= RANGES[target][1]
+      : target !== 'float16' || Math.abs(Number(v)) <= 65504);
+    const good = values.map((v, i) => [v, i] as const).filter(([v]) => fits(exact(name, v)));
+    expect(Array.from(p.goodRows)).toEqual(good.map(([, i]) => i));
+    expect(x.dims).toEqual([good.length, 1]);
+    if (target in RANGES) {
+      // Integers: exact, compared as BigInts.
+      expect(Array.from(x.data as ArrayLike<number | bigint>, (v) => BigInt(v))).toEqual(good.map(([v]) => BigInt(v)));
+    } else {
+      const got = target === 'float16' ? Array.from(new Float16Array((x.data as Uint16Array).buffer)) : Array.from(x.data as Float64Array);
+      expect(got).toEqual(good.map(([v]) => FLOATS[target](Number(exact(name, v)))));
+    }
+    if (good.length < values.length) {
+      expect(p.bad.reasons).toEqual([target in RANGES
+        ? `value outside the ${target} range (${RANGES[target].join(' to ')}) in column a`
+        : 'value beyond the float16 range (±65504) in column a']);
+    }
   });
 
-  test('int64 keeps full precision into int64 and converts exactly to float64', () => {
+  test('int64 keeps full precision into int64 and converts to the nearest float64', () => {
     const big = [2n ** 53n + 1n, -(2n ** 62n) - 3n, 2n ** 40n + 3n];
     const t = new A.Table({ a: A.vectorFromArray(big, new A.Int64()), u: A.vectorFromArray([2n ** 63n + 2048n, 1n, 2n ** 32n], new A.Uint64()) });
     const i64 = pack(t, { X: { columns: ['a'] } }, [tensor('X', 'int64', ['batch', 1])]).tensors[0].data;
@@ -51,10 +91,48 @@ describe('packInputs: every numeric Arrow type into every model element type', (
     expect(Array.from(f64 as Float64Array)).toEqual([2 ** 53, 2 ** 63 + 2048, -(2 ** 62) - 3, 1, 2 ** 40 + 3, 2 ** 32]);
   });
 
-  test('a value outside the int32 range for an int32 input is an error naming the column and row', () => {
-    const t = table({ id: [['a', 'b'], new A.Utf8()], a: [[1, 2 ** 31], new A.Int64()] });
-    expect(() => pack(t, { X: { columns: ['a'] } }, [tensor('X', 'int32', ['batch', 1])], 'id'))
-      .toThrow(new BadInputError("model input 'X' takes int32, but column 'a' holds a value outside the int32 range at row 1 (id \"b\")"));
+  test('uint64 into int64: values that fit go in exactly; the rest are error rows, never wrapped', () => {
+    const t = table({
+      id: [['a', 'b', 'c', 'd'], new A.Utf8()],
+      u: [[2n ** 63n - 1n, 2n ** 63n, 7n, 2n ** 64n - 1n], new A.Uint64()],
+    });
+    const p = pack(t, { X: { columns: ['u'] } }, [tensor('X', 'int64', ['batch', 1])], 'id');
+    expect(Array.from(p.tensors[0].data as BigInt64Array)).toEqual([2n ** 63n - 1n, 7n]);
+    expect(Array.from(p.bad.rows)).toEqual([1, 3]);
+    expect(summarizeBadRows(p.bad)).toBe('2 rows cannot be scored: value outside the int64 range (-9223372036854775808 to 9223372036854775807) in column u (2 rows, first at row 1)');
+  });
+
+  test('int64 into int32: a value outside the int32 range makes its row an error row naming the column', () => {
+    const t = table({ id: [['a', 'b', 'c'], new A.Utf8()], a: [[1, 2 ** 31, -(2 ** 31)], new A.Int64()] });
+    const p = pack(t, { X: { columns: ['a'] } }, [tensor('X', 'int32', ['batch', 1])], 'id');
+    expect(Array.from(p.tensors[0].data as Int32Array)).toEqual([1, -(2 ** 31)]);
+    expect(p.bad.reasons).toEqual(['value outside the int32 range (-2147483648 to 2147483647) in column a']);
+    expect(Array.from(p.bad.rows)).toEqual([1]);
+  });
+
+  test('float16 inputs: the nearest float16 of every value; beyond ±65504 an error row, infinities kept', () => {
+    const values = [0.1, -1 / 3, 65504, 65519.99, 65520, -1e6, Infinity, 1e-8, 3.14159];
+    const t = table({ a: [values, new A.Float64()] });
+    const p = pack(t, { X: { columns: ['a'] } }, [tensor('X', 'float16', ['batch', 1])]);
+    expect(p.tensors[0].type).toBe('float16');
+    expect(p.tensors[0].data).toBeInstanceOf(Uint16Array);
+    expect(Array.from(p.goodRows)).toEqual([0, 1, 2, 3, 6, 7, 8]);
+    expect(p.bad.reasons).toEqual(['value beyond the float16 range (±65504) in column a']);
+    const half = new Float16Array((p.tensors[0].data as Uint16Array).buffer);
+    // The float16 bits of 0.1 are 0x2e66: 0.0999755859375.
+    expect((p.tensors[0].data as Uint16Array)[0]).toBe(0x2e66);
+    expect(Array.from(half)).toEqual([0.0999755859375, -0.333251953125, 65504, 65504, Infinity, 0, 3.140625]);
+  });
+
+  test('decimals of every width into float inputs: the nearest value, halfway cases included', () => {
+    // 1 + 2^-24 + 10^-30 is just above halfway between float32 1 and 1 + 2^-23: nearest is 1 + 2^-23.
+    const unscaled = [1000000059604644775390625000001n, -25n, 10n ** 37n, 0n, null];
+    const t = new A.Table({ d: decimalVector(unscaled, 38, 30), w: decimalVector([1n, 2n, 3n, -4n, 5n], 76, 1, 256) });
+    const p = pack(t, { X: { columns: ['d', 'w'] } }, [tensor('X', 'float32', ['batch', 2])]);
+    expect(p.bad.reasons).toEqual(['null in column d']);
+    expect(Array.from(p.tensors[0].data as Float32Array)).toEqual([1 + 2 ** -23, 0.1, -25e-30, 0.2, 1e7, 0.3, 0, -0.4].map(Math.fround));
+    const f64 = pack(t, { X: { columns: ['d'] } }, [tensor('X', 'float64', ['batch', 1])]).tensors[0].data;
+    expect(Array.from(f64 as Float64Array)).toEqual([1.000000059604644775390625000001, -25e-30, 1e7, 0]);
   });
 });
 
@@ -84,11 +162,11 @@ describe('packInputs: bad rows', () => {
       v: [[[1], [2], [3], [4], [null]], f32List()],
     });
     const p = pack(t, { X: { columns: ['a', 'b'] }, E: { column: 'e' }, V: { column: 'v' } },
-      [tensor('X', 'float64', ['batch', 2]), tensor('E', 'float32', ['batch', 2]), tensor('V', 'int64', ['batch', 1])]);
+      [tensor('X', 'float64', ['batch', 2]), tensor('E', 'float32', ['batch', 2]), tensor('V', 'float16', ['batch', 1])]);
     expect(Array.from(p.goodRows)).toEqual([0]);
     expect(p.bad.reasons).toEqual(['NaN in column b', 'null in column e', 'NaN in column e', 'null in column v']);
     expect(Array.from(p.bad.reason)).toEqual([1, 0, 2, 3]);
-    expect(p.tensors.map((x) => [x.dims, asNumbers(x.data)])).toEqual([[[1, 2], [1, 1]], [[1, 2], [1, 1]], [[1, 1], [1]]]);
+    expect(p.tensors.map((x) => [x.dims, asNumbers(x.type === 'float16' ? new Float16Array((x.data as Uint16Array).buffer) : x.data)])).toEqual([[[1, 2], [1, 1]], [[1, 2], [1, 1]], [[1, 1], [1]]]);
   });
 
   test('an all-null column with an empty values buffer packs nothing and reads nothing', () => {

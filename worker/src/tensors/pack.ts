@@ -1,19 +1,23 @@
 /**
  * Arrow columns -> dense input tensors, following a ScoringPlan. Typed arrays in, typed arrays out:
  * no per-row JS objects. Three passes over each batch:
- *   1. scan: mark rows holding a null or NaN in any mapped input (one Uint16 per row: 0 = good,
- *      otherwise 1 + the index of the first reason found), and check List widths;
+ *   1. scan: check each chunk's type against the input's (type-rules.ts), and mark rows holding a
+ *      null, a NaN or a value that does not fit the input's type in any mapped input (one Uint16 per
+ *      row: 0 = good, otherwise 1 + the index of the first reason found); check List widths;
  *   2. collect the indices of the good and the bad rows;
  *   3. pack the good rows densely, row-major, converting to the model's element type.
- * Conversions: any int or float column to float32/float64/int32/int64. Floats going to an int type
- * are truncated toward zero; a value outside the int32 range going to int32 is an error; uint64
- * values above 2^63 wrap when going to int64.
+ * Conversions follow type-rules.ts: integers into integer inputs exactly, any number into float
+ * inputs as the nearest value; a value outside the input's range makes its row unscorable.
  */
 import { DataType, Precision, type Data } from 'apache-arrow';
 import { BadInputError } from '../../../operator/src/contract/index.js';
-import { isNumericType, type InputPlan, type ScoringPlan } from './plan.js';
-import { ColumnCursor, copyRows, listOffsets, targetData, targetFor } from './copy.js';
+import type { InputPlan, ScoringPlan } from './plan.js';
+import { ColumnCursor, HI, copyRows, listOffsets, readNum, sourceOf, targetFor } from './copy.js';
+import { ROUND } from './nearest.js';
 import { packDense } from './pack-dense.js';
+import {
+  FLOAT_LIMITS, INT_RANGE, feedOf, feedProblem, isFloatElement, missingColumnProblem, type ElementType,
+} from './type-rules.js';
 import type { ColumnSource, PackedTensor } from './types.js';
 
 export interface BadRows {
@@ -101,9 +105,60 @@ function scanValues(d: Data, start: number, end: number, row: number, perRow: nu
   }
 }
 
+/** The reason for a value that does not fit an input of type `target`. */
+const rangeReason = (target: ElementType, column: string): string => (isFloatElement(target)
+  ? `value beyond the ${target} range (±${FLOAT_LIMITS[target].max}) in column ${column}`
+  : `value outside the ${target} range (${INT_RANGE[target].join(' to ')}) in column ${column}`);
+
+/** A test for "value k does not fit `target`" on a chunk's values (type-rules.ts says when it is needed). */
+function doesNotFit(d: Data, target: ElementType): (k: number) => boolean {
+  const s = sourceOf(d);
+  if (isFloatElement(target)) {
+    // Finite values from the overflow threshold on would round to infinity (infinities stay).
+    const limit = FLOAT_LIMITS[target].overflow;
+    return (k) => {
+      const v = Math.abs(readNum(s, k, ROUND.float64));
+      return v >= limit && v !== Infinity;
+    };
+  }
+  if (s.kind === 'i64' && (target === 'int64' || target === 'uint64')) {
+    // uint64 -> int64 or int64 -> uint64: the values with the top bit set do not fit.
+    const w = s.w;
+    return (k) => w[2 * k + HI] < 0;
+  }
+  // Targets of at most 32 bits: a double is exact enough near their ends.
+  const [lo, hi] = INT_RANGE[target].map(Number);
+  return (k) => {
+    const v = readNum(s, k, ROUND.float64);
+    return v < lo || v > hi;
+  };
+}
+
+/** Refuses a chunk whose type cannot feed the input (the planner checked every file's schema; a file
+ * may still differ from its footer's promise, or a shard mix schemas). */
+function checkFeed(ip: InputPlan, field: string, column: string, how: 'columns' | 'column', t: DataType): void {
+  const problem = feedProblem({ field, column, where: 'the input data', input: ip.name }, t, how, ip.type);
+  if (problem) throw new BadInputError(problem);
+}
+
+/** Where the rules ask for it, marks the rows whose values among [start, end) of a numeric chunk do
+ * not fit the input's type (value k belongs to row `row + (k - start) / perRow`). */
+function scanFit(d: Data, start: number, end: number, row: number, perRow: number, m: Marks, target: ElementType, column: string): void {
+  if (!feedOf(d.type, target)?.checked) return;
+  const out = doesNotFit(d, target);
+  const marks = m.marks;
+  const nulls = d.nullCount > 0 && d.nullBitmap ? d.nullBitmap : null;
+  for (let k = start; k < end; k++) {
+    if (nulls && !isValid(nulls, d.offset + k)) continue; // a null's slot holds no value
+    if (!out(k)) continue;
+    const r = row + Math.floor((k - start) / perRow);
+    if (marks[r] === 0) marks[r] = m.id(rangeReason(target, column));
+  }
+}
+
 function columnData(src: ColumnSource, column: string, input: string): readonly Data[] {
   const v = src.getChild(column);
-  if (!v) throw new BadInputError(`spec.model.inputs.${input}: column '${column}' is not in the input data (columns: ${src.schema.fields.map((f) => f.name).join(', ')})`);
+  if (!v) throw new BadInputError(missingColumnProblem(`spec.model.inputs.${input}`, column, 'the input data', src.schema.fields.map((f) => f.name)));
   return v.data;
 }
 
@@ -114,17 +169,15 @@ function rowLabel(src: ColumnSource, row: number, idColumn: string | undefined):
   return id === undefined || id === null ? `row ${row}` : `row ${row} (${idColumn} ${JSON.stringify(typeof id === 'bigint' ? String(id) : id)})`;
 }
 
-/** Scans a list column: nulls, NaNs and lengths. Returns the width (the model's, or the data's). */
+/** Scans a list column: types, nulls, NaNs, values that do not fit, and lengths. Returns the width
+ * (the model's, or the data's). */
 function scanList(src: ColumnSource, ip: InputPlan, column: string, m: Marks, idColumn: string | undefined): number | undefined {
   let width = ip.width;
   let firstRow = -1;
   let base = 0;
   for (const d of columnData(src, column, ip.name)) {
     const t = d.type;
-    const isList = DataType.isFixedSizeList(t) || DataType.isList(t) || DataType.isLargeList(t);
-    if (!isList || !isNumericType(t.children[0].type)) {
-      throw new BadInputError(`spec.model.inputs.${ip.name}: column '${column}' has type ${t}; column needs a FixedSizeList or List of numbers`);
-    }
+    checkFeed(ip, `spec.model.inputs.${ip.name}.column`, column, 'column', t);
     const child = d.children[0];
     const offsets = listOffsets(d);
     const size = DataType.isFixedSizeList(t) ? t.listSize : 0;
@@ -142,7 +195,10 @@ function scanList(src: ColumnSource, ip: InputPlan, column: string, m: Marks, id
       if (width === undefined) [width, firstRow] = [size, base];
       else if (size !== width && d.length > 0) wrongWidth(size, base);
       if (nullable) for (let i = 0; i < d.length; i++) if (!isValid(d.nullBitmap, d.offset + i)) markNull(base + i);
-      if (size > 0) scanValues(child, 0, d.length * size, base, size, m, column);
+      if (size > 0) {
+        scanValues(child, 0, d.length * size, base, size, m, column);
+        scanFit(child, 0, d.length * size, base, size, m, ip.type, column);
+      }
       base += d.length;
       continue;
     }
@@ -156,7 +212,10 @@ function scanList(src: ColumnSource, ip: InputPlan, column: string, m: Marks, id
       const len = offsets[i + 1] - start;
       if (width === undefined) [width, firstRow] = [len, r];
       else if (len !== width) wrongWidth(len, r);
-      if (len > 0) scanValues(child, start, start + len, r, len, m, column);
+      if (len > 0) {
+        scanValues(child, start, start + len, r, len, m, column);
+        scanFit(child, start, start + len, r, len, m, ip.type, column);
+      }
     }
     base += d.length;
   }
@@ -164,17 +223,18 @@ function scanList(src: ColumnSource, ip: InputPlan, column: string, m: Marks, id
 }
 
 function scanColumns(src: ColumnSource, ip: InputPlan, columns: readonly string[], m: Marks): void {
-  for (const c of columns) {
+  for (const [j, c] of columns.entries()) {
     let base = 0;
     for (const d of columnData(src, c, ip.name)) {
-      if (!isNumericType(d.type)) throw new BadInputError(`spec.model.inputs.${ip.name}: column '${c}' has type ${d.type}, which is not numeric`);
+      checkFeed(ip, `spec.model.inputs.${ip.name}.columns[${j}]`, c, 'columns', d.type);
       scanValues(d, 0, d.length, base, 1, m, c);
+      scanFit(d, 0, d.length, base, 1, m, ip.type, c);
       base += d.length;
     }
   }
 }
 
-function packInput(src: ColumnSource, ip: InputPlan, width: number, goodRows: Int32Array, idColumn: string | undefined): PackedTensor {
+function packInput(src: ColumnSource, ip: InputPlan, width: number, goodRows: Int32Array): PackedTensor {
   const rows = goodRows.length;
   const dst = targetFor(ip.type, rows * width);
   const list = ip.source.kind === 'list';
@@ -185,14 +245,9 @@ function packInput(src: ColumnSource, ip: InputPlan, width: number, goodRows: In
   const block = Math.max(64, Math.floor(65536 / Math.max(width, 1)));
   for (let g0 = 0; g0 < rows; g0 += block) {
     const g1 = Math.min(rows, g0 + block);
-    for (let j = 0; j < cursors.length; j++) {
-      const bad = copyRows(cursors[j], goodRows, g0, g1, count, dst, width, list ? 0 : j);
-      if (bad >= 0) {
-        throw new BadInputError(`model input '${ip.name}' takes int32, but column '${columns[j]}' holds a value outside the int32 range at ${rowLabel(src, goodRows[bad], idColumn)}`);
-      }
-    }
+    for (let j = 0; j < cursors.length; j++) copyRows(cursors[j], goodRows, g0, g1, count, dst, width, list ? 0 : j);
   }
-  return { name: ip.name, type: ip.type, dims: [rows, ...(ip.rowDims ?? [width])], data: targetData(dst) };
+  return { name: ip.name, type: ip.type, dims: [rows, ...(ip.rowDims ?? [width])], data: dst.data };
 }
 
 /** Packs the mapped inputs of a RecordBatch or Table; see the file comment. */
@@ -225,7 +280,7 @@ export function packInputs(src: ColumnSource, plan: ScoringPlan, options: PackOp
     }
   }
   // A List column feeding a symbolic width with no non-null row: nothing to pack, width 0.
-  const tensors = plan.inputs.map((ip, idx) => packInput(src, ip, widths[idx] ?? 0, goodRows, options.idColumn));
+  const tensors = plan.inputs.map((ip, idx) => packInput(src, ip, widths[idx] ?? 0, goodRows));
   return { numRows: n, goodRows, bad: { rows: badRows, reason, reasons: m.reasons, counts }, tensors };
 }
 

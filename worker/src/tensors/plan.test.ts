@@ -12,8 +12,10 @@ const data = table({
   emb: [[[1, 2], [3, 4]], f32List(2)],
   vlist: [[[1, 2], [3, 4]], f32List()],
   words: [[['a'], ['b']], new A.List(new A.Field('item', new A.Utf8(), true))],
-}).schema;
+}).schema.assign(new A.Schema([new A.Field('d', new A.Decimal(4, 12, 128)), new A.Field('big', new A.Decimal(0, 18, 128))]));
 
+const COLUMNS = 'id, f0, f1, name, emb, vlist, words, d, big';
+const SUPPORTED = 'float32, float64, float16, int64, int32, int16, int8, uint64, uint32, uint16, uint8';
 const X2 = tensor('X', 'float32', ['batch', 2]);
 const out = { Y: { column: 'score' } };
 
@@ -21,13 +23,13 @@ describe('planScoring', () => {
   test('compiles a valid mapping', () => {
     const plan = planScoring(
       { inputs: { X: { columns: ['f0', 'f1'] }, E: { column: 'emb' } }, outputs: { P: { column: 'p', select: 1 }, Y: { column: 'y' } } },
-      meta([X2, tensor('E', 'int64', [8, 2])], [tensor('Y', 'float32', [8]), tensor('P', 'float64', [8, 2]), tensor('Z', 'string', [8])]),
+      meta([X2, tensor('E', 'float16', [8, 2])], [tensor('Y', 'float32', [8]), tensor('P', 'float64', [8, 2]), tensor('Z', 'string', [8])]),
       data,
     );
     expect(plan.fixedBatch).toBe(8);
     expect(plan.inputs).toEqual([
       { name: 'X', type: 'float32', width: 2, rowDims: [2], source: { kind: 'columns', columns: ['f0', 'f1'] } },
-      { name: 'E', type: 'int64', width: 2, rowDims: [2], source: { kind: 'list', column: 'emb', list: 'fixed', listSize: 2 } },
+      { name: 'E', type: 'float16', width: 2, rowDims: [2], source: { kind: 'list', column: 'emb', list: 'fixed', listSize: 2 } },
     ]);
     // Model order; unmapped outputs (even unsupported ones) are ignored.
     expect(plan.outputs.map((o) => [o.name, o.column, o.select, o.width])).toEqual([['Y', 'y', undefined, 1], ['P', 'p', 1, 1]]);
@@ -36,7 +38,7 @@ describe('planScoring', () => {
   test('widths: symbolic feature dims take the data width; rank 3 and rank 1 inputs', () => {
     const plan = planScoring(
       { inputs: { A: { column: 'vlist' }, B: { columns: ['f0', 'f1'] }, C: { columns: ['f0'] }, D: { columns: ['f0', 'f1'] } }, outputs: out },
-      meta([tensor('A', 'float32', ['batch', 'n']), tensor('B', 'float32', ['', 'k']), tensor('C', 'float64', ['batch']), tensor('D', 'int32', ['b', 1, 2])]),
+      meta([tensor('A', 'float32', ['batch', 'n']), tensor('B', 'float32', ['', 'k']), tensor('C', 'float64', ['batch']), tensor('D', 'float64', ['b', 1, 2])]),
       data,
     );
     expect(plan.inputs.map((i) => [i.width, i.rowDims])).toEqual([[undefined, undefined], [2, [2]], [1, []], [2, [1, 2]]]);
@@ -53,15 +55,15 @@ describe('planScoring', () => {
     ['model input unmapped', { inputs: { X: { columns: ['f0', 'f1'] } }, outputs: out }, meta([X2, tensor('E', 'float32', ['batch', 2])]),
       "model input 'E' is not mapped: add it to spec.model.inputs with columns or column (model inputs: X (float32 [batch, 2]), E (float32 [batch, 2]))"],
     ['missing column', { inputs: { X: { columns: ['f0', 'f9'] } }, outputs: out }, meta([X2]),
-      "spec.model.inputs.X: column 'f9' is not in the input data (columns: id, f0, f1, name, emb, vlist, words)"],
+      `spec.model.inputs.X.columns[1]: column "f9" is not in the input data (it has: ${COLUMNS})`],
     ['missing list column', { inputs: { X: { column: 'nope' } }, outputs: out }, meta([X2]),
-      "spec.model.inputs.X: column 'nope' is not in the input data (columns: id, f0, f1, name, emb, vlist, words)"],
+      `spec.model.inputs.X.column: column "nope" is not in the input data (it has: ${COLUMNS})`],
     ['non-numeric column', { inputs: { X: { columns: ['f0', 'name'] } }, outputs: out }, meta([X2]),
-      "spec.model.inputs.X: column 'name' has type Utf8, which is not numeric"],
+      'spec.model.inputs.X.columns[1]: column "name" in the input data is Utf8, not a numeric column'],
     ['scalar column as column', { inputs: { X: { column: 'f0' } }, outputs: out }, meta([X2]),
-      "spec.model.inputs.X: column 'f0' has type Float64; column needs a FixedSizeList or List of numbers (use columns for numeric scalar columns)"],
+      'spec.model.inputs.X.column: column "f0" in the input data is Float64, not a list of numbers (map numeric scalar columns with columns, not column)'],
     ['list of strings', { inputs: { X: { column: 'words' } }, outputs: out }, meta([X2]),
-      "spec.model.inputs.X: column 'words' has type List<Utf8>; column needs a FixedSizeList or List of numbers (use columns for numeric scalar columns)"],
+      'spec.model.inputs.X.column: column "words" in the input data is List<Utf8>, not a list of numbers'],
     ['both columns and column', { inputs: { X: { columns: ['f0'], column: 'emb' } }, outputs: out }, meta([X2]),
       'spec.model.inputs.X: set exactly one of columns or column'],
     ['columns width', { inputs: { X: { columns: ['f0'] } }, outputs: out }, meta([X2]),
@@ -75,11 +77,11 @@ describe('planScoring', () => {
     ['rank 3 symbolic', { inputs: { X: { columns: ['f0', 'f1'] } }, outputs: out }, meta([tensor('X', 'float32', ['batch', 'a', 2])]),
       "model input 'X' has shape [batch, a, 2]; for inputs of rank > 2 only the batch dimension may be symbolic"],
     ['unsupported input type', { inputs: { X: { columns: ['f0', 'f1'] } }, outputs: out }, meta([tensor('X', 'string', ['batch', 2])]),
-      "model input 'X' has element type string; supported input types are float32, float64, int64, int32"],
+      `model input 'X' has element type string; supported input types are ${SUPPORTED}`],
     ['non-tensor input', { inputs: { X: { columns: ['f0', 'f1'] } }, outputs: out }, meta([{ name: 'X', isTensor: false, dims: [] }]),
       "model input 'X' is not a tensor; only tensor inputs are supported"],
     ['unsupported output type', { inputs: { X: { columns: ['f0', 'f1'] } }, outputs: { L: { column: 'label' } } }, meta([X2], [tensor('L', 'string', ['batch'])]),
-      "model output 'L' has element type string; supported output types are float32, float64, int64, int32"],
+      `model output 'L' has element type string; supported output types are ${SUPPORTED}`],
     ['non-tensor output', { inputs: { X: { columns: ['f0', 'f1'] } }, outputs: { P: { column: 'p' } } }, meta([X2], [{ name: 'P', isTensor: false, dims: [] }]),
       "model output 'P' is not a tensor (a sequence or map, e.g. a ZipMap); only tensor outputs can be mapped to columns"],
     ['select out of range', { inputs: { X: { columns: ['f0', 'f1'] } }, outputs: { P: { column: 'p', select: 2 } } }, meta([X2], [tensor('P', 'float32', ['batch', 2])]),
@@ -88,6 +90,26 @@ describe('planScoring', () => {
       "spec.model.outputs.L: select needs an output with an axis after the batch, but output 'L' has shape [batch]"],
     ['duplicate output column', { inputs: { X: { columns: ['f0', 'f1'] } }, outputs: { A: { column: 's' }, B: { column: 's' } } }, meta([X2], [tensor('A', 'float32', ['batch']), tensor('B', 'float32', ['batch'])]),
       "spec.model.outputs: column 's' is used by both A and B"],
+    ['a float column into an int64 input: refused, not truncated', { inputs: { X: { columns: ['f1', 'f0'] } }, outputs: out }, meta([tensor('X', 'int64', ['batch', 2])]),
+      'spec.model.inputs.X.columns[1]: column "f0" in the input data is Float64, but model input \'X\' takes int64: the fractions would be cut off '
+      + '(1.9 -> 1, -1.9 -> -1). Cast the column to an integer type in the data (e.g. CAST(f0 AS BIGINT)) if it holds whole numbers, or export the model with a float input'],
+    ['a decimal column into an int32 input', { inputs: { X: { columns: ['d'] } }, outputs: out }, meta([tensor('X', 'int32', ['batch', 1])]),
+      'spec.model.inputs.X.columns[0]: column "d" in the input data is DECIMAL(12,4), but model input \'X\' takes int32: the fractions would be cut off '
+      + '(1.9 -> 1, -1.9 -> -1). Cast the column to an integer type in the data (e.g. CAST(d AS BIGINT)) if it holds whole numbers, or export the model with a float input'],
+    ['a whole-number decimal into an int64 input', { inputs: { X: { columns: ['big'] } }, outputs: out }, meta([tensor('X', 'int64', ['batch', 1])]),
+      'spec.model.inputs.X.columns[0]: column "big" in the input data is DECIMAL(18,0), but model input \'X\' takes int64: decimal columns feed float inputs only. '
+      + 'Cast the column to an integer type in the data (e.g. CAST(big AS BIGINT)) if it holds whole numbers, or export the model with a float input'],
+    ['a list of floats into an int64 input', { inputs: { X: { column: 'emb' } }, outputs: out }, meta([tensor('X', 'int64', ['batch', 2])]),
+      'spec.model.inputs.X.column: column "emb" in the input data is FixedSizeList[2]<Float32>, but model input \'X\' takes int64: the fractions would be cut off '
+      + '(1.9 -> 1, -1.9 -> -1). Cast the column to an integer type in the data if it holds whole numbers, or export the model with a float input'],
+    ['every problem at once, not just the first', { inputs: { X: { columns: ['f0', 'name', 'f9'] }, Q: { columns: ['f0'] } }, outputs: { nope: { column: 'n' } } }, meta([tensor('X', 'uint8', ['batch', 2])]),
+      "spec.model.inputs names 'Q', which is not an input of the model (model inputs: X (uint8 [batch, 2])); "
+      + "spec.model.outputs names 'nope', which is not an output of the model (model outputs: Y (float32 [batch, 1])); "
+      + 'spec.model.inputs.X.columns[0]: column "f0" in the input data is Float64, but model input \'X\' takes uint8: the fractions would be cut off (1.9 -> 1, -1.9 -> -1). '
+      + 'Cast the column to an integer type in the data (e.g. CAST(f0 AS BIGINT)) if it holds whole numbers, or export the model with a float input; '
+      + 'spec.model.inputs.X.columns[1]: column "name" in the input data is Utf8, not a numeric column; '
+      + `spec.model.inputs.X.columns[2]: column "f9" is not in the input data (it has: ${COLUMNS}); `
+      + "model input 'X' takes 2 values per row (shape [batch, 2]), but spec.model.inputs.X gives 3 (columns f0, name, f9)"],
     ['batch sizes disagree', { inputs: { X: { columns: ['f0', 'f1'] }, E: { column: 'emb' } }, outputs: out }, meta([tensor('X', 'float32', [4, 2]), tensor('E', 'float32', [8, 2])]),
       "the model's inputs disagree on the batch size: X (float32 [4, 2]), E (float32 [8, 2])"],
   ];

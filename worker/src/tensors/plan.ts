@@ -1,13 +1,17 @@
 /**
  * Checks spec.model.inputs/outputs against the model's metadata and the data's Arrow schema, and
- * compiles them into a ScoringPlan. Every mismatch is a BadInputError whose message names the culprit.
+ * compiles them into a ScoringPlan. Both planes run it: the worker on the schema of the rows it reads
+ * and onnxruntime's metadata; the planner (operator/src/planner/plan.ts) on every file's footer and
+ * the metadata model-info.ts reads from the ONNX file, so that a mismatch is refused before any pod
+ * starts. Column types follow type-rules.ts. Each problem names the spec field and the culprit.
  */
 import { DataType, type Field, type Schema } from 'apache-arrow';
 import { BadInputError } from '../../../operator/src/contract/index.js';
+import { typeName } from '../reader/normalize.js';
 import {
-  ELEMENT_TYPES, isElementType,
-  type ElementType, type ModelMappingLike, type ModelMeta, type ValueMeta,
-} from './types.js';
+  elementTypeProblem, feedProblem, isElementType, missingColumnProblem, type ElementType,
+} from './type-rules.js';
+import type { ModelMappingLike, ModelMeta, ValueMeta } from './types.js';
 
 export type InputSource =
   | { kind: 'columns'; columns: readonly string[] }
@@ -51,121 +55,147 @@ export const formatDims = (dims: readonly (number | string)[]): string =>
 const describe = (v: ValueMeta): string => (v.isTensor ? `${v.name} (${v.type} ${formatDims(v.dims)})` : `${v.name} (not a tensor)`);
 const listNames = (vs: readonly ValueMeta[]): string => vs.map(describe).join(', ');
 
-/** Scalar numeric Arrow types the packer reads: ints of every width, Float16/32/64. */
-export const isNumericType = (t: DataType): boolean => DataType.isInt(t) || DataType.isFloat(t);
-
-function fieldOf(schema: Schema, column: string, where: string): Field {
-  const f = schema.fields.find((x) => x.name === column);
-  if (!f) {
-    throw new BadInputError(`${where}: column '${column}' is not in the input data (columns: ${schema.fields.map((x) => x.name).join(', ')})`);
-  }
-  return f;
+/** What a mapping's columns give: the source, its width when known, and words for messages. */
+interface SourcePlan {
+  source: InputSource;
+  width?: number;
+  describe: string;
 }
 
-function planSource(name: string, mapping: ModelMappingLike['inputs'][string], schema: Schema): { source: InputSource; width?: number; describe: string } {
-  const where = `spec.model.inputs.${name}`;
+/** The mapping's source; pushes a problem for each column that is missing or cannot feed the input
+ * (whose element type is `target`, when supported), and returns undefined if there is any. */
+function planSource(name: string, mapping: ModelMappingLike['inputs'][string], schema: Schema, target: ElementType | undefined, where: string, problems: string[]): SourcePlan | undefined {
+  const field = `spec.model.inputs.${name}`;
+  const typeOf = (column: string, f: string): DataType | undefined => {
+    const found: Field | undefined = schema.fields.find((x) => x.name === column);
+    if (!found) problems.push(missingColumnProblem(f, column, where, schema.fields.map((x) => x.name)));
+    return found?.type;
+  };
+  const fits = (column: string, f: string, how: 'columns' | 'column'): boolean => {
+    const t = typeOf(column, f);
+    const problem = t && feedProblem({ field: f, column, where, input: name }, t, how, target);
+    if (problem) problems.push(problem);
+    return t !== undefined && problem === undefined;
+  };
   if (mapping.columns !== undefined && mapping.column === undefined) {
-    for (const c of mapping.columns) {
-      const f = fieldOf(schema, c, where);
-      if (!isNumericType(f.type)) throw new BadInputError(`${where}: column '${c}' has type ${f.type}, which is not numeric`);
-    }
-    return {
+    const ok = mapping.columns.map((c, i) => fits(c, `${field}.columns[${i}]`, 'columns')).every(Boolean);
+    const plan: SourcePlan = {
       source: { kind: 'columns', columns: mapping.columns },
       width: mapping.columns.length,
       describe: `${mapping.columns.length} (columns ${mapping.columns.join(', ')})`,
     };
+    return ok ? plan : undefined;
   }
   if (mapping.column !== undefined && mapping.columns === undefined) {
     const c = mapping.column;
-    const f = fieldOf(schema, c, where);
-    const t = f.type;
-    const isList = DataType.isFixedSizeList(t) || DataType.isList(t) || DataType.isLargeList(t);
-    if (!isList || !isNumericType(t.children[0].type)) {
-      throw new BadInputError(`${where}: column '${c}' has type ${t}; column needs a FixedSizeList or List of numbers (use columns for numeric scalar columns)`);
-    }
+    if (!fits(c, `${field}.column`, 'column')) return undefined;
+    const t = schema.fields.find((x) => x.name === c)!.type;
     if (DataType.isFixedSizeList(t)) {
-      return { source: { kind: 'list', column: c, list: 'fixed', listSize: t.listSize }, width: t.listSize, describe: `${t.listSize} (column '${c}' is ${t})` };
+      return { source: { kind: 'list', column: c, list: 'fixed', listSize: t.listSize }, width: t.listSize, describe: `${t.listSize} (column '${c}' is ${typeName(t)})` };
     }
     return { source: { kind: 'list', column: c, list: DataType.isList(t) ? 'list' : 'large' }, describe: `column '${c}'` };
   }
-  throw new BadInputError(`${where}: set exactly one of columns or column`);
+  problems.push(`${field}: set exactly one of columns or column`);
+  return undefined;
 }
 
-function planInput(meta: ValueMeta, mapping: ModelMappingLike['inputs'][string], schema: Schema): InputPlan {
+function planInput(meta: ValueMeta, mapping: ModelMappingLike['inputs'][string], schema: Schema, where: string, problems: string[]): InputPlan | undefined {
   const { name } = meta;
-  if (!meta.isTensor) throw new BadInputError(`model input '${name}' is not a tensor; only tensor inputs are supported`);
-  if (!isElementType(meta.type)) {
-    throw new BadInputError(`model input '${name}' has element type ${meta.type}; supported input types are ${ELEMENT_TYPES.join(', ')}`);
+  if (!meta.isTensor) {
+    problems.push(`model input '${name}' is not a tensor; only tensor inputs are supported`);
+    return undefined;
   }
-  const src = planSource(name, mapping, schema);
+  const typeProblem = elementTypeProblem('input', name, meta.type);
+  if (typeProblem) problems.push(typeProblem);
+  const type = isElementType(meta.type) ? meta.type : undefined;
+  const src = planSource(name, mapping, schema, type, where, problems);
   // dims[0] is the batch; the rest give the row's shape. No declared shape: [batch, width].
   const rest = meta.dims.slice(1);
+  const given = src?.width ?? (mapping.column === undefined ? mapping.columns?.length : undefined);
   let width: number | undefined;
   let rowDims: number[] | undefined;
   if (meta.dims.length === 0) {
-    width = src.width;
+    width = given;
     rowDims = width === undefined ? undefined : [width];
   } else if (rest.every((d) => typeof d === 'number')) {
     rowDims = rest as number[];
     width = rowDims.reduce((a, b) => a * b, 1);
   } else if (rest.length === 1) {
-    width = src.width;
+    width = given;
     rowDims = width === undefined ? undefined : [width];
   } else {
-    throw new BadInputError(`model input '${name}' has shape ${formatDims(meta.dims)}; for inputs of rank > 2 only the batch dimension may be symbolic`);
+    problems.push(`model input '${name}' has shape ${formatDims(meta.dims)}; for inputs of rank > 2 only the batch dimension may be symbolic`);
+    return undefined;
   }
-  if (width !== undefined && src.width !== undefined && width !== src.width) {
-    throw new BadInputError(`model input '${name}' takes ${width} value${width === 1 ? '' : 's'} per row (shape ${formatDims(meta.dims)}), but spec.model.inputs.${name} gives ${src.describe}`);
+  if (width !== undefined && given !== undefined && width !== given) {
+    const describeGiven = src?.describe ?? `${given} (columns ${mapping.columns?.join(', ')})`;
+    problems.push(`model input '${name}' takes ${width} value${width === 1 ? '' : 's'} per row (shape ${formatDims(meta.dims)}), but spec.model.inputs.${name} gives ${describeGiven}`);
+    return undefined;
   }
-  return { name, type: meta.type, width, rowDims, source: src.source };
+  if (!src || !type) return undefined;
+  return { name, type, width, rowDims, source: src.source };
 }
 
-function planOutput(meta: ValueMeta, column: string, select: number | undefined): OutputPlan {
+function planOutput(meta: ValueMeta, column: string, select: number | undefined, problems: string[]): OutputPlan | undefined {
   const { name, dims } = meta;
   const where = `spec.model.outputs.${name}`;
   if (!meta.isTensor) {
-    throw new BadInputError(`model output '${name}' is not a tensor (a sequence or map, e.g. a ZipMap); only tensor outputs can be mapped to columns`);
+    problems.push(`model output '${name}' is not a tensor (a sequence or map, e.g. a ZipMap); only tensor outputs can be mapped to columns`);
+    return undefined;
   }
-  if (!isElementType(meta.type)) {
-    throw new BadInputError(`model output '${name}' has element type ${meta.type}; supported output types are ${ELEMENT_TYPES.join(', ')}`);
-  }
+  const typeProblem = elementTypeProblem('output', name, meta.type);
+  if (typeProblem) problems.push(typeProblem);
   const rest = dims.slice(1);
   const fixed = dims.length > 0 && rest.every((d) => typeof d === 'number');
   let width = fixed ? (rest as number[]).reduce((a, b) => a * b, 1) : undefined;
   if (select !== undefined) {
     if (dims.length === 1) {
-      throw new BadInputError(`${where}: select needs an output with an axis after the batch, but output '${name}' has shape ${formatDims(dims)}`);
+      problems.push(`${where}: select needs an output with an axis after the batch, but output '${name}' has shape ${formatDims(dims)}`);
+      return undefined;
     }
     const last = dims[dims.length - 1];
     if (typeof last === 'number' && select >= last) {
-      throw new BadInputError(`${where}: select ${select} is out of range: output '${name}' has ${last} values on its last axis (shape ${formatDims(dims)})`);
+      problems.push(`${where}: select ${select} is out of range: output '${name}' has ${last} values on its last axis (shape ${formatDims(dims)})`);
+      return undefined;
     }
     if (width !== undefined) width /= last as number;
   }
+  if (!isElementType(meta.type)) return undefined;
   return { name, column, select, type: meta.type, dims, width };
 }
 
-/** Validates the mapping against the model and the data's schema, and compiles it. */
-export function planScoring(mapping: ModelMappingLike, model: ModelMeta, schema: Schema): ScoringPlan {
+/** A ScoringPlan, or every problem found (then `plan` is undefined). */
+export interface ScoringCheck {
+  plan: ScoringPlan | undefined;
+  problems: string[];
+}
+
+/**
+ * Validates the mapping against the model and the data's schema, and compiles it. `where` names the
+ * data in messages: a file (the planner) or `the input data` (the worker).
+ */
+export function checkScoring(mapping: ModelMappingLike, model: ModelMeta, schema: Schema, where = 'the input data'): ScoringCheck {
+  const problems: string[] = [];
   for (const name of Object.keys(mapping.inputs)) {
     if (!model.inputs.some((m) => m.name === name)) {
-      throw new BadInputError(`spec.model.inputs names '${name}', which is not an input of the model (model inputs: ${listNames(model.inputs)})`);
+      problems.push(`spec.model.inputs names '${name}', which is not an input of the model (model inputs: ${listNames(model.inputs)})`);
     }
   }
   for (const name of Object.keys(mapping.outputs)) {
     if (!model.outputs.some((m) => m.name === name)) {
-      throw new BadInputError(`spec.model.outputs names '${name}', which is not an output of the model (model outputs: ${listNames(model.outputs)})`);
+      problems.push(`spec.model.outputs names '${name}', which is not an output of the model (model outputs: ${listNames(model.outputs)})`);
     }
   }
   if (Object.keys(mapping.outputs).length === 0) {
-    throw new BadInputError(`spec.model.outputs is empty: map at least one model output to a column (model outputs: ${listNames(model.outputs)})`);
+    problems.push(`spec.model.outputs is empty: map at least one model output to a column (model outputs: ${listNames(model.outputs)})`);
   }
   const inputs = model.inputs.map((meta) => {
     const m = mapping.inputs[meta.name];
     if (!m) {
-      throw new BadInputError(`model input '${meta.name}' is not mapped: add it to spec.model.inputs with columns or column (model inputs: ${listNames(model.inputs)})`);
+      problems.push(`model input '${meta.name}' is not mapped: add it to spec.model.inputs with columns or column (model inputs: ${listNames(model.inputs)})`);
+      return undefined;
     }
-    return planInput(meta, m, schema);
+    return planInput(meta, m, schema, where, problems);
   });
   const byColumn = new Map<string, string>();
   const outputs = model.outputs.flatMap((meta) => {
@@ -173,20 +203,30 @@ export function planScoring(mapping: ModelMappingLike, model: ModelMeta, schema:
     if (!m) return [];
     const other = byColumn.get(m.column);
     if (other !== undefined) {
-      throw new BadInputError(`spec.model.outputs: column '${m.column}' is used by both ${other} and ${meta.name}`);
+      problems.push(`spec.model.outputs: column '${m.column}' is used by both ${other} and ${meta.name}`);
+      return [];
     }
     byColumn.set(m.column, meta.name);
-    return [planOutput(meta, m.column, m.select)];
+    return [planOutput(meta, m.column, m.select, problems)];
   });
   let fixedBatch: number | undefined;
   for (const meta of model.inputs) {
     const b = meta.dims[0];
     if (typeof b !== 'number') continue;
-    if (b < 1) throw new BadInputError(`model input '${meta.name}' has batch dimension ${b}`);
-    if (fixedBatch !== undefined && fixedBatch !== b) {
-      throw new BadInputError(`the model's inputs disagree on the batch size: ${listNames(model.inputs)}`);
-    }
-    fixedBatch = b;
+    if (b < 1) problems.push(`model input '${meta.name}' has batch dimension ${b}`);
+    else if (fixedBatch !== undefined && fixedBatch !== b) {
+      problems.push(`the model's inputs disagree on the batch size: ${listNames(model.inputs)}`);
+      break;
+    } else fixedBatch = b;
   }
-  return { inputs, outputs, fixedBatch };
+  if (problems.length > 0) return { plan: undefined, problems };
+  return { plan: { inputs: inputs as InputPlan[], outputs: outputs as OutputPlan[], fixedBatch }, problems };
+}
+
+/** Validates the mapping against the model and the data's schema, and compiles it; a BadInputError
+ * naming every problem otherwise. */
+export function planScoring(mapping: ModelMappingLike, model: ModelMeta, schema: Schema): ScoringPlan {
+  const { plan, problems } = checkScoring(mapping, model, schema);
+  if (!plan) throw new BadInputError(problems.join('; '));
+  return plan;
 }

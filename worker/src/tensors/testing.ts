@@ -19,3 +19,19 @@ export function table(cols: Record<string, [unknown[], A.DataType]>): A.Table {
 export const tensor = (name: string, type: string, dims: (number | string)[]): ValueMeta => ({ name, isTensor: true, type, dims });
 
 export const meta = (inputs: ValueMeta[], outputs: ValueMeta[] = [tensor('Y', 'float32', ['batch', 1])]): ModelMeta => ({ inputs, outputs });
+
+/** A Decimal column from unscaled values (value = unscaled / 10^scale), as Arrow stores it: little-endian
+ * two's-complement words, bitWidth / 32 of them per value. */
+export function decimalVector(unscaled: readonly (bigint | null)[], precision: number, scale: number, bitWidth = 128): A.Vector {
+  const words = bitWidth / 32;
+  const data = new Uint32Array(unscaled.length * words);
+  const nullBitmap = new Uint8Array((unscaled.length + 7) >> 3);
+  unscaled.forEach((u, i) => {
+    if (u === null) return;
+    nullBitmap[i >> 3] |= 1 << (i & 7);
+    let v = BigInt.asUintN(bitWidth, u);
+    for (let k = 0; k < words; k++, v >>= 32n) data[i * words + k] = Number(v & 0xffffffffn);
+  });
+  const nullCount = unscaled.filter((u) => u === null).length;
+  return A.makeVector(A.makeData({ type: new A.Decimal(scale, precision, bitWidth), length: unscaled.length, nullCount, nullBitmap: nullCount ? nullBitmap : undefined, data }));
+}

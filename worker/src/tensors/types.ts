@@ -1,12 +1,13 @@
 /** Types shared by the tensor packing, the unpacking and the session. */
 import type { Schema, Vector } from 'apache-arrow';
+import type { ElementType } from './type-rules.js';
 
-/** Element types the worker feeds to and reads from a model. */
-export type ElementType = 'float32' | 'float64' | 'int64' | 'int32';
-export const ELEMENT_TYPES: readonly ElementType[] = ['float32', 'float64', 'int64', 'int32'];
-export const isElementType = (t: unknown): t is ElementType => ELEMENT_TYPES.includes(t as ElementType);
+export { ELEMENT_TYPES, isElementType, type ElementType } from './type-rules.js';
 
-export type TensorData = Float32Array | Float64Array | BigInt64Array | Int32Array;
+/** A tensor's values. float16 tensors hold their values' bits in a Uint16Array (onnxruntime-node takes
+ * that, and may hand back a Float16Array, which is read through the same bits). */
+export type TensorData = Float32Array | Float64Array | BigInt64Array | BigUint64Array
+  | Int32Array | Int16Array | Int8Array | Uint32Array | Uint16Array | Uint8Array;
 
 /**
  * What the model says about one input or output (onnxruntime's ValueMetadata, normalised).

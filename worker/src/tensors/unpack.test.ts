@@ -19,6 +19,15 @@ describe('unpackOutput', () => {
     ['float64 [b, 1]', t('float64', [2, 1], new Float64Array([0.1, 0.2])), 'Float64', [0.1, 0.2]],
     ['int64 [b]', t('int64', [2], new BigInt64Array([5n, -(2n ** 60n)])), 'Int64', [5n, -(2n ** 60n)]],
     ['int32 [b, 1, 1]', t('int32', [2, 1, 1], new Int32Array([7, 8])), 'Int32', [7, 8]],
+    ['int16 [b]', t('int16', [2], new Int16Array([-32768, 5])), 'Int16', [-32768, 5]],
+    ['int8 [b]', t('int8', [2], new Int8Array([-128, 127])), 'Int8', [-128, 127]],
+    ['uint64 [b]', t('uint64', [2], new BigUint64Array([2n ** 64n - 1n, 0n])), 'Uint64', [2n ** 64n - 1n, 0n]],
+    ['uint32 [b]', t('uint32', [2], new Uint32Array([2 ** 32 - 1, 1])), 'Uint32', [2 ** 32 - 1, 1]],
+    ['uint16 [b]', t('uint16', [2], new Uint16Array([65535, 1])), 'Uint16', [65535, 1]],
+    ['uint8 [b]', t('uint8', [2], new Uint8Array([255, 1])), 'Uint8', [255, 1]],
+    // float16 outputs become float32 columns, exactly; the data may be the bits or a Float16Array.
+    ['float16 [b] as bits', t('float16', [3], new Uint16Array([0x2e66, 0xc000, 0x7bff])), 'Float32', [0.0999755859375, -2, 65504]],
+    ['float16 [b, 1] as Float16Array', t('float16', [2, 1], new Float16Array([1.5, -0.25]) as unknown as Uint16Array), 'Float32', [1.5, -0.25]],
   ];
   test.each(scalarCases)('%s -> scalar column', (_n, tensor, type, expected) => {
     const v = unpackOutput(tensor, plan());
@@ -36,6 +45,8 @@ describe('unpackOutput', () => {
     ['[b, 2] select 1', t('float32', [3, 2], new Float32Array([0.1, 0.9, 0.2, 0.8, 0.3, 0.7])), 1, 'Float32', [0.9, 0.8, 0.7].map(Math.fround)],
     ['[b, 3] select 0 int64', t('int64', [2, 3], new BigInt64Array([1n, 2n, 3n, 4n, 5n, 6n])), 0, 'Int64', [1, 4]],
     ['[b, 2, 3] select 2', t('float64', [2, 2, 3], Float64Array.from({ length: 12 }, (_, i) => i)), 2, 'FixedSizeList[2]<Float64>', [[2, 5], [8, 11]]],
+    ['float16 [b, 2] select 1', t('float16', [2, 2], new Uint16Array(new Float16Array([0.25, 0.75, 0.5, 0.125]).buffer)), 1, 'Float32', [0.75, 0.125]],
+    ['uint64 [b, 2] select 0', t('uint64', [2, 2], new BigUint64Array([2n ** 63n, 1n, 2n, 3n])), 0, 'Uint64', [2 ** 63, 2]],
   ];
   test.each(selectCases)('%s', (_n, tensor, select, type, expected) => {
     const v = unpackOutput(tensor, plan({ select }));
@@ -66,6 +77,9 @@ describe('unpackOutput', () => {
     expect(rows(s)).toEqual([1, null, 2, null, null, 3]);
     const i = unpackOutput(t('int64', [3], new BigInt64Array([1n, 2n, 3n])), plan(), { positions, length: 6 });
     expect(rows(i)).toEqual([1, null, 2, null, null, 3]);
+    const h = unpackOutput(t('float16', [3], new Uint16Array(new Float16Array([1, 2, 3]).buffer)), plan(), { positions, length: 6 });
+    expect(String(h.type)).toBe('Float32');
+    expect(rows(h)).toEqual([1, null, 2, null, null, 3]);
     const l = unpackOutput(t('float32', [3, 2], new Float32Array([1, 1, 2, 2, 3, 3])), plan(), { positions, length: 6 });
     expect(rows(l)).toEqual([[1, 1], null, [2, 2], null, null, [3, 3]]);
     const sel = unpackOutput(t('float32', [3, 2], new Float32Array([1, 9, 2, 8, 3, 7])), plan({ select: 1 }), { positions, length: 6 });

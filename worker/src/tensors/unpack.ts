@@ -2,15 +2,18 @@
  * Output tensors -> Arrow vectors, following a ScoringPlan. [batch] and [batch, 1] give a scalar
  * column; `select: i` takes element i of the last axis; otherwise each row's values become a
  * FixedSizeList<k>. With `positions`, the tensor's rows are scattered into a longer column whose
- * other rows are null (the rows that could not be scored). Typed-array loops only.
+ * other rows are null (the rows that could not be scored). Typed-array loops only. Each element type
+ * gives the Arrow type of the same name, except float16, which gives Float32 (exactly: every float16
+ * value is a float32 value; Parquet writers and readers handle float32 everywhere).
  */
 import {
-  Field, FixedSizeList, Float32, Float64, Int32, Int64, makeData, makeVector,
+  Field, FixedSizeList, Float32, Float64, Int16, Int32, Int64, Int8, Uint16, Uint32, Uint64, Uint8, makeData, makeVector,
   type DataType, type Vector,
 } from 'apache-arrow';
 import { BadInputError } from '../../../operator/src/contract/index.js';
 import { formatDims, type OutputPlan, type ScoringPlan } from './plan.js';
-import { isElementType, type DenseTensor, type ElementType, type TensorData } from './types.js';
+import { elementTypeProblem } from './type-rules.js';
+import { type DenseTensor, type ElementType, type TensorData } from './types.js';
 
 export interface UnpackOptions {
   /** For each tensor row, its row in the output column (e.g. PackedBatch.goodRows). */
@@ -19,20 +22,37 @@ export interface UnpackOptions {
   length?: number;
 }
 
+/** The Arrow type of an output column. */
 export function arrowTypeOf(type: ElementType): DataType {
   switch (type) {
+    case 'float16': return new Float32();
     case 'float32': return new Float32();
     case 'float64': return new Float64();
     case 'int64': return new Int64();
     case 'int32': return new Int32();
+    case 'int16': return new Int16();
+    case 'int8': return new Int8();
+    case 'uint64': return new Uint64();
+    case 'uint32': return new Uint32();
+    case 'uint16': return new Uint16();
+    case 'uint8': return new Uint8();
   }
 }
 
-type NumArray = Float32Array | Float64Array | Int32Array;
+type NumArray = Exclude<TensorData, BigInt64Array | BigUint64Array>;
 
-/** A view with `f` words per element: int64 values are moved as two int32 words (no BigInts made). */
+/** A view with `f` words per element: 64-bit values are moved as two int32 words (no BigInts made). */
 function words(a: TensorData): { a: NumArray; f: number } {
-  return a instanceof BigInt64Array ? { a: new Int32Array(a.buffer, a.byteOffset, a.length * 2), f: 2 } : { a, f: 1 };
+  return a instanceof BigInt64Array || a instanceof BigUint64Array ? { a: new Int32Array(a.buffer, a.byteOffset, a.length * 2), f: 2 } : { a, f: 1 };
+}
+
+/** A float16 tensor as float32 (exact). Its data may be the bits (Uint16Array) or a Float16Array. */
+function widenFloat16(t: DenseTensor): DenseTensor {
+  const d = t.data;
+  const half = new Float16Array(d.buffer, d.byteOffset, d.length);
+  const data = new Float32Array(d.length);
+  data.set(half);
+  return { type: 'float32', dims: t.dims, data };
 }
 
 function alloc(like: TensorData, n: number): TensorData {
@@ -54,12 +74,12 @@ function gather(src: TensorData, rows: number, rowSize: number, w: number, step:
 }
 
 /** One output tensor -> one Arrow vector. */
-export function unpackOutput(t: DenseTensor, out: OutputPlan, options: UnpackOptions = {}): Vector {
+export function unpackOutput(tensor: DenseTensor, out: OutputPlan, options: UnpackOptions = {}): Vector {
   const { name, select } = out;
+  const problem = elementTypeProblem('output', name, tensor.type);
+  if (problem) throw new BadInputError(problem);
+  const t = tensor.type === 'float16' ? widenFloat16(tensor) : tensor;
   const dims = t.dims;
-  if (!isElementType(t.type)) {
-    throw new BadInputError(`model output '${name}' has element type ${t.type}; supported output types are float32, float64, int64, int32`);
-  }
   if (dims.length === 0) throw new BadInputError(`model output '${name}' is a scalar; an output needs a batch dimension to map to a column`);
   const rows = dims[0];
   const rowSize = dims.slice(1).reduce((a, b) => a * b, 1);
@@ -99,7 +119,7 @@ export function unpackOutput(t: DenseTensor, out: OutputPlan, options: UnpackOpt
     for (let r = 0; r < rows; r++) nullBitmap[positions[r] >> 3] |= 1 << (positions[r] & 7);
     nullCount = length - rows;
   }
-  const type = arrowTypeOf(t.type);
+  const type = arrowTypeOf(t.type as ElementType);
   if (w === 1) {
     return makeVector(makeData({ type, length, nullCount, nullBitmap, data: values } as Parameters<typeof makeData>[0]));
   }
