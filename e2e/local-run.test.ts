@@ -4,7 +4,7 @@
  * DuckDB-written dataset in several files and shards with parallelism below the shard count. Every
  * input id must come out exactly once, with the score an independent JS computation gives.
  */
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runLocal } from '../operator/src/local/run-local.js';
@@ -94,14 +94,33 @@ describe('bij run, local files', () => {
     expect(existsSync(join(root, 'out-unfit', '_SUCCESS'))).toBe(false);
   }, 180_000);
 
-  test('bad input only the worker can see fails the run at once with the worker\'s message and commits nothing', async () => {
-    // The planner does not hash the model; the worker refuses bytes whose sha256 differs.
+  test('a model pinned to other bytes is refused at planning, naming both hashes', async () => {
     const result = await runLocal(job(root, {
-      output: { uri: join(root, 'out-bad') + '/' },
+      output: { uri: join(root, 'out-pinned') + '/' },
       model: { uri: join(root, 'models', 'model.onnx'), sha256: 'a'.repeat(64), inputs: { X: { columns: ['f0', 'f1', 'f2', 'f3'] } }, outputs: { probs: { column: 'churn_score', select: 1 } } },
     }), { log: silentLogger(), timeoutMs: 120_000 });
     expect(result.phase).toBe('Failed');
-    expect(result.message).toMatch(/sha256/);
+    expect(result.message).toMatch(/has sha256 [0-9a-f]{64}, but spec.model.sha256 is a{64}/);
+    expect(result.status?.conditions?.find((c) => c.type === 'Failed')).toMatchObject({ status: 'True', reason: 'PlanFailed' });
+    expect(result.status?.shards?.retries ?? 0).toBe(0);
+  }, 180_000);
+
+  test('bad input only the worker can see fails the run at once with the worker\'s message and commits nothing', async () => {
+    // A data page whose header is garbage: the footer (all the planner reads) is intact.
+    const input = join(root, 'in-corrupt');
+    mkdirSync(input, { recursive: true });
+    for (const f of readdirSync(join(root, 'in'))) copyFileSync(join(root, 'in', f), join(input, f));
+    const victim = join(input, readdirSync(input).filter((f) => f.endsWith('.parquet')).sort()[0]);
+    const fd = openSync(victim, 'r+');
+    writeSync(fd, Buffer.alloc(16, 0xff), 0, 16, 4);
+    closeSync(fd);
+    const result = await runLocal(job(root, {
+      input: { uri: input + '/', idColumn: 'id', passthroughColumns: ['region'] },
+      output: { uri: join(root, 'out-bad') + '/' },
+    }), { log: silentLogger(), timeoutMs: 120_000 });
+    expect(result.phase).toBe('Failed');
+    expect(result.message).toContain(victim);
+    expect(result.message).toMatch(/corrupt|unreadable/);
     expect(existsSync(join(root, 'out-bad', '_SUCCESS'))).toBe(false);
     expect(existsSync(join(root, 'out-bad', '_manifest.json'))).toBe(false);
     // One failed attempt, not retried: the failure reason is the worker's bad-input exit.

@@ -107,9 +107,10 @@ describe('runShard', () => {
 });
 
 describe('bad input fails fast, names the culprit, and leaves no manifest', () => {
-  // Each is refused at planning, before any pod starts (except the sha256, which only the worker
-  // checks). The worker refuses them too, should the model or the spec change after planning: here
-  // the shard runs the plan of the good spec with the bad spec in it.
+  // Each is refused at planning, before any pod starts. The worker refuses them too, should the model
+  // or the spec change after planning: here the shard runs the plan of the good spec with the bad spec
+  // in it, and without the model the plan froze (as a plan of an older operator), so the worker's own
+  // checks of the spec are what it meets.
   const cases: [string, (s: BatchInferenceJobSpecInput) => BatchInferenceJobSpecInput, RegExp, boolean][] = [
     ['a missing model', (s) => ({ ...s, model: { ...s.model, uri: join(root, 'models', 'nope.onnx') } }), /model not found at .*nope\.onnx/, true],
     ['a model that is not ONNX', (s) => {
@@ -117,7 +118,7 @@ describe('bad input fails fast, names the culprit, and leaves no manifest', () =
       writeFileSync(p, 'this is not a model');
       return { ...s, model: { ...s.model, uri: p } };
     }, /garbage\.onnx.*not a valid ONNX model/, true],
-    ['a model failing its sha256', (s) => ({ ...s, model: { ...s.model, sha256: 'a'.repeat(64) } }), /sha256/, false],
+    ['a model failing its sha256', (s) => ({ ...s, model: { ...s.model, sha256: 'a'.repeat(64) } }), /sha256/, true],
     ['a mapping narrower than the model input', (s) => ({ ...s, model: { ...s.model, inputs: { X: { columns: ['f0', 'f1', 'f2'] } } } }), /X.*4.*3|X.*3.*4/, true],
     ['an input name not in the model', (s) => ({ ...s, model: { ...s.model, inputs: { Z: { columns: ['f0', 'f1', 'f2', 'f3'] } } } }), /Z/, true],
     ['an output name not in the model', (s) => ({ ...s, model: { ...s.model, outputs: { nope: { column: 'x' } } } }), /nope/, true],
@@ -133,7 +134,8 @@ describe('bad input fails fast, names the culprit, and leaves no manifest', () =
     } else {
       expect(refused).toBeUndefined();
     }
-    const p = { ...(await plan(spec({}, out), 'rb')), spec: BatchInferenceJobSpecSchema.parse(s) };
+    const { model: _frozen, ...good } = await plan(spec({}, out), 'rb');
+    const p = { ...good, spec: BatchInferenceJobSpecSchema.parse(s) };
     const err = await runShard({ storage, plan: p, shard: 0, attempt: 0, writerToken: 'w' }).then(() => undefined, (e: unknown) => e);
     expect(err).toBeInstanceOf(BadInputError);
     expect((err as Error).message).toMatch(message);
