@@ -43,6 +43,8 @@ export const ModelSchema = z
       .describe('The worker refuses a model whose bytes differ.'),
     inputs: z.record(name, InputMappingSchema).describe('ONNX input name -> where its tensor comes from.'),
     outputs: z.record(name, OutputMappingSchema).describe('ONNX output name -> output column.'),
+    scoreInfinity: z.boolean().default(false)
+      .describe('Score rows whose features hold +-Infinity as they are; by default such a row is an error row, like NaN.'),
   })
   .strict();
 

@@ -129,6 +129,21 @@ describe('planRun reads the model and refuses a mismatch before any pod starts',
     expect(message).not.toContain('column "b"');
   });
 
+  test('an id column that is BIGINT in one file and VARCHAR in another is refused, naming both files and types', async () => {
+    const dir = join(root, 'in-mixed');
+    mkdirSync(dir, { recursive: true });
+    const duck = await Duck.open();
+    try {
+      await duck.run(`COPY (SELECT i::BIGINT AS id, i::DOUBLE AS a, i::INTEGER AS b FROM range(10) t(i)) TO ${sqlString(join(dir, 'a.parquet'))} (FORMAT parquet)`);
+      await duck.run(`COPY (SELECT i::VARCHAR AS id, i::DOUBLE AS a, i::INTEGER AS b FROM range(10) t(i)) TO ${sqlString(join(dir, 'b.parquet'))} (FORMAT parquet)`);
+    } finally {
+      duck.close();
+    }
+    const s = BatchInferenceJobSpecSchema.parse({ ...spec({}), input: { uri: dir + '/', idColumn: 'id' } });
+    expect(await refusal(s)).toBe(`spec.input.idColumn: column "id" is Int64 in ${join(dir, 'a.parquet')} but Utf8 in ${join(dir, 'b.parquet')}; `
+      + 'copied columns must have one type in every input file (cast them to one type when writing the input)');
+  });
+
   test('problems of the model alone come once, not once per file', async () => {
     const message = await refusal(spec({ inputs: { Q: { columns: ['a', 'b'] } }, outputs: { P: { column: 'p' } } }));
     expect(message).toBe("spec.model.inputs names 'Q', which is not an input of the model (model inputs: X (float32 [batch, 2])); "

@@ -23,6 +23,7 @@ import { listInputFiles } from './list-input.js';
 import { splitShards } from './split.js';
 import { checkInputOutputApart } from './overlap.js';
 import { freezeModel } from './model.js';
+import { copiedColumnDisagreements } from './column-agreement.js';
 
 export interface JobIdentity {
   namespace: string;
@@ -75,6 +76,7 @@ export async function planRun(storage: Storage, job: JobIdentity, spec: BatchInf
   ]);
   // Problems of the model alone come once, not once per file.
   const problems = [...new Set(footers.flatMap((f) => [...columnProblems(spec, f), ...mappingProblems(spec, f, model)]))];
+  problems.push(...copiedColumnDisagreements(spec, footers));
   if (problems.length > 0) {
     const more = problems.length > 5 ? ` (and ${problems.length - 5} more)` : '';
     throw new BadInputError(problems.slice(0, 5).join('; ') + more);

@@ -172,7 +172,7 @@ export async function runShard(o: ShardRunOptions): Promise<ShardRunResult> {
         const batch = next.value;
         const s = performance.now();
         scoring ??= planScoring(spec.model, model, batch.schema);
-        const p = packInputs(batch, scoring, { idColumn: spec.input.idColumn });
+        const p = packInputs(batch, scoring, { idColumn: spec.input.idColumn, scoreInfinity: spec.model.scoreInfinity });
         busy.pack += performance.now() - s;
         await send({ batch, packed: p });
       }

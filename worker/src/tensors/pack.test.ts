@@ -110,10 +110,14 @@ describe('packInputs: every numeric Arrow type into every model element type', (
     expect(Array.from(p.bad.rows)).toEqual([1]);
   });
 
-  test('float16 inputs: the nearest float16 of every value; beyond ±65504 an error row, infinities kept', () => {
+  test('float16 inputs: the nearest float16 of every value; beyond ±65504 an error row, infinities kept only when scored', () => {
     const values = [0.1, -1 / 3, 65504, 65519.99, 65520, -1e6, Infinity, 1e-8, 3.14159];
     const t = table({ a: [values, new A.Float64()] });
-    const p = pack(t, { X: { columns: ['a'] } }, [tensor('X', 'float16', ['batch', 1])]);
+    const refused = pack(t, { X: { columns: ['a'] } }, [tensor('X', 'float16', ['batch', 1])]);
+    expect(Array.from(refused.goodRows)).toEqual([0, 1, 2, 3, 7, 8]);
+    expect(refused.bad.reasons).toEqual(['infinite value in column a', 'value beyond the float16 range (±65504) in column a']);
+    const plan = planScoring({ inputs: { X: { columns: ['a'] } }, outputs: out }, meta([tensor('X', 'float16', ['batch', 1])]), t.schema);
+    const p = packInputs(t, plan, { scoreInfinity: true });
     expect(p.tensors[0].type).toBe('float16');
     expect(p.tensors[0].data).toBeInstanceOf(Uint16Array);
     expect(Array.from(p.goodRows)).toEqual([0, 1, 2, 3, 6, 7, 8]);
@@ -152,6 +156,41 @@ describe('packInputs: bad rows', () => {
     expect(p.tensors[0].dims).toEqual([3, 3]);
     expect(asNumbers(p.tensors[0].data)).toEqual([1, 1, 1, 3, 3, 3, 6, 6, 6]);
     expect(summarizeBadRows(p.bad)).toBe('3 rows cannot be scored: NaN in column f0 (1 row, first at row 1); null in column f1 (1 row, first at row 3); NaN in column f2 (1 row, first at row 4)');
+  });
+
+  test('±Infinity makes a row unscorable (float32, float64, float16, in columns and lists) unless spec.model.scoreInfinity', () => {
+    const t = table({
+      id: [[10, 11, 12, 13], new A.Int64()],
+      f0: [[1, Infinity, 3, 4], new A.Float32()],
+      f1: [[1, 2, -Infinity, 4], new A.Float64()],
+      f2: [[1, 2, 3, Infinity], new A.Float16()],
+    });
+    const metas = [tensor('X', 'float32', ['batch', 3])];
+    const plan = planScoring({ inputs: { X: { columns: ['f0', 'f1', 'f2'] } }, outputs: out }, meta(metas), t.schema);
+    for (const dense of [true, false]) {
+      const p = packInputs(t, plan, { idColumn: 'id', dense });
+      expect(Array.from(p.goodRows)).toEqual([0]);
+      expect(p.bad.reasons).toEqual(['infinite value in column f0', 'infinite value in column f1', 'infinite value in column f2']);
+      const scored = packInputs(t, plan, { idColumn: 'id', dense, scoreInfinity: true });
+      expect(Array.from(scored.goodRows)).toEqual([0, 1, 2, 3]);
+      expect(asNumbers(scored.tensors[0].data).slice(3, 6)).toEqual([Infinity, 2, 2]);
+    }
+    const list = table({ e: [[[1, 2], [Infinity, 2], [3, 3]], f32List(2)] });
+    const pl = pack(list, { E: { column: 'e' } }, [tensor('E', 'float32', ['batch', 2])]);
+    expect(Array.from(pl.bad.rows)).toEqual([1]);
+    expect(pl.bad.reasons).toEqual(['infinite value in column e']);
+  });
+
+  test('a row whose id is null cannot be scored ("null id"), whatever its features; the fast path steps aside', () => {
+    const t = table({
+      id: [[1, null, 3, null], new A.Int64()],
+      f0: [[1, 2, 3, NaN], new A.Float32()],
+    });
+    const p = pack(t, { X: { columns: ['f0'] } }, [tensor('X', 'float32', ['batch', 1])], 'id');
+    expect(Array.from(p.goodRows)).toEqual([0, 2]);
+    expect(Array.from(p.bad.rows)).toEqual([1, 3]);
+    expect(p.bad.reasons).toEqual(['null id (column id)']);
+    expect(Array.from(p.bad.counts)).toEqual([2]);
   });
 
   test('a bad row in one input drops it from every input; Float16 NaN and list nulls count', () => {

@@ -41,8 +41,10 @@ export interface PackedBatch {
 }
 
 export interface PackOptions {
-  /** Used only to name a row in error messages. */
+  /** Names a row in error messages; a row whose id is null cannot be scored ("null id"). */
   idColumn?: string;
+  /** spec.model.scoreInfinity: ±Infinity features are scored as they are instead of making an error row. */
+  scoreInfinity?: boolean;
   /** False: skip the fast path (pack-dense.ts) and always scan, gather and copy (tests compare the two). */
   dense?: boolean;
 }
@@ -71,9 +73,9 @@ class Marks {
   }
 }
 
-/** Marks the rows holding a null or NaN among values [start, end) of a numeric Data: value k
- * belongs to row `row + (k - start) / perRow`. */
-function scanValues(d: Data, start: number, end: number, row: number, perRow: number, m: Marks, column: string): void {
+/** Marks the rows holding a null, a NaN or (unless scored) ±Infinity among values [start, end) of a
+ * numeric Data: value k belongs to row `row + (k - start) / perRow`. */
+function scanValues(d: Data, start: number, end: number, row: number, perRow: number, m: Marks, column: string, scoreInfinity = false): void {
   const marks = m.marks;
   if (d.nullCount > 0 && d.nullBitmap) {
     const bm = d.nullBitmap;
@@ -88,22 +90,39 @@ function scanValues(d: Data, start: number, end: number, row: number, perRow: nu
   if (t.precision === Precision.HALF) {
     const a = d.values as Uint16Array;
     for (let k = start; k < end; k++) {
-      if ((a[k] & 0x7c00) === 0x7c00 && (a[k] & 0x3ff) !== 0) {
-        const r = row + Math.floor((k - start) / perRow);
-        if (marks[r] === 0) marks[r] = m.id(`NaN in column ${column}`);
-      }
+      if ((a[k] & 0x7c00) !== 0x7c00) continue; // finite
+      const nan = (a[k] & 0x3ff) !== 0;
+      if (!nan && scoreInfinity) continue;
+      const r = row + Math.floor((k - start) / perRow);
+      if (marks[r] === 0) marks[r] = m.id(nan ? `NaN in column ${column}` : `infinite value in column ${column}`);
     }
     return;
   }
   const a = d.values as Float32Array | Float64Array;
   for (let k = start; k < end; k++) {
     const v = a[k];
-    if (v !== v) {
-      const r = row + Math.floor((k - start) / perRow);
-      if (marks[r] === 0) marks[r] = m.id(`NaN in column ${column}`);
-    }
+    if (v - v === 0) continue; // finite (NaN - NaN and Inf - Inf are NaN)
+    // eslint-disable-next-line no-self-compare
+    const nan = v !== v;
+    if (!nan && scoreInfinity) continue;
+    const r = row + Math.floor((k - start) / perRow);
+    if (marks[r] === 0) marks[r] = m.id(nan ? `NaN in column ${column}` : `infinite value in column ${column}`);
   }
 }
+
+/** Marks the rows whose id is null: an output row must say which input row it scores. */
+function scanIds(src: ColumnSource, idColumn: string, m: Marks): void {
+  let base = 0;
+  for (const d of src.getChild(idColumn)?.data ?? []) {
+    if (d.nullCount > 0 && d.nullBitmap) {
+      for (let i = 0; i < d.length; i++) if (!isValid(d.nullBitmap, d.offset + i)) m.marks[base + i] = m.id(`null id (column ${idColumn})`);
+    }
+    base += d.length;
+  }
+}
+
+const idNulls = (src: ColumnSource, idColumn: string | undefined): number =>
+  idColumn === undefined ? 0 : (src.getChild(idColumn)?.nullCount ?? 0);
 
 /** The reason for a value that does not fit an input of type `target`. */
 const rangeReason = (target: ElementType, column: string): string => (isFloatElement(target)
@@ -171,7 +190,7 @@ function rowLabel(src: ColumnSource, row: number, idColumn: string | undefined):
 
 /** Scans a list column: types, nulls, NaNs, values that do not fit, and lengths. Returns the width
  * (the model's, or the data's). */
-function scanList(src: ColumnSource, ip: InputPlan, column: string, m: Marks, idColumn: string | undefined): number | undefined {
+function scanList(src: ColumnSource, ip: InputPlan, column: string, m: Marks, idColumn: string | undefined, scoreInfinity: boolean): number | undefined {
   let width = ip.width;
   let firstRow = -1;
   let base = 0;
@@ -196,7 +215,7 @@ function scanList(src: ColumnSource, ip: InputPlan, column: string, m: Marks, id
       else if (size !== width && d.length > 0) wrongWidth(size, base);
       if (nullable) for (let i = 0; i < d.length; i++) if (!isValid(d.nullBitmap, d.offset + i)) markNull(base + i);
       if (size > 0) {
-        scanValues(child, 0, d.length * size, base, size, m, column);
+        scanValues(child, 0, d.length * size, base, size, m, column, scoreInfinity);
         scanFit(child, 0, d.length * size, base, size, m, ip.type, column);
       }
       base += d.length;
@@ -213,7 +232,7 @@ function scanList(src: ColumnSource, ip: InputPlan, column: string, m: Marks, id
       if (width === undefined) [width, firstRow] = [len, r];
       else if (len !== width) wrongWidth(len, r);
       if (len > 0) {
-        scanValues(child, start, start + len, r, len, m, column);
+        scanValues(child, start, start + len, r, len, m, column, scoreInfinity);
         scanFit(child, start, start + len, r, len, m, ip.type, column);
       }
     }
@@ -222,12 +241,12 @@ function scanList(src: ColumnSource, ip: InputPlan, column: string, m: Marks, id
   return width;
 }
 
-function scanColumns(src: ColumnSource, ip: InputPlan, columns: readonly string[], m: Marks): void {
+function scanColumns(src: ColumnSource, ip: InputPlan, columns: readonly string[], m: Marks, scoreInfinity: boolean): void {
   for (const [j, c] of columns.entries()) {
     let base = 0;
     for (const d of columnData(src, c, ip.name)) {
       checkFeed(ip, `spec.model.inputs.${ip.name}.columns[${j}]`, c, 'columns', d.type);
-      scanValues(d, 0, d.length, base, 1, m, c);
+      scanValues(d, 0, d.length, base, 1, m, c, scoreInfinity);
       scanFit(d, 0, d.length, base, 1, m, ip.type, c);
       base += d.length;
     }
@@ -253,7 +272,8 @@ function packInput(src: ColumnSource, ip: InputPlan, width: number, goodRows: In
 /** Packs the mapped inputs of a RecordBatch or Table; see the file comment. */
 export function packInputs(src: ColumnSource, plan: ScoringPlan, options: PackOptions = {}): PackedBatch {
   const n = src.numRows;
-  const dense = options.dense === false ? null : packDense(src, plan);
+  // The fast path takes only batches with nothing to mark: no null ids, and finite features (it gives up on any other value).
+  const dense = options.dense === false || idNulls(src, options.idColumn) > 0 ? null : packDense(src, plan);
   if (dense) {
     const goodRows = new Int32Array(n);
     for (let i = 0; i < n; i++) goodRows[i] = i;
@@ -261,8 +281,10 @@ export function packInputs(src: ColumnSource, plan: ScoringPlan, options: PackOp
     return { numRows: n, goodRows, bad: none, tensors: dense };
   }
   const m = new Marks(n);
+  if (options.idColumn !== undefined && idNulls(src, options.idColumn) > 0) scanIds(src, options.idColumn, m);
+  const inf = options.scoreInfinity ?? false;
   const widths = plan.inputs.map((ip) =>
-    ip.source.kind === 'columns' ? (scanColumns(src, ip, ip.source.columns, m), ip.width) : scanList(src, ip, ip.source.column, m, options.idColumn));
+    ip.source.kind === 'columns' ? (scanColumns(src, ip, ip.source.columns, m, inf), ip.width) : scanList(src, ip, ip.source.column, m, options.idColumn, inf));
   const marks = m.marks;
   let bad = 0;
   for (let i = 0; i < n; i++) if (marks[i] !== 0) bad++;
