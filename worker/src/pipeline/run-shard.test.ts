@@ -8,6 +8,7 @@ import { planRun, freezePlan } from '../../../operator/src/planner/plan.js';
 import { BatchInferenceJobSpecSchema, type BatchInferenceJobSpecInput } from '../../../operator/src/api/spec.js';
 import { BadInputError, ProgressSchema, attemptPrefix, shardManifestUri, type Progress, type ShardPlan } from '../../../operator/src/contract/index.js';
 import { writeDataset, writeModel, readScores, isBadRow, referenceScore, scoreProblems, scorableRows, Duck, sqlString } from '../testing/fixtures.js';
+import { rewriteWithParquetWasm, withFooterQuirks } from '../reader/testdata-gen.js';
 
 const storage = openStorage();
 let root: string;
@@ -103,6 +104,27 @@ describe('runShard', () => {
     }
     expect(manifest.rows.read).toBe(p.shards[1].rows);
     expect(Object.keys(manifest.timings)).toEqual(expect.arrayContaining(['read', 'decode', 'pack', 'infer', 'write', 'total']));
+  }, 60_000);
+});
+
+describe('files as other writers leave them are scored exactly', () => {
+  // Footers with dictionary_page_offset 0 and num_rows 0 (testdata-gen FOOTER_QUIRKS), over the
+  // same rows written by DuckDB and by parquet-wasm.
+  test.each(['DuckDB', 'parquet-wasm'])('%s', async (writer) => {
+    const dir = join(root, `in-quirks-${writer}`);
+    mkdirSync(dir, { recursive: true });
+    for (let f = 0; f < 3; f++) {
+      const src = join(root, 'in', `part-${f}.parquet`);
+      const written = join(root, `part-${f}-${writer}.parquet`);
+      if (writer === 'parquet-wasm') await rewriteWithParquetWasm(storage, src, written, { rowGroupRows: 1000, dictionaryColumns: ['region'] });
+      await withFooterQuirks(writer === 'parquet-wasm' ? written : src, join(dir, `part-${f}.parquet`));
+    }
+    const out = `out-quirks-${writer}`;
+    const p = await plan({ ...spec({}, out), input: { uri: dir + '/', idColumn: 'id', passthroughColumns: ['region'] } }, 'rq');
+    expect(p.totalRows).toBe(12_000);
+    for (const s of p.shards) await runShard({ storage, plan: p, shard: s.index, attempt: 0, writerToken: 'q' });
+    const scores = await readScores(join(root, out, '_bij', 'rq', 'shards', '*', 'a0', 'part-*.parquet'));
+    expect(scoreProblems(scores, 12_000, 97)).toEqual([]);
   }, 60_000);
 });
 
