@@ -11,7 +11,7 @@ import { mapLimit } from '../../../worker/src/storage/retry.js';
 import { readFooter, type ParquetFooter } from '../../../worker/src/reader/index.js';
 import type { BatchInferenceJobSpec } from '../api/spec.js';
 import {
-  BadInputError, parseShardPlan, planUri, type PlannedFile, type ShardPlan,
+  BadInputError, parseShardPlan, planUri, toJson, type PlannedFile, type ShardPlan,
 } from '../contract/index.js';
 import { listInputFiles } from './list-input.js';
 import { splitShards } from './split.js';
@@ -26,6 +26,11 @@ export interface JobIdentity {
 const isNumeric = (t: arrow.DataType): boolean => arrow.DataType.isInt(t) || arrow.DataType.isFloat(t);
 const isNumericList = (t: arrow.DataType): boolean =>
   (arrow.DataType.isList(t) || arrow.DataType.isFixedSizeList(t)) && isNumeric((t as arrow.List).children[0].type);
+/** An id is one value per row: not a list, struct, map or union (passthrough columns may be any type). */
+const isScalar = (t: arrow.DataType): boolean => !(arrow.DataType.isList(t) || arrow.DataType.isLargeList(t)
+  || arrow.DataType.isFixedSizeList(t) || arrow.DataType.isStruct(t) || arrow.DataType.isMap(t) || arrow.DataType.isUnion(t));
+const SCALAR = 'a scalar type: an id column holds one value per row (an integer, string, binary, decimal, date or timestamp), '
+  + 'never a list, struct or map';
 
 /** Pure: the columns a spec needs that a file lacks or cannot feed, as one message per problem. */
 export function columnProblems(spec: BatchInferenceJobSpec, footer: Pick<ParquetFooter, 'uri' | 'columns'>): string[] {
@@ -37,7 +42,7 @@ export function columnProblems(spec: BatchInferenceJobSpec, footer: Pick<Parquet
     if (!c) problems.push(`${field}: column "${column}" is not in ${footer.uri} (it has: ${available()})`);
     else if (check && !check(c.arrowType)) problems.push(`${field}: column "${column}" in ${footer.uri} is ${c.type}, not ${what}`);
   };
-  need(spec.input.idColumn, 'spec.input.idColumn');
+  need(spec.input.idColumn, 'spec.input.idColumn', isScalar, SCALAR);
   for (const [i, col] of (spec.input.passthroughColumns ?? []).entries()) need(col, `spec.input.passthroughColumns[${i}]`);
   for (const [input, m] of Object.entries(spec.model.inputs)) {
     for (const [i, col] of (m.columns ?? []).entries()) need(col, `spec.model.inputs.${input}.columns[${i}]`, isNumeric, 'a numeric column');
@@ -76,7 +81,7 @@ export async function freezePlan(storage: Storage, plan: ShardPlan): Promise<Sha
   const uri = planUri(plan.spec.output.uri, plan.runId);
   if (!(await storage.exists(uri))) {
     try {
-      await storage.write(uri, JSON.stringify(plan) + '\n', { ifNoneMatch: true, contentType: 'application/json' });
+      await storage.write(uri, toJson(plan) + '\n', { ifNoneMatch: true, contentType: 'application/json' });
       return plan;
     } catch (err) {
       if (!(await storage.exists(uri))) throw err;

@@ -179,6 +179,48 @@ describe('planning errors', () => {
   });
 });
 
+describe('nested columns', () => {
+  // The dataset's first file plus nested columns: a list, a struct and a map.
+  let dir: string;
+  beforeAll(async () => {
+    dir = join(root, 'in-nested');
+    mkdirSync(dir, { recursive: true });
+    const duck = await Duck.open();
+    try {
+      await duck.run(`COPY (SELECT *, [id, id + 1] AS ids, {'k': id, 's': region} AS st, MAP {region: id} AS mp
+        FROM read_parquet(${sqlString(join(root, 'in', 'part-0.parquet'))})) TO ${sqlString(join(dir, 'part-0.parquet'))} (FORMAT parquet)`);
+    } finally {
+      duck.close();
+    }
+  });
+
+  test.each([
+    ['ids', 'List<Int64>'], ['st', 'Struct<{k:Int64, s:Utf8}>'], ['mp', 'Map<'],
+  ])('an id column of nested type (%s) is refused at planning, naming it and its type', async (column, type) => {
+    const s = spec({}, 'plan-nested');
+    const err = await plan({ ...s, input: { uri: dir + '/', idColumn: column } }, 'rn').then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(BadInputError);
+    expect((err as Error).message).toContain(`spec.input.idColumn: column "${column}" in ${join(dir, 'part-0.parquet')} is ${type}`);
+    expect((err as Error).message).toMatch(/not a scalar type/);
+  });
+
+  test('nested passthrough columns are copied as they are', async () => {
+    const s = spec({}, 'out-nested');
+    const p = await plan({ ...s, shards: 1, input: { uri: dir + '/', idColumn: 'id', passthroughColumns: ['ids', 'st', 'mp'] } }, 'rn');
+    const { manifest } = await runShard({ storage, plan: p, shard: 0, attempt: 0, writerToken: 'n' });
+    expect(manifest.rows).toEqual({ read: 4000, scored: scorableRows(4000, 97), failed: 4000 - scorableRows(4000, 97) });
+    const duck = await Duck.open();
+    try {
+      const same = await duck.one(`SELECT count(*)::INTEGER AS n FROM read_parquet(${sqlString(join(root, 'out-nested', '_bij', 'rn', 'shards', '*', 'a0', 'part-*.parquet'))}) o
+        JOIN read_parquet(${sqlString(join(dir, 'part-0.parquet'))}) i USING (id)
+        WHERE o.ids = i.ids AND o.st = i.st AND o.mp = i.mp`);
+      expect(same.n).toBe(manifest.rows.scored);
+    } finally {
+      duck.close();
+    }
+  }, 60_000);
+});
+
 function writeDatasetSync(dir: string): void {
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'bad.parquet'), Buffer.from('PAR1 this is not really parquet, just garbage PAR1'));

@@ -10,7 +10,7 @@
  * values above 2^63 wrap when going to int64.
  */
 import { DataType, Precision, type Data } from 'apache-arrow';
-import { BadInputError } from '../../../operator/src/contract/index.js';
+import { BadInputError, toJson } from '../../../operator/src/contract/index.js';
 import { isNumericType, type InputPlan, type ScoringPlan } from './plan.js';
 import { ColumnCursor, copyRows, listOffsets, targetData, targetFor } from './copy.js';
 import { packDense } from './pack-dense.js';
@@ -111,7 +111,7 @@ function rowLabel(src: ColumnSource, row: number, idColumn: string | undefined):
   if (idColumn === undefined) return `row ${row}`;
   let id: unknown;
   try { id = src.getChild(idColumn)?.get(row); } catch { id = undefined; }
-  return id === undefined || id === null ? `row ${row}` : `row ${row} (${idColumn} ${JSON.stringify(typeof id === 'bigint' ? String(id) : id)})`;
+  return id === undefined || id === null ? `row ${row}` : `row ${row} (${idColumn} ${toJson(id)})`;
 }
 
 /** Scans a list column: nulls, NaNs and lengths. Returns the width (the model's, or the data's). */
