@@ -65,11 +65,8 @@ export async function planRun(storage: Storage, job: JobIdentity, spec: BatchInf
   const split = splitShards(files, spec.targetRowsPerShard !== undefined
     ? { targetRowsPerShard: spec.targetRowsPerShard }
     : { shards: spec.shards ?? 1 });
-  if (!split.ok) {
-    throw new BadInputError(split.reason === 'no-rows'
-      ? `nothing to run: the ${files.length} Parquet file(s) under ${spec.input.uri} hold zero rows`
-      : split.message);
-  }
+  if (!split.ok) throw new BadInputError(split.message);
+  // Files that hold no rows give a plan with no shards: the run commits an empty output (EmptyInput).
   return {
     kind: 'ShardPlan', runId, createdAt: now.toISOString(), job, spec,
     totalRows: split.totalRows, files, shards: split.shards,

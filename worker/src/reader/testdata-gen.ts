@@ -11,6 +11,7 @@ import * as arrow from 'apache-arrow';
 import { readFooter, type ParquetFooter } from './footer.js';
 import { ParquetThread } from './parquet-thread.js';
 import { readShardRanges } from './shard-reader.js';
+import { encodeParquet } from '../writer/encode.js';
 import type { Storage } from '../storage/types.js';
 import { footerLength, parquetTail } from './footer-fix.js';
 import { T, fieldOf, readStruct, setField, writeStruct, type TList, type TStruct } from './thrift.js';
@@ -167,10 +168,16 @@ export async function withFooterQuirks(src: string, dst: string, only?: string):
 }
 
 /** Writes the rows of `src` again with parquet-wasm (the worker's own part writer), dictionaries on
- * `dictionaryColumns` only: the same data from another writer. */
+ * `dictionaryColumns` only: the same data from another writer. (No rows: parquet-wasm's one-shot
+ * writer, as its stream writer cannot write a file without rows.) */
 export async function rewriteWithParquetWasm(storage: Storage, src: string, dst: string,
   o: { rowGroupRows: number; dictionaryColumns: string[] }): Promise<void> {
   const footer = await readFooter(storage, src);
+  if (footer.rows === 0) {
+    const schema = new arrow.Schema(footer.columns.map((c) => new arrow.Field(c.name, c.arrowType, c.nullable)));
+    await fs.writeFile(dst, encodeParquet(new arrow.Table(schema), { compression: 'snappy' }));
+    return;
+  }
   const files = [plannedFile(footer)];
   const thread = new ParquetThread();
   try {
