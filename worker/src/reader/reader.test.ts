@@ -424,6 +424,15 @@ describe('bad input', () => {
     expect(again.reduce((a, b) => a + b.numRows, 0)).toBe(32768);
   });
 
+  test('a corrupt column chunk in a file parquet-wasm wrote is named too', async () => {
+    const src = file('types-wasm-for-corruption.parquet');
+    const uri = file('bad-wasm-pages.parquet');
+    await rewriteWithParquetWasm(storage, file('types-zstd.parquet'), src, { rowGroupRows: 2048, dictionaryColumns: [] });
+    await corruptColumnChunk(duck, src, uri, 2, 'f64');
+    const { files } = await planOf('bad-wasm-pages.parquet');
+    await expectBadInput(collect(files, [rangeOf(files, 0)], ['id', 'i64', 'f64', 'cat']), uri, /column "f64" in row group 2 is corrupt or unreadable/);
+  });
+
   test('a failing store is a plain (retryable) error naming the file, not bad input', async () => {
     const { files } = await planOf('types-zstd.parquet');
     const flaky = new LocalTestStorage();
