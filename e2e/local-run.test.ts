@@ -4,13 +4,16 @@
  * DuckDB-written dataset in several files and shards with parallelism below the shard count. Every
  * input id must come out exactly once, with the score an independent JS computation gives.
  */
-import { closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runLocal } from '../operator/src/local/run-local.js';
 import { silentLogger } from '../operator/src/log.js';
 import { RunManifestSchema } from '../operator/src/contract/index.js';
-import { writeDataset, writeModel, scorableRows } from '../worker/src/testing/fixtures.js';
+import { writeDataset, writeModel, scorableRows, Duck, sqlString } from '../worker/src/testing/fixtures.js';
+import { runCommand } from '../operator/src/cli/run.js';
+import { rewriteWithParquetWasm } from '../worker/src/reader/testdata-gen.js';
+import { openStorage } from '../worker/src/storage/index.js';
 import { expectExactlyOnce } from './support/cluster.js';
 
 const ROWS_PER_FILE = 5_000;
@@ -127,6 +130,43 @@ describe('bij run, local files', () => {
     expect(result.status?.shards?.retries).toBe(1);
     expect(result.status?.conditions?.find((c) => c.type === 'Failed')).toMatchObject({ status: 'True', reason: 'BadInput' });
   }, 180_000);
+
+  test('an input whose files hold no rows is a normal night: an empty, complete output, Succeeded, with a warning', async () => {
+    // Zero-row files from DuckDB and from parquet-wasm.
+    const dir = join(root, 'in-empty');
+    mkdirSync(dir, { recursive: true });
+    const duck = await Duck.open();
+    try {
+      await duck.run(`COPY (SELECT * FROM read_parquet(${sqlString(join(root, 'in', 'part-0.parquet'))}) WHERE false)
+        TO ${sqlString(join(dir, 'duckdb.parquet'))} (FORMAT parquet)`);
+    } finally {
+      duck.close();
+    }
+    await rewriteWithParquetWasm(openStorage(), join(dir, 'duckdb.parquet'), join(dir, 'parquet-wasm.parquet'), { rowGroupRows: 1000, dictionaryColumns: [] });
+    const file = join(root, 'empty-job.yaml');
+    writeFileSync(file, JSON.stringify(job(root, { input: { uri: dir + '/', idColumn: 'id', passthroughColumns: ['region'] }, output: { uri: join(root, 'out-empty') + '/' } })));
+    let printed = '';
+    const stdout = { isTTY: false, write: (s: string) => { printed += s; return true; } } as unknown as NodeJS.WriteStream;
+    expect(await runCommand(file, { timeout: 120 }, stdout)).toBe(0);
+    expect(printed).toMatch(/^Warning EmptyInput: run \S+: the Parquet files under .*in-empty\/ hold no rows; committed an empty output/m);
+    expect(printed).toMatch(/^Succeeded: 0 rows scored, 0 failed, 0 shards, in /m);
+
+    const out = join(root, 'out-empty');
+    const manifest = RunManifestSchema.parse(JSON.parse(readFileSync(join(out, '_manifest.json'), 'utf8')));
+    expect(manifest).toMatchObject({ rowCount: 0, failedRowCount: 0, inputRowCount: 0, files: [], shards: [] });
+    expect(JSON.parse(readFileSync(join(out, '_SUCCESS'), 'utf8'))).toMatchObject({ runId: manifest.runId });
+    expect(readdirSync(out).filter((f) => f.endsWith('.parquet'))).toEqual([]);
+  }, 180_000);
+
+  test('an input folder without any Parquet file stays an error, with its message', async () => {
+    const dir = join(root, 'in-none');
+    mkdirSync(dir, { recursive: true });
+    const result = await runLocal(job(root, { input: { uri: dir + '/', idColumn: 'id' }, output: { uri: join(root, 'out-none') + '/' } }), { log: silentLogger(), timeoutMs: 60_000 });
+    expect(result.phase).toBe('Failed');
+    expect(result.message).toMatch(/no Parquet files under .*in-none/);
+    expect(result.status?.conditions?.find((c) => c.type === 'Failed')).toMatchObject({ status: 'True', reason: 'PlanFailed' });
+    expect(existsSync(join(root, 'out-none', '_SUCCESS'))).toBe(false);
+  }, 60_000);
 
   test('a job the CRD schema rejects is refused when applied, naming the field', async () => {
     const bad = job(root);

@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
-import { parseShardPlan, BadInputError, NotFoundError, describeError } from '../../operator/src/contract/index.js';
+import { parseShardPlan, BadInputError, NotFoundError, describeError, toJsonValue } from '../../operator/src/contract/index.js';
 import { openStorage } from './storage/index.js';
 import { parseAssignment, type Assignment } from './assignment.js';
 import { outcomeOf, writeTerminationLog } from './termination.js';
@@ -15,7 +15,11 @@ import type { Storage } from './storage/types.js';
 import { applyWorkerGcTuning, WORKER_V8_FLAGS } from './gc-tuning.js';
 import { exitWithParent } from './parent-watch.js';
 
-const log = pino({ name: 'bij-worker', level: process.env.BIJ_LOG_LEVEL ?? 'info' });
+// Log fields go through the same JSON rules as every file and message (contract/json.ts).
+const log = pino({
+  name: 'bij-worker', level: process.env.BIJ_LOG_LEVEL ?? 'info',
+  formatters: { log: (fields) => toJsonValue(fields) as Record<string, unknown> },
+});
 
 async function loadPlan(storage: Storage, uri: string) {
   let text: string;

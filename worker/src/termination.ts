@@ -1,7 +1,7 @@
 /** The short JSON summary a worker leaves at its termination-message path, and its exit code. */
 import { writeFileSync } from 'node:fs';
 import {
-  EXIT, TERMINATION_MESSAGE_LIMIT, describeError, isBadInput, type TerminationSummary,
+  EXIT, TERMINATION_MESSAGE_LIMIT, describeError, isBadInput, toJson, type TerminationSummary,
 } from '../../operator/src/contract/index.js';
 
 /** Pure: the outcome, exit code and summary for an error (or success when err is undefined). */
@@ -15,10 +15,10 @@ export function outcomeOf(err: unknown, base: Omit<TerminationSummary, 'outcome'
 
 /** Serialises within Kubernetes' 4 KiB limit, shortening the message if needed. */
 export function serializeSummary(summary: TerminationSummary): string {
-  let s = JSON.stringify(summary);
+  let s = toJson(summary);
   if (Buffer.byteLength(s) <= TERMINATION_MESSAGE_LIMIT) return s;
   const overflow = Buffer.byteLength(s) - TERMINATION_MESSAGE_LIMIT + 16;
-  s = JSON.stringify({ ...summary, message: summary.message.slice(0, Math.max(0, summary.message.length - overflow)) + ' …' });
+  s = toJson({ ...summary, message: summary.message.slice(0, Math.max(0, summary.message.length - overflow)) + ' …' });
   return s;
 }
 

@@ -34,6 +34,11 @@ export async function runCommand(file: string, opts: RunOptions, stdout: NodeJS.
   const elapsed = formatDuration((Date.now() - started) / 1000);
   const s = result.status;
   if (result.phase === 'Succeeded') {
+    // A run can succeed with something to say (an input without rows, attempts that failed and were
+    // retried): the job's Warning events. A failed run's reason is in its last line already.
+    const warnings = result.warnings ?? [];
+    for (const w of warnings.slice(0, 5)) stdout.write(`Warning ${w.reason}: ${w.message}\n`);
+    if (warnings.length > 5) stdout.write(`(and ${warnings.length - 5} more warnings)\n`);
     const rows = (s?.rows?.processed ?? 0).toLocaleString('en-US');
     const failed = (s?.rows?.failed ?? 0).toLocaleString('en-US');
     stdout.write(`Output: ${parsed.bij.spec.output.uri}\n`);

@@ -13,7 +13,7 @@ import type { Storage } from '../../../worker/src/storage/types.js';
 import { mapLimit } from '../../../worker/src/storage/retry.js';
 import {
   NotFoundError, RunManifestSchema, checkShardManifest, joinUri, runManifestUri, shardManifestUri,
-  successUri, runPrefix, readSuccessMarker, type RowCounts, type RunManifest, type ShardManifest, type ShardPlan, type SuccessMarker,
+  successUri, runPrefix, readSuccessMarker, toJson, type RowCounts, type RunManifest, type ShardManifest, type ShardPlan, type SuccessMarker,
 } from '../contract/index.js';
 import { CommitError, mergeManifests } from './merge.js';
 import { inputFileGuard } from '../planner/overlap.js';
@@ -105,11 +105,11 @@ export async function commitRun(
 
   await verifyCommitted(storage, outputUri, manifest, options.concurrency ?? 16);
   await fence();
-  await storage.write(runManifestUri(outputUri), JSON.stringify(manifest, null, 2) + '\n', { contentType: 'application/json' });
+  await storage.write(runManifestUri(outputUri), toJson(manifest, 2) + '\n', { contentType: 'application/json' });
   await step(6);
   await fence();
   const success: SuccessMarker = { runId: plan.runId, manifest: runManifestUri(outputUri), committedAt: now().toISOString() };
-  await storage.write(successUri(outputUri), JSON.stringify(success) + '\n', { contentType: 'application/json' });
+  await storage.write(successUri(outputUri), toJson(success) + '\n', { contentType: 'application/json' });
   await step(7);
 
   await cleanupRun(storage, outputUri, plan.runId);

@@ -73,7 +73,8 @@ export function mergeManifests(plan: ShardPlan, shardManifests: ShardManifest[])
     kind: 'RunManifest',
     runId: plan.runId,
     job: plan.job,
-    model: { uri: plan.spec.model.uri, version: plan.spec.model.version, sha256: sha },
+    // No shards (an input without rows): the model was never read; its sha256 is the spec's, if given.
+    model: { uri: plan.spec.model.uri, version: plan.spec.model.version, sha256: sha || (plan.spec.model.sha256 ?? '') },
     rowCount,
     failedRowCount: failed,
     inputRowCount: read,

@@ -4,3 +4,4 @@ export * from './plan.js';
 export * from './manifest.js';
 export * from './process.js';
 export * from './errors.js';
+export * from './json.js';

@@ -11,11 +11,17 @@ export function httpStatus(e: unknown): number | undefined {
 export const isNotFound = (e: unknown): boolean => httpStatus(e) === 404;
 export const isAlreadyExists = (e: unknown): boolean =>
   httpStatus(e) === 409 && apiReason(e) === 'AlreadyExists';
-/** 409 Conflict on a stale resourceVersion, or a failed JSON-patch `test` precondition: a 422 whose
- * message, or (as the kube-apiserver sends it) one of whose details.causes, says the test failed. */
+/** The message of the kube-apiserver's 422 when a JSON patch does not apply to the object as it is now
+ * (apierrors.NewGenericServerResponse): a failed `test`, or a path that is gone. It carries no cause. */
+const JSON_PATCH_NOT_APPLIED = 'the server rejected our request due to an error in our request';
+
+/** 409 Conflict on a stale resourceVersion, or a JSON patch whose guard no longer holds: the 422 the
+ * apiserver gives a patch that does not apply (its `test` failed, or a path it tests is gone), or
+ * one whose message or causes say the test failed. Either way: re-read and try again. */
 export const isConflict = (e: unknown): boolean =>
   (httpStatus(e) === 409 && apiReason(e) !== 'AlreadyExists')
-  || (httpStatus(e) === 422 && (/test/i.test(apiMessage(e)) || apiCauses(e).some((m) => /test failed/i.test(m))));
+  || (httpStatus(e) === 422 && (apiMessage(e) === JSON_PATCH_NOT_APPLIED || /test/i.test(apiMessage(e))
+    || apiCauses(e).some((m) => /test failed/i.test(m))));
 
 /** The Kubernetes Status reason of an API error (AlreadyExists, Conflict, Invalid...). */
 export function apiReason(e: unknown): string | undefined {

@@ -5,7 +5,7 @@
  */
 import * as k8s from '@kubernetes/client-node';
 import { startApiServer, type ApiServer } from '../local/apiserver/index.js';
-import { silentLogger } from '../log.js';
+import { makeLogger, silentLogger } from '../log.js';
 import { makeClients } from './clients.js';
 import { LeaderElector, canAcquire, type LeaseView } from './leader.js';
 import { until as poll } from '../testing/until.js';
@@ -93,6 +93,24 @@ describe('LeaderElector on the embedded API server', () => {
     // A clean stop is not a lost lease.
     expect(first.stopped).toBe(0);
     expect(second.started).toBe(1);
+  });
+
+  test('a standby says once that another replica holds the lease', async () => {
+    const a = candidate('standby', 'a', SLOW_EXPIRY);
+    a.elector.start();
+    await until('a leads', () => a.elector.isLeader());
+    const lines: { msg: string; holder?: string }[] = [];
+    const log = makeLogger({ name: 'b', destination: { write: (s: string) => { lines.push(JSON.parse(s)); return true; } } as unknown as NodeJS.WritableStream });
+    const b = new LeaderElector(makeClients(server.kubeConfig()), { namespace: NS, name: 'standby', identity: 'b', log, ...SLOW_EXPIRY },
+      { onStartedLeading: () => undefined, onStoppedLeading: () => undefined });
+    electors.push(b);
+    b.start();
+    const standing = () => lines.filter((l) => l.msg === 'standing by: another replica holds the lease');
+    await until('b to stand by', () => standing().length > 0);
+    const reads = server.requests({ verb: 'get', resource: 'leases' }).length;
+    await until('b to try a few more times', () => server.requests({ verb: 'get', resource: 'leases' }).length >= reads + 6);
+    expect(standing()).toEqual([expect.objectContaining({ holder: 'a' })]);
+    expect(b.isLeader()).toBe(false);
   });
 
   test('stopping while a renewal is in flight still releases the lease', async () => {

@@ -41,6 +41,10 @@ export class LeaderElector {
   private leading = false;
   private stopped = false;
   private lastRenew = 0;
+  /** The other replica the last attempt found holding a lease that had not run out. */
+  private seenHolder?: string;
+  /** The holder last logged as such (a standby logs each new one once). */
+  private otherHolder?: string;
   private timer?: NodeJS.Timeout;
   /** The tick in progress, if any: stop() waits for it, so a renewal cannot land after the release. */
   private ticking?: Promise<void>;
@@ -108,6 +112,10 @@ export class LeaderElector {
         this.o.log.info({ lease: this.o.name, identity: this.o.identity }, 'became leader');
         this.callbacks.onStartedLeading();
       }
+    } else if (!this.leading && this.seenHolder !== undefined && this.seenHolder !== this.otherHolder) {
+      // A standby says once (per holder) that it is campaigning, as client-go's elector does.
+      this.otherHolder = this.seenHolder;
+      this.o.log.info({ lease: this.o.name, holder: this.seenHolder }, 'standing by: another replica holds the lease');
     } else if (this.leading && now - this.lastRenew > this.renewDeadlineMs) {
       this.leading = false;
       this.o.log.warn({ lease: this.o.name }, 'lost leadership: could not renew the lease in time');
@@ -134,6 +142,7 @@ export class LeaderElector {
 
   private async tryAcquireOrRenew(): Promise<boolean> {
     const { namespace, name, identity } = this.o;
+    this.seenHolder = undefined;
     const now = new Date();
     let existing: k8s.V1Lease | undefined;
     try {
@@ -155,7 +164,10 @@ export class LeaderElector {
       renewTime: toDate(existing.spec?.renewTime),
       leaseDurationSeconds: existing.spec?.leaseDurationSeconds,
     };
-    if (!canAcquire(view, identity, now)) return false;
+    if (!canAcquire(view, identity, now)) {
+      this.seenHolder = view.holder;
+      return false;
+    }
     try {
       await this.clients.coordination.replaceNamespacedLease({ namespace, name, body: this.leaseBody(existing, now) });
       return true;

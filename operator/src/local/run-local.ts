@@ -41,6 +41,8 @@ export interface RunLocalResult {
   status?: BatchInferenceJobStatus;
   message: string;
   workDir: string;
+  /** The job's Warning events (EmptyInput, ShardFailed...), oldest first, once it ended. */
+  warnings?: { reason: string; message: string }[];
 }
 
 /** The compiled worker entry point: next to this module in dist/, or in dist/ when this module runs
@@ -83,6 +85,8 @@ export async function runLocal(job: JobDocument, o: RunLocalOptions): Promise<Ru
     baseEnv: nodeEnv(o.workerEnv), maxPods: o.maxPods,
   });
   let result: RunLocalResult | undefined;
+  let stopped: Promise<void> | undefined;
+  const stopOperator = () => (stopped ??= controller.stop());
   try {
     await runner.start();
     await controller.start();
@@ -98,12 +102,24 @@ export async function runLocal(job: JobDocument, o: RunLocalOptions): Promise<Ru
       throw err;
     }
     result = await follow(clients, namespace, name, workDir, o);
+    // Stopping the operator lets its last reconcile finish, events included (they follow the status
+    // write that ended the run).
+    await stopOperator();
+    if (result.phase === 'Succeeded' || result.phase === 'Failed') result.warnings = await warningsOf(clients, namespace, name);
     return result;
   } finally {
-    await controller.stop();
+    await stopOperator();
     await runner.stop();
     await server.close();
   }
+}
+
+async function warningsOf(clients: ReturnType<typeof makeClients>, namespace: string, name: string): Promise<{ reason: string; message: string }[]> {
+  const list = await clients.core.listNamespacedEvent({ namespace });
+  return list.items
+    .filter((e) => e.type === 'Warning' && e.involvedObject?.kind === KIND && e.involvedObject.name === name)
+    .sort((a, b) => String(a.lastTimestamp ?? '').localeCompare(String(b.lastTimestamp ?? '')))
+    .map((e) => ({ reason: e.reason ?? '', message: e.message ?? '' }));
 }
 
 async function follow(clients: ReturnType<typeof makeClients>, namespace: string, name: string, workDir: string, o: RunLocalOptions): Promise<RunLocalResult> {

@@ -17,7 +17,7 @@ import { missingColumnProblem } from '../../../worker/src/tensors/type-rules.js'
 import type { ModelMeta } from '../../../worker/src/tensors/types.js';
 import type { BatchInferenceJobSpec } from '../api/spec.js';
 import {
-  BadInputError, parseShardPlan, planUri, type PlannedFile, type ShardPlan,
+  BadInputError, parseShardPlan, planUri, toJson, type PlannedFile, type ShardPlan,
 } from '../contract/index.js';
 import { listInputFiles } from './list-input.js';
 import { splitShards } from './split.js';
@@ -32,8 +32,14 @@ export interface JobIdentity {
   generation: number;
 }
 
-/** Pure: the id and passthrough columns a file lacks, as one message per problem (the model's input
- * columns: mappingProblems). */
+/** An id is one value per row: not a list, struct, map or union (passthrough columns may be any type). */
+const isScalar = (t: arrow.DataType): boolean => !(arrow.DataType.isList(t) || arrow.DataType.isLargeList(t)
+  || arrow.DataType.isFixedSizeList(t) || arrow.DataType.isStruct(t) || arrow.DataType.isMap(t) || arrow.DataType.isUnion(t));
+const SCALAR = 'a scalar type: an id column holds one value per row (an integer, string, binary, decimal, date or timestamp), '
+  + 'never a list, struct or map';
+
+/** Pure: the id and passthrough columns a file lacks or cannot copy, as one message per problem (the
+ * model's input columns: mappingProblems). */
 export function columnProblems(spec: BatchInferenceJobSpec, footer: Pick<ParquetFooter, 'uri' | 'columns'>): string[] {
   const byName = new Map(footer.columns.map((c) => [c.name, c]));
   const problems: string[] = [];
@@ -42,7 +48,7 @@ export function columnProblems(spec: BatchInferenceJobSpec, footer: Pick<Parquet
     if (!c) problems.push(missingColumnProblem(field, column, footer.uri, footer.columns.map((x) => x.name)));
     else if (check && !check(c.arrowType)) problems.push(`${field}: column "${column}" in ${footer.uri} is ${c.type}, not ${what}`);
   };
-  need(spec.input.idColumn, 'spec.input.idColumn');
+  need(spec.input.idColumn, 'spec.input.idColumn', isScalar, SCALAR);
   for (const [i, col] of (spec.input.passthroughColumns ?? []).entries()) need(col, `spec.input.passthroughColumns[${i}]`);
   return problems;
 }
@@ -87,11 +93,8 @@ export async function planRun(storage: Storage, job: JobIdentity, spec: BatchInf
   const split = splitShards(files, spec.targetRowsPerShard !== undefined
     ? { targetRowsPerShard: spec.targetRowsPerShard }
     : { shards: spec.shards ?? 1 });
-  if (!split.ok) {
-    throw new BadInputError(split.reason === 'no-rows'
-      ? `nothing to run: the ${files.length} Parquet file(s) under ${spec.input.uri} hold zero rows`
-      : split.message);
-  }
+  if (!split.ok) throw new BadInputError(split.message);
+  // Files that hold no rows give a plan with no shards: the run commits an empty output (EmptyInput).
   return {
     kind: 'ShardPlan', runId, createdAt: now.toISOString(), job, spec: withoutEnv(spec), model: await modelFrozen,
     totalRows: split.totalRows, files, shards: split.shards,
@@ -103,7 +106,7 @@ export async function freezePlan(storage: Storage, plan: ShardPlan): Promise<Sha
   const uri = planUri(plan.spec.output.uri, plan.runId);
   if (!(await storage.exists(uri))) {
     try {
-      await storage.write(uri, JSON.stringify(plan) + '\n', { ifNoneMatch: true, contentType: 'application/json' });
+      await storage.write(uri, toJson(plan) + '\n', { ifNoneMatch: true, contentType: 'application/json' });
       return plan;
     } catch (err) {
       if (!(await storage.exists(uri))) throw err;

@@ -14,8 +14,8 @@
  *   with rows, the result has one shard per non-empty row group (fewer than asked). Callers read
  *   the shard count from the result, never from the request.
  * - `targetRowsPerShard: t` means n = ceil(total / t) shards, then the same rules.
- * - No rows at all is not a plan: the result is `{ ok: false, reason: 'no-rows' }`, which the caller
- *   turns into "nothing to run".
+ * - No rows at all (files without row groups, or whose row groups are empty) is a plan with no
+ *   shards: the run commits an empty output at once (an empty daily partition is a normal night).
  */
 import type { PlannedFile, PlannedShard, ShardRange } from '../contract/plan.js';
 
@@ -23,7 +23,7 @@ export type SplitBy = { shards: number } | { targetRowsPerShard: number };
 
 export type SplitResult =
   | { ok: true; shards: PlannedShard[]; totalRows: number }
-  | { ok: false; reason: 'no-rows' | 'invalid'; message: string };
+  | { ok: false; reason: 'invalid'; message: string };
 
 /** A run of row groups that holds at least one row: one non-empty row group plus the empty ones
  * that precede it (and, for the last unit, the empty ones that trail it). Cuts fall between units. */
@@ -58,8 +58,6 @@ export function splitShards(files: readonly Pick<PlannedFile, 'uri' | 'rows' | '
     }
     total += fileRows;
   }
-  if (total === 0) return { ok: false, reason: 'no-rows', message: 'the input has no rows' };
-
   let requested: number;
   if ('shards' in by) {
     if (!Number.isSafeInteger(by.shards) || by.shards < 1) return { ok: false, reason: 'invalid', message: `shards must be a positive integer, got ${by.shards}` };
@@ -69,6 +67,7 @@ export function splitShards(files: readonly Pick<PlannedFile, 'uri' | 'rows' | '
     if (!Number.isSafeInteger(t) || t < 1) return { ok: false, reason: 'invalid', message: `targetRowsPerShard must be a positive integer, got ${t}` };
     requested = Math.ceil(total / t);
   }
+  if (total === 0) return { ok: true, shards: [], totalRows: 0 };
 
   // Units: each ends right after a non-empty row group; trailing empty groups join the last unit.
   const units: Unit[] = [];

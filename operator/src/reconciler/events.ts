@@ -5,7 +5,8 @@
  * emitted for what the reconciler sees, but for how the new status differs from the stored one:
  * - a phase change gives one event (Started, Resumed, Suspended, Merging, Committed, or a Warning
  *   named by the Failed condition's reason); a Failed condition whose reason or message changed
- *   gives one too;
+ *   gives one too; a run that succeeds with no rows at all gives EmptyInput (Warning) before its
+ *   Committed, so an empty input shows in `kubectl describe`;
  * - status.shards.retries counts the run's failed attempts; when it grows, the most recent failures
  *   (by finishedAt, at least the k new ones, at most maxEvents) each give ShardFailed (Warning) or
  *   ShardDisrupted (Normal), keyed by the attempt's Job: finish times have second precision, so the
@@ -21,7 +22,7 @@ import type { KubeEvent } from './types.js';
 
 const failedCondition = (s: BatchInferenceJobStatus) => s.conditions?.find((c) => c.type === 'Failed' && c.status === 'True');
 
-export function phaseEvents(old: BatchInferenceJobStatus, next: BatchInferenceJobStatus): KubeEvent[] {
+export function phaseEvents(old: BatchInferenceJobStatus, next: BatchInferenceJobStatus, inputUri?: string): KubeEvent[] {
   const events: KubeEvent[] = [];
   const sameRun = old.runId === next.runId;
   if (next.phase === 'Failed') {
@@ -51,6 +52,12 @@ export function phaseEvents(old: BatchInferenceJobStatus, next: BatchInferenceJo
       events.push({ type: 'Normal', reason: 'Merging', message: `all ${shards?.total ?? 0} shards are done; committing` });
       break;
     case 'Succeeded':
+      if (next.rows?.total === 0) {
+        events.push({
+          type: 'Warning', reason: 'EmptyInput',
+          message: `run ${next.runId}: the Parquet files under ${inputUri ?? 'spec.input.uri'} hold no rows; committed an empty output (_manifest.json with rowCount 0, and _SUCCESS)`,
+        });
+      }
       events.push({
         type: 'Normal', reason: 'Committed',
         message: `run ${next.runId}: ${next.rows?.processed ?? 0} rows${next.outputManifest ? ` -> ${next.outputManifest}` : ''}`,

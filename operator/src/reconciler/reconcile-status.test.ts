@@ -255,6 +255,26 @@ describe('events', () => {
     expect(again.events).toEqual([]);
   });
 
+  test('an input without rows: committed at once, Succeeded, with one EmptyInput warning', () => {
+    const bij = makeBIJ().obj();
+    const pending = reconcile(makeInput(bij).obj());
+    const empty = () => makeInput({ ...bij, status: pending.status }).plan([]);
+    // A plan with no shards is complete: no Jobs, straight to the commit.
+    const merging = reconcile(empty().obj());
+    expect(merging.status).toMatchObject({ phase: 'Merging', shards: { total: 0 }, rows: { total: 0, processed: 0 } });
+    expect(merging.create).toEqual([]);
+    expect(merging.actions.commit).toEqual({ runId: currentRun(bij), chosen: [] });
+    const done = reconcile(applyResult(empty().committed(undefined, { read: 0, scored: 0, failed: 0 }).obj(), merging));
+    expect(done.status).toMatchObject({ phase: 'Succeeded', progress: '100%', rows: { total: 0, processed: 0, failed: 0 }, message: 'the input holds no rows: committed an empty output' });
+    expect(done.events.map((e) => [e.type, e.reason])).toEqual([['Warning', 'EmptyInput'], ['Normal', 'Committed']]);
+    expect(done.events[0].message).toContain('s3://lake/');
+    expect(done.events[0].message).toMatch(/hold no rows; committed an empty output/);
+    // Once: the next reconcile of the same state says nothing.
+    const again = reconcile(applyResult(empty().committed(undefined, { read: 0, scored: 0, failed: 0 }).obj(), done));
+    expect(again.events).toEqual([]);
+    expect(statusEqual(again.status, done.status)).toBe(true);
+  });
+
   test('many failures at once are capped', () => {
     const bij = running(makeBIJ().maxRetries(5)).obj();
     const list = Array.from({ length: 50 }, (_, s) => attempt(0).shard(s).failed(10));

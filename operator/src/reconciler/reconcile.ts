@@ -196,7 +196,7 @@ function reconcileRun(input: ReconcileInput): ReconcileResult {
     // The attempts' failures first, then the phase change they may have caused (RetriesExhausted after
     // the ShardFailed events behind it): events are recorded in this order.
     const evs = failures ? failureEvents(fresh ? {} : old, status, failures, input.options?.maxEvents ?? DEFAULT_MAX_EVENTS) : [];
-    evs.push(...phaseEvents(fresh ? {} : old, status));
+    evs.push(...phaseEvents(fresh ? {} : old, status, spec.input.uri));
     return withCleanup(result(status, { ...rest, delete: [...del, ...(rest.delete ?? [])], events: [...evs, ...(rest.events ?? [])] }));
   };
   const completionTime = (phase: 'Succeeded' | 'Failed') => (!fresh && old.phase === phase && old.completionTime ? old.completionTime : isoSeconds(now));
@@ -262,7 +262,7 @@ function reconcileRun(input: ReconcileInput): ReconcileResult {
     const processed = committed.rows?.processed ?? counts.processed;
     const done: StatusFacts = {
       ...committed, phase: 'Succeeded', completionTime: completionTime('Succeeded'),
-      message: `committed ${processed} rows in ${shards.length} shards`,
+      message: plan.totalRows === 0 ? 'the input holds no rows: committed an empty output' : `committed ${processed} rows in ${shards.length} shards`,
       // Figures from every shard, or else the previous status's (the commit may have deleted some
       // manifests already).
       efficiency: facts.efficiency?.shards === shards.length ? facts.efficiency : undefined,

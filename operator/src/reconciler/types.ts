@@ -76,8 +76,8 @@ export type PlanState =
   /** Planning failed for a reason retrying cannot fix (no such input, not Parquet...): the run fails.
    * Transient errors (throttling, timeouts) are thrown by the caller instead, and requeued. When
    * performing actions.plan fails for such a reason, call reconcile again in the same pass with this
-   * state and act on that result: nothing else remembers the error. (No rows at all: either this, or
-   * a plan with zero shards, which the reconciler commits at once as an empty output.) */
+   * state and act on that result: nothing else remembers the error. (Files without rows are not an
+   * error: their plan has zero shards, which the reconciler commits at once as an empty output.) */
   | { state: 'error'; message: string; /** Default PlanFailed. */ reason?: 'OutputInUse' };
 
 /** The BatchInferenceJob as the reconciler sees it. */

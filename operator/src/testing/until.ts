@@ -1,11 +1,12 @@
 /** Test support: poll until a condition holds, failing with what was awaited. One copy for every suite. */
+import { toJson } from '../contract/json.js';
 
 type Maybe<T> = T | undefined | false | null;
 
 /** The last value seen, for the timeout message (cut short; BigInts and cycles do not throw). */
 function shown(v: unknown): string {
   try {
-    return String(JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? String(x) : x))).slice(0, 2000);
+    return toJson(v).slice(0, 2000);
   } catch {
     return String(v).slice(0, 2000);
   }

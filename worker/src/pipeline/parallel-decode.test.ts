@@ -66,7 +66,7 @@ describe('readShardParallel', () => {
     expect(seen).toBe(1024);
   });
 
-  test('a corrupt row group fails naming the file and row group, after the rows before it', async () => {
+  test('a corrupt row group fails naming the file, row group and column, after the rows before it', async () => {
     const src = file('b.parquet');
     const uri = file('b-bad.parquet');
     await corruptColumnChunk(duck, src, uri, 1, 'x');
@@ -79,7 +79,7 @@ describe('readShardParallel', () => {
     })().then(() => undefined, (e: unknown) => e);
     expect(err).toBeInstanceOf(BadInputError);
     expect((err as Error).message).toContain(uri);
-    expect((err as Error).message).toMatch(/row group 1\b/);
+    expect((err as Error).message).toMatch(/column "x" in row group 1\b/);
     expect(yielded).toBe(2048); // all of row group 0, nothing of 1 or 2
   });
 

@@ -1,7 +1,7 @@
 /** Writes progress.json while a shard runs: rows done and the stage timings so far, cheap for the
  * operator to read. */
 import type { Storage } from '../storage/types.js';
-import type { Progress, StageTimings } from '../../../operator/src/contract/index.js';
+import { toJson, type Progress, type StageTimings } from '../../../operator/src/contract/index.js';
 
 export class ProgressReporter {
   private rowsDone = 0;
@@ -39,7 +39,7 @@ export class ProgressReporter {
       const p: Progress = { ...this.base, rowsDone: rows, updatedAt: new Date().toISOString() };
       if (this.timings) p.timings = this.timings();
       try {
-        await this.storage.write(this.uri, JSON.stringify(p));
+        await this.storage.write(this.uri, toJson(p));
         this.lastWritten = rows;
       } catch {
         /* progress is advisory: a failed write must not fail the shard */

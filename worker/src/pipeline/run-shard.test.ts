@@ -8,6 +8,7 @@ import { planRun, freezePlan } from '../../../operator/src/planner/plan.js';
 import { BatchInferenceJobSpecSchema, type BatchInferenceJobSpecInput } from '../../../operator/src/api/spec.js';
 import { BadInputError, ProgressSchema, attemptPrefix, shardManifestUri, type Progress, type ShardPlan } from '../../../operator/src/contract/index.js';
 import { writeDataset, writeModel, readScores, isBadRow, referenceScore, scoreProblems, scorableRows, Duck, sqlString } from '../testing/fixtures.js';
+import { rewriteWithParquetWasm, withFooterQuirks } from '../reader/testdata-gen.js';
 
 const storage = openStorage();
 let root: string;
@@ -106,6 +107,27 @@ describe('runShard', () => {
   }, 60_000);
 });
 
+describe('files as other writers leave them are scored exactly', () => {
+  // Footers with dictionary_page_offset 0 and num_rows 0 (testdata-gen FOOTER_QUIRKS), over the
+  // same rows written by DuckDB and by parquet-wasm.
+  test.each(['DuckDB', 'parquet-wasm'])('%s', async (writer) => {
+    const dir = join(root, `in-quirks-${writer}`);
+    mkdirSync(dir, { recursive: true });
+    for (let f = 0; f < 3; f++) {
+      const src = join(root, 'in', `part-${f}.parquet`);
+      const written = join(root, `part-${f}-${writer}.parquet`);
+      if (writer === 'parquet-wasm') await rewriteWithParquetWasm(storage, src, written, { rowGroupRows: 1000, dictionaryColumns: ['region'] });
+      await withFooterQuirks(writer === 'parquet-wasm' ? written : src, join(dir, `part-${f}.parquet`));
+    }
+    const out = `out-quirks-${writer}`;
+    const p = await plan({ ...spec({}, out), input: { uri: dir + '/', idColumn: 'id', passthroughColumns: ['region'] } }, 'rq');
+    expect(p.totalRows).toBe(12_000);
+    for (const s of p.shards) await runShard({ storage, plan: p, shard: s.index, attempt: 0, writerToken: 'q' });
+    const scores = await readScores(join(root, out, '_bij', 'rq', 'shards', '*', 'a0', 'part-*.parquet'));
+    expect(scoreProblems(scores, 12_000, 97)).toEqual([]);
+  }, 60_000);
+});
+
 describe('bad input fails fast, names the culprit, and leaves no manifest', () => {
   // Each is refused at planning, before any pod starts. The worker refuses them too, should the model
   // or the spec change after planning: here the shard runs the plan of the good spec with the bad spec
@@ -167,6 +189,48 @@ describe('planning errors', () => {
     expect(err).toBeInstanceOf(BadInputError);
     expect((err as Error).message).toMatch(message);
   });
+});
+
+describe('nested columns', () => {
+  // The dataset's first file plus nested columns: a list, a struct and a map.
+  let dir: string;
+  beforeAll(async () => {
+    dir = join(root, 'in-nested');
+    mkdirSync(dir, { recursive: true });
+    const duck = await Duck.open();
+    try {
+      await duck.run(`COPY (SELECT *, [id, id + 1] AS ids, {'k': id, 's': region} AS st, MAP {region: id} AS mp
+        FROM read_parquet(${sqlString(join(root, 'in', 'part-0.parquet'))})) TO ${sqlString(join(dir, 'part-0.parquet'))} (FORMAT parquet)`);
+    } finally {
+      duck.close();
+    }
+  });
+
+  test.each([
+    ['ids', 'List<Int64>'], ['st', 'Struct<{k:Int64, s:Utf8}>'], ['mp', 'Map<'],
+  ])('an id column of nested type (%s) is refused at planning, naming it and its type', async (column, type) => {
+    const s = spec({}, 'plan-nested');
+    const err = await plan({ ...s, input: { uri: dir + '/', idColumn: column } }, 'rn').then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(BadInputError);
+    expect((err as Error).message).toContain(`spec.input.idColumn: column "${column}" in ${join(dir, 'part-0.parquet')} is ${type}`);
+    expect((err as Error).message).toMatch(/not a scalar type/);
+  });
+
+  test('nested passthrough columns are copied as they are', async () => {
+    const s = spec({}, 'out-nested');
+    const p = await plan({ ...s, shards: 1, input: { uri: dir + '/', idColumn: 'id', passthroughColumns: ['ids', 'st', 'mp'] } }, 'rn');
+    const { manifest } = await runShard({ storage, plan: p, shard: 0, attempt: 0, writerToken: 'n' });
+    expect(manifest.rows).toEqual({ read: 4000, scored: scorableRows(4000, 97), failed: 4000 - scorableRows(4000, 97) });
+    const duck = await Duck.open();
+    try {
+      const same = await duck.one(`SELECT count(*)::INTEGER AS n FROM read_parquet(${sqlString(join(root, 'out-nested', '_bij', 'rn', 'shards', '*', 'a0', 'part-*.parquet'))}) o
+        JOIN read_parquet(${sqlString(join(dir, 'part-0.parquet'))}) i USING (id)
+        WHERE o.ids = i.ids AND o.st = i.st AND o.mp = i.mp`);
+      expect(same.n).toBe(manifest.rows.scored);
+    } finally {
+      duck.close();
+    }
+  }, 60_000);
 });
 
 function writeDatasetSync(dir: string): void {

@@ -14,7 +14,7 @@ import * as arrow from 'apache-arrow';
 import type { Storage } from '../storage/types.js';
 import { AlreadyExistsError } from '../storage/errors.js';
 import {
-  BadInputError, attemptPrefix, progressUri, shardManifestUri,
+  BadInputError, NotFoundError, attemptPrefix, progressUri, shardManifestUri, toJson,
   type ShardManifest, type ShardPlan, type StageTimings,
 } from '../../../operator/src/contract/index.js';
 import { newReadStats } from '../reader/index.js';
@@ -248,7 +248,7 @@ export async function runShard(o: ShardRunOptions): Promise<ShardRunResult> {
     await faultAt('before-manifest', shard, attempt); // test-only (BIJ_FAULT); a no-op when unset
     let duplicate = false;
     try {
-      await storage.write(shardManifestUri(outputUri, plan.runId, shard, attempt), JSON.stringify(manifest, null, 2) + '\n',
+      await storage.write(shardManifestUri(outputUri, plan.runId, shard, attempt), toJson(manifest, 2) + '\n',
         { contentType: 'application/json', ifNoneMatch: true });
     } catch (err) {
       if (!(err instanceof AlreadyExistsError)) throw err;

@@ -100,6 +100,8 @@ export async function openFile(thread: ParquetThread, storage: Storage, uri: str
     throw decodeFailure(uri, 'the Parquet footer', e);
   }
   const total = opened.rowGroupRows.reduce((a, b) => a + b, 0);
+  // (A num_rows of 0 over row groups that hold rows was mended already: footer-fix.ts.) Any other
+  // disagreement means rows are missing or invented: corrupt.
   if (total !== opened.numRows) {
     await thread.close(opened.handle).catch(() => undefined);
     throw new BadInputError(`input file ${uri}: corrupt Parquet footer (row groups hold ${total} rows, the file says ${opened.numRows})`);

@@ -23,6 +23,7 @@ import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Storage } from '../storage/types.js';
 import { THREAD_SOURCE } from './thread-source.js';
+import { footerLength, mendFooter, parquetTail } from './footer-fix.js';
 import { ThreadCalls } from '../threads/calls.js';
 import { transferable } from '../threads/transfer.js';
 
@@ -85,6 +86,9 @@ interface FileEntry {
   /** The last error storage.readRange gave for this file: the real cause of a failure in the thread. */
   ioError?: unknown;
   open?: boolean;
+  /** The file's last bytes as the thread sees them (footer-fix.ts): reads at or past `start` are
+   * served from `bytes`, the rest from storage. Kept while open when the footer was mended. */
+  tail?: { start: number; bytes: Uint8Array };
 }
 
 /**
@@ -146,13 +150,24 @@ export class ParquetThread {
   }
 
   /** Opens a file for ranged reading: reads its footer (and nothing else). With `etag`, every read of
-   * the file asks for that version, so a file rewritten since it was planned fails instead of mixing. */
+   * the file asks for that version, so a file rewritten since it was planned fails instead of mixing.
+   * The footer is read here first and mended where a writer left a known quirk (footer-fix.ts); the
+   * thread's reads of it are then served from memory. */
   async open(storage: Storage, uri: string, size: number, etag?: string): Promise<OpenedFile> {
     const handle = this.calls.nextId();
-    this.files.set(handle, { storage, uri, etag });
+    const entry: FileEntry = { storage, uri, etag };
+    this.files.set(handle, entry);
     try {
-      const r = await this.call({ op: 'open', file: handle, size });
-      this.files.get(handle)!.open = true;
+      let seen: { size: number; mended: boolean };
+      try {
+        seen = await this.readTail(entry, size);
+      } catch (e) {
+        entry.ioError = e;
+        throw new ParquetThreadError(`reading the footer: ${e instanceof Error ? e.message : String(e)}`, false, { cause: e });
+      }
+      const r = await this.call({ op: 'open', file: handle, size: seen.size });
+      entry.open = true;
+      if (!seen.mended) entry.tail = undefined; // later reads are of column chunks: storage's
       return {
         handle,
         rowGroupRows: r.rowGroupRows,
@@ -274,6 +289,65 @@ export class ParquetThread {
     }
   }
 
+  /** One ranged read of the stored file, counted, checked for length. */
+  private async readStored(entry: FileEntry, start: number, end: number): Promise<Uint8Array> {
+    const t0 = performance.now();
+    try {
+      const bytes = await entry.storage.readRange(entry.uri, start, end, entry.etag !== undefined ? { ifMatch: entry.etag } : undefined);
+      if (bytes.byteLength !== end - start) {
+        throw new Error(`short read of ${entry.uri}: asked for bytes [${start}, ${end}), got ${bytes.byteLength}`);
+      }
+      this.io.rangeRequests++;
+      this.io.bytesRead += bytes.byteLength;
+      return bytes;
+    } finally {
+      this.io.ioSeconds += (performance.now() - t0) / 1000;
+    }
+  }
+
+  /**
+   * Reads the footer (its length, then itself) into entry.tail, mended if it needs to be, and returns
+   * the size of the file as the thread is to see it. Bytes that do not end like a Parquet file are left
+   * for parquet-wasm to refuse with its own words.
+   */
+  private async readTail(entry: FileEntry, size: number): Promise<{ size: number; mended: boolean }> {
+    const asIs = { size, mended: false };
+    if (size < 12) return asIs;
+    const last8 = await this.readStored(entry, size - 8, size);
+    const len = footerLength(last8, size);
+    if (len === undefined) return asIs;
+    const start = size - 8 - len;
+    const footer = await this.readStored(entry, start, size - 8);
+    const mended = mendFooter(footer);
+    if (!mended) {
+      const bytes = new Uint8Array(len + 8);
+      bytes.set(footer);
+      bytes.set(last8, len);
+      entry.tail = { start, bytes };
+      return asIs;
+    }
+    entry.tail = { start, bytes: parquetTail(mended) };
+    return { size: start + entry.tail.bytes.length, mended: true };
+  }
+
+  /** Bytes [start, end) of the file as the thread sees it: the tail from memory, the rest stored. */
+  private async readSeen(entry: FileEntry, start: number, end: number): Promise<Uint8Array> {
+    const tail = entry.tail;
+    if (!tail || end <= tail.start) return this.readStored(entry, start, end);
+    const fromTail = tail.bytes.subarray(Math.max(0, start - tail.start), end - tail.start);
+    if (start >= tail.start) {
+      if (fromTail.length !== end - start) {
+        throw new Error(`short read of ${entry.uri}: asked for bytes [${start}, ${end}), the file ends at ${tail.start + tail.bytes.length}`);
+      }
+      return fromTail.slice();
+    }
+    const head = await this.readStored(entry, start, tail.start);
+    const out = new Uint8Array(end - start);
+    out.set(head);
+    out.set(fromTail, head.length);
+    return out;
+  }
+
   private async serveRead(rid: number, handle: number, start: number, end: number): Promise<void> {
     const entry = this.files.get(handle);
     let reply: { t: 'data'; rid: number; bytes?: Uint8Array; error?: string };
@@ -281,22 +355,13 @@ export class ParquetThread {
     if (!entry) {
       reply = { t: 'data', rid, error: `file handle ${handle} is not open` };
     } else {
-      const t0 = performance.now();
       try {
-        const bytes = await entry.storage.readRange(entry.uri, start, end, entry.etag !== undefined ? { ifMatch: entry.etag } : undefined);
-        if (bytes.byteLength !== end - start) {
-          throw new Error(`short read of ${entry.uri}: asked for bytes [${start}, ${end}), got ${bytes.byteLength}`);
-        }
-        const own = transferable(bytes);
+        const own = transferable(await this.readSeen(entry, start, end));
         reply = { t: 'data', rid, bytes: own };
         transfer = [own.buffer as ArrayBuffer];
-        this.io.rangeRequests++;
-        this.io.bytesRead += bytes.byteLength;
       } catch (e) {
         entry.ioError = e;
         reply = { t: 'data', rid, error: e instanceof Error ? e.message : String(e) };
-      } finally {
-        this.io.ioSeconds += (performance.now() - t0) / 1000;
       }
     }
     if (this.calls.dead) return;

@@ -6,7 +6,11 @@ import { readFooter, readShardRanges, newReadStats, normalizeBatch, type Parquet
 import { encodeParquet } from '../writer/encode.js';
 import { LocalTestStorage } from './test-storage.js';
 import { openStorage } from '../storage/index.js';
-import { copyToParquet, corruptColumnChunk, Duck, makeTempDir, plannedFile, rangeOf, sqlString, typesQuery } from './testdata-gen.js';
+import {
+  FOOTER_QUIRKS, columnMetasOf, copyToParquet, corruptColumnChunk, Duck, makeTempDir, parseFooter, plannedFile, rangeOf,
+  rewriteFooter, rewriteWithParquetWasm, rowGroupsOf, sqlString, typesQuery, withFooterQuirks,
+} from './testdata-gen.js';
+import { T, fieldOf, setField, writeStruct } from './thrift.js';
 
 const ROWS = 5000; // DuckDB row groups: 2048, 2048, 904
 const CODECS = ['snappy', 'zstd', 'gzip', 'lz4', 'uncompressed'] as const;
@@ -99,64 +103,65 @@ describe('readFooter', () => {
   });
 });
 
-describe('readShardRanges on DuckDB files', () => {
-  async function checkAgainstDuckDB(name: string): Promise<void> {
-    const uri = file(name);
-    const { files } = await planOf(name);
-    const batches = await collect(files, [rangeOf(files, 0)], ALL_COLUMNS, 1000);
-    const rows = batches.reduce((a, b) => a + b.numRows, 0);
-    expect(rows).toBe(ROWS);
-    for (const b of batches) {
-      expect(b.numRows).toBeLessThanOrEqual(1000);
-      expect(b.schema.fields.map((f) => f.name)).toEqual(ALL_COLUMNS);
-    }
-    const ref = await duck.one(`SELECT count(*)::INTEGER AS n, sum(i8)::INTEGER AS i8, sum(i16)::INTEGER AS i16,
-      sum(i32)::BIGINT AS i32, sum(i64)::HUGEINT AS i64, sum(f32)::DOUBLE AS f32, sum(f64)::DOUBLE AS f64,
-      sum(nd)::DOUBLE AS nd, count(nd)::INTEGER AS nd_count,
-      sum(list_sum(arr))::DOUBLE AS arr_sum, sum(arr[2])::DOUBLE AS arr2,
-      sum(len(lst))::INTEGER AS lst_len, sum(list_sum(lst))::DOUBLE AS lst_sum, count(lst)::INTEGER AS lst_count,
-      count(DISTINCT cat)::INTEGER AS cats, sum(code)::INTEGER AS code
-      FROM read_parquet(${sqlString(uri)})`);
-    const sum = (xs: any[]): number => xs.reduce((a, x) => a + (x === null ? 0 : Number(x)), 0);
-    expect(sum(column(batches, 'i8'))).toBe(ref.i8);
-    expect(sum(column(batches, 'i16'))).toBe(ref.i16);
-    expect(BigInt(sum(column(batches, 'i32')))).toBe(BigInt(ref.i32));
-    expect(column(batches, 'i64').reduce((a: bigint, x: bigint) => a + x, 0n)).toBe(BigInt(ref.i64));
-    expect(sum(column(batches, 'f32'))).toBe(ref.f32);
-    expect(sum(column(batches, 'f64'))).toBe(ref.f64);
-    const nd = column(batches, 'nd');
-    expect(nd.filter((x) => x !== null).length).toBe(ref.nd_count);
-    expect(sum(nd)).toBe(ref.nd);
-    const arr: number[][] = column(batches, 'arr').map((v) => [...v.toArray()]);
-    expect(arr.every((v) => v.length === 4)).toBe(true);
-    expect(sum(arr.flat())).toBe(ref.arr_sum);
-    expect(sum(arr.map((v) => v[1]))).toBe(ref.arr2);
-    const lst = column(batches, 'lst').map((v) => (v === null ? null : [...v.toArray()]));
-    expect(lst.filter((v) => v !== null).length).toBe(ref.lst_count);
-    expect(sum(lst.map((v) => (v === null ? 0 : v.length)))).toBe(ref.lst_len);
-    expect(sum(lst.flat())).toBe(ref.lst_sum);
-    expect(new Set(column(batches, 'cat')).size).toBe(ref.cats);
-    expect(sum(column(batches, 'code'))).toBe(ref.code);
-    // Specific rows, field by field.
-    const want = await duck.all(`SELECT id, i8, i64, f32, nd, arr, lst, cat, epoch_ms(ts) AS ts_ms, file_row_number AS r
-      FROM read_parquet(${sqlString(uri)}, file_row_number = true) WHERE file_row_number IN (0, 7, 2047, 2048, 3333, 4999)
-      ORDER BY r`);
-    const ids = column(batches, 'id');
-    const ts = column(batches, 'ts');
-    for (const w of want) {
-      const r = Number(w.r);
-      expect(ids[r]).toBe(w.id);
-      expect(column(batches, 'i8')[r]).toBe(w.i8);
-      expect(column(batches, 'i64')[r]).toBe(BigInt(w.i64));
-      expect(column(batches, 'f32')[r]).toBe(w.f32);
-      expect(nd[r]).toBe(w.nd);
-      expect(arr[r]).toEqual(w.arr);
-      expect(lst[r]).toEqual(w.lst);
-      expect(column(batches, 'cat')[r]).toBe(w.cat);
-      expect(Number(ts[r])).toBe(Number(w.ts_ms));
-    }
+/** Reads every column of a typesQuery file and checks it against what DuckDB reads from it. */
+async function checkAgainstDuckDB(name: string): Promise<void> {
+  const uri = file(name);
+  const { files } = await planOf(name);
+  const batches = await collect(files, [rangeOf(files, 0)], ALL_COLUMNS, 1000);
+  const rows = batches.reduce((a, b) => a + b.numRows, 0);
+  expect(rows).toBe(ROWS);
+  for (const b of batches) {
+    expect(b.numRows).toBeLessThanOrEqual(1000);
+    expect(b.schema.fields.map((f) => f.name)).toEqual(ALL_COLUMNS);
   }
+  const ref = await duck.one(`SELECT count(*)::INTEGER AS n, sum(i8)::INTEGER AS i8, sum(i16)::INTEGER AS i16,
+    sum(i32)::BIGINT AS i32, sum(i64)::HUGEINT AS i64, sum(f32)::DOUBLE AS f32, sum(f64)::DOUBLE AS f64,
+    sum(nd)::DOUBLE AS nd, count(nd)::INTEGER AS nd_count,
+    sum(list_sum(arr))::DOUBLE AS arr_sum, sum(arr[2])::DOUBLE AS arr2,
+    sum(len(lst))::INTEGER AS lst_len, sum(list_sum(lst))::DOUBLE AS lst_sum, count(lst)::INTEGER AS lst_count,
+    count(DISTINCT cat)::INTEGER AS cats, sum(code)::INTEGER AS code
+    FROM read_parquet(${sqlString(uri)})`);
+  const sum = (xs: any[]): number => xs.reduce((a, x) => a + (x === null ? 0 : Number(x)), 0);
+  expect(sum(column(batches, 'i8'))).toBe(ref.i8);
+  expect(sum(column(batches, 'i16'))).toBe(ref.i16);
+  expect(BigInt(sum(column(batches, 'i32')))).toBe(BigInt(ref.i32));
+  expect(column(batches, 'i64').reduce((a: bigint, x: bigint) => a + x, 0n)).toBe(BigInt(ref.i64));
+  expect(sum(column(batches, 'f32'))).toBe(ref.f32);
+  expect(sum(column(batches, 'f64'))).toBe(ref.f64);
+  const nd = column(batches, 'nd');
+  expect(nd.filter((x) => x !== null).length).toBe(ref.nd_count);
+  expect(sum(nd)).toBe(ref.nd);
+  const arr: number[][] = column(batches, 'arr').map((v) => [...v.toArray()]);
+  expect(arr.every((v) => v.length === 4)).toBe(true);
+  expect(sum(arr.flat())).toBe(ref.arr_sum);
+  expect(sum(arr.map((v) => v[1]))).toBe(ref.arr2);
+  const lst = column(batches, 'lst').map((v) => (v === null ? null : [...v.toArray()]));
+  expect(lst.filter((v) => v !== null).length).toBe(ref.lst_count);
+  expect(sum(lst.map((v) => (v === null ? 0 : v.length)))).toBe(ref.lst_len);
+  expect(sum(lst.flat())).toBe(ref.lst_sum);
+  expect(new Set(column(batches, 'cat')).size).toBe(ref.cats);
+  expect(sum(column(batches, 'code'))).toBe(ref.code);
+  // Specific rows, field by field.
+  const want = await duck.all(`SELECT id, i8, i64, f32, nd, arr, lst, cat, epoch_ms(ts) AS ts_ms, file_row_number AS r
+    FROM read_parquet(${sqlString(uri)}, file_row_number = true) WHERE file_row_number IN (0, 7, 2047, 2048, 3333, 4999)
+    ORDER BY r`);
+  const ids = column(batches, 'id');
+  const ts = column(batches, 'ts');
+  for (const w of want) {
+    const r = Number(w.r);
+    expect(ids[r]).toBe(w.id);
+    expect(column(batches, 'i8')[r]).toBe(w.i8);
+    expect(column(batches, 'i64')[r]).toBe(BigInt(w.i64));
+    expect(column(batches, 'f32')[r]).toBe(w.f32);
+    expect(nd[r]).toBe(w.nd);
+    expect(arr[r]).toEqual(w.arr);
+    expect(lst[r]).toEqual(w.lst);
+    expect(column(batches, 'cat')[r]).toBe(w.cat);
+    expect(Number(ts[r])).toBe(Number(w.ts_ms));
+  }
+}
 
+describe('readShardRanges on DuckDB files', () => {
   for (const codec of CODECS) {
     test(`${codec}: values equal what DuckDB reads`, async () => {
       const codecName = { snappy: 'SNAPPY', zstd: 'ZSTD', gzip: 'GZIP', lz4: 'LZ4_RAW', uncompressed: 'UNCOMPRESSED' }[codec];
@@ -270,6 +275,69 @@ describe('ranged reads', () => {
   });
 });
 
+describe('footers other writers leave', () => {
+  // The same rows from two writers: DuckDB, and parquet-wasm (the worker's own part writer, with
+  // dictionaries on two columns only, so chunks with and without a dictionary page).
+  const WRITERS = { DuckDB: 'types-snappy.parquet', 'parquet-wasm': 'types-wasm.parquet' };
+  beforeAll(async () => {
+    await rewriteWithParquetWasm(storage, file(WRITERS.DuckDB), file(WRITERS['parquet-wasm']), { rowGroupRows: 2048, dictionaryColumns: ['cat', 'code'] });
+  });
+
+  test('the test footer codec writes back the bytes it read', async () => {
+    for (const name of Object.values(WRITERS)) {
+      const bytes = new Uint8Array(await fs.readFile(file(name)));
+      const { fmd, start } = parseFooter(bytes);
+      expect(Buffer.from(writeStruct(fmd)).equals(Buffer.from(bytes.subarray(start, bytes.length - 8)))).toBe(true);
+    }
+  });
+
+  const quirks = [...Object.keys(FOOTER_QUIRKS), 'all of them'];
+  const cases = Object.entries(WRITERS).flatMap(([writer, name]) => quirks.map((quirk) => ({ writer, name, quirk })));
+  test.each(cases)('$writer, $quirk: read exactly as DuckDB reads it', async ({ writer, name, quirk }) => {
+    const dst = `quirk-${writer}-${quirk.replace(/\W+/g, '-')}.parquet`;
+    await withFooterQuirks(file(name), file(dst), quirk === 'all of them' ? undefined : quirk);
+    // The quirk is really there.
+    const { fmd } = parseFooter(new Uint8Array(await fs.readFile(file(dst))));
+    const zeroDict = columnMetasOf(fmd).filter(({ meta }) => fieldOf(meta, 11)?.value === 0n).length;
+    if (quirk.startsWith('dictionary_page_offset')) expect(zeroDict).toBeGreaterThan(0);
+    if (quirk === 'num_rows 0') expect(fieldOf(fmd, 3)?.value).toBe(0n);
+    const f = await readFooter(storage, file(dst));
+    expect(f.rows).toBe(ROWS);
+    expect(f.rowGroupRows).toEqual([2048, 2048, 904]);
+    await checkAgainstDuckDB(dst);
+  });
+
+  test.each([ROWS - 1, ROWS + 1])('a nonzero num_rows (%i) that its row groups do not add up to is still corrupt', async (rows) => {
+    const dst = `num-rows-${rows}.parquet`;
+    await rewriteFooter(file('types-snappy.parquet'), file(dst), (fmd) => {
+      fieldOf(fmd, 3)!.value = BigInt(rows);
+    });
+    await expectBadInput(readFooter(storage, file(dst)), file(dst), `corrupt Parquet footer (row groups hold ${ROWS} rows, the file says ${rows})`);
+  });
+
+  test('num_rows 0 with a row group claiming more rows than its pages hold is refused when read', async () => {
+    const dst = 'num-rows-0-overstated.parquet';
+    await rewriteFooter(file('types-snappy.parquet'), file(dst), (fmd) => {
+      fieldOf(fmd, 3)!.value = 0n;
+      fieldOf(rowGroupsOf(fmd)[1], 3)!.value = 3000n;
+    });
+    const { files } = await planOf(dst);
+    expect(files[0]).toMatchObject({ rows: 2048 + 3000 + 904, rowGroupRows: [2048, 3000, 904] });
+    await expectBadInput(collect(files, [rangeOf(files, 0)], ['id', 'f64']), file(dst), /row group 1 decoded to 2048 rows, but its footer says 3000/);
+  });
+
+  test('a nonzero dictionary_page_offset that points at no page is still corrupt, naming the column', async () => {
+    const dst = 'dict-offset-wrong.parquet';
+    await rewriteFooter(file('types-snappy.parquet'), file(dst), (fmd) => {
+      const f64 = columnMetasOf(fmd).find((c) => c.rowGroup === 0 && c.path === 'f64')!;
+      expect(fieldOf(f64.meta, 11)).toBeUndefined();
+      setField(f64.meta, 11, T.I64, 5n); // inside the magic and the first chunk's page header
+    });
+    const { files } = await planOf(dst);
+    await expectBadInput(collect(files, [rangeOf(files, 0)], ['id', 'i8', 'f64', 'cat']), file(dst), /column "f64" in row group 0 is corrupt or unreadable/);
+  });
+});
+
 describe('bad input', () => {
   test('corrupt, truncated and empty files fail naming the file', async () => {
     const files: PlannedFile[] = [];
@@ -330,7 +398,7 @@ describe('bad input', () => {
     expect(seen.reduce((a, b) => a + b, 0)).toBeLessThan(131072); // it stopped before the end
   });
 
-  test('corrupt page data fails naming the file and row group, and the process survives', async () => {
+  test('corrupt page data fails naming the file, row group and column, and the process survives', async () => {
     const src = file('wide.parquet');
     const uri = file('bad-pages.parquet');
     await corruptColumnChunk(duck, src, uri, 1, 'a');
@@ -338,7 +406,9 @@ describe('bad input', () => {
     // Row group 0 reads fine; row group 1 is the broken one.
     const ok = await collect(files, [rangeOf(files, 0, 0, 1)], ['a']);
     expect(ok.reduce((a, b) => a + b.numRows, 0)).toBe(32768);
-    await expectBadInput(collect(files, [rangeOf(files, 0, 1, 2)], ['a']), uri, /row group 1\b/);
+    await expectBadInput(collect(files, [rangeOf(files, 0, 1, 2)], ['a']), uri, /column "a" in row group 1\b/);
+    // Among other columns, the one that fails is found by decoding them one by one.
+    await expectBadInput(collect(files, [rangeOf(files, 0, 1, 2)], ['id', 'b', 'a', 'c']), uri, /column "a" in row group 1 is corrupt/);
     // Reading the whole file with read-ahead: row group 1 crashes the decoder while row group 0 is
     // being read; the blame still lands on row group 1, after every row of row group 0 was yielded.
     let yielded = 0;
@@ -352,6 +422,15 @@ describe('bad input', () => {
     // Still alive and reading.
     const again = await collect(files, [rangeOf(files, 0, 3, 4)], ['a', 'b']);
     expect(again.reduce((a, b) => a + b.numRows, 0)).toBe(32768);
+  });
+
+  test('a corrupt column chunk in a file parquet-wasm wrote is named too', async () => {
+    const src = file('types-wasm-for-corruption.parquet');
+    const uri = file('bad-wasm-pages.parquet');
+    await rewriteWithParquetWasm(storage, file('types-zstd.parquet'), src, { rowGroupRows: 2048, dictionaryColumns: [] });
+    await corruptColumnChunk(duck, src, uri, 2, 'f64');
+    const { files } = await planOf('bad-wasm-pages.parquet');
+    await expectBadInput(collect(files, [rangeOf(files, 0)], ['id', 'i64', 'f64', 'cat']), uri, /column "f64" in row group 2 is corrupt or unreadable/);
   });
 
   test('a failing store is a plain (retryable) error naming the file, not bad input', async () => {

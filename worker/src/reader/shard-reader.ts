@@ -231,7 +231,7 @@ class ShardReader {
             nextToStart = rg;
             continue;
           }
-          throw decodeFailure(file.uri, where, e);
+          throw await this.decodeError(range.file, rg, e);
         }
       }
       this.stats.rowGroups++;
@@ -239,6 +239,43 @@ class ShardReader {
         throw new BadInputError(`input file ${file.uri}: ${where} decoded to ${rows} rows, `
           + `but its footer says ${file.rowGroupRows[rg]}`);
       }
+    }
+  }
+
+  /** A row group failed: the error to throw, naming the column chunk when that can be known. */
+  private async decodeError(fileIndex: number, rowGroup: number, e: unknown): Promise<Error> {
+    const uri = this.files[fileIndex].uri;
+    const where = `row group ${rowGroup}`;
+    const decoding = e instanceof ParquetThreadError && e.ioError === undefined && !e.stopped && !this.thread.stopped;
+    if (!decoding) return decodeFailure(uri, where, e);
+    const bad = this.columns.length === 1 ? { column: this.columns[0], error: e } : await this.failingColumn(fileIndex, rowGroup);
+    return bad ? decodeFailure(uri, `column ${JSON.stringify(bad.column)} in ${where}`, bad.error) : decodeFailure(uri, where, e);
+  }
+
+  /**
+   * On the error path only: decodes the row group again one column at a time, in a thread of its own
+   * (a column that crashes the decoder takes only that thread down), and returns the first column
+   * that fails alone. Undefined when none does (or the store fails meanwhile): the row group is blamed.
+   */
+  private async failingColumn(fileIndex: number, rowGroup: number): Promise<{ column: string; error: ParquetThreadError } | undefined> {
+    const file = this.files[fileIndex];
+    let thread: ParquetThread | undefined;
+    try {
+      for (const column of this.columns) {
+        thread = thread && !thread.dead ? thread : new ParquetThread();
+        try {
+          const opened = await thread.open(this.storage, file.uri, file.size, file.etag);
+          const stream = await thread.startStream(opened.handle, rowGroup, [column], this.batchSize);
+          while ((await thread.next(stream)) !== null) { /* decode it all */ }
+          await thread.close(opened.handle);
+        } catch (e) {
+          if (!(e instanceof ParquetThreadError) || e.ioError !== undefined || e.stopped) return undefined;
+          return { column, error: e };
+        }
+      }
+      return undefined;
+    } finally {
+      await thread?.terminate();
     }
   }
 

@@ -247,6 +247,20 @@ describe('packInputs: list columns', () => {
       .toThrow(new BadInputError("model input 'E' takes 3 values per row, but column 'e' has 2 values at row 1 (id \"12\")"));
   });
 
+  // Ids of any type go into the message as JSON (contract/json.ts); a list of INT64 used to throw
+  // "Do not know how to serialize a BigInt" instead, a crash the operator retried.
+  test.each([
+    ['List<Int64>', A.vectorFromArray([[1n, 2n], [2n ** 60n, 3n]], new A.List(new A.Field('item', new A.Int64()))), '["1152921504606846976","3"]'],
+    ['Struct', A.vectorFromArray([{ k: 1n, s: 'a' }, { k: 2n, s: 'b' }], new A.Struct([new A.Field('k', new A.Int64()), new A.Field('s', new A.Utf8())])), '{"k":"2","s":"b"}'],
+    ['Binary', A.vectorFromArray([new Uint8Array([1]), new Uint8Array([0xca, 0xfe])], new A.Binary()), '"0xcafe"'],
+    ['Float64 NaN', A.vectorFromArray([1, NaN], new A.Float64()), '"NaN"'],
+    ['Int64 past 2^53', A.vectorFromArray([1n, 2n ** 53n + 1n], new A.Int64()), '"9007199254740993"'],
+  ])('a row with an id of type %s is named in the message', (_type, id, shown) => {
+    const t = new A.Table({ id, e: A.vectorFromArray([[1, 2, 3], [1, 2]], f32List()) });
+    expect(() => pack(t, { E: { column: 'e' } }, [tensor('E', 'float32', ['batch', 3])], 'id'))
+      .toThrow(new BadInputError(`model input 'E' takes 3 values per row, but column 'e' has 2 values at row 1 (id ${shown})`));
+  });
+
   test('with a symbolic model width, the first row sets it and the rest must agree', () => {
     const ok = table({ e: [[[1, 2], null, [3, 4]], f32List()] });
     const p = pack(ok, { E: { column: 'e' } }, [tensor('E', 'float32', ['batch', 'dim'])]);

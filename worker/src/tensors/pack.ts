@@ -10,7 +10,7 @@
  * inputs as the nearest value; a value outside the input's range makes its row unscorable.
  */
 import { DataType, Precision, type Data } from 'apache-arrow';
-import { BadInputError } from '../../../operator/src/contract/index.js';
+import { BadInputError, toJson } from '../../../operator/src/contract/index.js';
 import type { InputPlan, ScoringPlan } from './plan.js';
 import { ColumnCursor, HI, copyRows, listOffsets, readNum, sourceOf, targetFor } from './copy.js';
 import { ROUND } from './nearest.js';
@@ -185,7 +185,7 @@ function rowLabel(src: ColumnSource, row: number, idColumn: string | undefined):
   if (idColumn === undefined) return `row ${row}`;
   let id: unknown;
   try { id = src.getChild(idColumn)?.get(row); } catch { id = undefined; }
-  return id === undefined || id === null ? `row ${row}` : `row ${row} (${idColumn} ${JSON.stringify(typeof id === 'bigint' ? String(id) : id)})`;
+  return id === undefined || id === null ? `row ${row}` : `row ${row} (${idColumn} ${toJson(id)})`;
 }
 
 /** Scans a list column: types, nulls, NaNs, values that do not fit, and lengths. Returns the width

@@ -32,10 +32,15 @@ export function mergePatch(target: unknown, patch: unknown): unknown {
   return out;
 }
 
-/** The 422 the apiserver answers when a JSON patch cannot be applied (apierrors.NewGenericServerResponse). */
-const patchFailed = (message: string) => new ApiError({
+/**
+ * The 422 the apiserver answers when a JSON patch cannot be applied (a failed `test`, a missing path):
+ * apierrors.NewGenericServerResponse(422, ..., isUnexpectedResponse=false), which keeps the generic
+ * message and no cause, so why the patch did not apply is not in the answer. (A cause without a field,
+ * as this server used to send, is what kubectl prints as "The request is invalid: : <message>".)
+ */
+const patchFailed = () => new ApiError({
   ...failure(422, 'Invalid', 'the server rejected our request due to an error in our request'),
-  details: { causes: [{ reason: 'UnexpectedServerResponse', message }] },
+  details: {},
 });
 
 function applyJsonPatch(doc: KObject, ops: unknown): KObject {
@@ -46,11 +51,10 @@ function applyJsonPatch(doc: KObject, ops: unknown): KObject {
   try {
     return jsonpatch.applyPatch(clone(doc), ops as Operation[], true, true).newDocument;
   } catch (err) {
-    const e = err as { name?: string; operation?: { op?: string; path?: string }; message?: string };
-    const op = e.operation ?? {};
-    if (e.name === 'TEST_OPERATION_FAILED') throw patchFailed(`testing value ${op.path} failed: test failed`);
-    if (e.name === 'OPERATION_PATH_UNRESOLVABLE' || e.name === 'OPERATION_PATH_CANNOT_ADD' || e.name === 'OPERATION_FROM_UNRESOLVABLE') {
-      throw patchFailed(`${op.op} operation does not apply: doc is missing path: "${op.path}": missing value`);
+    const e = err as { name?: string; message?: string };
+    if (e.name === 'TEST_OPERATION_FAILED' || e.name === 'OPERATION_PATH_UNRESOLVABLE' || e.name === 'OPERATION_PATH_CANNOT_ADD'
+      || e.name === 'OPERATION_FROM_UNRESOLVABLE' || e.name === 'OPERATION_VALUE_OUT_OF_BOUNDS') {
+      throw patchFailed();
     }
     throw badRequest(String(e.message ?? err).split('\n')[0]);
   }
