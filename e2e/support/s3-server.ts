@@ -130,7 +130,8 @@ function weedArgs(o: { dir: string; config: string; ports: number[] }): string[]
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** Resolves once `client` can write (then removes what it wrote); rejects if `failed()` says the server is gone. */
+/** Resolves once `client` can write (then removes what it wrote, bucket and all); rejects if `failed()`
+ * says the server is gone. */
 async function waitUntilWritable(client: S3Client, deadline: number, failed: () => Error | undefined): Promise<void> {
   const probe = `bij-ready-probe-${process.pid}-${Date.now().toString(36)}`;
   let last: unknown;
@@ -146,7 +147,8 @@ async function waitUntilWritable(client: S3Client, deadline: number, failed: () 
         });
         created = true;
       }
-      await client.send(new PutObjectCommand({ Bucket: probe, Key: 'probe', Body: 'ok', IfNoneMatch: '*' }));
+      // (every PUT takes the filer's per-key lock, so this waits for the lock ring as conditional ones do)
+      await client.send(new PutObjectCommand({ Bucket: probe, Key: 'probe', Body: 'ok' }));
       await client.send(new DeleteObjectCommand({ Bucket: probe, Key: 'probe' }));
       await client.send(new DeleteBucketCommand({ Bucket: probe }));
       return;
