@@ -1,8 +1,8 @@
 /**
- * End to end on S3: model, input and output live in a local S3 server (s3rver on 127.0.0.1, started
- * and stopped here). The operator plans from footers read with ranged GETs, worker processes get the
- * endpoint from spec.storage.s3 and credentials from the environment, and the commit promotes the
- * chosen attempts with server-side copies.
+ * End to end on S3: model, input and output live in a local S3 server (SeaweedFS on 127.0.0.1,
+ * started and stopped here). The operator plans from footers read with ranged GETs, worker processes
+ * get the endpoint from spec.storage.s3 and credentials from the environment, and the commit promotes
+ * the chosen attempts with server-side copies.
  */
 import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,7 +11,8 @@ import { runLocal } from '../operator/src/local/run-local.js';
 import { silentLogger } from '../operator/src/log.js';
 import { RunManifestSchema } from '../operator/src/contract/index.js';
 import { openStorage } from '../worker/src/storage/index.js';
-import { startS3Server, s3OptionsFor, useS3rverCredentials, S3RVER_ENV, type S3Server } from './support/s3-server.js';
+import { startS3Server, s3OptionsFor, type S3Server } from './support/s3-server.js';
+import { useS3Credentials } from './support/s3-target.js';
 import { writeDataset, writeModel, readScores, referenceScore } from '../worker/src/testing/fixtures.js';
 
 describe('bij run, S3', () => {
@@ -19,15 +20,15 @@ describe('bij run, S3', () => {
   let restore: () => void;
   let local: string;
   beforeAll(async () => {
-    restore = useS3rverCredentials();
     server = await startS3Server({ buckets: ['models', 'lake', 'scores'] });
+    restore = useS3Credentials(server.env);
     local = mkdtempSync(join(tmpdir(), 'bij-e2e-s3-'));
     writeModel(join(local, 'models'));
     await writeDataset(join(local, 'in'), { files: 4, rowsPerFile: 2500, rowGroupRows: 500 });
     const s3 = openStorage({ s3: s3OptionsFor(server) });
     await s3.copy(join(local, 'models', 'model.onnx'), 's3://models/churn/v3/model.onnx');
     for (const f of readdirSync(join(local, 'in'))) await s3.copy(join(local, 'in', f), `s3://lake/features/date=2024-02-27/${f}`);
-  }, 60_000);
+  }, 120_000);
   afterAll(async () => {
     await server?.stop();
     restore?.();
@@ -52,7 +53,7 @@ describe('bij run, S3', () => {
 
   test('scores every row once from S3 to S3', async () => {
     const result = await runLocal(job('s3://scores/churn/v3/date=2024-02-27/'), {
-      log: silentLogger(), timeoutMs: 120_000, workerEnv: { ...S3RVER_ENV },
+      log: silentLogger(), timeoutMs: 120_000, workerEnv: { ...server.env },
     });
     expect([result.phase, result.message]).toEqual(['Succeeded', 'committed 10000 rows in 5 shards']);
 
@@ -79,7 +80,7 @@ describe('bij run, S3', () => {
   test('a missing input bucket fails the run with a message naming the bucket', async () => {
     const result = await runLocal(job('s3://scores/missing/', {
       input: { uri: 's3://no-such-lake/features/', idColumn: 'id' },
-    }), { log: silentLogger(), timeoutMs: 60_000, workerEnv: { ...S3RVER_ENV } });
+    }), { log: silentLogger(), timeoutMs: 60_000, workerEnv: { ...server.env } });
     expect(result.phase).toBe('Failed');
     expect(result.message).toMatch(/no-such-lake/);
   }, 120_000);

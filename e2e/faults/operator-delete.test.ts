@@ -1,5 +1,5 @@
 /**
- * Fault case 8: the BatchInferenceJob is deleted mid-run, on S3 (s3rver). The operator's finalizer
+ * Fault case 8: the BatchInferenceJob is deleted mid-run, on S3 (SeaweedFS). The operator's finalizer
  * holds the object until its Jobs are gone (their worker processes stopped), the run's open multipart
  * uploads are aborted and its attempt files removed; nothing looks committed (no _SUCCESS, no
  * _manifest.json, no committed parts); then the finalizer goes and so does the object.
@@ -15,7 +15,8 @@ import { FINALIZER } from '../../operator/src/reconciler/names.js';
 import { S3Storage, openStorage } from '../../worker/src/storage/index.js';
 import type { Storage } from '../../worker/src/storage/types.js';
 import { NAMESPACE, TestCluster, fixtureJob, sleep } from '../support/cluster.js';
-import { startS3Server, s3OptionsFor, useS3rverCredentials, S3RVER_ENV, type S3Server } from '../support/s3-server.js';
+import { startS3Server, s3OptionsFor, type S3Server } from '../support/s3-server.js';
+import { useS3Credentials } from '../support/s3-target.js';
 import { recordCluster, until, writeFixtures, type ClusterRecord } from '../support/operator-process.js';
 
 const FOREIGN = 'example.com/audit';
@@ -29,17 +30,17 @@ describe('BatchInferenceJob deleted mid-run', () => {
   let rec: ClusterRecord;
 
   beforeAll(async () => {
-    restore = useS3rverCredentials();
     s3 = await startS3Server({ buckets: ['models', 'lake', 'scores'] });
+    restore = useS3Credentials(s3.env);
     direct = openStorage({ s3: s3OptionsFor(s3) });
     raw = new S3Storage(s3OptionsFor(s3));
     const local = mkdtempSync(join(tmpdir(), 'bij-op-del-'));
     const data = await writeFixtures(local);
     await direct.copy(data.model, 's3://models/churn/model.onnx');
     for (const f of readdirSync(data.input)) await direct.copy(join(data.input, f), `s3://lake/features/${f}`);
-    cluster = await TestCluster.start({ workerEnv: { ...S3RVER_ENV, BIJ_FAULT: 'slow-rows:300' } });
+    cluster = await TestCluster.start({ workerEnv: { ...s3.env, BIJ_FAULT: 'slow-rows:300' } });
     rec = recordCluster(cluster.server);
-  }, 60_000);
+  }, 120_000);
 
   afterAll(async () => {
     raw?.destroy();

@@ -1,7 +1,7 @@
 /**
- * Fault case 7: S3 misbehaves under a whole run. A fault proxy sits in front of s3rver and the job's
- * spec.storage.s3.endpoint points at it, so the operator (planning, commit) and every worker process
- * go through it. Faults: 503 SlowDown, reset connections, slow answers and lost answers (the request
+ * Fault case 7: S3 misbehaves under a whole run. A fault proxy sits in front of a real S3 server
+ * (SeaweedFS) and the job's spec.storage.s3.endpoint points at it, so the operator (planning, commit)
+ * and every worker process go through it. Faults: 503 SlowDown, reset connections, slow answers and lost answers (the request
  * took effect, the client never heard), on
  *   - planning: the input listing, footer reads, the plan.json write;
  *   - workers: ranged GETs of the input and the model read, attempt data writes, shard manifests;
@@ -16,8 +16,9 @@ import { join } from 'node:path';
 import { openStorage } from '../../worker/src/storage/index.js';
 import type { Storage } from '../../worker/src/storage/types.js';
 import { TestCluster, expectExactlyOnce, fixtureJob } from '../support/cluster.js';
-import { startS3Server, s3OptionsFor, useS3rverCredentials, S3RVER_ENV, type S3Server } from '../support/s3-server.js';
-import { startS3FaultProxy, type FaultRule, type S3FaultProxy } from '../support/s3-fault-proxy.js';
+import { s3OptionsFor } from '../support/s3-server.js';
+import { startProxiedS3, type ProxiedS3 } from '../support/s3-target.js';
+import type { FaultRule, S3FaultProxy } from '../support/s3-fault-proxy.js';
 import { DATA, writeFixtures } from '../support/operator-process.js';
 
 const INPUT = '/lake/features/';
@@ -53,32 +54,28 @@ const RUNNING: FaultRule[] = [
 ];
 
 describe('S3 faults under a run', () => {
-  let s3: S3Server;
+  let s3: ProxiedS3;
   let proxy: S3FaultProxy;
-  let restore: () => void;
   let direct: Storage;
   let cluster: TestCluster | undefined;
 
   beforeAll(async () => {
-    restore = useS3rverCredentials();
-    s3 = await startS3Server({ buckets: ['models', 'lake', 'scores'] });
-    proxy = await startS3FaultProxy(s3.endpoint);
-    direct = openStorage({ s3: s3OptionsFor(s3) });
+    s3 = await startProxiedS3(['models', 'lake', 'scores']);
+    proxy = s3.proxy;
+    direct = openStorage({ s3: s3OptionsFor(s3.server) });
     const local = mkdtempSync(join(tmpdir(), 'bij-op-s3-'));
     const data = await writeFixtures(local);
     await direct.copy(data.model, 's3://models/churn/model.onnx');
     for (const f of readdirSync(data.input)) await direct.copy(join(data.input, f), `s3://lake/features/${f}`);
-  }, 60_000);
+  }, 120_000);
 
   afterAll(async () => {
     await cluster?.close();
-    await proxy?.stop();
-    await s3?.stop();
-    restore?.();
+    await s3?.close();
   });
 
   test('SlowDown, resets, slow and lost answers on reads, writes and commit copies: exactly once', async () => {
-    cluster = await TestCluster.start({ workerEnv: { ...S3RVER_ENV } });
+    cluster = await TestCluster.start({ workerEnv: { ...s3.server.env } });
     proxy.setRules(PLANNING);
     let planningFired: number[] | undefined;
     cluster.runner.onPodStarted = () => {

@@ -48,6 +48,8 @@ export interface FaultLogEntry {
   url: string;
   /** The action taken, or 'pass'. */
   action: FaultAction | 'pass';
+  /** The status the client was answered with (the server's, for requests forwarded), once known. */
+  status?: number;
 }
 
 export interface S3FaultProxy {
@@ -86,10 +88,11 @@ export async function startS3FaultProxy(target: string, rules: FaultRule[] = [])
     return undefined;
   };
 
-  const forward = (req: http.IncomingMessage, res: http.ServerResponse, truncate: boolean, lose = false): void => {
+  const forward = (req: http.IncomingMessage, res: http.ServerResponse, entry: FaultLogEntry, truncate: boolean, lose = false): void => {
     const up = http.request(
       { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers },
       (upRes) => {
+        entry.status = upRes.statusCode;
         if (lose) {
           upRes.resume();
           upRes.on('end', () => res.socket?.destroy());
@@ -123,8 +126,9 @@ export async function startS3FaultProxy(target: string, rules: FaultRule[] = [])
 
   const server = http.createServer((req, res) => {
     const rule = pick(req);
-    log.push({ method: req.method ?? '', url: req.url ?? '', action: rule?.action ?? 'pass' });
-    if (!rule) return forward(req, res, false);
+    const entry: FaultLogEntry = { method: req.method ?? '', url: req.url ?? '', action: rule?.action ?? 'pass' };
+    log.push(entry);
+    if (!rule) return forward(req, res, entry, false);
     switch (rule.action) {
       case 'slowdown':
       case 'error': {
@@ -135,6 +139,7 @@ export async function startS3FaultProxy(target: string, rules: FaultRule[] = [])
         req.resume();
         req.on('end', () => {
           const body = errorXml(code, message);
+          entry.status = status;
           res.writeHead(status, { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(body) });
           res.end(req.method === 'HEAD' ? undefined : body);
         });
@@ -144,11 +149,11 @@ export async function startS3FaultProxy(target: string, rules: FaultRule[] = [])
         req.socket.destroy();
         return;
       case 'truncate':
-        return forward(req, res, true);
+        return forward(req, res, entry, true);
       case 'lose-response':
-        return forward(req, res, false, true);
+        return forward(req, res, entry, false, true);
       case 'delay':
-        setTimeout(() => forward(req, res, false), rule.delayMs ?? 100);
+        setTimeout(() => forward(req, res, entry, false), rule.delayMs ?? 100);
         return;
       case 'hang':
         req.resume();

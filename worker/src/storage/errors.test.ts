@@ -55,8 +55,8 @@ describe('mapS3Error', () => {
   });
 
   test('AccessDenied (and any 403) is bad input that points at the credentials', () => {
-    // s3rver cannot be made to deny access, so the mapping is checked on SDK-shaped errors here (and on
-    // a real 403 answer through the fault proxy in s3-retry.test.ts).
+    // The mapping of every code, on SDK-shaped errors; the real server's answers to an unknown access key
+    // and to a wrong secret key (a bad signature) are in s3.test.ts, a proxy's 403 in s3-retry.test.ts.
     for (const [code, status] of [['AccessDenied', 403], ['SignatureDoesNotMatch', 403], ['ExpiredToken', 400], ['Forbidden', 403]] as const) {
       const e = sdkError(code, status);
       const m = mapS3Error(e, ctx);

@@ -25,9 +25,12 @@ export interface S3StorageInternals {
   socketTimeoutMs?: number;
   /** Parts of one upload in flight at once. Default 4. */
   partConcurrency?: number;
-  /** Objects above this size are copied with UploadPartCopy, in parts of copyPartBytes. */
+  /** Objects above this size are copied with UploadPartCopy, in parts of copyPartBytes (at least 5 MiB). */
   copyMultipartThreshold?: number;
   copyPartBytes?: number;
+  /** Ask for pages of at most this many keys or uploads (ListObjectsV2 MaxKeys, ListMultipartUploads
+   * MaxUploads), so that tests can page with few. Default: the server's (1,000 on S3). */
+  listPageSize?: number;
   /** Told about every retry (to log it). */
   onRetry?(info: RetryInfo): void;
   random?(): number;
@@ -46,7 +49,7 @@ export function clientConfig(options: S3Options, internals: S3StorageInternals):
       connectionTimeout: internals.connectionTimeoutMs ?? 10_000,
       socketTimeout: internals.socketTimeoutMs ?? 60_000,
     },
-    // S3-compatible stores (MinIO, Ceph, older gateways, s3rver) often reject or mis-store the CRC
+    // S3-compatible stores (MinIO, Ceph, older gateways) often reject or mis-store the CRC
     // checksums the SDK sends by default since 2025: with a custom endpoint, send them only when required.
     ...(endpoint ? { requestChecksumCalculation: 'WHEN_REQUIRED' as const, responseChecksumValidation: 'WHEN_REQUIRED' as const } : {}),
   };

@@ -17,7 +17,7 @@ import { BadInputError } from '../../../operator/src/contract/errors.js';
 import { s3ErrorCode } from './errors.js';
 import { mapLimit } from './retry.js';
 import type { ObjectInfo } from './types.js';
-import { MAX_PARTS, stripQuotes, type S3Target } from './s3-helpers.js';
+import { MAX_PARTS, MIN_PART_BYTES, stripQuotes, type S3Target } from './s3-helpers.js';
 
 /** What the multipart functions need of the backend. */
 export interface S3Calls {
@@ -136,7 +136,8 @@ export async function copyInParts(
   s3: S3Calls, copySource: string, info: ObjectInfo, dst: S3Target, toUri: string, o: { partBytes: number; concurrency: number },
 ): Promise<ObjectInfo> {
   const uploadId = await createUpload(s3, dst, toUri);
-  const partBytes = Math.max(o.partBytes, Math.ceil(info.size / MAX_PARTS));
+  // S3 refuses to complete an upload whose parts (all but the last) are under 5 MiB
+  const partBytes = Math.max(MIN_PART_BYTES, o.partBytes, Math.ceil(info.size / MAX_PARTS));
   const ranges: Array<[number, number]> = [];
   for (let s = 0; s < info.size; s += partBytes) ranges.push([s, Math.min(info.size, s + partBytes) - 1]);
   try {

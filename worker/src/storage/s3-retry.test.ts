@@ -1,33 +1,31 @@
 /** Retries against real transient faults: a fault-injecting proxy (e2e/support/s3-fault-proxy.ts) in
- * front of s3rver answers 503 SlowDown, resets connections, cuts bodies short, hangs or loses answers. */
+ * front of a real S3 server (SeaweedFS, e2e/support/s3-server.ts) answers 503 SlowDown, resets
+ * connections, cuts bodies short, hangs or loses answers. */
 import { createHash } from 'node:crypto';
 import { BadInputError, ChangedError, describeError, isBadInput } from '../../../operator/src/contract/errors.js';
-import { startS3FaultProxy, type S3FaultProxy } from '../../../e2e/support/s3-fault-proxy.js';
-import { s3OptionsFor, startS3Server, useS3rverCredentials, type S3Server } from '../../../e2e/support/s3-server.js';
+import type { S3FaultProxy } from '../../../e2e/support/s3-fault-proxy.js';
+import { s3OptionsFor } from '../../../e2e/support/s3-server.js';
+import { startProxiedS3, type ProxiedS3 } from '../../../e2e/support/s3-target.js';
 import { RetriesExhaustedError } from './errors.js';
 import type { RetryInfo } from './retry.js';
 import { MIB, S3Storage } from './s3.js';
 
-let server: S3Server;
+let local: ProxiedS3;
 let proxy: S3FaultProxy;
 let s3: S3Storage;
 let direct: S3Storage;
-let restoreEnv: () => void;
 const retries: RetryInfo[] = [];
 
 beforeAll(async () => {
-  restoreEnv = useS3rverCredentials();
-  server = await startS3Server({ buckets: ['bkt'] });
-  proxy = await startS3FaultProxy(server.endpoint);
+  local = await startProxiedS3(['bkt']);
+  proxy = local.proxy;
   s3 = new S3Storage(s3OptionsFor(proxy, { maxAttempts: 4, retryBaseMs: 2 }), { onRetry: (i) => retries.push(i) });
-  direct = new S3Storage(s3OptionsFor(server));
-});
+  direct = new S3Storage(s3OptionsFor(local.server));
+}, 120_000);
 afterAll(async () => {
   s3?.destroy();
   direct?.destroy();
-  await proxy?.stop();
-  await server?.stop();
-  restoreEnv?.();
+  await local?.close();
 });
 beforeEach(() => {
   proxy.setRules([]);
@@ -162,6 +160,36 @@ test('faults that outlast maxAttempts fail with a clear, retryable (not bad-inpu
   expect(werr).toBeInstanceOf(RetriesExhaustedError);
   expect(werr.message).toMatch(/^S3 PutObject s3:\/\/bkt\/w\/never\.json failed after 4 attempts: /);
   expect(describeError(werr)).toMatch(/ECONNRESET|socket hang up|EPIPE/);
+});
+
+test('throttling and 5xx: waits grow exponentially under a cap, attempts are bounded, and a store that stays down fails in bounded time', async () => {
+  const policy = { maxAttempts: 5, retryBaseMs: 40, retryMaxMs: 100 };
+  const waits: RetryInfo[] = [];
+  const patient = new S3Storage(s3OptionsFor(proxy, policy), { onRetry: (i) => waits.push(i) });
+  try {
+    proxy.setRules([
+      { method: 'GET', action: 'slowdown', times: 2 },
+      { method: 'GET', action: 'error', status: 500, times: 1 },
+      { method: 'GET', action: 'error', status: 502, code: 'BadGateway', times: 1 },
+    ]);
+    expect(md5(await patient.read('s3://bkt/r/data.bin'))).toBe(md5(data));
+    expect(proxy.log.map((l) => l.status)).toEqual([503, 503, 500, 502, 200]);
+    // full jitter: wait n is below min(retryMaxMs, retryBaseMs * 2^(n-1))
+    expect(waits.map((w) => w.attempt)).toEqual([1, 2, 3, 4]);
+    waits.forEach((w, i) => expect(w.delayMs).toBeLessThan(Math.min(100, 40 * 2 ** i)));
+
+    waits.length = 0;
+    proxy.log.length = 0;
+    proxy.setRules([{ method: 'GET', action: 'slowdown', times: Infinity }]);
+    const started = Date.now();
+    const err = await patient.read('s3://bkt/r/data.bin').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RetriesExhaustedError);
+    expect(proxy.log).toHaveLength(5);
+    expect(waits).toHaveLength(4);
+    expect(Date.now() - started).toBeLessThan(5_000); // waits sum to under 40 + 80 + 100 + 100 ms
+  } finally {
+    patient.destroy();
+  }
 });
 
 test('4xx answers are not retried: 403 AccessDenied is bad input at once', async () => {

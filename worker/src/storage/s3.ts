@@ -92,7 +92,7 @@ export class S3Storage implements Storage {
     let token: string | undefined;
     do {
       const page = await this.call('ListObjectsV2', { bucket, key: prefix }, () =>
-        this.client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix || undefined, ContinuationToken: token })),
+        this.client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix || undefined, ContinuationToken: token, MaxKeys: this.internals.listPageSize })),
       );
       yield (page.Contents ?? [])
         .filter((o) => o.Key !== undefined)
@@ -283,7 +283,9 @@ export class S3Storage implements Storage {
     for (;;) {
       const page = await this.call('ListMultipartUploads', { bucket, key: prefix }, () =>
         this.client.send(
-          new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: prefix || undefined, KeyMarker: keyMarker, UploadIdMarker: idMarker }),
+          new ListMultipartUploadsCommand({
+            Bucket: bucket, Prefix: prefix || undefined, KeyMarker: keyMarker, UploadIdMarker: idMarker, MaxUploads: this.internals.listPageSize,
+          }),
         ),
       );
       const uploads = (page.Uploads ?? []).filter((u) => u.Key !== undefined && u.UploadId);

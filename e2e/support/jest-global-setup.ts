@@ -1,0 +1,17 @@
+/**
+ * Jest's globalSetup: builds the S3 server the tests start (SeaweedFS, s3-server.ts) once, before any
+ * test file runs, if the cache lacks it, so that no test's beforeAll waits minutes for a build. A
+ * failed build is reported here and again, with its cause, by every S3 test.
+ */
+import { s3ServerBinary } from './s3-server.js';
+
+export default async function globalSetup(): Promise<void> {
+  const started = Date.now();
+  try {
+    await s3ServerBinary((i) => process.stderr.write(`\njest: building the tests' S3 server, ${i.module}@${i.version}, into ${i.bin} (minutes, once)\n`));
+  } catch (e) {
+    process.stderr.write(`\njest: cannot build the tests' S3 server; the S3 tests will fail: ${(e as Error).message}\n`);
+    return;
+  }
+  if (Date.now() - started > 1000) process.stderr.write(`jest: S3 server built in ${Math.round((Date.now() - started) / 1000)} s\n`);
+}
