@@ -52,7 +52,7 @@ const describe = (c: Claim): string => `run ${c.runId} of BatchInferenceJob ${jo
 /** Another run owns the output: the run cannot start (or go on). Terminal, with the owner named. */
 export class OutputClaimedError extends Error {
   override readonly name = 'OutputClaimedError';
-  constructor(message: string, readonly owner: Claim) {
+  constructor(message: string, readonly owner?: Claim) {
     super(message);
   }
 }
@@ -118,7 +118,7 @@ async function pruneClaims(storage: Storage, outputUri: string, keepFrom: number
 export async function checkFence(storage: Storage, outputUri: string, mine: Pick<Claim, 'epoch' | 'runId'>): Promise<void> {
   const cur = await currentClaim(storage, outputUri);
   if (cur && cur.epoch === mine.epoch && cur.runId === mine.runId) return;
-  if (!cur) throw new OutputClaimedError(`the claim of run ${mine.runId} on ${outputUri} is gone (deleted outside the operator?)`, { kind: 'OutputClaim', epoch: 0, runId: '', job: { name: '' }, claimedAt: '', renewedAt: '', ttlMs: 1, released: true });
+  if (!cur) throw new OutputClaimedError(`the claim of run ${mine.runId} on ${outputUri} is gone (deleted outside the operator?)`);
   throw new OutputClaimedError(`run ${mine.runId} no longer owns ${outputUri}: ${describe(cur)} took it over`, cur);
 }
 
