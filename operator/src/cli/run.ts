@@ -25,11 +25,18 @@ export async function runCommand(file: string, opts: RunOptions, stdout: NodeJS.
   const log = opts.verbose ? makeLogger({ name: 'bij', destination: process.stderr }) : silentLogger();
   const printer = new ProgressPrinter(stdout, Boolean(stdout.isTTY));
   const started = Date.now();
+  // Ctrl-C stops the workers and the embedded cluster cleanly; the run resumes on the next bij run.
+  const interrupted = new AbortController();
+  const onSigint = () => interrupted.abort();
+  process.once('SIGINT', onSigint);
   stdout.write(`bij: running ${parsed.bij.metadata.name} locally (embedded cluster, worker processes on this machine)\n`);
   const result = await runLocal(job, {
     log, onStatus: (s) => printer.update(s), timeoutMs: opts.timeout ? opts.timeout * 1000 : undefined,
     workDir: opts.workdir, maxPods: opts.maxPods,
+    onResume: (runId) => stdout.write(`bij: resuming run ${runId}: shards already scored are kept\n`),
+    signal: interrupted.signal,
   });
+  process.off('SIGINT', onSigint);
   printer.finish();
   const elapsed = formatDuration((Date.now() - started) / 1000);
   const s = result.status;

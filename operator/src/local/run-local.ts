@@ -20,6 +20,8 @@ import { openStorage } from '../../../worker/src/storage/index.js';
 import { startApiServer } from './apiserver/index.js';
 import { LocalJobRunner } from './runner/runner.js';
 import type { JobDocument } from '../cli/job-file.js';
+import { parseBatchInferenceJob } from '../api/validate.js';
+import { localIdentity } from './resume.js';
 
 export interface RunLocalOptions {
   log: Logger;
@@ -34,15 +36,21 @@ export interface RunLocalOptions {
   maxPods?: number;
   /** Environment for worker processes beyond the current process's (e.g. AWS_* for a local S3). */
   workerEnv?: Record<string, string>;
+  /** Called before the job is applied when an interrupted run of it is resumed (resume.ts). */
+  onResume?: (runId: string) => void;
+  /** Stops the run (Ctrl-C): workers are stopped, and running `bij run` again resumes it. */
+  signal?: AbortSignal;
 }
 
 export interface RunLocalResult {
-  phase: 'Succeeded' | 'Failed' | 'Rejected' | 'TimedOut';
+  phase: 'Succeeded' | 'Failed' | 'Rejected' | 'TimedOut' | 'Interrupted';
   status?: BatchInferenceJobStatus;
   message: string;
   workDir: string;
   /** The job's Warning events (EmptyInput, ShardFailed...), oldest first, once it ended. */
   warnings?: { reason: string; message: string }[];
+  /** The run id this invocation picked up from an interrupted one (resume.ts), if any. */
+  resumed?: string;
 }
 
 /** The compiled worker entry point: next to this module in dist/, or in dist/ when this module runs
@@ -70,7 +78,10 @@ export async function runLocal(job: JobDocument, o: RunLocalOptions): Promise<Ru
   const namespace = o.namespace ?? job.metadata?.namespace ?? 'default';
   const name = job.metadata?.name ?? 'job';
   const workDir = o.workDir ?? mkdtempSync(join(tmpdir(), 'bij-run-'));
-  const server = await startApiServer({ crds: [buildCrd()] });
+  const parsed = parseBatchInferenceJob({ ...job, metadata: { ...(job.metadata ?? {}), name, namespace } });
+  const identity = parsed.ok ? await localIdentity(openStorage({ s3: parsed.bij.spec.storage.s3 }), namespace, name, parsed.bij.spec) : undefined;
+  if (identity?.resumes) o.onResume?.(identity.resumes);
+  const server = await startApiServer({ crds: [buildCrd()], acceptClientUids: true });
   const kc = server.kubeConfig();
   const clients = makeClients(kc);
   const controller = new Controller({
@@ -93,7 +104,7 @@ export async function runLocal(job: JobDocument, o: RunLocalOptions): Promise<Ru
     try {
       await clients.custom.createNamespacedCustomObject({
         ...BIJ_REF, namespace,
-        body: { ...job, kind: KIND, metadata: { ...(job.metadata ?? {}), name, namespace } },
+        body: { ...job, kind: KIND, metadata: { ...(job.metadata ?? {}), name, namespace, ...(identity ? { uid: identity.uid } : {}) } },
       });
     } catch (err) {
       if (httpStatus(err) === 422 || httpStatus(err) === 400) {
@@ -106,6 +117,7 @@ export async function runLocal(job: JobDocument, o: RunLocalOptions): Promise<Ru
     // write that ended the run).
     await stopOperator();
     if (result.phase === 'Succeeded' || result.phase === 'Failed') result.warnings = await warningsOf(clients, namespace, name);
+    if (identity?.resumes) result.resumed = identity.resumes;
     return result;
   } finally {
     await stopOperator();
@@ -137,6 +149,7 @@ async function follow(clients: ReturnType<typeof makeClients>, namespace: string
       return { phase: status.phase, status, message: status.message ?? '', workDir };
     }
     if (Date.now() > deadline) return { phase: 'TimedOut', status, message: `no result after ${o.timeoutMs} ms`, workDir };
+    if (o.signal?.aborted) return { phase: 'Interrupted', status, message: 'interrupted; run the same job again to resume it', workDir };
     await new Promise((r) => setTimeout(r, 250));
   }
 }

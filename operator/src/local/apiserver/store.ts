@@ -28,6 +28,10 @@ export interface StoreOptions {
   /** Interval of BOOKMARK events for watches that allow them (default 60 s, as the apiserver). */
   bookmarkIntervalMs?: number;
   clock?: () => Date;
+  /** Keep a uid the client sets on create (the kube-apiserver always picks its own). Only `bij run`
+   * uses it: the same job over the same output gets the same uid, hence the same run id, so a run that
+   * was interrupted is resumed rather than scored again. */
+  acceptClientUids?: boolean;
 }
 
 export interface WriteOptions {
@@ -85,8 +89,10 @@ export class Store {
   readonly historySize: number;
   bookmarkIntervalMs: number;
   readonly now: () => Date;
+  private readonly acceptClientUids: boolean;
 
   constructor(opts: StoreOptions = {}) {
+    this.acceptClientUids = opts.acceptClientUids ?? false;
     this.historySize = opts.historySize ?? 1000;
     this.bookmarkIntervalMs = opts.bookmarkIntervalMs ?? 60_000;
     this.now = opts.clock ?? (() => new Date());
@@ -227,7 +233,7 @@ export class Store {
       do meta.name = generateName(meta.generateName); while (e.objects.has(keyOf(meta.namespace, meta.name)));
     }
     if (!meta.name) throw invalid(groupKind(rt), '', [{ type: 'FieldValueRequired', field: 'metadata.name', detail: 'name or generateName is required' }]);
-    meta.uid = randomUUID();
+    meta.uid = this.acceptClientUids && typeof meta.uid === 'string' && meta.uid !== '' ? meta.uid : randomUUID();
     meta.creationTimestamp = rfc3339(this.now());
     delete meta.deletionTimestamp;
     delete meta.deletionGracePeriodSeconds;
