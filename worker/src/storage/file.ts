@@ -266,7 +266,7 @@ export class FileStorage implements Storage {
     try {
       await fs.mkdir(path.dirname(p), { recursive: true });
     } catch (e) {
-      throw mapFsError(e, 'create the directory of', p);
+      throw mapFsError(await mkdirCause(path.dirname(p), e), 'create the directory of', p);
     }
   }
 
@@ -335,5 +335,28 @@ async function writeAll(fh: FileHandle, bytes: Uint8Array): Promise<void> {
 export function checkRange(uri: string, start: number, end: number): void {
   if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end < start) {
     throw new RangeError(`bad byte range [${start}, ${end}) for ${uri}`);
+  }
+}
+
+/** Node's recursive mkdir answers ENOENT where the real cause is a read-only file system or a folder
+ * it may not write (EROFS, EACCES): the first missing folder, made on its own, tells the truth. */
+async function mkdirCause(dir: string, err: unknown): Promise<unknown> {
+  if ((err as { code?: string }).code !== 'ENOENT') return err;
+  let missing: string | undefined;
+  for (let cur = dir; ; cur = path.dirname(cur)) {
+    try {
+      await fs.stat(cur);
+      break;
+    } catch {
+      missing = cur;
+      if (path.dirname(cur) === cur) return err;
+    }
+  }
+  if (missing === undefined) return err;
+  try {
+    await fs.mkdir(missing);
+    return err;
+  } catch (e) {
+    return (e as { code?: string }).code === 'EEXIST' ? err : e;
   }
 }
