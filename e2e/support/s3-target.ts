@@ -22,7 +22,8 @@ import {
 import { randomBytes } from 'node:crypto';
 import type { S3Options } from '../../worker/src/storage/types.js';
 import { startS3FaultProxy, type S3FaultProxy } from './s3-fault-proxy.js';
-import { startS3Server, type S3Server } from './s3-server.js';
+import { s3OptionsFor, startS3Server, type S3Server } from './s3-server.js';
+import { S3Storage } from '../../worker/src/storage/s3.js';
 
 export interface S3TestTarget {
   /** The server started for these tests; undefined against BIJ_TEST_S3_ENDPOINT. */
@@ -138,4 +139,32 @@ export async function startProxiedS3(buckets: string[]): Promise<ProxiedS3> {
       restore();
     },
   };
+}
+
+/** For a test file: a proxied local S3 with `buckets`, and `n` storage clients going through the
+ * proxy (one each, so their requests travel on separate connections and can be truly concurrent).
+ * Registers its own beforeAll/afterAll; the proxy's rules and log are cleared before each test. */
+export function useProxiedS3Clients(buckets: string[], n: number): { readonly proxy: S3FaultProxy; readonly clients: S3Storage[] } {
+  let local: ProxiedS3 | undefined;
+  const clients: S3Storage[] = [];
+  const handle = {
+    get proxy(): S3FaultProxy {
+      if (!local) throw new Error('useProxiedS3Clients: the server is not started yet (use it inside a test)');
+      return local.proxy;
+    },
+    clients,
+  };
+  beforeAll(async () => {
+    local = await startProxiedS3(buckets);
+    for (let i = 0; i < n; i++) clients.push(new S3Storage(s3OptionsFor(local.proxy, { retryBaseMs: 1 })));
+  }, 120_000);
+  afterAll(async () => {
+    for (const c of clients.splice(0)) c.destroy();
+    await local?.close();
+  });
+  beforeEach(() => {
+    local?.proxy.setRules([]);
+    if (local) local.proxy.log.length = 0;
+  });
+  return handle;
 }

@@ -2,32 +2,18 @@
  * Output claims on a real S3 server (SeaweedFS) behind the fault proxy: the server's answer to a
  * conditional create (If-None-Match: *) decides which run owns an output, not a look before the write.
  */
-import { S3Storage } from '../../../worker/src/storage/s3.js';
-import type { S3FaultProxy } from '../../../e2e/support/s3-fault-proxy.js';
-import { s3OptionsFor } from '../../../e2e/support/s3-server.js';
-import { startProxiedS3, type ProxiedS3 } from '../../../e2e/support/s3-target.js';
+import { useProxiedS3Clients } from '../../../e2e/support/s3-target.js';
 import { OutputClaimedError, claimOutput, currentClaim } from './claim.js';
 
 const CLAIMANTS = 16;
-let local: ProxiedS3;
-let proxy: S3FaultProxy;
-const clients: S3Storage[] = [];
-
-beforeAll(async () => {
-  local = await startProxiedS3(['scores']);
-  proxy = local.proxy;
-  for (let i = 0; i < CLAIMANTS; i++) clients.push(new S3Storage(s3OptionsFor(proxy, { retryBaseMs: 1 })));
-}, 120_000);
-afterAll(async () => {
-  for (const c of clients) c.destroy();
-  await local?.close();
-});
+const s3 = useProxiedS3Clients(['scores'], CLAIMANTS);
 
 test('16 runs claiming one output at once, each having seen no claim: the server lets exactly one create the claim', async () => {
   const output = 's3://scores/contended/';
   const claimPath = '/scores/contended/_bij/claims/0000000001.json';
   // Every claimant's listing says there is no claim yet (as when all look before any writes), and the
   // creates are held so that all are in flight together: only the server's 412s tell them apart.
+  const { proxy, clients } = s3;
   proxy.setRules([
     { method: 'GET', path: '/scores', query: 'list-type', action: 'delay', delayMs: 200, times: CLAIMANTS },
     { method: 'PUT', path: claimPath, action: 'delay', delayMs: 300, times: CLAIMANTS },

@@ -3,34 +3,16 @@
  * who froze it: a real S3 server (SeaweedFS, e2e/support/s3-server.ts) behind the fault proxy, whose
  * log shows what went over the wire.
  */
-import { S3Storage } from '../../../worker/src/storage/s3.js';
 import { AlreadyExistsError } from '../../../worker/src/storage/errors.js';
-import type { S3FaultProxy } from '../../../e2e/support/s3-fault-proxy.js';
-import { s3OptionsFor } from '../../../e2e/support/s3-server.js';
-import { startProxiedS3, type ProxiedS3 } from '../../../e2e/support/s3-target.js';
+import { useProxiedS3Clients } from '../../../e2e/support/s3-target.js';
 import { BatchInferenceJobSpecSchema } from '../api/spec.js';
 import { planUri, type ShardPlan } from '../contract/index.js';
 import { freezePlan } from './plan.js';
 
 const WRITERS = 16;
-let local: ProxiedS3;
-let proxy: S3FaultProxy;
-const clients: S3Storage[] = [];
-
-beforeAll(async () => {
-  local = await startProxiedS3(['scores']);
-  proxy = local.proxy;
-  // one client per writer, so that their requests are concurrent (separate connections)
-  for (let i = 0; i < WRITERS; i++) clients.push(new S3Storage(s3OptionsFor(proxy, { retryBaseMs: 1 })));
-}, 120_000);
-afterAll(async () => {
-  for (const c of clients) c.destroy();
-  await local?.close();
-});
-beforeEach(() => {
-  proxy.setRules([]);
-  proxy.log.length = 0;
-});
+// one client per writer, so that their requests are concurrent (separate connections)
+const s3 = useProxiedS3Clients(['scores'], WRITERS);
+const clients = s3.clients;
 
 /** The plan writer `i` would freeze: each writer's differs (its createdAt and shard split). */
 function planOf(output: string, i: number): ShardPlan {
@@ -52,7 +34,7 @@ test('a conditional write is one PUT, no check first: the server answers the sec
   await clients[0].write(uri, 'first', { ifNoneMatch: true });
   const err = await clients[1].write(uri, 'second', { ifNoneMatch: true }).catch((e: unknown) => e);
   expect(err).toBeInstanceOf(AlreadyExistsError);
-  expect(proxy.log.map((e) => `${e.method} ${e.url} ${e.status}`)).toEqual([`PUT ${key(uri)}?x-id=PutObject 200`, `PUT ${key(uri)}?x-id=PutObject 412`]);
+  expect(s3.proxy.log.map((e) => `${e.method} ${e.url} ${e.status}`)).toEqual([`PUT ${key(uri)}?x-id=PutObject 200`, `PUT ${key(uri)}?x-id=PutObject 412`]);
 });
 
 test('16 operators freezing one run at once, each checking first and told "absent": the server lets one plan through, and all use it', async () => {
@@ -61,14 +43,14 @@ test('16 operators freezing one run at once, each checking first and told "absen
   // Every writer's look before it writes says the plan is not there (as it does when all look before
   // any writes), and every write is held back a little so that all of them are in flight together:
   // only the server's conditional create is left to tell the writers apart.
-  proxy.setRules([
+  s3.proxy.setRules([
     { method: 'HEAD', path: key(uri), action: 'error', status: 404, code: 'NoSuchKey', times: WRITERS },
     { method: 'PUT', path: key(uri), action: 'delay', delayMs: 300, times: WRITERS },
   ]);
   const plans = Array.from({ length: WRITERS }, (_, i) => planOf(output, i));
   const frozen = await Promise.all(plans.map((p, i) => freezePlan(clients[i], p)));
 
-  const puts = proxy.log.filter((e) => e.method === 'PUT' && e.url.startsWith(key(uri)));
+  const puts = s3.proxy.log.filter((e) => e.method === 'PUT' && e.url.startsWith(key(uri)));
   expect(puts).toHaveLength(WRITERS);
   expect(puts.map((e) => e.status).sort()).toEqual([200, ...Array<number>(WRITERS - 1).fill(412)]);
   // The one that got 200 is the plan stored, and every writer returned it.
