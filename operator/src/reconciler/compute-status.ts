@@ -15,8 +15,13 @@ import type { RunFailure } from './failure-policy.js';
 import type { ObservedAttempt } from './types.js';
 import type { Efficiency } from './efficiency.js';
 
-/** The condition types, always all present: the batch/v1 Job's set, plus Running. */
-export const CONDITION_TYPES = ['Running', 'Suspended', 'Succeeded', 'Failed'] as const;
+/**
+ * The condition types, always all present: the batch/v1 Job's set, plus Running; then kstatus's
+ * (sigs.k8s.io/cli-utils/pkg/kstatus, read by Flux, Config Sync and `kubectl wait`): Ready (True when
+ * Succeeded), and the "abnormal-true" Reconciling (True while work is in progress) and Stalled (True when
+ * Failed), each False otherwise. A Suspended job is neither: kstatus reads it as Current, Ready False.
+ */
+export const CONDITION_TYPES = ['Running', 'Suspended', 'Succeeded', 'Failed', 'Ready', 'Reconciling', 'Stalled'] as const;
 export type ConditionType = (typeof CONDITION_TYPES)[number];
 
 /** metav1.Condition messages are limited to 32768 bytes. */
@@ -51,8 +56,16 @@ export function progressPercent(processed: number, total: number, phase: Phase):
   return `${Math.floor((Math.min(processed, total) * 100) / total)}%`;
 }
 
+/** Phases in which the operator is still working towards the job's end: kstatus's Reconciling. */
+const IN_PROGRESS: ReadonlySet<Phase> = new Set(['Pending', 'Running', 'Merging']);
+
+const committedMessage = (f: StatusFacts): string => (f.outputManifest ? `committed ${f.outputManifest}` : 'committed');
+const failureOf = (f: StatusFacts): { reason: string; message: string } =>
+  ({ reason: f.failure?.reason ?? 'Failed', message: (f.failure?.message ?? f.message).slice(0, MAX_CONDITION_MESSAGE) });
+
 function desiredCondition(type: ConditionType, f: StatusFacts): { status: 'True' | 'False'; reason: string; message: string } {
   const off = { status: 'False' as const, reason: f.phase, message: '' };
+  const phaseIs = { status: 'False' as const, reason: f.phase, message: `phase is ${f.phase}` };
   switch (type) {
     case 'Running':
       if (f.phase === 'Running') return { status: 'True', reason: 'Running', message: f.runId ? `run ${f.runId} is running` : 'running' };
@@ -61,13 +74,15 @@ function desiredCondition(type: ConditionType, f: StatusFacts): { status: 'True'
     case 'Suspended':
       return f.phase === 'Suspended' ? { status: 'True', reason: 'Suspended', message: 'spec.suspend is true' } : { ...off, reason: 'NotSuspended' };
     case 'Succeeded':
-      return f.phase === 'Succeeded'
-        ? { status: 'True', reason: 'Committed', message: f.outputManifest ? `committed ${f.outputManifest}` : 'committed' }
-        : off;
+      return f.phase === 'Succeeded' ? { status: 'True', reason: 'Committed', message: committedMessage(f) } : off;
     case 'Failed':
-      return f.phase === 'Failed'
-        ? { status: 'True', reason: f.failure?.reason ?? 'Failed', message: (f.failure?.message ?? f.message).slice(0, MAX_CONDITION_MESSAGE) }
-        : off;
+      return f.phase === 'Failed' ? { status: 'True', ...failureOf(f) } : off;
+    case 'Ready':
+      return f.phase === 'Succeeded' ? { status: 'True', reason: 'Succeeded', message: committedMessage(f) } : phaseIs;
+    case 'Reconciling':
+      return IN_PROGRESS.has(f.phase) ? { status: 'True', reason: f.phase, message: f.message.slice(0, MAX_CONDITION_MESSAGE) } : phaseIs;
+    case 'Stalled':
+      return f.phase === 'Failed' ? { status: 'True', ...failureOf(f) } : phaseIs;
   }
 }
 
