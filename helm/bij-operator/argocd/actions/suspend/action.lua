@@ -1,0 +1,3 @@
+-- Argo CD action "suspend" for a BatchInferenceJob: sets spec.suspend; returns the modified object.
+obj.spec.suspend = true
+return obj
