@@ -1,12 +1,14 @@
 /**
- * `npm run crd`: writes crds/batchinferencejobs.batchinference.dev.yaml (and the Helm chart's copy)
- * from the zod schemas.
- * The only file in api/ that does I/O. A test (crd.test.ts) fails when the committed file is stale.
+ * `npm run crd`: writes crds/batchinferencejobs.batchinference.dev.yaml (and the Helm chart's copy),
+ * and the job files' JSON Schema (schemas/batchinferencejob.schema.json), from the zod schemas.
+ * The only file in api/ that does I/O. Tests (crd.test.ts, json-schema.test.ts) fail when a
+ * committed file is stale.
  */
 import { mkdirSync, writeFileSync, existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CRD_FILE, HELM_CRD_FILE, renderCrdYaml } from './crd.js';
+import { JSON_SCHEMA_FILE, renderJobJsonSchema } from './json-schema.js';
 
 /** The repository root: the nearest folder above this file that holds package.json. */
 function repoRoot(): string {
@@ -19,9 +21,10 @@ function repoRoot(): string {
   return dir;
 }
 
-for (const file of [CRD_FILE, HELM_CRD_FILE]) {
+const files: [string, string][] = [[CRD_FILE, renderCrdYaml()], [HELM_CRD_FILE, renderCrdYaml()], [JSON_SCHEMA_FILE, renderJobJsonSchema()]];
+for (const [file, text] of files) {
   const target = join(repoRoot(), file);
   mkdirSync(dirname(target), { recursive: true });
-  writeFileSync(target, renderCrdYaml());
+  writeFileSync(target, text);
   console.log(`wrote ${target}`);
 }
