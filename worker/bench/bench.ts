@@ -7,12 +7,17 @@
  * (batches between stages), BENCH_READ_AHEAD (row groups decoded ahead), BENCH_DECODERS (decoder threads, default
  * by CPUs as in the worker), BENCH_ROUNDS (counted rounds,
  * default 3: a warm-up round runs first, and each figure is the median over the counted rounds), BENCH_GC
- * (`default`: V8's own GC settings instead of the worker's, gc-tuning.ts).
+ * (`default`: V8's own GC settings instead of the worker's, gc-tuning.ts), BENCH_KEEP (keep the generated
+ * files and print `kept DIR`).
+ *
+ * The anchor: DuckDB (a native decoder) scans every column of the same files with as many threads as
+ * the worker has decoder threads, and the bench prints `decode only / DuckDB` (target >= 0.60).
  */
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as arrow from 'apache-arrow';
+import { DuckDBInstance } from '@duckdb/node-api';
 import { mlpModel, prng } from '../src/modelgen/index.js';
 import { encodeParquet, PartWriter } from '../src/writer/index.js';
 import { createScoringSession } from '../src/session/index.js';
@@ -49,6 +54,32 @@ function makeTable(file: number, rows: number): arrow.Table {
     for (let j = 0; j < FEATURES; j++) (cols[`f${j}`] as Float32Array)[i] = rand() * 2 - 1;
   }
   return arrow.tableFromArrays(cols);
+}
+
+/**
+ * DuckDB reading every column of the files (an aggregate per column, so each value is decoded and nothing
+ * is materialized), with `threads` threads: a warm-up scan, then the median of `rounds` scans.
+ */
+async function duckdbScan(files: string, columns: string[], threads: number, rounds: number): Promise<{ rate: number; cpu: number }> {
+  const instance = await DuckDBInstance.create(':memory:', { threads: String(threads) });
+  const con = await instance.connect();
+  try {
+    const quoted = files.replaceAll("'", "''");
+    const sql = `SELECT count(*) AS n, ${columns.map((c, i) => `max("${c}") AS m${i}`).join(', ')} FROM read_parquet('${quoted}')`;
+    const scan = async () => {
+      const r = await con.runAndReadAll(sql);
+      const n = Number(r.getRowObjectsJS()[0].n);
+      if (n !== ROWS) throw new Error(`DuckDB read ${n} rows, expected ${ROWS}`);
+    };
+    await scan();
+    const runs: { seconds: number; cpuSeconds: number }[] = [];
+    for (let r = 0; r < rounds; r++) runs.push(await timed(scan));
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+    return { rate: median(runs.map((x) => ROWS / x.seconds)), cpu: median(runs.map((x) => x.cpuSeconds)) };
+  } finally {
+    con.closeSync();
+    instance.closeSync();
+  }
 }
 
 /** Wall seconds and CPU seconds (all threads of the process: decoder, encoder, ONNX Runtime). */
@@ -130,6 +161,7 @@ async function main(): Promise<void> {
     const rounds: Awaited<ReturnType<typeof round>>[] = [];
     for (let r = 1; r <= ROUNDS; r++) rounds.push(await round(r));
     await session.release();
+    const duck = await duckdbScan(join(dir, 'in', '*.parquet'), columns, decoders, ROUNDS);
     const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
     const stat = (k: 'decode' | 'infer' | 'write' | 'e2e') => ({
       rate: median(rounds.map((x) => ROWS / x[k].seconds)),
@@ -149,6 +181,8 @@ async function main(): Promise<void> {
     console.log(`inference only   ${fmt(rates.inference).padStart(12)} rows/s  (${last.provider})`);
     console.log(`write only       ${fmt(rates.write).padStart(12)} rows/s`);
     console.log(`end to end       ${fmt(e2eRate).padStart(12)} rows/s`);
+    console.log(`DuckDB scan      ${fmt(duck.rate).padStart(12)} rows/s  (${decoders} thread${decoders === 1 ? '' : 's'}, every column of the same files)`);
+    console.log(`decode only / DuckDB (${decoders} thread${decoders === 1 ? '' : 's'} each): ${(rates.decode / duck.rate).toFixed(2)}  (target >= 0.60)`);
     console.log(`end to end / slowest stage (${slowestName}): ${(e2eRate / slowest).toFixed(2)}  (target >= 0.70)`);
     // The stages overlap only where there are cores for them: with every stage's CPU time known, no
     // pipeline on this machine can beat cores / (CPU seconds per row, summed over the stages).
@@ -156,7 +190,7 @@ async function main(): Promise<void> {
     const cpuPerRow = (decode.cpu + infer.cpu + write.cpu) / ROWS;
     const ceiling = Math.min(slowest, cores / cpuPerRow);
     console.log(`CPU seconds per 1M rows: decode ${(decode.cpu * 1e6 / ROWS).toFixed(2)}, inference ${(infer.cpu * 1e6 / ROWS).toFixed(2)}, `
-      + `write ${(write.cpu * 1e6 / ROWS).toFixed(2)}, end to end ${(e2e.cpu * 1e6 / ROWS).toFixed(2)}`);
+      + `write ${(write.cpu * 1e6 / ROWS).toFixed(2)}, end to end ${(e2e.cpu * 1e6 / ROWS).toFixed(2)}, DuckDB scan ${(duck.cpu * 1e6 / ROWS).toFixed(2)}`);
     console.log(`ceiling on ${cores} cores: ${fmt(ceiling)} rows/s (ratio ${(ceiling / slowest).toFixed(2)}); end to end reaches ${((100 * e2eRate) / ceiling).toFixed(0)}% of it`);
     if (ceiling / slowest < 0.7) {
       console.log(`  no pipeline reaches 0.70 here: at 0.70 of the slowest stage's rate the stages need ${(0.7 * cpuPerRow * slowest).toFixed(2)} cores, and this machine has ${cores}`);
