@@ -5,7 +5,7 @@
  * stages overlap, so the pipeline runs close to its bottleneck). Options (env): BENCH_ROWS,
  * BENCH_BATCH, BENCH_EP (cpu|cuda|auto), BENCH_THREADS (ONNX Runtime intra-op threads), BENCH_QUEUE
  * (batches between stages), BENCH_READ_AHEAD (row groups decoded ahead), BENCH_DECODERS (decoder threads, default
- * by CPUs as in the worker), BENCH_ROUNDS (counted rounds,
+ * by CPUs and provider as in the worker), BENCH_ROUNDS (counted rounds,
  * default 3: a warm-up round runs first, and each figure is the median over the counted rounds), BENCH_GC
  * (`default`: V8's own GC settings instead of the worker's, gc-tuning.ts), BENCH_KEEP (keep the generated
  * files and print `kept DIR`).
@@ -23,7 +23,7 @@ import { encodeParquet, PartWriter } from '../src/writer/index.js';
 import { createScoringSession } from '../src/session/index.js';
 import { packInputs, planScoring, unpackOutputs } from '../src/tensors/index.js';
 import { assembleOutput } from '../src/pipeline/assemble.js';
-import { runShard, decodeBatchRows } from '../src/pipeline/run-shard.js';
+import { runShard, decodeBatchRows, modelPlace } from '../src/pipeline/run-shard.js';
 import { defaultDecoders, readShardParallel } from '../src/pipeline/parallel-decode.js';
 import { openStorage } from '../src/storage/index.js';
 import { applyWorkerGcTuning, WORKER_V8_FLAGS } from '../src/gc-tuning.js';
@@ -98,7 +98,7 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'bij-bench-'));
   const storage = openStorage();
   try {
-    console.log(`bench: ${fmt(ROWS)} rows x ${FEATURES} float32 features in ${FILES} files, MLP 16-64-64-2, model batch ${BATCH}, provider ${EP}, decoder threads ${DECODERS ?? defaultDecoders(availableCpus())}, V8 ${process.env.BENCH_GC === 'default' ? 'defaults' : WORKER_V8_FLAGS.join(' ')}`);
+    console.log(`bench: ${fmt(ROWS)} rows x ${FEATURES} float32 features in ${FILES} files, MLP 16-64-64-2, model batch ${BATCH}, provider ${EP}, decoder threads ${DECODERS ?? defaultDecoders(availableCpus(), modelPlace(EP))}, V8 ${process.env.BENCH_GC === 'default' ? 'defaults' : WORKER_V8_FLAGS.join(' ')}`);
     mkdirSync(join(dir, 'in'));
     const perFile = Math.ceil(ROWS / FILES);
     for (let f = 0; f < FILES; f++) {
@@ -115,7 +115,7 @@ async function main(): Promise<void> {
     const plan = await freezePlan(storage, await planRun(storage, { namespace: 'bench', name: 'bench', uid: 'u', generation: 1 }, spec, 'bench', new Date()));
     const shard = plan.shards[0];
     const columns = ['id', ...Array.from({ length: FEATURES }, (_, j) => `f${j}`)];
-    const decoders = DECODERS ?? defaultDecoders(availableCpus()); // the same for decode only and end to end
+    const decoders = DECODERS ?? defaultDecoders(availableCpus(), modelPlace(EP)); // the same for decode only and end to end
 
     const session = await createScoringSession(model.bytes, { executionProvider: EP, modelUri: 'bench', intraOpThreads: THREADS });
 

@@ -6,6 +6,8 @@ import { newReadStats, readFooter, readShardRanges } from '../reader/index.js';
 import { LocalTestStorage } from '../reader/test-storage.js';
 import { copyToParquet, corruptColumnChunk, Duck, makeTempDir, plannedFile, rangeOf } from '../reader/testdata-gen.js';
 import { defaultDecoders, readShardParallel } from './parallel-decode.js';
+import { modelPlace } from './run-shard.js';
+import { cudaProviderLibrary } from '../session/index.js';
 
 const storage = new LocalTestStorage();
 let dir: string;
@@ -120,7 +122,16 @@ describe('readShardParallel', () => {
     }
   });
 
-  test('decoder threads by CPUs: half, 1 to 4', () => {
-    expect([1, 2, 3, 4, 6, 8, 16, 64].map(defaultDecoders)).toEqual([1, 1, 1, 2, 3, 4, 4, 4]);
+  test('decoder threads follow the CPUs: model on the CPU, half of them; on a GPU, all but two; 1 to 16', () => {
+    const cpus = [1, 2, 3, 4, 6, 8, 12, 16, 32, 64];
+    expect(cpus.map((n) => defaultDecoders(n))).toEqual([1, 1, 1, 2, 3, 4, 6, 8, 16, 16]);
+    expect(cpus.map((n) => defaultDecoders(n, 'cpu'))).toEqual([1, 1, 1, 2, 3, 4, 6, 8, 16, 16]);
+    expect(cpus.map((n) => defaultDecoders(n, 'gpu'))).toEqual([1, 1, 1, 2, 4, 6, 10, 14, 16, 16]);
+  });
+
+  test('the model counts as on a GPU for cuda, and for auto only in an image with the CUDA provider', () => {
+    expect(modelPlace('cuda')).toBe('gpu');
+    expect(modelPlace('cpu')).toBe('cpu');
+    expect(modelPlace('auto')).toBe(cudaProviderLibrary().installed ? 'gpu' : 'cpu');
   });
 });

@@ -30,10 +30,16 @@ export interface ParallelReadOptions extends ReadOptions {
 /** The most decoder threads a worker starts (each holds its own wasm memory). */
 export const MAX_DECODERS = 16;
 
-/** Decoder threads for a pod with `cpus` CPUs: half of them, 1 to 4. The model, the encoder and the
- * main thread need the rest; on 2 cores a second decoder only takes CPU from them. */
-export function defaultDecoders(cpus: number): number {
-  return Math.max(1, Math.min(4, Math.floor(cpus / 2)));
+/**
+ * Decoder threads for a pod with `cpus` CPUs, 1 to MAX_DECODERS. With the model on a GPU, its thread
+ * needs about one CPU to feed it and the encoder about one: every other CPU decodes (`cpus - 2`; a GPU
+ * node's 8-16 CPUs give 6-14 decoders). With the model on the CPU, ONNX Runtime needs cores as much as
+ * decoding does: half of them. On 2 cores either way that is one: a second decoder only takes CPU
+ * from the model and the encoder there.
+ */
+export function defaultDecoders(cpus: number, model: 'gpu' | 'cpu' = 'cpu'): number {
+  const n = model === 'gpu' ? cpus - 2 : Math.floor(cpus / 2);
+  return Math.max(1, Math.min(MAX_DECODERS, n));
 }
 
 const STATS_KEYS = Object.keys(newReadStats()) as (keyof ReadStats)[];

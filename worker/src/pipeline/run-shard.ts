@@ -21,7 +21,7 @@ import { newReadStats } from '../reader/index.js';
 import { defaultDecoders, readShardParallel } from './parallel-decode.js';
 import { PartWriter, ErrorsWriter } from '../writer/index.js';
 import { ParquetThread } from '../reader/parquet-thread.js';
-import { availableCpus, createScoringSession, type ScoringSession } from '../session/index.js';
+import { availableCpus, createScoringSession, cudaProviderLibrary, type ExecutionProviderChoice, type ScoringSession } from '../session/index.js';
 import { packInputs, planScoring, unpackOutputs, type PackedBatch, type ScoringPlan, type DenseTensor } from '../tensors/index.js';
 import { modelReadError } from '../tensors/model-info.js';
 import { pipe } from './channel.js';
@@ -42,7 +42,7 @@ export interface ShardRunOptions {
   queueDepth?: number;
   /** Row groups fetched and decoded ahead of the one being read. */
   readAhead?: number;
-  /** Decoder threads (default: defaultDecoders of the CPUs this process may use). */
+  /** Decoder threads (default: defaultDecoders of the CPUs this process may use and modelPlace). */
   decoders?: number;
   intraOpThreads?: number;
   /** Run ONNX Runtime in a worker thread of its own (default true): the main thread packs, unpacks and
@@ -68,6 +68,16 @@ const seconds = (ms: number) => Math.round(ms) / 1000;
  * out of the decoder thread is small, small enough to bound memory (a few batches are in flight). */
 const DECODE_BATCH_BYTES = 8 << 20;
 const DECODE_BATCH_MAX_ROWS = 1 << 16;
+
+/**
+ * Where the model will most likely run, known before it loads (the decoders start while it does):
+ * on a GPU for `cuda`, and for `auto` in an image with onnxruntime's CUDA provider (the GPU image);
+ * otherwise on the CPU. Only the default decoder count depends on it.
+ */
+export function modelPlace(provider: ExecutionProviderChoice): 'gpu' | 'cpu' {
+  if (provider === 'cuda') return 'gpu';
+  return provider === 'auto' && cudaProviderLibrary().installed ? 'gpu' : 'cpu';
+}
 
 /**
  * Rows per decoded batch. The model still runs spec.batchSize rows at a time; decoding in larger
@@ -124,7 +134,7 @@ export async function runShard(o: ShardRunOptions): Promise<ShardRunResult> {
   const columns = [...new Set([...keep, ...mapped])];
   const hasList = Object.values(spec.model.inputs).some((m) => m.column !== undefined);
   const decodeRows = decodeBatchRows(spec.batchSize, columns.length, hasList);
-  const decoders = o.decoders ?? defaultDecoders(availableCpus());
+  const decoders = o.decoders ?? defaultDecoders(availableCpus(), modelPlace(o.overrides?.executionProvider ?? spec.worker.executionProvider));
   const stats = newReadStats();
   const timingsNow = (): StageTimings => ({
     read: stats.ioSeconds, decode: seconds(busy.input), pack: seconds(busy.pack), infer: seconds(busy.infer),
