@@ -35,14 +35,17 @@ test('the next N matching requests fail with 409, 429 (Retry-After) or 500; othe
 });
 
 test('latency delays matching requests', async () => {
-  h.server.faults.latency(120, { verb: 'get', resource: 'configmaps' }, 1);
+  const fault = h.server.faults.latency(120, { verb: 'get', resource: 'configmaps' }, 1);
   await h.core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: 'slow' } } });
+  expect(fault.hits).toBe(0); // the create did not match
   const t0 = Date.now();
   await h.core.readNamespacedConfigMap({ namespace: ns, name: 'slow' });
+  // A lower bound only: a slow machine makes it longer, never shorter.
   expect(Date.now() - t0).toBeGreaterThanOrEqual(110);
-  const t1 = Date.now();
+  expect(fault).toMatchObject({ hits: 1, remaining: 0 });
+  // Used up: the next read is not delayed (counted by the rule, not timed).
   await h.core.readNamespacedConfigMap({ namespace: ns, name: 'slow' });
-  expect(Date.now() - t1).toBeLessThan(110);
+  expect(fault.hits).toBe(1);
 });
 
 test('the request log records what the client did', async () => {
