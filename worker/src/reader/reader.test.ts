@@ -1,64 +1,17 @@
 import * as fs from 'node:fs/promises';
-import * as path from 'node:path';
 import * as arrow from 'apache-arrow';
-import { BadInputError, type PlannedFile, type ShardRange } from '../../../operator/src/contract/index.js';
-import { readFooter, readShardRanges, newReadStats, normalizeBatch, type ParquetFooter } from './index.js';
+import { BadInputError, type PlannedFile } from '../../../operator/src/contract/index.js';
+import { readFooter, readShardRanges, newReadStats, normalizeBatch } from './index.js';
 import { encodeParquet } from '../writer/encode.js';
-import { LocalTestStorage } from './test-storage.js';
 import { openStorage } from '../storage/index.js';
 import {
-  FOOTER_QUIRKS, columnMetasOf, copyToParquet, corruptColumnChunk, Duck, makeTempDir, parseFooter, plannedFile, rangeOf,
-  rewriteFooter, rewriteWithParquetWasm, rowGroupsOf, sqlString, typesQuery, withFooterQuirks,
+  corruptColumnChunk, plannedFile, rangeOf, rewriteWithParquetWasm, sqlString,
 } from './testdata-gen.js';
-import { T, fieldOf, setField, writeStruct } from './thrift.js';
+import { LocalTestStorage } from './test-storage.js';
+import { ALL_COLUMNS, CODECS, ROWS, useReaderFixture } from './reader-fixture.js';
 
-const ROWS = 5000; // DuckDB row groups: 2048, 2048, 904
-const CODECS = ['snappy', 'zstd', 'gzip', 'lz4', 'uncompressed'] as const;
-const ALL_COLUMNS = ['id', 'i8', 'i16', 'i32', 'i64', 'f32', 'f64', 'nd', 'arr', 'lst', 'cat', 'code', 'ts'];
-
-let dir: string;
-let duck: Duck;
-const storage = new LocalTestStorage();
-const file = (name: string): string => path.join(dir, name);
-
-beforeAll(async () => {
-  dir = await makeTempDir('bij-reader-');
-  duck = await Duck.open();
-  for (const codec of CODECS) {
-    await copyToParquet(duck, typesQuery(ROWS), file(`types-${codec}.parquet`), `COMPRESSION ${codec}, ROW_GROUP_SIZE 2048`);
-  }
-  await copyToParquet(duck, typesQuery(ROWS), file('types-v2.parquet'), 'COMPRESSION zstd, ROW_GROUP_SIZE 2048, PARQUET_VERSION V2');
-  // Four row groups of 32768 rows, four random DOUBLE columns (~256 KiB each per row group).
-  await copyToParquet(duck, `SELECT 'row-' || i AS id, random() AS a, random() AS b, random() AS c, random() AS d
-    FROM range(0, 131072) t(i)`, file('wide.parquet'), 'COMPRESSION snappy, ROW_GROUP_SIZE 32768');
-}, 60_000);
-
-afterAll(async () => {
-  duck?.close();
-  if (dir) await fs.rm(dir, { recursive: true, force: true });
-});
-
-async function planOf(...names: string[]): Promise<{ files: PlannedFile[]; footers: ParquetFooter[] }> {
-  const footers = await Promise.all(names.map((n) => readFooter(storage, file(n))));
-  return { files: footers.map(plannedFile), footers };
-}
-
-async function collect(files: PlannedFile[], ranges: ShardRange[], columns: string[], batchSize = 1024,
-  readAhead?: number): Promise<arrow.RecordBatch[]> {
-  const out: arrow.RecordBatch[] = [];
-  for await (const b of readShardRanges(storage, { files, ranges }, { columns, batchSize, readAhead })) out.push(b);
-  return out;
-}
-
-const column = (batches: arrow.RecordBatch[], name: string): any[] =>
-  batches.flatMap((b) => [...b.getChild(name)!]);
-
-async function expectBadInput(p: Promise<unknown>, ...patterns: (string | RegExp)[]): Promise<BadInputError> {
-  const e = await p.then(() => undefined, (err: unknown) => err);
-  expect(e).toBeInstanceOf(BadInputError);
-  for (const pat of patterns) expect((e as Error).message).toMatch(pat);
-  return e as BadInputError;
-}
+const fx = useReaderFixture({ all: true });
+const { storage, file, planOf, collect, column, expectBadInput, checkAgainstDuckDB } = fx;
 
 describe('readFooter', () => {
   test('rows, row groups and columns, from the footer bytes only', async () => {
@@ -69,7 +22,7 @@ describe('readFooter', () => {
     expect(f.size).toBe(size);
     expect(f.etag).toBeDefined();
     expect(f.rows).toBe(ROWS);
-    const groups = await duck.all(`SELECT row_group_id, any_value(row_group_num_rows)::INTEGER AS n
+    const groups = await fx.duck.all(`SELECT row_group_id, any_value(row_group_num_rows)::INTEGER AS n
       FROM parquet_metadata(${sqlString(uri)}) GROUP BY ALL ORDER BY 1`);
     expect(f.rowGroupRows).toEqual(groups.map((g) => g.n));
     expect(f.rowGroupRows).toEqual([2048, 2048, 904]);
@@ -103,76 +56,18 @@ describe('readFooter', () => {
   });
 });
 
-/** Reads every column of a typesQuery file and checks it against what DuckDB reads from it. */
-async function checkAgainstDuckDB(name: string): Promise<void> {
-  const uri = file(name);
-  const { files } = await planOf(name);
-  const batches = await collect(files, [rangeOf(files, 0)], ALL_COLUMNS, 1000);
-  const rows = batches.reduce((a, b) => a + b.numRows, 0);
-  expect(rows).toBe(ROWS);
-  for (const b of batches) {
-    expect(b.numRows).toBeLessThanOrEqual(1000);
-    expect(b.schema.fields.map((f) => f.name)).toEqual(ALL_COLUMNS);
-  }
-  const ref = await duck.one(`SELECT count(*)::INTEGER AS n, sum(i8)::INTEGER AS i8, sum(i16)::INTEGER AS i16,
-    sum(i32)::BIGINT AS i32, sum(i64)::HUGEINT AS i64, sum(f32)::DOUBLE AS f32, sum(f64)::DOUBLE AS f64,
-    sum(nd)::DOUBLE AS nd, count(nd)::INTEGER AS nd_count,
-    sum(list_sum(arr))::DOUBLE AS arr_sum, sum(arr[2])::DOUBLE AS arr2,
-    sum(len(lst))::INTEGER AS lst_len, sum(list_sum(lst))::DOUBLE AS lst_sum, count(lst)::INTEGER AS lst_count,
-    count(DISTINCT cat)::INTEGER AS cats, sum(code)::INTEGER AS code
-    FROM read_parquet(${sqlString(uri)})`);
-  const sum = (xs: any[]): number => xs.reduce((a, x) => a + (x === null ? 0 : Number(x)), 0);
-  expect(sum(column(batches, 'i8'))).toBe(ref.i8);
-  expect(sum(column(batches, 'i16'))).toBe(ref.i16);
-  expect(BigInt(sum(column(batches, 'i32')))).toBe(BigInt(ref.i32));
-  expect(column(batches, 'i64').reduce((a: bigint, x: bigint) => a + x, 0n)).toBe(BigInt(ref.i64));
-  expect(sum(column(batches, 'f32'))).toBe(ref.f32);
-  expect(sum(column(batches, 'f64'))).toBe(ref.f64);
-  const nd = column(batches, 'nd');
-  expect(nd.filter((x) => x !== null).length).toBe(ref.nd_count);
-  expect(sum(nd)).toBe(ref.nd);
-  const arr: number[][] = column(batches, 'arr').map((v) => [...v.toArray()]);
-  expect(arr.every((v) => v.length === 4)).toBe(true);
-  expect(sum(arr.flat())).toBe(ref.arr_sum);
-  expect(sum(arr.map((v) => v[1]))).toBe(ref.arr2);
-  const lst = column(batches, 'lst').map((v) => (v === null ? null : [...v.toArray()]));
-  expect(lst.filter((v) => v !== null).length).toBe(ref.lst_count);
-  expect(sum(lst.map((v) => (v === null ? 0 : v.length)))).toBe(ref.lst_len);
-  expect(sum(lst.flat())).toBe(ref.lst_sum);
-  expect(new Set(column(batches, 'cat')).size).toBe(ref.cats);
-  expect(sum(column(batches, 'code'))).toBe(ref.code);
-  // Specific rows, field by field.
-  const want = await duck.all(`SELECT id, i8, i64, f32, nd, arr, lst, cat, epoch_ms(ts) AS ts_ms, file_row_number AS r
-    FROM read_parquet(${sqlString(uri)}, file_row_number = true) WHERE file_row_number IN (0, 7, 2047, 2048, 3333, 4999)
-    ORDER BY r`);
-  const ids = column(batches, 'id');
-  const ts = column(batches, 'ts');
-  for (const w of want) {
-    const r = Number(w.r);
-    expect(ids[r]).toBe(w.id);
-    expect(column(batches, 'i8')[r]).toBe(w.i8);
-    expect(column(batches, 'i64')[r]).toBe(BigInt(w.i64));
-    expect(column(batches, 'f32')[r]).toBe(w.f32);
-    expect(nd[r]).toBe(w.nd);
-    expect(arr[r]).toEqual(w.arr);
-    expect(lst[r]).toEqual(w.lst);
-    expect(column(batches, 'cat')[r]).toBe(w.cat);
-    expect(Number(ts[r])).toBe(Number(w.ts_ms));
-  }
-}
-
 describe('readShardRanges on DuckDB files', () => {
   for (const codec of CODECS) {
     test(`${codec}: values equal what DuckDB reads`, async () => {
       const codecName = { snappy: 'SNAPPY', zstd: 'ZSTD', gzip: 'GZIP', lz4: 'LZ4_RAW', uncompressed: 'UNCOMPRESSED' }[codec];
-      const meta = await duck.all(`SELECT DISTINCT compression FROM parquet_metadata(${sqlString(file(`types-${codec}.parquet`))})`);
+      const meta = await fx.duck.all(`SELECT DISTINCT compression FROM parquet_metadata(${sqlString(file(`types-${codec}.parquet`))})`);
       expect(meta.map((m) => m.compression)).toEqual([codecName]);
       await checkAgainstDuckDB(`types-${codec}.parquet`);
     });
   }
 
   test('Parquet V2 delta / byte-stream-split / dictionary encodings', async () => {
-    const meta = await duck.all(`SELECT DISTINCT encodings FROM parquet_metadata(${sqlString(file('types-v2.parquet'))})`);
+    const meta = await fx.duck.all(`SELECT DISTINCT encodings FROM parquet_metadata(${sqlString(file('types-v2.parquet'))})`);
     const encodings = meta.map((m) => m.encodings).join(' ');
     expect(encodings).toContain('DELTA_BINARY_PACKED');
     expect(encodings).toContain('DELTA_LENGTH_BYTE_ARRAY');
@@ -191,7 +86,7 @@ describe('readShardRanges on DuckDB files', () => {
     }
     const ids = column(batches, 'id');
     const ref = async (name: string, from: number, to: number): Promise<string[]> =>
-      (await duck.all(`SELECT id FROM read_parquet(${sqlString(file(name))}, file_row_number = true)
+      (await fx.duck.all(`SELECT id FROM read_parquet(${sqlString(file(name))}, file_row_number = true)
         WHERE file_row_number >= ${from} AND file_row_number < ${to} ORDER BY file_row_number`)).map((r) => r.id);
     expect(ids).toEqual([
       ...(await ref('types-snappy.parquet', 2048, 5000)),
@@ -221,7 +116,7 @@ describe('ranged reads', () => {
     const uri = file('wide.parquet');
     const { files } = await planOf('wide.parquet');
     expect(files[0].rowGroupRows).toEqual([32768, 32768, 32768, 32768]);
-    const chunks = await duck.all(`SELECT row_group_id::INTEGER AS rg, path_in_schema AS col,
+    const chunks = await fx.duck.all(`SELECT row_group_id::INTEGER AS rg, path_in_schema AS col,
       coalesce(dictionary_page_offset, data_page_offset)::BIGINT AS start, total_compressed_size::BIGINT AS len
       FROM parquet_metadata(${sqlString(uri)})`);
     const { size } = await fs.stat(uri);
@@ -243,7 +138,7 @@ describe('ranged reads', () => {
     expect(storage.bytesRead).toBeLessThanOrEqual(chunkBytes + 2 * (footerLen + 8));
     expect(storage.bytesRead).toBeLessThan(size / 6);
     // And the values are the right ones.
-    const ref = await duck.one(`SELECT sum(a) AS a, sum(c) AS c FROM read_parquet(${sqlString(uri)}, file_row_number = true)
+    const ref = await fx.duck.one(`SELECT sum(a) AS a, sum(c) AS c FROM read_parquet(${sqlString(uri)}, file_row_number = true)
       WHERE file_row_number >= 65536 AND file_row_number < 98304`);
     const sum = (name: string): number => column(batches, name).reduce((x, y) => x + y, 0);
     expect(sum('a')).toBeCloseTo(ref.a, 6);
@@ -253,7 +148,7 @@ describe('ranged reads', () => {
   test('read-ahead stays within 1 + readAhead row groups of what was consumed', async () => {
     const uri = file('wide.parquet');
     const { files } = await planOf('wide.parquet');
-    const chunks = await duck.all(`SELECT row_group_id::INTEGER AS rg,
+    const chunks = await fx.duck.all(`SELECT row_group_id::INTEGER AS rg,
       min(coalesce(dictionary_page_offset, data_page_offset))::BIGINT AS start,
       max(coalesce(dictionary_page_offset, data_page_offset) + total_compressed_size)::BIGINT AS end
       FROM parquet_metadata(${sqlString(uri)}) GROUP BY ALL`);
@@ -272,69 +167,6 @@ describe('ranged reads', () => {
       expect(touched()).toEqual(readAhead === 0 ? [0] : [0, 1]);
       await it.return(undefined); // stops early: thread and buffers released
     }
-  });
-});
-
-describe('footers other writers leave', () => {
-  // The same rows from two writers: DuckDB, and parquet-wasm (the worker's own part writer, with
-  // dictionaries on two columns only, so chunks with and without a dictionary page).
-  const WRITERS = { DuckDB: 'types-snappy.parquet', 'parquet-wasm': 'types-wasm.parquet' };
-  beforeAll(async () => {
-    await rewriteWithParquetWasm(storage, file(WRITERS.DuckDB), file(WRITERS['parquet-wasm']), { rowGroupRows: 2048, dictionaryColumns: ['cat', 'code'] });
-  });
-
-  test('the test footer codec writes back the bytes it read', async () => {
-    for (const name of Object.values(WRITERS)) {
-      const bytes = new Uint8Array(await fs.readFile(file(name)));
-      const { fmd, start } = parseFooter(bytes);
-      expect(Buffer.from(writeStruct(fmd)).equals(Buffer.from(bytes.subarray(start, bytes.length - 8)))).toBe(true);
-    }
-  });
-
-  const quirks = [...Object.keys(FOOTER_QUIRKS), 'all of them'];
-  const cases = Object.entries(WRITERS).flatMap(([writer, name]) => quirks.map((quirk) => ({ writer, name, quirk })));
-  test.each(cases)('$writer, $quirk: read exactly as DuckDB reads it', async ({ writer, name, quirk }) => {
-    const dst = `quirk-${writer}-${quirk.replace(/\W+/g, '-')}.parquet`;
-    await withFooterQuirks(file(name), file(dst), quirk === 'all of them' ? undefined : quirk);
-    // The quirk is really there.
-    const { fmd } = parseFooter(new Uint8Array(await fs.readFile(file(dst))));
-    const zeroDict = columnMetasOf(fmd).filter(({ meta }) => fieldOf(meta, 11)?.value === 0n).length;
-    if (quirk.startsWith('dictionary_page_offset')) expect(zeroDict).toBeGreaterThan(0);
-    if (quirk === 'num_rows 0') expect(fieldOf(fmd, 3)?.value).toBe(0n);
-    const f = await readFooter(storage, file(dst));
-    expect(f.rows).toBe(ROWS);
-    expect(f.rowGroupRows).toEqual([2048, 2048, 904]);
-    await checkAgainstDuckDB(dst);
-  });
-
-  test.each([ROWS - 1, ROWS + 1])('a nonzero num_rows (%i) that its row groups do not add up to is still corrupt', async (rows) => {
-    const dst = `num-rows-${rows}.parquet`;
-    await rewriteFooter(file('types-snappy.parquet'), file(dst), (fmd) => {
-      fieldOf(fmd, 3)!.value = BigInt(rows);
-    });
-    await expectBadInput(readFooter(storage, file(dst)), file(dst), `corrupt Parquet footer (row groups hold ${ROWS} rows, the file says ${rows})`);
-  });
-
-  test('num_rows 0 with a row group claiming more rows than its pages hold is refused when read', async () => {
-    const dst = 'num-rows-0-overstated.parquet';
-    await rewriteFooter(file('types-snappy.parquet'), file(dst), (fmd) => {
-      fieldOf(fmd, 3)!.value = 0n;
-      fieldOf(rowGroupsOf(fmd)[1], 3)!.value = 3000n;
-    });
-    const { files } = await planOf(dst);
-    expect(files[0]).toMatchObject({ rows: 2048 + 3000 + 904, rowGroupRows: [2048, 3000, 904] });
-    await expectBadInput(collect(files, [rangeOf(files, 0)], ['id', 'f64']), file(dst), /row group 1 decoded to 2048 rows, but its footer says 3000/);
-  });
-
-  test('a nonzero dictionary_page_offset that points at no page is still corrupt, naming the column', async () => {
-    const dst = 'dict-offset-wrong.parquet';
-    await rewriteFooter(file('types-snappy.parquet'), file(dst), (fmd) => {
-      const f64 = columnMetasOf(fmd).find((c) => c.rowGroup === 0 && c.path === 'f64')!;
-      expect(fieldOf(f64.meta, 11)).toBeUndefined();
-      setField(f64.meta, 11, T.I64, 5n); // inside the magic and the first chunk's page header
-    });
-    const { files } = await planOf(dst);
-    await expectBadInput(collect(files, [rangeOf(files, 0)], ['id', 'i8', 'f64', 'cat']), file(dst), /column "f64" in row group 0 is corrupt or unreadable/);
   });
 });
 
@@ -401,7 +233,7 @@ describe('bad input', () => {
   test('corrupt page data fails naming the file, row group and column, and the process survives', async () => {
     const src = file('wide.parquet');
     const uri = file('bad-pages.parquet');
-    await corruptColumnChunk(duck, src, uri, 1, 'a');
+    await corruptColumnChunk(fx.duck, src, uri, 1, 'a');
     const { files } = await planOf('bad-pages.parquet');
     // Row group 0 reads fine; row group 1 is the broken one.
     const ok = await collect(files, [rangeOf(files, 0, 0, 1)], ['a']);
@@ -428,7 +260,7 @@ describe('bad input', () => {
     const src = file('types-wasm-for-corruption.parquet');
     const uri = file('bad-wasm-pages.parquet');
     await rewriteWithParquetWasm(storage, file('types-zstd.parquet'), src, { rowGroupRows: 2048, dictionaryColumns: [] });
-    await corruptColumnChunk(duck, src, uri, 2, 'f64');
+    await corruptColumnChunk(fx.duck, src, uri, 2, 'f64');
     const { files } = await planOf('bad-wasm-pages.parquet');
     await expectBadInput(collect(files, [rangeOf(files, 0)], ['id', 'i64', 'f64', 'cat']), uri, /column "f64" in row group 2 is corrupt or unreadable/);
   });
