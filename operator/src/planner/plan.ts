@@ -11,7 +11,6 @@ import * as arrow from 'apache-arrow';
 import type { Storage } from '../../../worker/src/storage/types.js';
 import { mapLimit } from '../../../worker/src/storage/retry.js';
 import { readFooter, type ParquetFooter } from '../../../worker/src/reader/index.js';
-import { readModelMeta } from '../../../worker/src/tensors/model-info.js';
 import { checkScoring } from '../../../worker/src/tensors/plan.js';
 import { missingColumnProblem } from '../../../worker/src/tensors/type-rules.js';
 import type { ModelMeta } from '../../../worker/src/tensors/types.js';
@@ -22,7 +21,7 @@ import {
 import { listInputFiles } from './list-input.js';
 import { splitShards } from './split.js';
 import { checkInputOutputApart } from './overlap.js';
-import { freezeModel } from './model.js';
+import { inspectModel } from './model.js';
 import { copiedColumnDisagreements } from './column-agreement.js';
 
 export interface JobIdentity {
@@ -73,12 +72,12 @@ export function mappingProblems(spec: BatchInferenceJobSpec, footer: Pick<Parque
 
 export async function planRun(storage: Storage, job: JobIdentity, spec: BatchInferenceJobSpec, runId: string, now: Date): Promise<ShardPlan> {
   await checkInputOutputApart(spec.input.uri, spec.output.uri);
-  const modelFrozen = freezeModel(storage, spec.model.uri, spec.model.sha256);
-  modelFrozen.catch(() => undefined); // awaited below, after the input checks
+  const inspected = inspectModel(storage, spec.model.uri, spec.model.sha256);
+  inspected.catch(() => undefined); // awaited below, beside the footers
   const listed = await listInputFiles(storage, spec.input.uri);
-  const [footers, model] = await Promise.all([
+  const [footers, { frozen, meta: model }] = await Promise.all([
     mapLimit(listed, 8, (info) => readFooter(storage, info.uri, { info })),
-    readModelMeta(storage, spec.model.uri),
+    inspected,
   ]);
   // Problems of the model alone come once, not once per file.
   const problems = [...new Set(footers.flatMap((f) => [...columnProblems(spec, f), ...mappingProblems(spec, f, model)]))];
@@ -96,7 +95,7 @@ export async function planRun(storage: Storage, job: JobIdentity, spec: BatchInf
   if (!split.ok) throw new BadInputError(split.message);
   // Files that hold no rows give a plan with no shards: the run commits an empty output (EmptyInput).
   return {
-    kind: 'ShardPlan', runId, createdAt: now.toISOString(), job, spec: withoutEnv(spec), model: await modelFrozen,
+    kind: 'ShardPlan', runId, createdAt: now.toISOString(), job, spec: withoutEnv(spec), model: frozen,
     totalRows: split.totalRows, files, shards: split.shards,
   };
 }

@@ -1,12 +1,6 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import ort from 'onnxruntime-node';
-import { BadInputError } from '../../../operator/src/contract/index.js';
 import { GraphBuilder, encodeModel, linearModel, mlpModel, twoInputModel } from '../modelgen/index.js';
-import { ProtoError } from '../modelgen/protobuf.js';
-import { openStorage } from '../storage/index.js';
-import { bytesSource, readModelInfo, readModelMeta, type ModelBytes } from './model-info.js';
+import { bytesSource, readModelInfo, type ModelBytes } from './model-info.js';
 import type { ModelMeta, ValueMeta } from './types.js';
 
 /** What onnxruntime itself says about the model, in the worker's terms. */
@@ -99,31 +93,5 @@ describe('readModelInfo on a large model: ranged reads that skip the weights', (
     // Per initializer about one window around its key, not its 256 KiB of values.
     expect(ranged.reads).toBeLessThan(40);
     expect(ranged.fetched).toBeLessThan(bytes.length / 10);
-  });
-});
-
-describe('readModelMeta: from storage, with errors that name spec.model.uri', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'bij-model-info-'));
-  const storage = openStorage();
-
-  test('a model file', async () => {
-    const path = join(dir, 'm.onnx');
-    const m = linearModel({ features: 3, weights: [[1], [1], [1]], bias: [0], inputType: 'int32', outputType: 'float16' });
-    writeFileSync(path, m.bytes);
-    expect(await readModelMeta(storage, path)).toEqual(await ortMeta(m.bytes));
-  });
-
-  test.each([
-    ['missing', null, /^model not found at .*nope\.onnx \(spec\.model\.uri\)$/],
-    ['not protobuf', 'this is not a model', /^cannot read the model at .*not protobuf\.onnx \(spec\.model\.uri\): not a valid ONNX model \(.+\)$/],
-    ['empty', '', /: not a valid ONNX model \(it has no graph\)$/],
-    ['truncated', () => linearModel({ features: 3, weights: [[1], [1], [1]], bias: [0] }).bytes.subarray(0, 60), /: not a valid ONNX model \(.*runs past the end.*\)$/],
-  ] as const)('%s', async (name, content, message) => {
-    const path = join(dir, content === null ? 'nope.onnx' : `${name}.onnx`);
-    if (content !== null) writeFileSync(path, typeof content === 'function' ? content() : content);
-    const err = await readModelMeta(storage, path).then(() => undefined, (e: unknown) => e);
-    expect(err).toBeInstanceOf(BadInputError);
-    expect((err as Error).message).toMatch(message);
-    if (content !== null) expect((err as Error).cause).toBeInstanceOf(ProtoError);
   });
 });

@@ -15,7 +15,6 @@
 import { BadInputError, NotFoundError } from '../../../operator/src/contract/index.js';
 import { ONNX_DATA_TYPE } from '../modelgen/onnx.js';
 import { ProtoError, ProtoReader, WIRE_LEN, WIRE_VARINT, type ProtoField } from '../modelgen/protobuf.js';
-import type { Storage } from '../storage/types.js';
 import type { ModelMeta, ValueMeta } from './types.js';
 
 /** Models up to this size are read with one request. */
@@ -187,18 +186,4 @@ export function modelReadError(uri: string, err: unknown): Error {
     return new BadInputError(`cannot read the model at ${uri} (spec.model.uri): not a valid ONNX model (${err.message})`, { cause: err });
   }
   return new Error(`cannot read the model at ${uri}`, { cause: err });
-}
-
-/** The model's inputs and outputs, read from storage (whole, or in ranges; see the file comment). */
-export async function readModelMeta(storage: Storage, uri: string): Promise<ModelMeta> {
-  try {
-    const info = await storage.stat(uri);
-    const { inputs, outputs } = await readModelInfo({
-      size: info.size,
-      read: (start, end) => storage.readRange(uri, start, end, info.etag !== undefined ? { ifMatch: info.etag } : undefined),
-    });
-    return { inputs, outputs };
-  } catch (err) {
-    throw modelReadError(uri, err);
-  }
 }
