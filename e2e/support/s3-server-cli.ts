@@ -6,7 +6,7 @@
  * SIGTERM or SIGINT. `--build-only` builds (or finds) the binary, prints its path and exits.
  */
 import { Command } from 'commander';
-import { ensureGoBinary, goBinaryPath } from './go-binary.js';
+import { ensureGoBinary, goBinaryPath } from '../../cluster/src/go-binary.js';
 import { DEFAULT_S3_CREDENTIALS, SEAWEEDFS, startS3Server } from './s3-server.js';
 
 const program = new Command('s3-server')

@@ -24,6 +24,8 @@ export interface GoToolPin {
   pinDir: string;
   /** The main package, e.g. `github.com/seaweedfs/seaweedfs/weed`. */
   pkg: string;
+  /** `-X` settings for the linker, given the pinned module version (e.g. the version a binary reports). */
+  linkerVars?(version: string): Record<string, string>;
 }
 
 /** The repository root: the first folder above this file (source or dist/) that holds `tools/`. */
@@ -54,7 +56,7 @@ export function goBinaryPath(pin: GoToolPin): { bin: string; module: string; ver
   const goMod = readFileSync(path.join(dir, 'go.mod'), 'utf8');
   const { module, version } = pinnedVersion(goMod, pin.pkg);
   const hash = createHash('sha256').update(goMod).update(readFileSync(path.join(dir, 'go.sum'))).digest('hex').slice(0, 10);
-  return { bin: path.join(cacheRoot(), `${path.basename(module)}-${version}-${hash}`, pin.name), module, version };
+  return { bin: path.join(cacheRoot(), `${path.basename(module.replace(/\/v\d+$/, ''))}-${version}-${hash}`, pin.name), module, version };
 }
 
 const alive = (pid: number): boolean => {
@@ -67,8 +69,9 @@ const alive = (pid: number): boolean => {
 };
 
 /** Runs `go build` for the pin; its output goes to `log` (stderr by default). */
-function goBuild(pin: GoToolPin, out: string, log: (s: string) => void): Promise<void> {
-  const args = ['build', '-trimpath', '-ldflags=-s', '-o', out, pin.pkg];
+function goBuild(pin: GoToolPin, version: string, out: string, log: (s: string) => void): Promise<void> {
+  const vars = Object.entries(pin.linkerVars?.(version) ?? {}).map(([k, v]) => ` -X ${k}=${v}`).join('');
+  const args = ['build', '-trimpath', `-ldflags=-s${vars}`, '-o', out, pin.pkg];
   return new Promise((resolve, reject) => {
     const child = spawn('go', args, { cwd: path.join(repoRoot(), pin.pinDir), stdio: ['ignore', 'pipe', 'pipe'] });
     let tail = '';
@@ -125,7 +128,9 @@ export async function ensureGoBinary(pin: GoToolPin, opts: EnsureOptions = {}): 
       opts.onBuild?.(info);
       const tmp = `${info.bin}.tmp-${process.pid}`;
       try {
-        await goBuild(pin, tmp, opts.log ?? (() => undefined));
+        await goBuild(pin, info.version, tmp, opts.log ?? (() => undefined)).catch((e: Error) => {
+          throw new Error(`cannot build ${pin.name} from ${info.module}@${info.version} (pinned in ${pin.pinDir}/go.mod): ${e.message}`, { cause: e });
+        });
         await fs.rename(tmp, info.bin);
       } finally {
         await fs.rm(tmp, { force: true });
