@@ -152,3 +152,17 @@ export function writePki(pki: ClusterPki, dir: string): Record<string, string> {
   put('sa.pub', pki.serviceAccount.pub, 0o644);
   return files;
 }
+
+async function issuerFrom(ca: KeyPair): Promise<Issuer> {
+  const cert = new x509.X509Certificate(ca.cert);
+  const der = Buffer.from(ca.key.replace(/-----[^-]+-----/g, '').replace(/\s+/g, ''), 'base64');
+  const privateKey = await webcrypto.subtle.importKey('pkcs8', der, ALG, true, ['sign']) as unknown as CryptoKey;
+  const publicKey = await cert.publicKey.export(ALG, ['verify']);
+  return { cert, keys: { privateKey, publicKey }, pem: ca };
+}
+
+/** A client certificate signed by the cluster's CA (e.g. for a ServiceAccount's user name, which RBAC
+ * matches on name: `system:serviceaccount:NS:NAME` with groups `system:serviceaccounts[:NS]`). */
+export async function issueClientCert(ca: KeyPair, commonName: string, organizations: string[] = []): Promise<KeyPair> {
+  return signLeaf(await issuerFrom(ca), { commonName, organizations, client: true });
+}

@@ -5,9 +5,16 @@
  * process dies without running any exit code.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { repoRoot } from '../go-binary.js';
+
+/** reaper.js beside this module when it runs from dist/; under jest (TypeScript sources) the built one. */
+function reaperScript(): string {
+  const sibling = path.join(path.dirname(fileURLToPath(import.meta.url)), 'reaper.js');
+  return existsSync(sibling) ? sibling : path.join(repoRoot(), 'dist', 'cluster', 'src', 'control-plane', 'reaper.js');
+}
 
 export interface ManagedProcess {
   name: string;
@@ -39,8 +46,7 @@ export class Supervisor {
   onUnexpectedExit?: (p: ManagedProcess, code: number | null, signal: NodeJS.Signals | null) => void;
 
   constructor(private readonly logDir: string) {
-    const reaperJs = path.join(path.dirname(fileURLToPath(import.meta.url)), 'reaper.js');
-    this.reaper = spawn(process.execPath, [reaperJs], { detached: true, stdio: ['pipe', 'ignore', 'ignore'] });
+    this.reaper = spawn(process.execPath, [reaperScript()], { detached: true, stdio: ['pipe', 'ignore', 'ignore'] });
     this.reaper.stdin!.on('error', () => undefined);
     this.reaper.unref();
     (this.reaper.stdin as unknown as { unref?: () => void }).unref?.();
@@ -99,9 +105,9 @@ export class Supervisor {
         const timer = setTimeout(() => killGroup(p.pid, 'SIGKILL'), graceMs);
         await p.exited;
         clearTimeout(timer);
+        // the group may hold more than the leader (e.g. a shell's children)
+        killGroup(p.pid, 'SIGKILL');
       }
-      // the group may hold more than the leader (e.g. a shell's children)
-      killGroup(p.pid, 'SIGKILL');
       this.reaper.stdin!.write(`-${p.pid}\n`);
     }
     this.reaper.stdin!.end();

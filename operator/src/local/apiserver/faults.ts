@@ -33,7 +33,7 @@ export interface FaultHandle { readonly rule: FaultRule; remaining: number; hits
 
 export interface FaultDecision { latencyMs: number; error?: ApiError }
 
-function matches(m: FaultMatch, info: RequestInfo): boolean {
+export function matches(m: FaultMatch, info: RequestInfo): boolean {
   if (m.verb && !(Array.isArray(m.verb) ? m.verb : [m.verb]).includes(info.verb as Verb)) return false;
   if (m.resource) {
     const id = info.group ? `${info.resource}.${info.group}` : info.resource;
@@ -45,7 +45,7 @@ function matches(m: FaultMatch, info: RequestInfo): boolean {
   return true;
 }
 
-function errorFor(rule: FaultRule, info: RequestInfo): ApiError {
+export function errorFor(rule: FaultRule, info: RequestInfo): ApiError {
   const gr = { group: info.group, resource: info.resource ?? '' };
   const retry = rule.retryAfterSeconds ?? 1;
   switch (rule.status) {
