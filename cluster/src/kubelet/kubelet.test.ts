@@ -97,6 +97,19 @@ test('the node is Ready with its GPUs, and its Lease is held', async () => {
   expect(lease.metadata?.ownerReferences?.[0]).toMatchObject({ kind: 'Node', uid: node.metadata?.uid });
 });
 
+test('the kubelet HTTPS server lets in only clients with a certificate from the cluster CA', async () => {
+  const { pki } = cp();
+  const get = (opts: https.RequestOptions) => new Promise<string>((resolve, reject) => {
+    https.get(`https://127.0.0.1:${kubelet.port}/healthz`, { ca: pki.ca.cert, ...opts }, (res) => {
+      let body = '';
+      res.on('data', (d) => (body += d));
+      res.on('end', () => resolve(`${res.statusCode} ${body}`));
+    }).on('error', reject);
+  });
+  expect(await get({ cert: pki.apiserverKubeletClient.cert, key: pki.apiserverKubeletClient.key })).toBe('200 ok');
+  await expect(get({})).rejects.toThrow();
+});
+
 test('a Job asking for a GPU is scheduled, runs, and the Job controller marks it Complete; its logs come through the API server', async () => {
   await createJob('ok', podSpec("console.log('hello'); console.log('from ' + process.env.NODE_OK)", {}, {
     resources: { limits: { 'nvidia.com/gpu': '1' } }, env: [{ name: 'NODE_OK', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } }],
