@@ -5,18 +5,17 @@
 import * as k8s from '@kubernetes/client-node';
 import type { Logger } from '../../../operator/src/log.js';
 import { isNotFound } from '../../../operator/src/kube/errors.js';
+import { microTime } from '../../../operator/src/kube/micro-time.js';
 
 export const LEASE_NAMESPACE = 'kube-node-lease';
 export const LEASE_DURATION_SECONDS = 40;
 
-/** RFC 3339 with microseconds: a Lease's renewTime is a MicroTime. */
-const microTime = (d: Date): Date => d.toISOString().replace(/Z$/, '000Z') as unknown as Date;
 
 export function leaseObject(nodeName: string, nodeUid: string, now: Date): k8s.V1Lease {
   return {
     apiVersion: 'coordination.k8s.io/v1', kind: 'Lease',
     metadata: { name: nodeName, namespace: LEASE_NAMESPACE, ownerReferences: [{ apiVersion: 'v1', kind: 'Node', name: nodeName, uid: nodeUid }] },
-    spec: { holderIdentity: nodeName, leaseDurationSeconds: LEASE_DURATION_SECONDS, renewTime: microTime(now) },
+    spec: { holderIdentity: nodeName, leaseDurationSeconds: LEASE_DURATION_SECONDS, renewTime: microTime(now) as unknown as Date },
   };
 }
 
@@ -25,7 +24,7 @@ export async function renewLease(api: k8s.CoordinationV1Api, nodeName: string, n
   const now = new Date();
   try {
     const lease = await api.readNamespacedLease({ name, namespace: LEASE_NAMESPACE });
-    lease.spec = { ...lease.spec, holderIdentity: nodeName, leaseDurationSeconds: LEASE_DURATION_SECONDS, renewTime: microTime(now) };
+    lease.spec = { ...lease.spec, holderIdentity: nodeName, leaseDurationSeconds: LEASE_DURATION_SECONDS, renewTime: microTime(now) as unknown as Date };
     await api.replaceNamespacedLease({ name, namespace: LEASE_NAMESPACE, body: lease });
   } catch (e) {
     if (!isNotFound(e)) throw e;

@@ -8,6 +8,7 @@
 import type * as k8s from '@kubernetes/client-node';
 import type { KubeClients } from './clients.js';
 import { isAlreadyExists, isConflict, isNotFound } from './errors.js';
+import { microTime } from './micro-time.js';
 import type { Logger } from '../log.js';
 
 export interface LeaderElectionOptions {
@@ -45,6 +46,8 @@ export class LeaderElector {
   private seenHolder?: string;
   /** The holder last logged as such (a standby logs each new one once). */
   private otherHolder?: string;
+  /** The last lease error logged, so a repeating one is said once. */
+  private lastError?: string;
   private timer?: NodeJS.Timeout;
   /** The tick in progress, if any: stop() waits for it, so a renewal cannot land after the release. */
   private ticking?: Promise<void>;
@@ -101,11 +104,15 @@ export class LeaderElector {
     try {
       ok = await this.tryAcquireOrRenew();
     } catch (err) {
-      this.o.log.debug({ err: String(err) }, 'lease update failed');
+      // Said once per distinct error (a 403 or a 400 repeats every retry period until someone fixes it).
+      const why = String(err).split('\n').slice(0, 3).join(' ');
+      if (why !== this.lastError) this.o.log.warn({ lease: `${this.o.namespace}/${this.o.name}`, err: why }, 'cannot take or renew the leader lease');
+      this.lastError = why;
     }
     if (this.stopped) return;
     const now = Date.now();
     if (ok) {
+      this.lastError = undefined;
       this.lastRenew = now;
       if (!this.leading) {
         this.leading = true;
@@ -133,8 +140,8 @@ export class LeaderElector {
       spec: {
         holderIdentity: this.o.identity,
         leaseDurationSeconds: Math.ceil(this.leaseDurationMs / 1000),
-        acquireTime: (takingOver ? now.toISOString() : existing?.spec?.acquireTime) as unknown as k8s.V1MicroTime,
-        renewTime: now.toISOString() as unknown as k8s.V1MicroTime,
+        acquireTime: microTime(takingOver ? now : toDate(existing?.spec?.acquireTime) ?? now) as unknown as k8s.V1MicroTime,
+        renewTime: microTime(now) as unknown as k8s.V1MicroTime,
         leaseTransitions: (existing?.spec?.leaseTransitions ?? 0) + (takingOver && existing ? 1 : 0),
       },
     };
@@ -181,7 +188,12 @@ export class LeaderElector {
     const { namespace, name, identity } = this.o;
     const lease = await this.clients.coordination.readNamespacedLease({ namespace, name });
     if (lease.spec?.holderIdentity !== identity) return;
-    lease.spec = { ...lease.spec, holderIdentity: undefined, renewTime: undefined };
+    // client-node reads MicroTimes into Dates, which it would write back with milliseconds (a 400).
+    const acquired = toDate(lease.spec?.acquireTime);
+    lease.spec = {
+      ...lease.spec, holderIdentity: undefined, renewTime: undefined,
+      acquireTime: (acquired ? microTime(acquired) : undefined) as unknown as k8s.V1MicroTime,
+    };
     await this.clients.coordination.replaceNamespacedLease({ namespace, name, body: lease });
   }
 }
