@@ -3,6 +3,7 @@
  * test file runs, if the cache lacks it, so that no test's beforeAll waits minutes for a build. A
  * failed build is reported here and again, with its cause, by every S3 test.
  */
+import { buildControlPlane } from '../../cluster/src/control-plane/binaries.js';
 import { s3ServerBinary } from './s3-server.js';
 
 export default async function globalSetup(): Promise<void> {
@@ -11,7 +12,14 @@ export default async function globalSetup(): Promise<void> {
     await s3ServerBinary((i) => process.stderr.write(`\njest: building the tests' S3 server, ${i.module}@${i.version}, into ${i.bin} (minutes, once)\n`));
   } catch (e) {
     process.stderr.write(`\njest: cannot build the tests' S3 server; the S3 tests will fail: ${(e as Error).message}\n`);
-    return;
   }
   if (Date.now() - started > 1000) process.stderr.write(`jest: S3 server built in ${Math.round((Date.now() - started) / 1000)} s\n`);
+  const cpStarted = Date.now();
+  try {
+    await buildControlPlane({ onBuild: (i) => process.stderr.write(`\njest: building ${i.module}@${i.version} into ${i.bin} (minutes, once)\n`) });
+  } catch (e) {
+    process.stderr.write(`\njest: cannot build the control plane; the Kubernetes tests will fail: ${(e as Error).message}\n`);
+    return;
+  }
+  if (Date.now() - cpStarted > 1000) process.stderr.write(`jest: control plane built in ${Math.round((Date.now() - cpStarted) / 1000)} s\n`);
 }

@@ -46,6 +46,8 @@ export interface ProcessKubeletOptions {
   log: Logger;
   /** Maps a container to the argv that stands in for its image (default: defaultImageMap(repoRoot())). */
   imageMap?: (container: V1Container) => ImageMapping;
+  /** Pod capacity of the node (default 110, the kubelet's): at most this many pods run at once. */
+  maxPods?: number;
   /** Lease renewal interval; default 10 s. */
   leaseRenewMs?: number;
   /** Node status heartbeat interval; default 60 s. */
@@ -88,7 +90,7 @@ export async function startProcessKubelet(o: ProcessKubeletOptions): Promise<Pro
     for (const s of stops.splice(0).reverse()) await s();
   };
   try {
-    const facts = hostFacts(nodeName, server.port, gpus, o.workDir);
+    const facts = hostFacts(nodeName, server.port, gpus, o.workDir, o.maxPods);
     const nodeUid = await registerNode(core, facts, log);
     const since = new Date();
     const lease = every(o.leaseRenewMs ?? 10_000, 'lease renewal', () => renewLease(coordination, nodeName, nodeUid), log);

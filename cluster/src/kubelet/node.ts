@@ -20,6 +20,8 @@ export interface NodeFacts {
   name: string;
   port: number;
   gpus: number;
+  /** How many pods the node takes at once (the scheduler honours it). */
+  maxPods: number;
   cpus: number;
   memoryBytes: number;
   storageBytes: number;
@@ -28,10 +30,10 @@ export interface NodeFacts {
   osImage: string;
 }
 
-export function hostFacts(name: string, port: number, gpus: number, workDir: string): NodeFacts {
+export function hostFacts(name: string, port: number, gpus: number, workDir: string, maxPods = 110): NodeFacts {
   const fs = statfsSync(workDir);
   return {
-    name, port, gpus, cpus: os.cpus().length, memoryBytes: os.totalmem(), storageBytes: fs.blocks * fs.bsize,
+    name, port, gpus, maxPods, cpus: os.cpus().length, memoryBytes: os.totalmem(), storageBytes: fs.blocks * fs.bsize,
     arch: goArch(process.arch), kernel: os.release(), osImage: `${os.type()} ${os.release()}`,
   };
 }
@@ -62,7 +64,7 @@ export function nodeConditions(now: Date, since: Date): k8s.V1NodeCondition[] {
 /** Pure: the Node's status as this kubelet reports it. */
 export function nodeStatus(f: NodeFacts, now: Date, since: Date): k8s.V1NodeStatus {
   const resources: Record<string, string> = {
-    cpu: String(f.cpus), memory: ki(f.memoryBytes), pods: '110', 'ephemeral-storage': ki(f.storageBytes),
+    cpu: String(f.cpus), memory: ki(f.memoryBytes), pods: String(f.maxPods), 'ephemeral-storage': ki(f.storageBytes),
     ...(f.gpus > 0 ? { [GPU_RESOURCE]: String(f.gpus) } : {}),
   };
   return {

@@ -135,7 +135,7 @@ describe('downward API env', () => {
 });
 
 describe('node status', () => {
-  const f: NodeFacts = { name: 'n1', port: 10250, gpus: 2, cpus: 4, memoryBytes: 8 * 1024 ** 3, storageBytes: 100 * 1024 ** 3, arch: 'amd64', kernel: '6.1', osImage: 'Linux 6.1' };
+  const f: NodeFacts = { name: 'n1', port: 10250, gpus: 2, maxPods: 110, cpus: 4, memoryBytes: 8 * 1024 ** 3, storageBytes: 100 * 1024 ** 3, arch: 'amd64', kernel: '6.1', osImage: 'Linux 6.1' };
   test('capacity, the kubelet endpoint, Ready', () => {
     const s = nodeStatus(f, T1, T0);
     expect(s.capacity).toEqual({ cpu: '4', memory: '8388608Ki', pods: '110', 'ephemeral-storage': '104857600Ki', 'nvidia.com/gpu': '2' });

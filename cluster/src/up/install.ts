@@ -7,7 +7,7 @@
 import * as k8s from '@kubernetes/client-node';
 import { buildCrd } from '../../../operator/src/api/crd.js';
 import type { ControlPlane } from '../control-plane/launch.js';
-import { issueClientCert } from '../control-plane/pki.js';
+import { issueClientCert, type KeyPair } from '../control-plane/pki.js';
 import { chartRbac } from './chart-rbac.js';
 
 export const OPERATOR_NAMESPACE = 'bij-system';
@@ -51,8 +51,16 @@ export async function installCrd(kc: k8s.KubeConfig, timeoutMs = 30_000): Promis
   }
 }
 
-/** Namespace, ServiceAccount and the chart's RBAC; returns a kubeconfig (YAML) for the operator's user. */
-export async function installOperatorIdentity(cp: ControlPlane, namespace = OPERATOR_NAMESPACE): Promise<string> {
+export interface OperatorIdentity {
+  /** `system:serviceaccount:NS:bij-operator` */
+  user: string;
+  client: KeyPair;
+  /** A kubeconfig (YAML) for that user, straight to the API server. */
+  kubeconfig: string;
+}
+
+/** Namespace, ServiceAccount and the chart's RBAC, and a client certificate for the ServiceAccount's user. */
+export async function installOperatorIdentity(cp: ControlPlane, namespace = OPERATOR_NAMESPACE): Promise<OperatorIdentity> {
   const kc = cp.kubeConfig();
   const core = kc.makeApiClient(k8s.CoreV1Api);
   const rbac = kc.makeApiClient(k8s.RbacAuthorizationV1Api);
@@ -79,6 +87,6 @@ export async function installOperatorIdentity(cp: ControlPlane, namespace = OPER
     (body) => rbac.replaceNamespacedRoleBinding({ namespace, name: leaderName, body }), rb);
 
   const user = `system:serviceaccount:${namespace}:${OPERATOR_NAME}`;
-  const cert = await issueClientCert(cp.pki.ca, user, ['system:serviceaccounts', `system:serviceaccounts:${namespace}`, 'system:authenticated']);
-  return cp.kubeconfigFor(user, cert);
+  const client = await issueClientCert(cp.pki.ca, user, ['system:serviceaccounts', `system:serviceaccounts:${namespace}`]);
+  return { user, client, kubeconfig: cp.kubeconfigFor(user, client) };
 }

@@ -3,6 +3,7 @@
  *   bij run job.yaml        run a job on this machine (embedded cluster, real worker processes)
  *   bij validate job.yaml   schema and semantic checks, without running
  *   bij operator            the operator, against a cluster (in-cluster config or KUBECONFIG)
+ *   bij up                  a real Kubernetes control plane, a process kubelet and the operator, here
  *   bij crd                 print the CustomResourceDefinition
  *   bij quickstart-data DIR create the quickstart's model and data if missing
  */
@@ -13,6 +14,8 @@ import { validateCommand } from './validate.js';
 import { runCommand } from './run.js';
 import { operatorCommand } from './operator.js';
 import { renderCrdYaml } from '../api/crd.js';
+import { upCommand } from '../../../cluster/src/up/command.js';
+import { HOW_TO_GET_BINARIES } from '../../../cluster/src/control-plane/binaries.js';
 import { ensureQuickstartData } from './quickstart-data.js';
 
 const commaList = (v: string): string[] => v.split(',').map((s) => s.trim()).filter((s) => s !== '');
@@ -71,6 +74,26 @@ program.command('operator')
   .option('--no-secret-env', 'refuse jobs whose worker.env or envFrom name Secrets (storage.s3.credentialsSecret stays allowed)')
   .action(async (opts) => {
     await operatorCommand(opts, makeLogger({ name: 'bij-operator' }));
+  });
+
+program.command('up')
+  .description('start a real Kubernetes cluster on this machine (etcd, kube-apiserver, controller manager, scheduler, a process kubelet) with the operator, until Ctrl-C')
+  .option('--kubeconfig <path>', 'where to write the admin kubeconfig', '.bij/kubeconfig')
+  .option('--data-dir <dir>', 'keep etcd\'s data here, so jobs survive a restart (default: temporary)')
+  .option('--gpus <n>', 'nvidia.com/gpu the node advertises; faked: shard pods that ask for GPUs run on CPU', nonNegativeInt, 0)
+  .option('-v, --verbose', 'print the kubelet\'s and the control plane\'s progress')
+  .addHelpText('after', [
+    '',
+    'Relative paths in jobs (model.uri, input.uri, output.uri) resolve against the folder bij up runs in:',
+    'the operator and every pod run there. Pods run this checkout\'s worker (dist/) for bij-worker images;',
+    'any other image fails its pod with reason ImageNotMapped.',
+    '',
+    'It needs etcd, kube-apiserver, kube-controller-manager and kube-scheduler:',
+    ...HOW_TO_GET_BINARIES.map((h) => `  - ${h}`),
+  ].join('\n'))
+  .action(async (opts: { kubeconfig: string; dataDir?: string; gpus: number; verbose?: boolean }) => {
+    const log = makeLogger({ name: 'bij-up', level: opts.verbose ? 'info' : 'warn', destination: process.stderr });
+    process.exitCode = await upCommand(opts, log);
   });
 
 program.command('crd')
