@@ -39,7 +39,7 @@ describe('BatchInferenceJob deleted mid-run', () => {
     await direct.copy(data.model, 's3://models/churn/model.onnx');
     for (const f of readdirSync(data.input)) await direct.copy(join(data.input, f), `s3://lake/features/${f}`);
     cluster = await TestCluster.start({ workerEnv: { ...s3.env, BIJ_FAULT: 'slow-rows:300' } });
-    rec = recordCluster(cluster.server);
+    rec = recordCluster(cluster);
   }, 120_000);
 
   afterAll(async () => {

@@ -42,8 +42,8 @@ describe('leader election: the leader dies, the standby takes over', () => {
 
   test('the standby takes the Lease within its duration and completes the run exactly once', async () => {
     cluster = await TestCluster.start({ operators: 0, workerEnv: { BIJ_FAULT: 'slow-rows:300' } });
-    const rec = recordCluster(cluster.server);
-    const kubeconfig = writeKubeconfig(cluster.server, root);
+    const rec = recordCluster(cluster);
+    const kubeconfig = writeKubeconfig(cluster, root);
     const out = join(root, 'out') + '/';
     const name = 'leader-kill';
 

@@ -37,8 +37,8 @@ describe('operator process killed and replaced', () => {
   test('(a) killed while Running: the new operator finishes the run, every row once, no Job twice', async () => {
     // Slow shards (4 batches x 300 ms), so the kill lands while the first wave runs.
     cluster = await TestCluster.start({ operators: 0, workerEnv: { BIJ_FAULT: 'slow-rows:300' } });
-    const rec = recordCluster(cluster.server);
-    const kubeconfig = writeKubeconfig(cluster.server, mkdtempSync(join(root, 'kc-')));
+    const rec = recordCluster(cluster);
+    const kubeconfig = writeKubeconfig(cluster, mkdtempSync(join(root, 'kc-')));
     const out = join(root, 'out-a') + '/';
     const name = 'restart-running';
 
@@ -88,8 +88,8 @@ describe('operator process killed and replaced', () => {
 
   test('(b) killed between _manifest.json and _SUCCESS: the new operator completes the same commit', async () => {
     cluster = await TestCluster.start({ operators: 0 });
-    const rec = recordCluster(cluster.server);
-    const kubeconfig = writeKubeconfig(cluster.server, mkdtempSync(join(root, 'kc-')));
+    const rec = recordCluster(cluster);
+    const kubeconfig = writeKubeconfig(cluster, mkdtempSync(join(root, 'kc-')));
     const out = join(root, 'out-b') + '/';
     const name = 'restart-commit';
 

@@ -40,7 +40,7 @@ describe('spec edited mid-run', () => {
     root = mkdtempSync(join(tmpdir(), 'bij-op-spec-'));
     data = await writeFixtures(root);
     cluster = await TestCluster.start({ workerEnv: { BIJ_FAULT: 'slow-rows:250' } });
-    rec = recordCluster(cluster.server);
+    rec = recordCluster(cluster);
   }, 60_000);
 
   afterAll(async () => {

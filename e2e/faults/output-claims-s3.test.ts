@@ -39,15 +39,17 @@ describe('two runs into one S3 output', () => {
   test('the run that claimed the output commits it whole; the other fails at once naming it, and writes nothing', async () => {
     const storage = { s3: { endpoint: s3.proxy.endpoint, region: 'us-east-1', forcePathStyle: true } };
     const paths = { model: 's3://models/m.onnx', input: 's3://lake/in/', output: OUT };
-    // The first run's commit copies are slow: each waits 1.5 s at the proxy.
-    s3.proxy.setRules([{ method: 'PUT', path: COMMIT_COPY, action: 'delay', delayMs: 1_500, times: 6 }]);
+    // The first run's commit copies are slow: each waits 8 s at the proxy (they run concurrently, so
+    // the commit takes about 8 s: time for the second run to be planned and to reach the claim).
+    s3.proxy.setRules([{ method: 'PUT', path: COMMIT_COPY, action: 'delay', delayMs: 8_000, times: 6 }]);
+    // Both clusters first: starting a control plane takes seconds, longer than a commit.
     const a = await TestCluster.start({ workerEnv: { ...s3.server.env } });
     clusters.push(a);
+    const b = await TestCluster.start({ workerEnv: { ...s3.server.env } });
+    clusters.push(b);
     await a.apply(fixtureJob('nightly', paths, { shards: 6, parallelism: 3, batchSize: 512, storage }));
     const merging = await a.waitForPhase('nightly', 'Merging', 120_000);
 
-    const b = await TestCluster.start({ workerEnv: { ...s3.server.env } });
-    clusters.push(b);
     await b.apply(fixtureJob('backfill', paths, { shards: 3, parallelism: 3, batchSize: 512, storage }));
     const refused = await b.waitForPhase('backfill', ['Succeeded', 'Failed'], 60_000);
     expect(refused?.phase).toBe('Failed');

@@ -103,7 +103,7 @@ describe('exactly once when attempts overlap or the input changes', () => {
     expect([...tokens].filter((t) => !copyTokens.has(t))).toHaveLength(1); // the pod's own
     const duplicate = /another copy of this attempt already wrote its manifest/;
     expect(duplicate.test(copyLog)).toBe(false);
-    expect(readFileSync(join(r.c.workDir, `${pod}.log`), 'utf8')).toMatch(duplicate);
+    expect(r.c.runner.log(pod)).toMatch(duplicate);
     expect(r.watcher.text.get(`${dir}/manifest.json`)).toBe(JSON.stringify(winner, null, 2) + '\n');
 
     // The one manifest is what was committed: the copy's files, not the pod's.
@@ -160,7 +160,7 @@ describe('exactly once when attempts overlap or the input changes', () => {
     pause(r, pid);
     const startsBefore = r.started.length;
     await r.c.clients.batch.deleteNamespacedJob({ namespace: NAMESPACE, name: victim, propagationPolicy: 'Background' });
-    await waitUntil(`the process of ${victim} (pid ${pid}) to end`, () => !r.c.runner.running().some((p) => p.pid === pid), 15_000);
+    await waitUntil(`the process of ${victim} (pid ${pid}) to end (SIGKILL after the pod's 30 s grace period)`, () => !r.c.runner.running().some((p) => p.pid === pid), 45_000);
 
     const st = await r.c.waitForPhase(r.name, ['Succeeded', 'Failed'], 90_000);
     expect(st).toMatchObject({ phase: 'Succeeded', shards: { total: 3, succeeded: 3, failed: 0 } });

@@ -14,7 +14,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { ControlPlane } from '../../cluster/src/control-plane/launch.js';
-import { kubeConfigFor } from '../../cluster/src/control-plane/kubeconfig.js';
+import { kubeConfigFor, kubeconfigYaml } from '../../cluster/src/control-plane/kubeconfig.js';
 import { ADMIN_USER, type KeyPair } from '../../cluster/src/control-plane/pki.js';
 import { errorFor, matches, type FaultHandle, type FaultMatch, type FaultRule } from '../../operator/src/local/apiserver/faults.js';
 import { parseRequest } from '../../operator/src/local/apiserver/requestinfo.js';
@@ -97,7 +97,7 @@ export interface ApiFaultProxy {
   requests(f?: RequestFilter): LoggedRequest[];
   /** A client of the proxy (authenticated upstream as the proxy's identity). */
   kubeConfig(namespace?: string): KubeConfig;
-  kubeconfigYaml(): string;
+  kubeconfigYaml(namespace?: string): string;
   close(): Promise<void>;
 }
 
@@ -144,6 +144,7 @@ export async function startApiFaultProxy(cp: ControlPlane, as: { user: string; c
       const up = https.request({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers, agent }, (upRes) => {
         entry.status = upRes.statusCode;
         res.writeHead(upRes.statusCode ?? 502, upRes.headers);
+        res.flushHeaders();
         if (info.verb === 'watch') {
           const w: OpenWatch = { resource: info.resource, res, upstream: up };
           watches.add(w);
@@ -179,7 +180,7 @@ export async function startApiFaultProxy(cp: ControlPlane, as: { user: string; c
     },
     requests: (f) => log.find(f),
     kubeConfig: (namespace) => kubeConfigFor({ ...id, namespace }),
-    kubeconfigYaml: () => (kubeConfigFor(id).exportConfig()),
+    kubeconfigYaml: (namespace?: string) => kubeconfigYaml({ ...id, namespace }),
     close: async () => {
       faults.dropWatches({ mode: 'abrupt' });
       server.closeAllConnections();

@@ -1,27 +1,31 @@
 /**
- * A whole cluster in one test process: the embedded API server (real HTTP, real client-node), the
- * local Job runner (real worker processes) and one or more in-process operators, plus helpers to
- * apply jobs, wait on their status, read their events and check the committed output row by row.
- * The fault suite builds every case on this.
+ * A whole cluster for a test, on the real Kubernetes control plane: etcd, kube-apiserver,
+ * kube-controller-manager (the real Job controller and garbage collector) and kube-scheduler, the process
+ * kubelet running the pods as real worker processes, and one or more in-process operators. The operators
+ * talk to the API server through the fault proxy (api-fault-proxy.ts) as the Helm chart's ServiceAccount,
+ * under the chart's RBAC; the test's own client is the admin, straight to the API server. Helpers apply
+ * jobs, wait on their status, read their events and check the committed output row by row. The fault
+ * suite builds every case on this.
  */
-import type * as k8s from '@kubernetes/client-node';
-import { mkdtempSync } from 'node:fs';
+import * as k8s from '@kubernetes/client-node';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildCrd } from '../../operator/src/api/crd.js';
+import { startControlPlane, type ControlPlane } from '../../cluster/src/control-plane/launch.js';
+import { parseEntries, plainText } from '../../cluster/src/kubelet/log-format.js';
+import { startProcessKubelet, type ProcessKubelet } from '../../cluster/src/kubelet/kubelet.js';
+import { installCrd, installOperatorIdentity, OPERATOR_NAMESPACE, type OperatorIdentity } from '../../cluster/src/up/install.js';
 import type { S3Storage } from '../../operator/src/api/spec.js';
 import type { BatchInferenceJobStatus } from '../../operator/src/api/status.js';
 import { Controller, type ControllerOptions } from '../../operator/src/kube/controller.js';
 import { BIJ_REF, makeClients, type KubeClients } from '../../operator/src/kube/clients.js';
-import { LocalJobRunner } from '../../operator/src/local/runner/runner.js';
-import { workerEntry } from '../../operator/src/local/run-local.js';
-import { startApiServer, type ApiServer } from '../../operator/src/local/apiserver/index.js';
 import { silentLogger } from '../../operator/src/log.js';
 import { OperatorMetrics } from '../../operator/src/metrics.js';
 import { RunManifestSchema, type RunManifest } from '../../operator/src/contract/index.js';
 import { openStorage } from '../../worker/src/storage/index.js';
 import type { Storage } from '../../worker/src/storage/types.js';
 import { readScores, scoreProblems, scorableRows } from '../../worker/src/testing/fixtures.js';
+import { startApiFaultProxy, type ApiFaultProxy } from './api-fault-proxy.js';
 
 export const NAMESPACE = 'default';
 /** Fast retries for tests: 200 ms doubling, at most 2 s (production: 10 s doubling, at most 5 min). */
@@ -30,6 +34,7 @@ export const FAST_BACKOFF = { baseMs: 200, maxMs: 2_000 };
 export interface ClusterOptions {
   /** Extra environment for worker processes (e.g. S3 credentials, BIJ_FAULT). */
   workerEnv?: Record<string, string>;
+  /** At most this many pods at once: the node's pod capacity, which the real scheduler honours. */
   maxPods?: number;
   /** Start this many operators at once (default 1); tests that need none pass 0. */
   operators?: number;
@@ -37,30 +42,88 @@ export interface ClusterOptions {
   s3?: Partial<S3Storage>;
 }
 
+/** The pods of the cluster as processes: what the fault cases kill, evict and watch. */
+export interface Pods {
+  running(): { job: string; namespace: string; pod: string; pid: number }[];
+  /** Signals a Job's pod process (SIGKILL: a crash that counts as a failure). */
+  kill(jobName: string, signal?: NodeJS.Signals): boolean;
+  /** Evicts a Job's pod through the Eviction API (a disruption: DisruptionTarget, then SIGTERM). */
+  evict(jobName: string): Promise<boolean>;
+  onPodStarted?: (jobName: string, pid: number) => void;
+  /** What a pod's container printed (plain text), from the kubelet's log files: also after the pod is gone. */
+  log(pod: string, namespace?: string): string;
+}
+
 export class TestCluster {
   readonly operators: Controller[] = [];
+  /** The admin, straight to the API server. */
   readonly clients: KubeClients;
   readonly workDir: string;
+  readonly runner: Pods;
 
-  private constructor(readonly server: ApiServer, readonly runner: LocalJobRunner, private readonly o: ClusterOptions) {
-    this.clients = makeClients(server.kubeConfig());
-    this.workDir = (runner as unknown as { o: { workDir: string } }).o.workDir;
+  private constructor(
+    readonly controlPlane: ControlPlane,
+    /** What operators talk to: faults, request log, and kubeconfigs for operator processes. */
+    readonly server: ApiFaultProxy,
+    readonly kubelet: ProcessKubelet,
+    readonly operatorIdentity: OperatorIdentity,
+    workDir: string,
+    private readonly o: ClusterOptions,
+  ) {
+    this.clients = makeClients(controlPlane.kubeConfig());
+    this.workDir = workDir;
+    const jobOf = (p: { job?: string }) => p.job ?? '';
+    const pods: Pods = {
+      running: () => kubelet.running().map((p) => ({ job: jobOf(p), namespace: p.namespace, pod: p.pod, pid: p.pid })),
+      kill: (job, signal = 'SIGKILL') => kubelet.kill(job, signal),
+      evict: async (job) => {
+        const p = kubelet.running().find((x) => x.job === job);
+        if (!p) return false;
+        await this.clients.core.createNamespacedPodEviction({
+          name: p.pod, namespace: p.namespace, body: { apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name: p.pod, namespace: p.namespace } },
+        });
+        return true;
+      },
+      log: (pod, namespace = NAMESPACE) => {
+        const dirs = readdirSync(workDir).filter((d) => d.startsWith(`${namespace}_${pod}_`));
+        const files = dirs.flatMap((d) => readdirSync(join(workDir, d)).filter((f) => f.endsWith('.log')).map((f) => join(workDir, d, f)));
+        if (files.length === 0) throw new Error(`no log of pod ${namespace}/${pod} under ${workDir}`);
+        return files.map((f) => plainText(parseEntries(readFileSync(f, 'utf8')))).join('');
+      },
+    };
+    kubelet.onPodStarted = (pod, pid) => pods.onPodStarted?.(pod.metadata?.labels?.['batch.kubernetes.io/job-name'] ?? '', pid);
+    this.runner = pods;
   }
 
   static async start(o: ClusterOptions = {}): Promise<TestCluster> {
-    const server = await startApiServer({ crds: [buildCrd()] });
-    const workDir = mkdtempSync(join(tmpdir(), 'bij-cluster-'));
-    const env: Record<string, string> = {};
-    for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
-    const runner = new LocalJobRunner({
-      kc: server.kubeConfig(), workerCommand: [process.execPath, workerEntry()], workDir,
-      baseEnv: { ...env, BIJ_PROGRESS_INTERVAL: '0.2', ...(o.workerEnv ?? {}) }, log: silentLogger(), maxPods: o.maxPods,
-      terminationGraceMs: 1_000,
-    });
-    await runner.start();
-    const c = new TestCluster(server, runner, o);
-    for (let i = 0; i < (o.operators ?? 1); i++) await c.startOperator();
-    return c;
+    const cp = await startControlPlane();
+    let proxy: ApiFaultProxy | undefined;
+    let kubelet: ProcessKubelet | undefined;
+    try {
+      await installCrd(cp.kubeConfig());
+      const identity = await installOperatorIdentity(cp);
+      proxy = await startApiFaultProxy(cp, identity);
+      const workDir = mkdtempSync(join(tmpdir(), 'bij-cluster-'));
+      const env: Record<string, string> = {};
+      for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
+      kubelet = await startProcessKubelet({
+        controlPlane: cp, workDir, log: silentLogger(), maxPods: o.maxPods,
+        baseEnv: { ...env, BIJ_PROGRESS_INTERVAL: '0.2', ...(o.workerEnv ?? {}) },
+      });
+      const c = new TestCluster(cp, proxy, kubelet, identity, workDir, o);
+      for (let i = 0; i < (o.operators ?? 1); i++) await c.startOperator();
+      return c;
+    } catch (e) {
+      await kubelet?.stop();
+      await proxy?.close();
+      await cp.stop();
+      throw e;
+    }
+  }
+
+  /** A kubeconfig (YAML) for an operator process: through the fault proxy, as the chart's ServiceAccount. */
+  operatorKubeconfig(): string {
+    return this.server.kubeconfigYaml(OPERATOR_NAMESPACE);
   }
 
   /** Starts another in-process operator on the same cluster (a new process would see the same state). */
@@ -140,8 +203,9 @@ export class TestCluster {
 
   async close(): Promise<void> {
     for (const op of this.operators.splice(0)) await op.stop();
-    await this.runner.stop();
+    await this.kubelet.stop();
     await this.server.close();
+    await this.controlPlane.stop();
   }
 }
 

@@ -12,11 +12,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, writeFileSync, type Dirent } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type * as k8s from '@kubernetes/client-node';
-import type { ApiServer } from '../../operator/src/local/apiserver/index.js';
+import * as k8s from '@kubernetes/client-node';
+import { OPERATOR_NAMESPACE } from '../../cluster/src/up/install.js';
 import type { KubeClients } from '../../operator/src/kube/clients.js';
 import { isNotFound } from '../../operator/src/kube/errors.js';
-import { sleep } from './cluster.js';
+import { sleep, type TestCluster } from './cluster.js';
 import { until as poll } from '../../operator/src/testing/until.js';
 import { writeDataset, writeModel } from '../../worker/src/testing/fixtures.js';
 
@@ -28,6 +28,7 @@ export const FAST_OPERATOR_ARGS = ['--resync-ms', '2000', '--retry-backoff-ms', 
 /** Short leader-election timings: lease 3 s, renew deadline 2 s, retry every 0.3 s. */
 export const LEASE = { durationMs: 3_000, renewDeadlineMs: 2_000, retryPeriodMs: 300 };
 export const LEASE_ARGS = [
+  '--lease-namespace', OPERATOR_NAMESPACE,
   '--lease-duration-ms', String(LEASE.durationMs), '--renew-deadline-ms', String(LEASE.renewDeadlineMs),
   '--retry-period-ms', String(LEASE.retryPeriodMs),
 ];
@@ -67,10 +68,11 @@ export interface OperatorProcess {
   transcript(): string;
 }
 
-/** Writes the server's kubeconfig (127.0.0.1, bearer token) to `dir`/kubeconfig.yaml. */
-export function writeKubeconfig(server: ApiServer, dir: string): string {
+/** Writes the operator's kubeconfig (through the cluster's fault proxy, as the chart's ServiceAccount)
+ * to `dir`/kubeconfig.yaml. */
+export function writeKubeconfig(cluster: TestCluster, dir: string): string {
   const path = join(dir, 'kubeconfig.yaml');
-  writeFileSync(path, server.kubeConfigYaml('default'));
+  writeFileSync(path, cluster.operatorKubeconfig());
   return path;
 }
 
@@ -166,7 +168,7 @@ export async function killAll(procs: OperatorProcess[]): Promise<void> {
   await Promise.all(procs.map((p) => p.kill('SIGKILL').catch(() => undefined)));
 }
 
-export async function readLease(clients: KubeClients, name = LEASE_NAME, namespace = 'default'): Promise<k8s.V1Lease | undefined> {
+export async function readLease(clients: KubeClients, name = LEASE_NAME, namespace = OPERATOR_NAMESPACE): Promise<k8s.V1Lease | undefined> {
   try {
     return await clients.coordination.readNamespacedLease({ namespace, name });
   } catch (err) {
@@ -199,7 +201,7 @@ export function watchLeaseHolders(clients: KubeClients, everyMs = 50): { holders
 // ---------------------------------------------------------------------------------------------
 // Shared by the operator fault cases (e2e/faults/operator-*.test.ts).
 
-/** What happened in the API server, seen from its store (in-process, not through HTTP). */
+/** What happened in the API server, seen through an admin's watches (straight to the API server). */
 export interface ClusterRecord {
   /** Every Job that came into existence, in order. */
   jobsCreated: { name: string; run: string; shard: string; attempt: string; at: number }[];
@@ -210,26 +212,33 @@ export interface ClusterRecord {
   lastRenew: Map<string, number>;
 }
 
-export function recordCluster(server: ApiServer): ClusterRecord {
+export function recordCluster(cluster: TestCluster): ClusterRecord {
   const rec: ClusterRecord = { jobsCreated: [], jobsDeleted: [], leaseHolders: [], lastRenew: new Map() };
-  server.store.onCommit((rt, ev) => {
-    const labels = ev.object.metadata?.labels ?? {};
-    const name = ev.object.metadata?.name ?? '';
-    if (rt.plural === 'jobs' && rt.group === 'batch') {
-      const run = labels['batchinference.dev/run'] ?? '';
-      if (ev.type === 'ADDED') {
-        rec.jobsCreated.push({ name, run, shard: labels['batchinference.dev/shard'] ?? '', attempt: labels['batchinference.dev/attempt'] ?? '', at: Date.now() });
-      } else if (ev.type === 'DELETED') rec.jobsDeleted.push({ name, run, at: Date.now() });
+  const kc = cluster.controlPlane.kubeConfig();
+  const watch = new k8s.Watch(kc);
+  type Obj = { metadata?: k8s.V1ObjectMeta; spec?: { holderIdentity?: string; leaseTransitions?: number; renewTime?: string } };
+  const onJob = (type: string, obj: Obj): void => {
+    const labels = obj.metadata?.labels ?? {};
+    const name = obj.metadata?.name ?? '';
+    const run = labels['batchinference.dev/run'] ?? '';
+    if (type === 'ADDED') {
+      rec.jobsCreated.push({ name, run, shard: labels['batchinference.dev/shard'] ?? '', attempt: labels['batchinference.dev/attempt'] ?? '', at: Date.now() });
+    } else if (type === 'DELETED') rec.jobsDeleted.push({ name, run, at: Date.now() });
+  };
+  const onLease = (_type: string, obj: Obj): void => {
+    if (obj.metadata?.name !== LEASE_NAME) return;
+    const holder = obj.spec?.holderIdentity ?? '';
+    if (holder && obj.spec?.renewTime) rec.lastRenew.set(holder, Date.parse(obj.spec.renewTime));
+    if (holder && rec.leaseHolders[rec.leaseHolders.length - 1]?.holder !== holder) {
+      rec.leaseHolders.push({ holder, transitions: obj.spec?.leaseTransitions ?? 0, at: Date.now() });
     }
-    if (rt.plural === 'leases' && name === LEASE_NAME) {
-      const spec = (ev.object as { spec?: { holderIdentity?: string; leaseTransitions?: number; renewTime?: string } }).spec;
-      const holder = spec?.holderIdentity ?? '';
-      if (holder && spec?.renewTime) rec.lastRenew.set(holder, Date.parse(spec.renewTime));
-      if (holder && rec.leaseHolders[rec.leaseHolders.length - 1]?.holder !== holder) {
-        rec.leaseHolders.push({ holder, transitions: spec?.leaseTransitions ?? 0, at: Date.now() });
-      }
-    }
-  });
+  };
+  // Watches from "now" (no resourceVersion): the test records from before it applies anything.
+  const follow = (path: string, on: (type: string, obj: Obj) => void): void => {
+    void watch.watch(path, { allowWatchBookmarks: false }, on, () => undefined).catch(() => undefined);
+  };
+  follow('/apis/batch/v1/jobs', onJob);
+  follow(`/apis/coordination.k8s.io/v1/namespaces/${OPERATOR_NAMESPACE}/leases`, onLease);
   return rec;
 }
 

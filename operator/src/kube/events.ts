@@ -56,15 +56,28 @@ export function buildEvent(target: EventTarget, e: BijEvent, now: Date, host: st
   };
 }
 
+/** Names of keyed events this process recorded (most recent 10,000): a reconcile that observes the
+ * same thing again (a replaced pod, on every reconcile while its Job exists) sends nothing. */
+const recordedKeys = new Set<string>();
+const remember = (name: string): void => {
+  recordedKeys.add(name);
+  if (recordedKeys.size > 10_000) recordedKeys.delete(recordedKeys.values().next().value!);
+};
+
 /** Events are best effort, like in every controller: a failure to record one never fails a reconcile,
  * but it is returned so the caller can log it. */
 export async function recordEvents(clients: KubeClients, target: EventTarget, events: BijEvent[], host: string): Promise<unknown[]> {
   const failures: unknown[] = [];
   for (const e of events) {
+    const body = buildEvent(target, e, new Date(), host);
+    const name = `${target.namespace}/${body.metadata!.name!}`;
+    if (e.key && recordedKeys.has(name)) continue; // recorded by this process: spare the API server a 409
     try {
-      await clients.core.createNamespacedEvent({ namespace: target.namespace, body: buildEvent(target, e, new Date(), host) });
+      await clients.core.createNamespacedEvent({ namespace: target.namespace, body });
+      if (e.key) remember(name);
     } catch (err) {
-      if (!(e.key && isAlreadyExists(err))) failures.push(err); // a keyed event already recorded
+      if (e.key && isAlreadyExists(err)) remember(name); // a keyed event already recorded
+      else failures.push(err);
     }
   }
   return failures;

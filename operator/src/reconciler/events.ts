@@ -11,6 +11,9 @@
  *   (by finishedAt, at least the k new ones, at most maxEvents) each give ShardFailed (Warning) or
  *   ShardDisrupted (Normal), keyed by the attempt's Job: finish times have second precision, so the
  *   newest k may include one already reported and miss the new one; the key makes a repeat a no-op.
+ * - a pod the Job controller replaced after a disruption (pod failure policy Ignore), while its attempt
+ *   went on, gives ShardDisrupted (Normal), keyed by the pod: it is observed on every reconcile while
+ *   the Job exists, and the key makes a repeat a no-op.
  * The caller emits them only after the status write succeeded, so a failed write (409) emits nothing
  * and the next reconcile computes the same events again. ShardRetried is emitted by reconcile.ts
  * when it creates a Job for attempt > 0.
@@ -18,7 +21,7 @@
 import type { BatchInferenceJobStatus } from '../api/status.js';
 import type { FailedAttempt } from './shards.js';
 import { failureText, truncate } from './shards.js';
-import type { KubeEvent } from './types.js';
+import type { KubeEvent, ObservedAttempt } from './types.js';
 
 const failedCondition = (s: BatchInferenceJobStatus) => s.conditions?.find((c) => c.type === 'Failed' && c.status === 'True');
 
@@ -97,4 +100,14 @@ export function failureEvents(
     events.push({ type: 'Warning', reason: 'ShardFailed', message: `${k - maxEvents} more attempts failed` });
   }
   return events;
+}
+
+/** Events for disrupted pods that the Job controller replaced within a running attempt. */
+export function replacedPodEvents(attempts: readonly ObservedAttempt[]): KubeEvent[] {
+  return attempts.flatMap((a) => (a.replacedPods ?? []).map((p) => ({
+    type: 'Normal' as const,
+    reason: 'ShardDisrupted',
+    message: `shard ${a.shard} attempt ${a.attempt}: pod ${p.pod} was disrupted${p.reason ? ` (${p.reason})` : ''}; the Job started a replacement pod, not counted as a failure`,
+    key: `${p.pod}/ShardDisrupted`,
+  })));
 }

@@ -27,6 +27,18 @@ describe('observeAttempts', () => {
     expect(a).toMatchObject({ state: 'failed', disrupted: true, reason: 'EvictionByEvictionAPI' });
   });
 
+  test('a disrupted pod the Job controller replaced (pod failure policy Ignore): the attempt goes on, the pod is listed', () => {
+    const evicted = makePod(JOB, 'aaaaa').terminated(143).disruptionTarget('EvictionByEvictionAPI').obj();
+    const running = makePod(JOB, 'bbbbb').created(iso(20)).obj();
+    const [a] = observeAttempts([job().obj()], [evicted, running]);
+    expect(a).toMatchObject({ state: 'active', replacedPods: [{ pod: `${JOB}-aaaaa`, reason: 'EvictionByEvictionAPI' }] });
+    const [done] = observeAttempts([job().complete().obj()], [evicted, makePod(JOB, 'bbbbb').created(iso(20)).terminated(0).obj()]);
+    expect(done).toMatchObject({ state: 'succeeded', disrupted: false, replacedPods: [{ pod: `${JOB}-aaaaa` }] });
+    // A crash is not a replaced disruption; a failed attempt reports its disruption itself.
+    expect(observeAttempts([job().obj()], [makePod(JOB, 'aaaaa').terminated(137).obj(), running])[0].replacedPods).toBeUndefined();
+    expect(observeAttempts([job().failedCondition().obj()], [evicted])[0].replacedPods).toBeUndefined();
+  });
+
   test('Jobs without our labels are not attempts', () => {
     expect(observeAttempts([makeJob('other').obj(), makeJob('x').labels(RUN, 1, 0).obj()], [])).toHaveLength(1);
     const bad = makeJob('y').obj();

@@ -76,13 +76,14 @@ export function podDisrupted(pod: V1Pod): boolean {
   return pod.status?.reason !== undefined && DISRUPTION_REASONS.has(pod.status.reason);
 }
 
+const ended = (p: V1Pod): boolean => p.status?.phase === 'Failed' || p.status?.phase === 'Succeeded' || terminatedOf(p) !== undefined;
+
 /** The pod that tells how the attempt ended: the latest one that terminated, else the latest one. */
 function decidingPod(pods: readonly V1Pod[]): V1Pod | undefined {
   let best: V1Pod | undefined;
   let bestKey: [number, number, string] = [-1, -1, ''];
   for (const p of pods) {
-    const ended = p.status?.phase === 'Failed' || p.status?.phase === 'Succeeded' || terminatedOf(p) !== undefined ? 1 : 0;
-    const key: [number, number, string] = [ended, ms(p.metadata?.creationTimestamp), p.metadata?.name ?? ''];
+    const key: [number, number, string] = [ended(p) ? 1 : 0, ms(p.metadata?.creationTimestamp), p.metadata?.name ?? ''];
     if (key[0] > bestKey[0] || (key[0] === bestKey[0] && (key[1] > bestKey[1] || (key[1] === bestKey[1] && key[2] > bestKey[2])))) {
       best = p;
       bestKey = key;
@@ -157,6 +158,17 @@ export function observeAttempts(jobs: readonly V1Job[], pods: readonly V1Pod[]):
     if (state === 'succeeded' || state === 'failed') {
       const finishedAt = iso(job.status?.completionTime) ?? iso((failed ?? complete)?.lastTransitionTime) ?? iso(term?.finishedAt);
       if (finishedAt) a.finishedAt = finishedAt;
+    }
+    // Disrupted pods the Job controller replaced (the attempt is still running or succeeded): the
+    // attempt itself did not fail, but the user should see that its pod was taken away.
+    if (state === 'active' || state === 'succeeded') {
+      const replaced = jobPods.filter((p) => p.status?.phase === 'Failed' && podDisrupted(p));
+      if (replaced.length > 0) {
+        a.replacedPods = replaced.map((p) => {
+          const why = p.status?.conditions?.find((c) => c.type === 'DisruptionTarget' && c.status === 'True')?.reason ?? p.status?.reason;
+          return { pod: p.metadata?.name ?? '', ...(why ? { reason: why } : {}) };
+        });
+      }
     }
     out.push(a);
   }

@@ -121,6 +121,17 @@ describe('retries and backoff', () => {
     expect(r.events.find((e) => e.reason === 'ShardDisrupted')?.message).toContain('shard 0 attempt 1');
   });
 
+  test('a pod the Job controller replaced after a disruption: a keyed ShardDisrupted event, nothing counted or retried', () => {
+    const bij = running(makeBIJ().maxRetries(0)).obj();
+    const r = reconcile(makeInput(bij).uniformPlan(1).attempts(attempt(0).shard(0).active().replacedPod('p-aaaaa', 'EvictionByEvictionAPI')).obj());
+    expect(r.status).toMatchObject({ phase: 'Running', shards: { running: 1, retries: 0 } });
+    expect(r.create).toEqual([]);
+    expect(r.events.filter((e) => e.reason === 'ShardDisrupted')).toEqual([{
+      type: 'Normal', reason: 'ShardDisrupted', key: 'p-aaaaa/ShardDisrupted',
+      message: 'shard 0 attempt 0: pod p-aaaaa was disrupted (EvictionByEvictionAPI); the Job started a replacement pod, not counted as a failure',
+    }]);
+  });
+
   test('completed without a manifest is a counted failure', () => {
     const bij = running(makeBIJ().maxRetries(0)).obj();
     const r = reconcile(makeInput(bij).uniformPlan(1).attempts(attempt(0).shard(0).succeeded()).obj());

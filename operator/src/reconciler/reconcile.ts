@@ -25,7 +25,7 @@ import { policyViolations } from './worker-policy.js';
 import { planUri } from '../contract/layout.js';
 import { buildStatus, failedReason, type StatusFacts } from './compute-status.js';
 import { efficiencyOf } from './efficiency.js';
-import { failureEvents, phaseEvents } from './events.js';
+import { failureEvents, phaseEvents, replacedPodEvents } from './events.js';
 import { podStartFailure, runFailure, type RunFailure } from './failure-policy.js';
 import { buildShardJob } from './job.js';
 import { FINALIZER, isoSeconds } from './names.js';
@@ -196,6 +196,7 @@ function reconcileRun(input: ReconcileInput): ReconcileResult {
     // The attempts' failures first, then the phase change they may have caused (RetriesExhausted after
     // the ShardFailed events behind it): events are recorded in this order.
     const evs = failures ? failureEvents(fresh ? {} : old, status, failures, input.options?.maxEvents ?? DEFAULT_MAX_EVENTS) : [];
+    evs.push(...replacedPodEvents(attempts));
     evs.push(...phaseEvents(fresh ? {} : old, status, spec.input.uri));
     return withCleanup(result(status, { ...rest, delete: [...del, ...(rest.delete ?? [])], events: [...evs, ...(rest.events ?? [])] }));
   };

@@ -57,6 +57,9 @@ export interface ObservedAttempt {
   /** An active attempt whose container has not started: the kubelet's waiting reason (ImagePullBackOff,
    * CreateContainerConfigError...), its message, and since when the pod exists (RFC 3339). */
   waiting?: { reason: string; message?: string; since?: string };
+  /** Pods of this attempt that were disrupted and replaced by the Job controller (the pod failure
+   * policy's Ignore rule) while the attempt went on: not failures, but worth an event. */
+  replacedPods?: { pod: string; reason?: string }[];
 }
 
 /** What a valid shard manifest of the current run says (the reconciler needs only this much). */

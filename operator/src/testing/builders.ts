@@ -102,6 +102,7 @@ export class AttemptBuilder {
   started(sec: number): this { this.a.startedAt = iso(sec); return this; }
   finished(sec: number): this { this.a.finishedAt = iso(sec); return this; }
   gpus(n: number): this { this.a.gpus = n; return this; }
+  replacedPod(pod: string, reason?: string): this { (this.a.replacedPods ??= []).push({ pod, ...(reason ? { reason } : {}) }); return this; }
   obj(defaultRun = 'r0000000000', bijName = 'churn'): ObservedAttempt {
     const runIdValue = this.a.runId ?? defaultRun;
     return { ...this.a, runId: runIdValue, jobName: this.a.jobName ?? `${bijName}-${runIdValue}-s${this.a.shard}-a${this.a.attempt}` } as ObservedAttempt;
