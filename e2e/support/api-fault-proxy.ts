@@ -144,6 +144,7 @@ export async function startApiFaultProxy(cp: ControlPlane, as: { user: string; c
       const up = https.request({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers, agent }, (upRes) => {
         entry.status = upRes.statusCode;
         res.writeHead(upRes.statusCode ?? 502, upRes.headers);
+        res.flushHeaders();
         if (info.verb === 'watch') {
           const w: OpenWatch = { resource: info.resource, res, upstream: up };
           watches.add(w);
