@@ -31,7 +31,10 @@ async function upsert<T extends { metadata?: k8s.V1ObjectMeta }>(
 
 export async function installCrd(kc: k8s.KubeConfig, timeoutMs = 30_000): Promise<void> {
   const api = kc.makeApiClient(k8s.ApiextensionsV1Api);
-  const crd = buildCrd() as unknown as k8s.V1CustomResourceDefinition;
+  // Through client-node's own model (loadYaml reads JSON too): its serializer writes only the fields it
+  // knows by their model names (xKubernetesValidations), so the raw CRD's 'x-kubernetes-*' keys (the CEL
+  // rules among them) would otherwise be dropped on the way to the API server without a word.
+  const crd = k8s.loadYaml<k8s.V1CustomResourceDefinition>(JSON.stringify(buildCrd()));
   const name = crd.metadata!.name!;
   await upsert(
     () => api.createCustomResourceDefinition({ body: crd }),

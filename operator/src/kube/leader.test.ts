@@ -1,12 +1,12 @@
 /**
- * LeaderElector: the pure canAcquire rule, and two electors on one Lease in the embedded API server:
- * exactly one leads, a stopping leader hands over at once, and a leader that cannot renew within
- * renewDeadline steps down.
+ * LeaderElector: the pure canAcquire rule, and two electors on one Lease in the real kube-apiserver, as
+ * the operator's ServiceAccount under the chart's leader Role (through the fault proxy): exactly one
+ * leads, a stopping leader hands over at once, and a leader that cannot renew within renewDeadline
+ * steps down.
  */
-import * as k8s from '@kubernetes/client-node';
-import { startApiServer, type ApiServer } from '../local/apiserver/index.js';
+import { useKubeTestEnv } from '../../../e2e/support/kube-test-env.js';
 import { makeLogger, silentLogger } from '../log.js';
-import { makeClients } from './clients.js';
+import { FIELD_MANAGER, makeClients } from './clients.js';
 import { LeaderElector, canAcquire, type LeaseView } from './leader.js';
 import { until as poll } from '../testing/until.js';
 
@@ -31,31 +31,29 @@ describe('canAcquire', () => {
   });
 });
 
-describe('LeaderElector on the embedded API server', () => {
-  const NS = 'kube-system';
-  let server: ApiServer;
-  let coord: k8s.CoordinationV1Api;
+describe('LeaderElector on the real API server', () => {
+  const env = useKubeTestEnv({ proxy: 'operator', prefix: 'le', controlPlane: { controllers: false } });
   const electors: LeaderElector[] = [];
-  beforeEach(async () => {
-    server = await startApiServer();
-    coord = server.kubeConfig().makeApiClient(k8s.CoordinationV1Api);
-  });
   afterEach(async () => {
     for (const e of electors.splice(0)) await e.stop();
-    await server.close();
   });
+  /** Leases live in the operator's namespace (the chart's leader Role is there); each test its own name. */
+  const NS = () => env().operatorNamespace;
+  const leaseName = () => `${env().namespace}-lease`;
+  const requests = (f: Parameters<ReturnType<typeof env>['requests']>[0]) => env().requests({ resource: 'leases', ...f });
+  const read = (lease: string) => env().admin.coordination.readNamespacedLease({ namespace: NS(), name: lease });
 
   interface Candidate { elector: LeaderElector; started: number; stopped: number; stoppedAt: number }
   function candidate(lease: string, identity: string, timing: { leaseDurationMs: number; renewDeadlineMs: number; retryPeriodMs: number }): Candidate {
     const c: Candidate = { started: 0, stopped: 0, stoppedAt: 0, elector: undefined as unknown as LeaderElector };
-    c.elector = new LeaderElector(makeClients(server.kubeConfig()), { namespace: NS, name: lease, identity, log: silentLogger(), ...timing }, {
+    c.elector = new LeaderElector(makeClients(env().proxy.kubeConfig()), { namespace: NS(), name: lease, identity, log: silentLogger(), ...timing }, {
       onStartedLeading: () => { c.started++; },
       onStoppedLeading: () => { c.stopped++; c.stoppedAt = Date.now(); },
     });
     electors.push(c.elector);
     return c;
   }
-  const holder = async (lease: string) => (await coord.readNamespacedLease({ namespace: NS, name: lease })).spec?.holderIdentity;
+  const holder = async (lease: string) => (await read(lease)).spec?.holderIdentity;
 
   const until = <T>(what: string, fn: () => T | undefined | false, timeoutMs = 5_000) => poll(what, fn, timeoutMs, 5);
 
@@ -63,14 +61,15 @@ describe('LeaderElector on the embedded API server', () => {
   const SLOW_EXPIRY = { leaseDurationMs: 5_000, renewDeadlineMs: 1_000, retryPeriodMs: 100 };
 
   test('two candidates: exactly one leads; stop() releases the lease and the other takes over at once', async () => {
-    const a = candidate('op', 'a', SLOW_EXPIRY);
-    const b = candidate('op', 'b', SLOW_EXPIRY);
+    const lease = leaseName();
+    const a = candidate(lease, 'a', SLOW_EXPIRY);
+    const b = candidate(lease, 'b', SLOW_EXPIRY);
     a.elector.start();
     b.elector.start();
     const first = await until('a leader', () => (a.elector.isLeader() ? a : b.elector.isLeader() ? b : undefined));
     const second = first === a ? b : a;
     // Several renewals: never two leaders, the same one all along, and the Lease names it.
-    const renewals = () => server.requests({ verb: 'update', resource: 'leases', status: 200 }).length;
+    const renewals = () => requests({ verb: 'update', name: lease, status: 200 }).length;
     const end = Date.now() + 3_000;
     while (renewals() < 4 && Date.now() < end) {
       expect(a.elector.isLeader() && b.elector.isLeader()).toBe(false);
@@ -78,72 +77,80 @@ describe('LeaderElector on the embedded API server', () => {
       await new Promise((r) => setTimeout(r, 5));
     }
     expect(renewals()).toBeGreaterThanOrEqual(4);
-    expect(await holder('op')).toBe(first === a ? 'a' : 'b');
+    expect(await holder(lease)).toBe(first === a ? 'a' : 'b');
     expect([first.started, second.started]).toEqual([1, 0]);
 
-    const readsBefore = server.requests({ verb: 'get', resource: 'leases' }).length;
+    const readsBefore = requests({ verb: 'get', name: lease }).length;
     await first.elector.stop();
     expect(first.elector.isLeader()).toBe(false);
-    const lease = await coord.readNamespacedLease({ namespace: NS, name: 'op' });
-    expect(lease.spec?.holderIdentity === undefined || lease.spec?.holderIdentity === (second === a ? 'a' : 'b')).toBe(true);
+    const released = await read(lease);
+    expect(released.spec?.holderIdentity === undefined || released.spec?.holderIdentity === (second === a ? 'a' : 'b')).toBe(true);
     // Waited for past the lease's expiry, so the count decides: taking over by expiry would take the
     // standby about 50 reads (one per 100 ms retry period for 5 s); from the release it takes a few
-    // (the release's own read, the test's, and the standby's tries while the release is under way).
+    // (the release's own read and the standby's tries while the release is under way).
     await until('the other to lead', () => second.elector.isLeader(), 10_000);
-    expect(server.requests({ verb: 'get', resource: 'leases' }).length - readsBefore).toBeLessThanOrEqual(10);
-    expect(await holder('op')).toBe(second === a ? 'a' : 'b');
-    expect((await coord.readNamespacedLease({ namespace: NS, name: 'op' })).spec?.leaseTransitions).toBe(1);
+    expect(requests({ verb: 'get', name: lease }).length - readsBefore).toBeLessThanOrEqual(10);
+    expect(await holder(lease)).toBe(second === a ? 'a' : 'b');
+    const taken = await read(lease);
+    expect(taken.spec?.leaseTransitions).toBe(1);
+    // Every write (create, renewals, release, takeover) was the operator's, with MicroTimes the server took.
+    expect(taken.metadata?.managedFields?.map((m) => m.manager)).toEqual([FIELD_MANAGER]);
+    expect(requests({ verb: 'update', name: lease }).filter((r) => r.status !== 200)).toEqual([]);
     // A clean stop is not a lost lease.
     expect(first.stopped).toBe(0);
     expect(second.started).toBe(1);
   });
 
   test('a standby says once that another replica holds the lease', async () => {
-    const a = candidate('standby', 'a', SLOW_EXPIRY);
+    const lease = leaseName();
+    const a = candidate(lease, 'a', SLOW_EXPIRY);
     a.elector.start();
     await until('a leads', () => a.elector.isLeader());
     const lines: { msg: string; holder?: string }[] = [];
     const log = makeLogger({ name: 'b', destination: { write: (s: string) => { lines.push(JSON.parse(s)); return true; } } as unknown as NodeJS.WritableStream });
-    const b = new LeaderElector(makeClients(server.kubeConfig()), { namespace: NS, name: 'standby', identity: 'b', log, ...SLOW_EXPIRY },
+    const b = new LeaderElector(makeClients(env().proxy.kubeConfig()), { namespace: NS(), name: lease, identity: 'b', log, ...SLOW_EXPIRY },
       { onStartedLeading: () => undefined, onStoppedLeading: () => undefined });
     electors.push(b);
     b.start();
     const standing = () => lines.filter((l) => l.msg === 'standing by: another replica holds the lease');
     await until('b to stand by', () => standing().length > 0);
-    const reads = server.requests({ verb: 'get', resource: 'leases' }).length;
-    await until('b to try a few more times', () => server.requests({ verb: 'get', resource: 'leases' }).length >= reads + 6);
+    const reads = requests({ verb: 'get', name: lease }).length;
+    await until('b to try a few more times', () => requests({ verb: 'get', name: lease }).length >= reads + 6);
     expect(standing()).toEqual([expect.objectContaining({ holder: 'a' })]);
     expect(b.isLeader()).toBe(false);
   });
 
   test('stopping while a renewal is in flight still releases the lease', async () => {
-    const a = candidate('inflight', 'a', SLOW_EXPIRY);
+    const lease = leaseName();
+    const a = candidate(lease, 'a', SLOW_EXPIRY);
     a.elector.start();
     await until('a leads', () => a.elector.isLeader());
     // The next renewal is slow, and stop() is called while it is in flight; the release's own write is
     // slower still. Released without waiting for the renewal, the release would read the lease before the
     // renewal lands and write after it: a 409, and the lease stays held until it expires.
-    server.faults.latency(150, { verb: 'update', resource: 'leases' }, 1);
-    const inFlight = () => server.requests({ verb: 'update', resource: 'leases' }).some((r) => r.status === undefined);
+    env().proxy.faults.latency(150, { verb: 'update', resource: 'leases', name: lease }, 1);
+    const inFlight = () => requests({ verb: 'update', name: lease }).some((r) => r.status === undefined);
     await until('a renewal in flight', inFlight);
-    server.faults.latency(200, { verb: 'update', resource: 'leases' }, 1);
+    env().proxy.faults.latency(200, { verb: 'update', resource: 'leases', name: lease }, 1);
     await a.elector.stop();
-    expect(await holder('inflight')).toBeUndefined();
+    expect(await holder(lease)).toBeUndefined();
   });
 
   test('a leader that cannot renew for longer than renewDeadline calls onStoppedLeading', async () => {
+    const lease = leaseName();
     const timing = { leaseDurationMs: 2_000, renewDeadlineMs: 300, retryPeriodMs: 50 };
-    const a = candidate('flaky', 'a', timing);
+    const a = candidate(lease, 'a', timing);
     a.elector.start();
     await until('a leads', () => a.elector.isLeader());
-    const fault = server.faults.failNext({ verb: 'update', resource: 'leases', name: 'flaky' }, 500, Infinity);
+    const fault = env().proxy.faults.failNext({ verb: 'update', resource: 'leases', name: lease }, 500, Infinity);
     const t0 = Date.now();
     await until('onStoppedLeading', () => a.stopped > 0, 10_000);
     expect(a.elector.isLeader()).toBe(false);
     expect(a.stopped).toBe(1);
     // It stepped down only after renewDeadline without a successful renewal, and not much later.
     // (The lease was taken by a create, then renewed by updates.)
-    const writes = server.requests({ resource: 'leases' }).filter((r) => r.verb === 'create' || r.verb === 'update');
+    // (A create names no object in its URL: this test's lease writes are all there are since it began.)
+    const writes = requests({}).filter((r) => r.verb === 'create' || r.verb === 'update');
     const lastOk = writes.filter((u) => u.status === 200 || u.status === 201).at(-1)!;
     expect(writes.filter((u) => u.seq > lastOk.seq).every((u) => u.status === 500)).toBe(true);
     expect(fault.hits).toBeGreaterThanOrEqual(1);
@@ -157,13 +164,14 @@ describe('LeaderElector on the embedded API server', () => {
   });
 
   test('failures shorter than renewDeadline do not cost the lease', async () => {
-    const b = candidate('blip', 'b', { leaseDurationMs: 3_000, renewDeadlineMs: 1_500, retryPeriodMs: 50 });
+    const lease = leaseName();
+    const b = candidate(lease, 'b', { leaseDurationMs: 3_000, renewDeadlineMs: 1_500, retryPeriodMs: 50 });
     b.elector.start();
     await until('b leads', () => b.elector.isLeader());
-    const blip = server.faults.failNext({ verb: 'update', resource: 'leases', name: 'blip' }, 500, 2);
+    const blip = env().proxy.faults.failNext({ verb: 'update', resource: 'leases', name: lease }, 500, 2);
     await until('the blip to pass', () => blip.remaining === 0);
-    const lastFailed = server.requests({ verb: 'update', resource: 'leases', name: 'blip', status: 500 }).at(-1)!;
-    await until('a successful renewal after the blip', () => server.requests({ verb: 'update', resource: 'leases', name: 'blip', status: 200 }).some((r) => r.seq > lastFailed.seq));
+    const lastFailed = requests({ verb: 'update', name: lease, status: 500 }).at(-1)!;
+    await until('a successful renewal after the blip', () => requests({ verb: 'update', name: lease, status: 200 }).some((r) => r.seq > lastFailed.seq));
     expect(b.elector.isLeader()).toBe(true);
     expect(b.stopped).toBe(0);
     expect(b.started).toBe(1);

@@ -16,6 +16,21 @@ describe('finalizer and deletion', () => {
     expect(r.requeueAfterMs).toBe(0);
   });
 
+  test('an invalid spec without our finalizer: Failed (InvalidSpec) at once, no finalizer (nothing to guard)', () => {
+    for (const input of [
+      makeInput({ ...makeBIJ().noFinalizer().obj(), spec: undefined }).specErrors([{ field: 'spec', message: 'is required' }]).obj(),
+      makeInput(makeBIJ().noFinalizer().obj()).specErrors([{ field: 'spec.input.idColumn', message: 'Required' }]).obj(),
+    ]) {
+      const r = reconcile(input);
+      expect(r.finalizer).toBe('keep');
+      expect(r.status.phase).toBe('Failed');
+      expect(cond(r, 'Failed')).toMatchObject({ status: 'True', reason: 'InvalidSpec' });
+      expect(r.create).toEqual([]);
+      expect(r.actions).toEqual({});
+      expect(reasons(r)).toEqual(['InvalidSpec']);
+    }
+  });
+
   test('deleting: deletes every Job, keeps the finalizer while any remains', () => {
     const bij = running().deleting().obj();
     const run = currentRun(bij);

@@ -8,8 +8,9 @@
  * Ordered steps:
  *   1. deletion: delete every Job; once none is left, clean up the runs' storage and remove the
  *      finalizer;
- *   2. finalizer: add it before doing anything else;
- *   3. spec errors: Failed (InvalidSpec), stop running attempts; fixing the spec resumes;
+ *   2. spec errors: Failed (InvalidSpec), stop running attempts; fixing the spec resumes (no finalizer
+ *      needed: nothing is created for an invalid spec);
+ *   3. finalizer: add it before creating anything;
  *   4. run id: output-defining spec fields changed -> stop the old run's Jobs; once they are gone,
  *      clean up its storage and start the new run;
  *   5. terminal: Succeeded and Failed stay so for the same run id (Succeeded deletes its Jobs;
@@ -74,9 +75,12 @@ export function reconcile(input: ReconcileInput): ReconcileResult {
   const old = bij.status ?? {};
   const hasFinalizer = bij.metadata.finalizers?.includes(FINALIZER) ?? false;
   if (bij.metadata.deletionTimestamp) return reconcileDeletion(input, hasFinalizer);
-  if (!hasFinalizer) return result(old, { finalizer: 'add', requeueAfterMs: 0 });
   const specErrors = input.specErrors ?? [];
+  // An invalid spec creates nothing, so it needs no finalizer: Failed goes straight to /status. (The
+  // API server refuses any update of the object itself while it fails the CRD's schema, e.g. one with
+  // no spec or stored before a schema change, so adding the finalizer first would fail for ever.)
   if (specErrors.length > 0 || !bij.spec) return reconcileInvalidSpec(input, specErrors);
+  if (!hasFinalizer) return result(old, { finalizer: 'add', requeueAfterMs: 0 });
   const denied = policyViolations(bij.spec, input.options?.policy, input.options?.job?.workerImage);
   if (denied.length > 0) return reconcileInvalidSpec(input, denied, 'NotAllowed');
   return reconcileRun(input);
