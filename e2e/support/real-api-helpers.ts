@@ -34,7 +34,8 @@ export function api(cp: ControlPlane, method: string, path: string, r: RawReques
   return new Promise((resolve, reject) => {
     const req = https.request(url, {
       method, ca: cp.pki.ca.cert, cert: cp.pki.admin.cert, key: cp.pki.admin.key, timeout: 20_000,
-      headers: { accept: r.accept ?? 'application/json', ...(data === undefined ? {} : { 'content-type': contentType }) },
+      // Content-Length always: Node sends a DELETE body neither chunked nor with a length otherwise.
+      headers: { accept: r.accept ?? 'application/json', ...(data === undefined ? {} : { 'content-type': contentType, 'content-length': Buffer.byteLength(data) }) },
     }, (res) => {
       let body = '';
       res.setEncoding('utf8');
