@@ -5,7 +5,7 @@
  * with a client certificate from the cluster CA, so RBAC judges it exactly as in a cluster.
  */
 import * as k8s from '@kubernetes/client-node';
-import { buildCrd } from '../../../operator/src/api/crd.js';
+import { renderCrdYaml } from '../../../operator/src/api/crd.js';
 import type { ControlPlane } from '../control-plane/launch.js';
 import { issueClientCert, type KeyPair } from '../control-plane/pki.js';
 import { chartRbac } from './chart-rbac.js';
@@ -31,10 +31,10 @@ async function upsert<T extends { metadata?: k8s.V1ObjectMeta }>(
 
 export async function installCrd(kc: k8s.KubeConfig, timeoutMs = 30_000): Promise<void> {
   const api = kc.makeApiClient(k8s.ApiextensionsV1Api);
-  // Through client-node's own model (loadYaml reads JSON too): its serializer writes only the fields it
-  // knows by their model names (xKubernetesValidations), so the raw CRD's 'x-kubernetes-*' keys (the CEL
-  // rules among them) would otherwise be dropped on the way to the API server without a word.
-  const crd = k8s.loadYaml<k8s.V1CustomResourceDefinition>(JSON.stringify(buildCrd()));
+  // The typed client serializes V1JSONSchemaProps by their TypeScript names: a plain object's
+  // `x-kubernetes-validations` (or -preserve-unknown-fields, -list-type) under `properties` would be
+  // dropped on the way out. loadYaml deserializes into those names, so the CRD arrives whole.
+  const crd = k8s.loadYaml<k8s.V1CustomResourceDefinition>(renderCrdYaml());
   const name = crd.metadata!.name!;
   await upsert(
     () => api.createCustomResourceDefinition({ body: crd }),

@@ -72,10 +72,14 @@ test('required fields, enums, defaults, bounds, CEL rules and pass-through objec
   expect(s.required).toEqual(['model', 'input', 'output']);
   expect(s.properties.input.required).toEqual(['uri', 'idColumn']);
   expect(s.properties.worker.properties.executionProvider).toMatchObject({ type: 'string', enum: ['cuda', 'cpu', 'auto'], default: 'auto' });
-  expect(s.properties.parallelism).toEqual({ default: 8, description: expect.any(String), type: 'integer', minimum: 1 });
+  expect(s.properties.parallelism).toEqual({ default: 8, description: expect.any(String), type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER });
+  expect(s.properties.maxFailedRows).toMatchObject({ type: 'integer', minimum: 0, maximum: 9007199254740991 });
   expect(s.properties.shards).toEqual({ type: 'integer', minimum: 1, maximum: 100000 });
   expect(s.properties.worker.default).toEqual({});
-  expect(s['x-kubernetes-validations']).toEqual([{ rule: '!(has(self.shards) && has(self.targetRowsPerShard))', message: expect.any(String) }]);
+  expect(s['x-kubernetes-validations']).toEqual([{ rule: '!(has(self.shards) && has(self.targetRowsPerShard))', message: expect.any(String), fieldPath: '.shards' }]);
+  for (const m of ['inputs', 'outputs']) {
+    expect(s.properties.model.properties[m]).toMatchObject({ minProperties: 1, 'x-kubernetes-validations': [{ rule: 'self.all(k, size(k) > 0)', message: 'keys must not be empty' }] });
+  }
   expect(s.properties.model.properties.inputs.additionalProperties['x-kubernetes-validations'][0].rule).toBe('has(self.columns) != has(self.column)');
   for (const k of ['resources', 'affinity']) expect(s.properties.worker.properties[k]).toEqual({ type: 'object', 'x-kubernetes-preserve-unknown-fields': true });
   for (const k of ['tolerations', 'env', 'envFrom']) expect(s.properties.worker.properties[k].items).toEqual({ type: 'object', 'x-kubernetes-preserve-unknown-fields': true });
@@ -126,12 +130,25 @@ describe('toStructural', () => {
         a: { type: 'number', minimum: 0, exclusiveMinimum: true },
         b: { type: 'string', enum: ['x'] },
         c: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true },
-        d: { type: 'object', additionalProperties: { type: 'integer' } },
+        d: { type: 'object', additionalProperties: { type: 'integer', minimum: -Number.MAX_SAFE_INTEGER, maximum: Number.MAX_SAFE_INTEGER } },
         e: { type: 'string', default: 'd' },
       },
       required: ['a', 'b', 'c', 'd'],
     });
     expect(structuralSchemaErrors(s)).toEqual([]);
+  });
+
+  test('map key rules become CEL rules on the map, after its own', () => {
+    const rule = { rule: 'size(self) < 9', message: 'few' };
+    expect(openApiSchemaOf(z.record(z.string().min(1), z.string()).meta({ 'x-kubernetes-validations': [rule] }))).toEqual({
+      type: 'object', additionalProperties: { type: 'string' },
+      'x-kubernetes-validations': [rule, { rule: 'self.all(k, size(k) > 0)', message: 'keys must not be empty' }],
+    });
+    expect(openApiSchemaOf(z.record(z.string().min(2).max(5), z.string()))['x-kubernetes-validations']).toEqual([
+      { rule: 'self.all(k, size(k) >= 2)', message: expect.any(String) }, { rule: 'self.all(k, size(k) <= 5)', message: expect.any(String) },
+    ]);
+    expect(openApiSchemaOf(z.record(z.string(), z.string()))).toEqual({ type: 'object', additionalProperties: { type: 'string' } });
+    expect(() => openApiSchemaOf(z.record(z.string().regex(/^a/), z.string()))).toThrow(/propertyNames: key rule pattern/);
   });
 
   test('refuses what a structural schema cannot say', () => {

@@ -11,6 +11,10 @@
  *   - no `$ref`/`$defs`, no `additionalProperties: false`, no `propertyNames`, no `anyOf`/`oneOf`/
  *     `allOf`/`not` (zod would need them only for unions, which the API does not use), no `const`;
  *   - `exclusiveMinimum`/`exclusiveMaximum` are OpenAPI 3.0 booleans;
+ *   - zod's safe-integer bounds on `.int()` (+-9007199254740991) are kept: the apiserver takes any
+ *     int64, and a larger number would reach the operator rounded (`bij validate` refuses it too);
+ *   - a map's key rules (`propertyNames`, from `z.record(z.string().min(1), ...)`) become a CEL
+ *     rule on the map, `self.all(k, size(k) > 0)`;
  *   - pass-through Kubernetes objects (zod `z.record(z.string(), z.unknown())`) become
  *     `{type: object, x-kubernetes-preserve-unknown-fields: true}`.
  * Anything the converter does not know is an error at generation time, not a CRD the apiserver rejects.
@@ -39,17 +43,38 @@ const ALLOWED = new Set([
   'x-kubernetes-preserve-unknown-fields', 'x-kubernetes-int-or-string', 'x-kubernetes-embedded-resource',
   'x-kubernetes-list-type', 'x-kubernetes-list-map-keys', 'x-kubernetes-map-type', 'x-kubernetes-validations',
 ]);
-const DROPPED = new Set(['$schema', 'propertyNames']);
+const DROPPED = new Set(['$schema']);
 const TYPES = new Set(['object', 'array', 'string', 'integer', 'number', 'boolean']);
 
 const isObj = (v: unknown): v is SchemaNode => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isEmptySchema = (v: unknown): boolean => v === true || (isObj(v) && Object.keys(v).length === 0);
+
+/** A map's key schema (JSON Schema propertyNames) -> CEL rules over the map's keys. zod's
+ * `z.record(z.string().min(1), ...)` gives `{type: string, minLength: 1}`. */
+function propertyNamesAsCel(node: unknown, path: string): SchemaNode[] {
+  if (!isObj(node)) throw new Error(`${path}: expected a schema object, got ${JSON.stringify(node)}`);
+  const rules: SchemaNode[] = [];
+  for (const [key, value] of Object.entries(node)) {
+    if (key === 'type' && value === 'string') continue;
+    if (key === 'minLength' && typeof value === 'number') {
+      rules.push(value === 1
+        ? { rule: 'self.all(k, size(k) > 0)', message: 'keys must not be empty' }
+        : { rule: `self.all(k, size(k) >= ${value})`, message: `keys must be at least ${value} characters long` });
+    } else if (key === 'maxLength' && typeof value === 'number') {
+      rules.push({ rule: `self.all(k, size(k) <= ${value})`, message: `keys must be at most ${value} characters long` });
+    } else {
+      throw new Error(`${path}: key rule ${key} has no structural-schema form`);
+    }
+  }
+  return rules;
+}
 
 /** zod JSON Schema (draft 2020-12, io: 'input') -> structural OpenAPI v3. Throws on anything it
  * cannot express, naming the JSON path. */
 export function toStructural(node: unknown, path = '$'): SchemaNode {
   if (!isObj(node)) throw new Error(`${path}: expected a schema object, got ${JSON.stringify(node)}`);
   const out: SchemaNode = {};
+  const keyRules: SchemaNode[] = [];
   for (const [key, value] of Object.entries(node)) {
     if (DROPPED.has(key)) continue;
     switch (key) {
@@ -74,11 +99,9 @@ export function toStructural(node: unknown, path = '$'): SchemaNode {
       case 'const':
         out.enum = [value];
         break;
-      case 'minimum':
-      case 'maximum':
-        // zod's .int() emits the safe-integer range; it says nothing, so leave it out.
-        if (typeof value === 'number' && Math.abs(value) === Number.MAX_SAFE_INTEGER) break;
-        out[key] = value;
+      case 'propertyNames':
+        // A structural schema has no propertyNames: a map's key rules become a CEL rule on the map.
+        keyRules.push(...propertyNamesAsCel(value, `${path}.propertyNames`));
         break;
       case 'exclusiveMinimum':
       case 'exclusiveMaximum':
@@ -93,6 +116,10 @@ export function toStructural(node: unknown, path = '$'): SchemaNode {
         if (!ALLOWED.has(key)) throw new Error(`${path}: keyword ${key} has no structural-schema form`);
         out[key] = value;
     }
+  }
+  if (keyRules.length > 0) {
+    const own = out['x-kubernetes-validations'];
+    out['x-kubernetes-validations'] = [...(Array.isArray(own) ? own : []), ...keyRules];
   }
   if (out.type !== undefined && (typeof out.type !== 'string' || !TYPES.has(out.type))) {
     throw new Error(`${path}: type ${JSON.stringify(out.type)} has no structural-schema form (a union or a nullable?)`);

@@ -11,7 +11,7 @@
  * one the spec carries is translated by the table below, and an unknown rule fails the generation.
  */
 import { z } from 'zod';
-import { API_GROUP, API_VERSION, BatchInferenceJobSpecSchema, KIND } from './spec.js';
+import { API_GROUP, API_VERSION, BatchInferenceJobSpecSchema, KIND, OBJECT_NAME_MAX_LENGTH, OBJECT_NAME_PATTERN } from './spec.js';
 import type { SchemaNode } from './crd.js';
 
 export const JSON_SCHEMA_FILE = 'schemas/batchinferencejob.schema.json';
@@ -24,8 +24,8 @@ const CEL_AS_JSON_SCHEMA: Record<string, SchemaNode> = {
 
 const isObj = (v: unknown): v is SchemaNode => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** zod's JSON Schema -> the editor's: CEL rules translated, other x-kubernetes-* keywords and zod's
- * safe-integer bounds (they say nothing) left out. */
+/** zod's JSON Schema -> the editor's: CEL rules translated, other x-kubernetes-* keywords left out.
+ * zod's safe-integer bounds stay, as in the CRD: a larger integer would be rounded. */
 function forEditors(node: unknown, path: string): unknown {
   if (Array.isArray(node)) return node.map((x, i) => forEditors(x, `${path}[${i}]`));
   if (!isObj(node)) return node;
@@ -42,7 +42,6 @@ function forEditors(node: unknown, path: string): unknown {
       continue;
     }
     if (key.startsWith('x-kubernetes-')) continue;
-    if ((key === 'minimum' || key === 'maximum') && typeof value === 'number' && Math.abs(value) === Number.MAX_SAFE_INTEGER) continue;
     out[key] = key === 'properties' && isObj(value)
       ? Object.fromEntries(Object.entries(value).map(([k, v]) => [k, forEditors(v, `${path}.${k}`)]))
       : forEditors(value, `${path}.${key}`);
@@ -67,7 +66,7 @@ export function buildJobJsonSchema(): SchemaNode {
       metadata: {
         type: 'object',
         properties: {
-          name: { type: 'string', minLength: 1, maxLength: 253, pattern: '^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$' },
+          name: { type: 'string', minLength: 1, maxLength: OBJECT_NAME_MAX_LENGTH, pattern: OBJECT_NAME_PATTERN },
           generateName: { type: 'string' },
           namespace: { type: 'string' },
           labels: stringMap,

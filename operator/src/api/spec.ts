@@ -10,7 +10,16 @@ export const KIND = 'BatchInferenceJob';
 export const PLURAL = 'batchinferencejobs';
 export const SHORT_NAME = 'bij';
 
+/** metadata.name of a BatchInferenceJob: the API server requires a lowercase RFC 1123 subdomain (as
+ * for every custom resource). The operator derives shard Job names and label values from it, cutting
+ * and hashing long ones (reconciler/names.ts), so it needs nothing stricter. */
+export const OBJECT_NAME_PATTERN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';
+export const OBJECT_NAME_MAX_LENGTH = 253;
+
 const name = z.string().min(1);
+/** A map key naming an ONNX input or output: never empty. The CRD says the same with a CEL rule
+ * (crd.ts translates the key schema), since a structural schema has no propertyNames. */
+const onnxName = z.string().min(1, 'must not be empty');
 /** Arbitrary Kubernetes objects (resources, affinity, tolerations...) are passed through untouched. */
 const k8sObject = z.record(z.string(), z.unknown());
 
@@ -41,8 +50,10 @@ export const ModelSchema = z
     version: z.string().optional().describe('Recorded in the output metadata and the run manifest.'),
     sha256: z.string().regex(/^[0-9a-fA-F]{64}$/).optional()
       .describe('The worker refuses a model whose bytes differ.'),
-    inputs: z.record(name, InputMappingSchema).describe('ONNX input name -> where its tensor comes from.'),
-    outputs: z.record(name, OutputMappingSchema).describe('ONNX output name -> output column.'),
+    inputs: z.record(onnxName, InputMappingSchema).meta({ minProperties: 1 })
+      .describe('ONNX input name -> where its tensor comes from.'),
+    outputs: z.record(onnxName, OutputMappingSchema).meta({ minProperties: 1 })
+      .describe('ONNX output name -> output column.'),
     scoreInfinity: z.boolean().default(false)
       .describe('Score rows whose features hold +-Infinity as they are; by default such a row is an error row, like NaN.'),
   })
@@ -115,7 +126,7 @@ export const BatchInferenceJobSpecSchema = z
   .refine((s) => !(s.shards !== undefined && s.targetRowsPerShard !== undefined), {
     message: 'set at most one of shards or targetRowsPerShard', path: ['shards'],
   })
-  .meta({ 'x-kubernetes-validations': [{ rule: '!(has(self.shards) && has(self.targetRowsPerShard))', message: 'set at most one of shards or targetRowsPerShard' }] });
+  .meta({ 'x-kubernetes-validations': [{ rule: '!(has(self.shards) && has(self.targetRowsPerShard))', message: 'set at most one of shards or targetRowsPerShard', fieldPath: '.shards' }] });
 
 export type BatchInferenceJobSpec = z.infer<typeof BatchInferenceJobSpecSchema>;
 export type BatchInferenceJobSpecInput = z.input<typeof BatchInferenceJobSpecSchema>;

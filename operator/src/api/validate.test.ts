@@ -1,6 +1,6 @@
 import { baseSpec } from '../testing/builders.js';
 import { BatchInferenceJobSpecSchema, type BatchInferenceJobSpecInput } from './spec.js';
-import { fieldPath, parseBatchInferenceJob, parseStatus, specWarnings, validateSpecSemantics } from './validate.js';
+import { dropNullFields, fieldPath, parseBatchInferenceJob, parseStatus, specWarnings, validateSpecSemantics } from './validate.js';
 
 const doc = (spec: unknown, extra: Record<string, unknown> = {}) => ({
   apiVersion: 'batchinference.dev/v1alpha1', kind: 'BatchInferenceJob', metadata: { name: 'churn', namespace: 'default' }, spec, ...extra,
@@ -33,6 +33,11 @@ describe('parseBatchInferenceJob', () => {
     ['shards and targetRowsPerShard', withSpec((s) => { s.targetRowsPerShard = 10; }), [{ field: 'spec.shards', message: /at most one/ }]],
     ['a bound', withSpec((s) => { s.parallelism = 0; }), [{ field: 'spec.parallelism' }]],
     ['an enum', withSpec((s) => { s.worker = { executionProvider: 'tpu' as 'cpu' }; }), [{ field: 'spec.worker.executionProvider' }]],
+    ['an empty ONNX input name', withSpec((s) => { s.model.inputs = { '': { columns: ['a'] } }; }), [{ field: 'spec.model.inputs[""]', message: /key "": must not be empty/ }]],
+    ['an integer beyond 2^53 - 1', withSpec((s) => { s.maxFailedRows = 1e16; }), [{ field: 'spec.maxFailedRows', message: /9007199254740991/ }]],
+    ['a null in a list', withSpec((s) => { s.input.passthroughColumns = [null as unknown as string]; }), [{ field: 'spec.input.passthroughColumns[0]' }]],
+    ['a null required field', withSpec((s) => { (s.input as Record<string, unknown>).uri = null; }), [{ field: 'spec.input.uri' }]],
+    ['a null map value (dropped, leaving no input)', withSpec((s) => { (s.model.inputs as Record<string, unknown>).X = null; }), [{ field: 'spec.model.inputs', message: /at least one/ }]],
   ])('schema errors name the field: %s', (_name, spec, want) => {
     const r = parseBatchInferenceJob(doc(spec));
     expect(r.ok).toBe(false);
@@ -50,6 +55,31 @@ describe('parseBatchInferenceJob', () => {
     if (!r.ok) expect(r.errors.map((e) => e.field)).toEqual(['apiVersion', 'kind', 'metadata.name']);
     expect(parseBatchInferenceJob('x')).toMatchObject({ ok: false });
     expect(parseBatchInferenceJob({ metadata: { name: 'a' } })).toMatchObject({ ok: false, errors: [{ field: 'spec' }] });
+  });
+
+  test.each([
+    ['Upper', /not a lowercase RFC 1123 subdomain/],
+    ['a_b', /not a lowercase RFC 1123 subdomain/],
+    ['-a', /not a lowercase RFC 1123 subdomain/],
+    ['a.', /not a lowercase RFC 1123 subdomain/],
+    ['a..b', /not a lowercase RFC 1123 subdomain/],
+    ['a'.repeat(254), /no more than 253 characters/],
+  ])('metadata.name %s is refused as the API server refuses it', (name, message) => {
+    const r = parseBatchInferenceJob({ ...doc(baseSpec()), metadata: { name } });
+    expect(r).toMatchObject({ ok: false, errors: [{ field: 'metadata.name', message: expect.stringMatching(message) }] });
+  });
+
+  test.each(['a', 'churn-2024.v1', '0', 'a'.repeat(253)])('metadata.name %s is fine', (name) => {
+    expect(parseBatchInferenceJob({ ...doc(baseSpec()), metadata: { name } })).toMatchObject({ ok: true });
+  });
+
+  test('null fields are dropped (and defaulted) as the API server drops them', () => {
+    const r = parseBatchInferenceJob(doc({ ...baseSpec(), shards: null, worker: null, model: { ...baseSpec().model, version: null } }));
+    if (!r.ok) throw new Error(JSON.stringify(r.errors));
+    expect(r.bij.spec.shards).toBeUndefined();
+    expect(r.bij.spec.model.version).toBeUndefined();
+    expect(r.bij.spec.worker).toMatchObject({ executionProvider: 'auto', gpus: 0 });
+    expect(parseBatchInferenceJob(doc(null))).toMatchObject({ ok: false, errors: [{ field: 'spec', message: 'is required' }] });
   });
 
   test('semantic errors keep the parsed spec and the status, so the operator can still act', () => {
@@ -124,6 +154,22 @@ describe('specWarnings', () => {
     expect(w).toHaveLength(n);
     if (n) expect(w[0]).toMatchObject({ field: 'spec.worker.env[0].value', message: expect.stringMatching(new RegExp(`${name} looks like a credential.*Secret`)) });
   });
+});
+
+test('dropNullFields follows the schema: object fields and map values go, list items and schemaless nodes stay', () => {
+  const schema = {
+    type: 'object',
+    properties: {
+      a: { type: 'string' },
+      n: { type: 'string', nullable: true },
+      m: { type: 'object', additionalProperties: { type: 'string' } },
+      l: { type: 'array', items: { type: 'object', properties: { x: { type: 'string' } } } },
+      p: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true },
+    },
+  };
+  const input = { a: null, n: null, m: { k: null, j: 'v' }, l: [null, { x: null }], p: { q: null }, unknown: null };
+  expect(dropNullFields(input, schema)).toEqual({ n: null, m: { j: 'v' }, l: [null, {}], p: { q: null }, unknown: null });
+  expect(input.a).toBeNull();
 });
 
 test('fieldPath', () => {

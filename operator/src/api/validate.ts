@@ -2,12 +2,16 @@
  * Parsing and validating a BatchInferenceJob beyond what the CRD schema can say. Pure.
  *
  * The apiserver checks the openAPIV3Schema (types, bounds, enums, CEL rules). `parseBatchInferenceJob`
- * repeats that with zod (for local mode and for objects that predate a schema change) and adds the
- * semantic checks of `validateSpecSemantics`. Errors name fields the way kubectl does:
+ * repeats that with zod (for local mode and for objects that predate a schema change), treats nulls
+ * and metadata.name as the apiserver does, and adds the semantic checks of `validateSpecSemantics`.
+ * e2e/real-api/crd-validation.test.ts holds both to the same verdicts on a real kube-apiserver. Errors name fields the way kubectl does:
  * `spec.input.idColumn`, `spec.input.passthroughColumns[2]`, `spec.model.inputs.X.columns`.
  */
 import type { z } from 'zod';
-import { API_GROUP, API_VERSION, BatchInferenceJobSpecSchema, KIND, type BatchInferenceJobSpec } from './spec.js';
+import {
+  API_GROUP, API_VERSION, BatchInferenceJobSpecSchema, KIND, OBJECT_NAME_MAX_LENGTH, OBJECT_NAME_PATTERN, type BatchInferenceJobSpec,
+} from './spec.js';
+import { specOpenApiSchema, type SchemaNode } from './crd.js';
 import { BatchInferenceJobStatusSchema, type BatchInferenceJobStatus } from './status.js';
 import { ENV } from '../contract/process.js';
 import { lexicalLocation, overlap } from '../../../worker/src/storage/location.js';
@@ -72,12 +76,16 @@ export function fieldPath(path: readonly PropertyKey[], prefix = ''): string {
   return out;
 }
 
-/** zod issues -> field errors. An unknown key is reported on the key itself. */
+/** zod issues -> field errors. An unknown key is reported on the key itself, and so is a bad map key. */
 export function issuesToFieldErrors(issues: readonly z.core.$ZodIssue[], prefix = ''): FieldError[] {
   const out: FieldError[] = [];
   for (const issue of issues) {
     if (issue.code === 'unrecognized_keys') {
       for (const key of issue.keys) out.push({ field: fieldPath([...issue.path, key], prefix), message: 'unknown field' });
+    } else if (issue.code === 'invalid_key') {
+      const key = issue.path[issue.path.length - 1];
+      const why = issue.issues.map((i) => i.message).join('; ') || issue.message;
+      out.push({ field: fieldPath(issue.path, prefix), message: `key ${JSON.stringify(key)}: ${why}` });
     } else {
       out.push({ field: fieldPath(issue.path, prefix) || prefix || '(root)', message: issue.message });
     }
@@ -182,6 +190,48 @@ export function specWarnings(spec: BatchInferenceJobSpec): FieldError[] {
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /**
+ * What the API server does with `null` before it validates a custom resource: an object field (a
+ * property, or a map value) whose schema is not `nullable` is dropped, and gets its default if it has
+ * one. So `worker: ~` means the default worker, `version: ~` no version, and `model: ~` a missing
+ * (required) model. Nulls in lists, and anything under a node without a schema (pass-through objects
+ * such as worker.resources, unknown fields), stay. Follows the structural schema the CRD is generated
+ * from, like apiextensions-apiserver's PruneNonNullableNullsWithoutDefaults. Returns a copy. Pure.
+ */
+export function dropNullFields(value: unknown, schema: SchemaNode | undefined): unknown {
+  if (Array.isArray(value)) {
+    const items = isRecord(schema?.items) ? schema.items : undefined;
+    return value.map((v) => dropNullFields(v, items));
+  }
+  if (!isRecord(value)) return value;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) {
+    const props = isRecord(schema?.properties) ? schema.properties : undefined;
+    const child = props && isRecord(props[k]) ? props[k] : isRecord(schema?.additionalProperties) ? schema.additionalProperties : undefined;
+    if (v === null && child !== undefined && child.nullable !== true) continue;
+    out[k] = dropNullFields(v, child);
+  }
+  return out;
+}
+
+let specSchema: SchemaNode | undefined;
+/** The spec's structural schema, made once (crd.ts). */
+const specStructural = (): SchemaNode => (specSchema ??= specOpenApiSchema());
+
+const OBJECT_NAME = new RegExp(OBJECT_NAME_PATTERN);
+
+/** metadata.name as the API server checks it for a custom resource. */
+function nameError(name: string): FieldError | undefined {
+  if (name.length > OBJECT_NAME_MAX_LENGTH) return { field: 'metadata.name', message: `must be no more than ${OBJECT_NAME_MAX_LENGTH} characters (has ${name.length})` };
+  if (!OBJECT_NAME.test(name)) {
+    return {
+      field: 'metadata.name',
+      message: `${JSON.stringify(name)} is not a lowercase RFC 1123 subdomain: use lowercase letters, digits, '-' and '.', and start and end with a letter or digit (e.g. churn-2024.v1)`,
+    };
+  }
+  return undefined;
+}
+
+/**
  * A BatchInferenceJob object (from the apiserver, or a YAML file in local mode) -> the parsed object
  * with spec defaults applied, or every error found. The status is parsed leniently: an unreadable
  * status becomes `{}` (the operator rebuilds it) rather than an error.
@@ -196,12 +246,15 @@ export function parseBatchInferenceJob(obj: unknown): ParseResult {
   const metadata = obj.metadata;
   if (!isRecord(metadata) || typeof metadata.name !== 'string' || metadata.name.length === 0) {
     errors.push({ field: 'metadata.name', message: 'is required' });
+  } else {
+    const bad = nameError(metadata.name);
+    if (bad) errors.push(bad);
   }
-  if (obj.spec === undefined) {
+  if (obj.spec === undefined || obj.spec === null) {
     errors.push({ field: 'spec', message: 'is required' });
     return { ok: false, errors, status };
   }
-  const parsed = BatchInferenceJobSpecSchema.safeParse(obj.spec);
+  const parsed = BatchInferenceJobSpecSchema.safeParse(dropNullFields(obj.spec, specStructural()));
   if (!parsed.success) {
     errors.push(...issuesToFieldErrors(parsed.error.issues, 'spec'));
     return { ok: false, errors, status };

@@ -33,6 +33,11 @@ describe('readJobFile', () => {
     writeFileSync(path, text);
     expect(() => readJobFile(path)).toThrow(message);
   });
+  test('scalars read as kubectl reads them (YAML 1.1): booleans, octal, underscores; dates stay strings', () => {
+    const path = join(dir, 'scalars.yaml');
+    writeFileSync(path, 'kind: BatchInferenceJob\nspec: {suspend: yes, parallelism: 010, maxFailedRows: 1_000, model: {version: 2024-01-31}, x: 1:20}\n');
+    expect(readJobFile(path).spec).toEqual({ suspend: true, parallelism: 8, maxFailedRows: 1000, model: { version: '2024-01-31' }, x: '1:20' });
+  });
   test('a missing file names the path', () => {
     expect(() => readJobFile(join(dir, 'nope.yaml'))).toThrow(/cannot read .*nope\.yaml/);
   });

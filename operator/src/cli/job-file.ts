@@ -1,7 +1,7 @@
 /** Reads a BatchInferenceJob from a YAML (or JSON) file, for `bij run` and `bij validate`. */
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { parseAllDocuments } from 'yaml';
+import { parseAllDocuments, type Tags } from 'yaml';
 import { API_GROUP, API_VERSION, KIND } from '../api/spec.js';
 
 export interface JobDocument {
@@ -12,6 +12,14 @@ export interface JobDocument {
   [k: string]: unknown;
 }
 
+/** YAML as kubectl and the API server read it (sigs.k8s.io/yaml: YAML 1.1 scalars), so a file means the
+ * same to `bij validate` and `bij run` as to `kubectl apply`: `yes`/`no`/`on`/`off` are booleans, `010` is
+ * octal 8, `1_000` is 1000; but dates and `1:20` stay strings, as they do there. */
+const KUBE_YAML = {
+  version: '1.1',
+  customTags: (tags: Tags) => tags.filter((t) => typeof t === 'string' || (t.format !== 'TIME' && t.tag !== 'tag:yaml.org,2002:timestamp')),
+} as const;
+
 /** The first BatchInferenceJob document of a file. Errors name the file and what is wrong. */
 export function readJobFile(path: string): JobDocument {
   let text: string;
@@ -20,7 +28,7 @@ export function readJobFile(path: string): JobDocument {
   } catch (cause) {
     throw new Error(`cannot read ${path}`, { cause });
   }
-  const docs = parseAllDocuments(text);
+  const docs = parseAllDocuments(text, KUBE_YAML);
   const parsed: JobDocument[] = [];
   for (const d of Array.isArray(docs) ? docs : [docs]) {
     if (d.errors.length > 0) throw new Error(`${path} is not valid YAML: ${d.errors[0].message}`);
