@@ -26,6 +26,8 @@ export interface GoToolPin {
   pkg: string;
   /** `-X` settings for the linker, given the pinned module version (e.g. the version a binary reports). */
   linkerVars?(version: string): Record<string, string>;
+  /** Build tags (`go build -tags`), e.g. to leave out optional parts; they are part of the cache key. */
+  tags?: string[];
 }
 
 /** The repository root: the first folder above this file (source or dist/) that holds `tools/`. */
@@ -55,7 +57,9 @@ export function goBinaryPath(pin: GoToolPin): { bin: string; module: string; ver
   const dir = path.join(repoRoot(), pin.pinDir);
   const goMod = readFileSync(path.join(dir, 'go.mod'), 'utf8');
   const { module, version } = pinnedVersion(goMod, pin.pkg);
-  const hash = createHash('sha256').update(goMod).update(readFileSync(path.join(dir, 'go.sum'))).digest('hex').slice(0, 10);
+  const h = createHash('sha256').update(goMod).update(readFileSync(path.join(dir, 'go.sum')));
+  if (pin.tags?.length) h.update(`\ntags=${pin.tags.join(',')}`);
+  const hash = h.digest('hex').slice(0, 10);
   return { bin: path.join(cacheRoot(), `${path.basename(module.replace(/\/v\d+$/, ''))}-${version}-${hash}`, pin.name), module, version };
 }
 
@@ -71,7 +75,8 @@ const alive = (pid: number): boolean => {
 /** Runs `go build` for the pin; its output goes to `log` (stderr by default). */
 function goBuild(pin: GoToolPin, version: string, out: string, log: (s: string) => void): Promise<void> {
   const vars = Object.entries(pin.linkerVars?.(version) ?? {}).map(([k, v]) => ` -X ${k}=${v}`).join('');
-  const args = ['build', '-trimpath', `-ldflags=-s${vars}`, '-o', out, pin.pkg];
+  const tags = pin.tags?.length ? [`-tags=${pin.tags.join(',')}`] : [];
+  const args = ['build', '-trimpath', ...tags, `-ldflags=-s${vars}`, '-o', out, pin.pkg];
   return new Promise((resolve, reject) => {
     const child = spawn('go', args, { cwd: path.join(repoRoot(), pin.pinDir), stdio: ['ignore', 'pipe', 'pipe'] });
     let tail = '';

@@ -4,6 +4,7 @@
  * failed build is reported here and again, with its cause, by every S3 test.
  */
 import { buildControlPlane } from '../../cluster/src/control-plane/binaries.js';
+import { buildPrometheusTools } from '../prometheus/binaries.js';
 import { s3ServerBinary } from './s3-server.js';
 
 export default async function globalSetup(): Promise<void> {
@@ -14,6 +15,11 @@ export default async function globalSetup(): Promise<void> {
     process.stderr.write(`\njest: cannot build the tests' S3 server; the S3 tests will fail: ${(e as Error).message}\n`);
   }
   if (Date.now() - started > 1000) process.stderr.write(`jest: S3 server built in ${Math.round((Date.now() - started) / 1000)} s\n`);
+  const promStarted = Date.now();
+  await buildPrometheusTools({ onBuild: (i) => process.stderr.write(`\njest: building ${i.bin} from ${i.module}@${i.version} (minutes, once)\n`) }).then(
+    () => { if (Date.now() - promStarted > 1000) process.stderr.write(`jest: Prometheus tools built in ${Math.round((Date.now() - promStarted) / 1000)} s\n`); },
+    (e: Error) => process.stderr.write(`\njest: cannot build promtool and prometheus; the Prometheus tests will fail: ${e.message}\n`),
+  );
   const cpStarted = Date.now();
   try {
     await buildControlPlane({ onBuild: (i) => process.stderr.write(`\njest: building ${i.module}@${i.version} into ${i.bin} (minutes, once)\n`) });

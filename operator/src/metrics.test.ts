@@ -1,63 +1,123 @@
-/** OperatorMetrics: a job's status becomes labelled series on the operator's own registry, and a
- * deleted job's series go away without touching other jobs'. */
+/** OperatorMetrics: a job's status becomes series on the operator's own registry, named after
+ * Prometheus' conventions and labelled `namespace` and `name`; the run's counts are counters that
+ * never go down within a run and start again with a new run; a deleted job's series go away without
+ * touching other jobs'. */
 import type { BatchInferenceJobStatus } from './api/status.js';
 import { OperatorMetrics } from './metrics.js';
 
 const running: BatchInferenceJobStatus = {
   phase: 'Running',
+  runId: 'run-1',
   shards: { total: 8, pending: 3, running: 2, succeeded: 2, failed: 1, retries: 4 },
   rows: { total: 8000, processed: 2500, failed: 7 },
   rowsPerSecond: 125.5,
   gpuSeconds: 42,
+  efficiency: { modelBusyPercent: 61, inputWaitPercent: 30, outputWaitPercent: 9, shards: 4 },
+};
+const spec = { worker: { gpus: 1, gpuHourlyCost: 2.5 } };
+
+/** The sample lines (not # HELP/# TYPE) of one job. */
+const series = (text: string, name: string) => text.split('\n').filter((l) => !l.startsWith('#') && l.includes(`,name="${name}"`));
+const value = (text: string, line: string): number | undefined => {
+  const hit = text.split('\n').find((l) => l.startsWith(`${line} `));
+  return hit === undefined ? undefined : Number(hit.slice(line.length + 1));
 };
 
-const series = (text: string, job: string) => text.split('\n').filter((l) => !l.startsWith('#') && l.includes(`job="${job}"`));
-
-test('observeJob writes every gauge of a job, labelled by namespace and job', async () => {
+test('observeJob writes every series of a job, labelled by namespace and name', async () => {
   const m = new OperatorMetrics();
-  m.observeJob('prod', 'scores', running);
+  m.observeJob('prod', 'scores', running, spec);
   const text = await m.registry.metrics();
   for (const line of [
-    'bij_shards{namespace="prod",job="scores",state="pending"} 3',
-    'bij_shards{namespace="prod",job="scores",state="running"} 2',
-    'bij_shards{namespace="prod",job="scores",state="succeeded"} 2',
-    'bij_shards{namespace="prod",job="scores",state="failed"} 1',
-    'bij_shards{namespace="prod",job="scores",state="retries"} 4',
-    'bij_rows{namespace="prod",job="scores",kind="total"} 8000',
-    'bij_rows{namespace="prod",job="scores",kind="processed"} 2500',
-    'bij_rows{namespace="prod",job="scores",kind="failed"} 7',
-    'bij_rows_per_second{namespace="prod",job="scores"} 125.5',
-    'bij_gpu_seconds{namespace="prod",job="scores"} 42',
-    'bij_phase{namespace="prod",job="scores",phase="Running"} 1',
-    'bij_phase{namespace="prod",job="scores",phase="Pending"} 0',
-    'bij_phase{namespace="prod",job="scores",phase="Failed"} 0',
+    'bij_phase{namespace="prod",name="scores",phase="Running"} 1',
+    'bij_phase{namespace="prod",name="scores",phase="Pending"} 0',
+    'bij_phase{namespace="prod",name="scores",phase="Failed"} 0',
+    'bij_shards{namespace="prod",name="scores",state="pending"} 3',
+    'bij_shards{namespace="prod",name="scores",state="running"} 2',
+    'bij_shards{namespace="prod",name="scores",state="succeeded"} 2',
+    'bij_shards{namespace="prod",name="scores",state="failed"} 1',
+    'bij_input_rows{namespace="prod",name="scores"} 8000',
+    'bij_rows_per_second{namespace="prod",name="scores"} 125.5',
+    'bij_model_busy_ratio{namespace="prod",name="scores"} 0.61',
+    'bij_input_wait_ratio{namespace="prod",name="scores"} 0.3',
+    'bij_output_wait_ratio{namespace="prod",name="scores"} 0.09',
+    'bij_gpu_hourly_cost{namespace="prod",name="scores"} 2.5',
+    'bij_rows_processed_total{namespace="prod",name="scores"} 2500',
+    'bij_rows_failed_total{namespace="prod",name="scores"} 7',
+    'bij_shard_retries_total{namespace="prod",name="scores"} 4',
+    'bij_gpu_seconds_total{namespace="prod",name="scores"} 42',
   ]) expect(text).toContain(line);
-  expect(series(text, 'scores')).toHaveLength(5 + 3 + 1 + 1 + 6);
+  expect(series(text, 'scores')).toHaveLength(6 + 4 + 6 + 4);
+  // Counters are typed as counters, and no series carries Prometheus' own target labels.
+  for (const c of ['bij_rows_processed_total', 'bij_rows_failed_total', 'bij_shard_retries_total', 'bij_gpu_seconds_total']) {
+    expect(text).toContain(`# TYPE ${c} counter`);
+  }
+  expect(text).not.toMatch(/[{,](job|instance)="/);
+  expect(text).not.toContain('state="retries"');
 
   // A phase change moves the 1; a status without counts leaves the previous counts alone.
-  m.observeJob('prod', 'scores', { phase: 'Succeeded' });
+  m.observeJob('prod', 'scores', { phase: 'Succeeded', runId: 'run-1' });
   const after = await m.registry.metrics();
-  expect(after).toContain('bij_phase{namespace="prod",job="scores",phase="Succeeded"} 1');
-  expect(after).toContain('bij_phase{namespace="prod",job="scores",phase="Running"} 0');
-  expect(after).toContain('bij_rows{namespace="prod",job="scores",kind="processed"} 2500');
+  expect(after).toContain('bij_phase{namespace="prod",name="scores",phase="Succeeded"} 1');
+  expect(after).toContain('bij_phase{namespace="prod",name="scores",phase="Running"} 0');
+  expect(after).toContain('bij_rows_processed_total{namespace="prod",name="scores"} 2500');
+  expect(after).toContain('bij_input_rows{namespace="prod",name="scores"} 8000');
 });
 
-test('forgetJob removes exactly that job\'s series', async () => {
+test('the counters follow the status up, never down within a run, and start again with a new run', async () => {
   const m = new OperatorMetrics();
-  m.observeJob('prod', 'gone', running);
-  m.observeJob('prod', 'kept', running);
-  m.observeJob('dev', 'gone', running);
-  expect(series(await m.registry.metrics(), 'gone')).toHaveLength(2 * 16);
+  const at = async (line: string) => value(await m.registry.metrics(), line);
+  const rows = 'bij_rows_processed_total{namespace="prod",name="scores"}';
+  const gpu = 'bij_gpu_seconds_total{namespace="prod",name="scores"}';
+  const retries = 'bij_shard_retries_total{namespace="prod",name="scores"}';
+  m.observeJob('prod', 'scores', running, spec);
+  m.observeJob('prod', 'scores', { ...running, rows: { total: 8000, processed: 4000, failed: 7 }, gpuSeconds: 60 }, spec);
+  expect(await at(rows)).toBe(4000);
+  expect(await at(gpu)).toBe(60);
+  // An attempt failed: its progress no longer counts in the status. The counter holds its value...
+  m.observeJob('prod', 'scores', {
+    ...running, shards: { ...running.shards!, retries: 5 }, rows: { total: 8000, processed: 3100, failed: 7 }, gpuSeconds: 55,
+  }, spec);
+  expect(await at(rows)).toBe(4000);
+  expect(await at(gpu)).toBe(60);
+  expect(await at(retries)).toBe(5);
+  // ...until the status passes it again.
+  m.observeJob('prod', 'scores', { ...running, rows: { total: 8000, processed: 4500, failed: 7 }, gpuSeconds: 70 }, spec);
+  expect(await at(rows)).toBe(4500);
+  expect(await at(gpu)).toBe(70);
+  expect(await at(retries)).toBe(5); // the status said 4 again: still not lowered
+
+  // A spec edit starts a new run: its counts start from zero (a counter reset to Prometheus).
+  m.observeJob('prod', 'scores', {
+    phase: 'Running', runId: 'run-2', shards: { total: 4, pending: 4, running: 0, succeeded: 0, failed: 0, retries: 0 },
+    rows: { total: 4000, processed: 10, failed: 0 },
+  }, { worker: {} });
+  const text = await m.registry.metrics();
+  expect(value(text, rows)).toBe(10);
+  expect(value(text, retries)).toBe(0);
+  expect(value(text, gpu)).toBeUndefined(); // the new run has no GPU-seconds yet
+  expect(value(text, 'bij_input_rows{namespace="prod",name="scores"}')).toBe(4000);
+  expect(value(text, 'bij_gpu_hourly_cost{namespace="prod",name="scores"}')).toBeUndefined(); // the price was removed from the spec
+});
+
+test('forgetJob removes exactly that job\'s series, and a job observed again starts afresh', async () => {
+  const m = new OperatorMetrics();
+  m.observeJob('prod', 'gone', running, spec);
+  m.observeJob('prod', 'kept', running, spec);
+  m.observeJob('dev', 'gone', running, spec);
+  expect(series(await m.registry.metrics(), 'gone')).toHaveLength(2 * 20);
 
   m.forgetJob('prod', 'gone');
   const text = await m.registry.metrics();
-  expect(text).not.toContain('namespace="prod",job="gone"');
-  expect(series(text, 'kept')).toHaveLength(16);
-  expect(series(text, 'gone')).toHaveLength(16);
-  expect(text).toContain('bij_phase{namespace="dev",job="gone",phase="Running"} 1');
+  expect(text).not.toContain('namespace="prod",name="gone"');
+  expect(series(text, 'kept')).toHaveLength(20);
+  expect(series(text, 'gone')).toHaveLength(20);
+  expect(text).toContain('bij_phase{namespace="dev",name="gone",phase="Running"} 1');
   // Forgetting a job that was never observed is harmless.
   m.forgetJob('prod', 'never');
   expect(await m.registry.metrics()).toBe(text);
+  // A new job of the same name (same run id, fewer rows) is counted from its own status.
+  m.observeJob('prod', 'gone', { ...running, rows: { total: 10, processed: 1, failed: 0 } });
+  expect(value(await m.registry.metrics(), 'bij_rows_processed_total{namespace="prod",name="gone"}')).toBe(1);
 });
 
 test('each operator has its own registry; reconcile results are counted by label', async () => {

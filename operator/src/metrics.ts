@@ -1,9 +1,29 @@
 /**
  * Operator metrics on its own prom-client Registry (not the global one), so tests can read them and
  * two operators in one process never collide. Served at /metrics by serve.ts.
+ *
+ * Named after Prometheus' conventions: base units (seconds, ratios 0..1), `_total` only on counters,
+ * and a job is labelled `namespace` and `name`, never `job` or `instance` (Prometheus' own target
+ * labels: a `job` label on a series is renamed `exported_job` at scrape time). Scrape with
+ * `honor_labels: true` (ServiceMonitor `honorLabels: true`), as for kube-state-metrics, so a target
+ * label `namespace` (the operator's) does not rename the job's `namespace` to `exported_namespace`.
+ *
+ * The job series mirror the job's status. The four counters are status counts of the current run, kept
+ * monotonic: within a run a count the status lowers (a failed attempt's progress no longer counts) is
+ * not lowered here, the counter holds its highest value until the status passes it again; a new run
+ * (a new status.runId) starts them from 0, which Prometheus reads as a counter reset. An operator that
+ * restarts resumes them from the status, so rate() and increase() see no reset there.
+ * The README's "Observe" section is the reference.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { BatchInferenceJobStatus } from './api/status.js';
+import { PHASES } from './api/status.js';
+
+/** The states `bij_shards` reports; every shard is in exactly one, so they sum to the shard count. */
+export const SHARD_STATES = ['pending', 'running', 'succeeded', 'failed'] as const;
+
+const JOB_LABELS = ['namespace', 'name'] as const;
+type JobLabels = { namespace: string; name: string };
 
 export class OperatorMetrics {
   readonly registry = new Registry();
@@ -17,54 +37,126 @@ export class OperatorMetrics {
   });
   readonly queueDepth = new Gauge({ name: 'bij_workqueue_depth', help: 'Keys waiting in the work queue.', registers: [this.registry] });
   readonly leader = new Gauge({ name: 'bij_leader', help: '1 while this replica holds the leader lease.', registers: [this.registry] });
-  readonly shards = new Gauge({
-    name: 'bij_shards', help: 'Shards of a job by state.', labelNames: ['namespace', 'job', 'state'] as const, registers: [this.registry],
+
+  readonly phase = new Gauge({
+    name: 'bij_phase', help: '1 for the current phase of a job (status.phase), 0 for the others.',
+    labelNames: [...JOB_LABELS, 'phase'] as const, registers: [this.registry],
   });
-  readonly rows = new Gauge({
-    name: 'bij_rows', help: 'Rows of a job: total, processed, failed.', labelNames: ['namespace', 'job', 'kind'] as const, registers: [this.registry],
+  readonly shards = new Gauge({
+    name: 'bij_shards', help: 'Shards of a job\'s run by state (pending, running, succeeded, failed); they sum to the shard count.',
+    labelNames: [...JOB_LABELS, 'state'] as const, registers: [this.registry],
+  });
+  readonly inputRows = new Gauge({
+    name: 'bij_input_rows', help: 'Rows in the input of a job\'s run (status.rows.total).',
+    labelNames: JOB_LABELS, registers: [this.registry],
   });
   readonly rowsPerSecond = new Gauge({
-    name: 'bij_rows_per_second', help: 'Average scoring throughput of a job since it started.', labelNames: ['namespace', 'job'] as const, registers: [this.registry],
-  });
-  readonly gpuSeconds = new Gauge({
-    name: 'bij_gpu_seconds', help: 'GPU-seconds used by a job\'s shard attempts.', labelNames: ['namespace', 'job'] as const, registers: [this.registry],
+    name: 'bij_rows_per_second', help: 'Average scoring throughput of a job\'s run since it started (status.rowsPerSecond).',
+    labelNames: JOB_LABELS, registers: [this.registry],
   });
   readonly modelBusy = new Gauge({
-    name: 'bij_model_busy_ratio', help: 'Share of the done shards\' wall time in which the model was running a batch (status.efficiency).',
-    labelNames: ['namespace', 'job'] as const, registers: [this.registry],
+    name: 'bij_model_busy_ratio', help: 'Share (0..1) of the shards\' wall time in which the model was running a batch (status.efficiency).',
+    labelNames: JOB_LABELS, registers: [this.registry],
   });
-  readonly phase = new Gauge({
-    name: 'bij_phase', help: '1 for the current phase of a job.', labelNames: ['namespace', 'job', 'phase'] as const, registers: [this.registry],
+  readonly inputWait = new Gauge({
+    name: 'bij_input_wait_ratio', help: 'Share (0..1) of the shards\' wall time spent waiting for input: reads and decoding (status.efficiency).',
+    labelNames: JOB_LABELS, registers: [this.registry],
   });
+  readonly outputWait = new Gauge({
+    name: 'bij_output_wait_ratio', help: 'Share (0..1) of the shards\' wall time spent waiting on the writer (status.efficiency).',
+    labelNames: JOB_LABELS, registers: [this.registry],
+  });
+  readonly gpuHourlyCost = new Gauge({
+    name: 'bij_gpu_hourly_cost', help: 'Price of one GPU-hour from the job\'s spec.worker.gpuHourlyCost (in its currency); only for jobs that set it.',
+    labelNames: JOB_LABELS, registers: [this.registry],
+  });
+
+  readonly rowsProcessed = new Counter({
+    name: 'bij_rows_processed_total', help: 'Rows of a job\'s run processed so far (status.rows.processed; never lowered within a run).',
+    labelNames: JOB_LABELS, registers: [this.registry],
+  });
+  readonly rowsFailed = new Counter({
+    name: 'bij_rows_failed_total', help: 'Rows of a job\'s run that could not be scored (status.rows.failed).',
+    labelNames: JOB_LABELS, registers: [this.registry],
+  });
+  readonly shardRetries = new Counter({
+    name: 'bij_shard_retries_total', help: 'Failed shard attempts of a job\'s run, each retried unless it ends the run (status.shards.retries).',
+    labelNames: JOB_LABELS, registers: [this.registry],
+  });
+  readonly gpuSeconds = new Counter({
+    name: 'bij_gpu_seconds_total', help: 'GPU-seconds used by a job\'s shard attempts in its run (status.gpuSeconds).',
+    labelNames: JOB_LABELS, registers: [this.registry],
+  });
+
+  /** Per job (namespace/name): the run its counters count, and the value each counter shows. */
+  private readonly counted = new Map<string, { runId: string; values: Map<Counter<'namespace' | 'name'>, number> }>();
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry });
   }
 
-  /** Mirrors one job's status into the gauges. */
-  observeJob(namespace: string, job: string, status: BatchInferenceJobStatus): void {
+  /** Mirrors one job's status (and the price from its spec, if any) into the series. A status without
+   * counts leaves the previous counts alone. */
+  observeJob(namespace: string, name: string, status: BatchInferenceJobStatus, spec?: unknown): void {
+    const job: JobLabels = { namespace, name };
+    if (status.phase) for (const p of PHASES) this.phase.set({ ...job, phase: p }, status.phase === p ? 1 : 0);
     const s = status.shards;
-    if (s) {
-      for (const state of ['pending', 'running', 'succeeded', 'failed'] as const) this.shards.set({ namespace, job, state }, s[state]);
-      this.shards.set({ namespace, job, state: 'retries' }, s.retries);
+    if (s) for (const state of SHARD_STATES) this.shards.set({ ...job, state }, s[state]);
+    if (status.rows) this.inputRows.set(job, status.rows.total);
+    if (status.rowsPerSecond !== undefined) this.rowsPerSecond.set(job, status.rowsPerSecond);
+    const e = status.efficiency;
+    if (e) {
+      this.modelBusy.set(job, e.modelBusyPercent / 100);
+      this.inputWait.set(job, e.inputWaitPercent / 100);
+      this.outputWait.set(job, e.outputWaitPercent / 100);
     }
-    const r = status.rows;
-    if (r) for (const kind of ['total', 'processed', 'failed'] as const) this.rows.set({ namespace, job, kind }, r[kind]);
-    if (status.rowsPerSecond !== undefined) this.rowsPerSecond.set({ namespace, job }, status.rowsPerSecond);
-    if (status.gpuSeconds !== undefined) this.gpuSeconds.set({ namespace, job }, status.gpuSeconds);
-    if (status.efficiency) this.modelBusy.set({ namespace, job }, status.efficiency.modelBusyPercent / 100);
-    for (const p of ['Pending', 'Running', 'Merging', 'Succeeded', 'Failed', 'Suspended']) {
-      this.phase.set({ namespace, job, phase: p }, status.phase === p ? 1 : 0);
+    const price = hourlyCostOf(spec);
+    if (price !== undefined) this.gpuHourlyCost.set(job, price);
+    else if (spec !== undefined) this.gpuHourlyCost.remove(job);
+
+    const runId = status.runId ?? '';
+    const key = `${namespace}/${name}`;
+    let counted = this.counted.get(key);
+    if (counted && counted.runId !== runId && (status.rows || s || status.gpuSeconds !== undefined)) {
+      // A new run: its counts start again from 0 (a counter reset to Prometheus).
+      for (const c of counted.values.keys()) c.remove(job);
+      counted = undefined;
     }
+    if (!counted) {
+      counted = { runId, values: new Map() };
+      this.counted.set(key, counted);
+    }
+    const mirror = (c: Counter<'namespace' | 'name'>, value: number | undefined): void => {
+      if (value === undefined) return;
+      const shown = counted.values.get(c);
+      if (shown === undefined) {
+        c.inc(job, Math.max(0, value));
+        counted.values.set(c, Math.max(0, value));
+      } else if (value > shown) {
+        c.inc(job, value - shown);
+        counted.values.set(c, value);
+      }
+    };
+    mirror(this.rowsProcessed, status.rows?.processed);
+    mirror(this.rowsFailed, status.rows?.failed);
+    mirror(this.shardRetries, s?.retries);
+    mirror(this.gpuSeconds, status.gpuSeconds);
   }
 
   /** Drops a deleted job's series. */
-  forgetJob(namespace: string, job: string): void {
-    this.rowsPerSecond.remove({ namespace, job });
-    this.gpuSeconds.remove({ namespace, job });
-    this.modelBusy.remove({ namespace, job });
-    for (const state of ['pending', 'running', 'succeeded', 'failed', 'retries']) this.shards.remove({ namespace, job, state });
-    for (const kind of ['total', 'processed', 'failed']) this.rows.remove({ namespace, job, kind });
-    for (const p of ['Pending', 'Running', 'Merging', 'Succeeded', 'Failed', 'Suspended']) this.phase.remove({ namespace, job, phase: p });
+  forgetJob(namespace: string, name: string): void {
+    const job: JobLabels = { namespace, name };
+    for (const p of PHASES) this.phase.remove({ ...job, phase: p });
+    for (const state of SHARD_STATES) this.shards.remove({ ...job, state });
+    for (const g of [this.inputRows, this.rowsPerSecond, this.modelBusy, this.inputWait, this.outputWait, this.gpuHourlyCost]) g.remove(job);
+    for (const c of [this.rowsProcessed, this.rowsFailed, this.shardRetries, this.gpuSeconds]) c.remove(job);
+    this.counted.delete(`${namespace}/${name}`);
   }
+}
+
+/** spec.worker.gpuHourlyCost of an unchecked spec (the informer's object), if it is a number. */
+function hourlyCostOf(spec: unknown): number | undefined {
+  const worker = (spec as { worker?: unknown } | undefined)?.worker;
+  const cost = (worker as { gpuHourlyCost?: unknown } | undefined)?.gpuHourlyCost;
+  return typeof cost === 'number' && Number.isFinite(cost) ? cost : undefined;
 }

@@ -184,7 +184,7 @@ test('a valid job: finalizer first, a plan, at most `parallelism` shard Jobs; de
     most = Math.max(most, live);
   }
   expect(most).toBe(2);
-  expect(await metrics.registry.metrics()).toContain(`bij_phase{namespace="${NS}",job="ok",phase="Running"} 1`);
+  expect(await metrics.registry.metrics()).toContain(`bij_phase{namespace="${NS}",name="ok",phase="Running"} 1`);
 
   // What a worker would leave under the run's shards/ prefix: the deletion must clean it up.
   const leftover = join(outDir('ok'), '_bij', s.runId!, 'shards', 'leftover.bin');

@@ -173,7 +173,7 @@ export class Controller {
     // the finalizer). The delete event may already have dropped its metric series, so only a job that
     // is still in the cache gets its gauges set; a gone one is forgotten again.
     if (!this.bijs.get(name, namespace)) this.o.metrics.forgetJob(namespace, name);
-    else if (result.status) this.o.metrics.observeJob(namespace, name, result.status);
+    else if (result.status) this.o.metrics.observeJob(namespace, name, result.status, obj.spec);
     return result.requeueAfterMs;
   }
 
