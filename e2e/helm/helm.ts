@@ -6,6 +6,7 @@
 import * as k8s from '@kubernetes/client-node';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
+import https from 'node:https';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
@@ -124,12 +125,39 @@ export async function prometheusOperatorCrds(): Promise<k8s.V1CustomResourceDefi
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** An HTTPS request to the API server as `kc`'s user, the body sent as given (JSON): client-node's
+ * typed clients re-serialize objects through their models, which drops fields they spell differently
+ * (a CRD's `x-kubernetes-int-or-string`), so the objects helm rendered are sent untouched this way. */
+export async function apiRequest(kc: k8s.KubeConfig, method: string, urlPath: string, body?: unknown): Promise<{ status: number; body: string }> {
+  const url = new URL(urlPath, kc.getCurrentCluster()!.server);
+  const opts: https.RequestOptions = { method, headers: { 'Content-Type': 'application/json', Accept: 'application/json' } };
+  await kc.applyToHTTPSOptions(opts);
+  return new Promise((resolve, reject) => {
+    const req = https.request(url, opts, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (text += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+    });
+    req.on('error', reject);
+    req.end(body === undefined ? undefined : JSON.stringify(body));
+  });
+}
+
+/** The collection URL of an object (kind -> resource by the API server's discovery). */
+class ObjectPaths extends k8s.KubernetesObjectApi {
+  createPath(o: k8s.KubernetesObject): Promise<string> {
+    return this.specUriPath(structuredClone(o), 'create');
+  }
+}
+
 /** Creates CRDs (or leaves existing ones) and waits until each is Established. */
 export async function installCrds(kc: k8s.KubeConfig, crds: k8s.V1CustomResourceDefinition[], timeoutMs = 30_000): Promise<void> {
-  const api = kc.makeApiClient(k8s.ApiextensionsV1Api);
   for (const body of crds) {
-    await api.createCustomResourceDefinition({ body }).catch((e: { code?: number }) => (e.code === 409 ? undefined : Promise.reject(e)));
+    const r = await apiRequest(kc, 'POST', '/apis/apiextensions.k8s.io/v1/customresourcedefinitions', body);
+    if (r.status !== 201 && r.status !== 409) throw new Error(`creating CRD ${body.metadata?.name}: ${r.status} ${r.body}`);
   }
+  const api = kc.makeApiClient(k8s.ApiextensionsV1Api);
   const deadline = Date.now() + timeoutMs;
   for (const crd of crds) {
     for (;;) {
@@ -139,21 +167,33 @@ export async function installCrds(kc: k8s.KubeConfig, crds: k8s.V1CustomResource
       await sleep(100);
     }
   }
-  // The discovery the API server serves for a new group can lag its Established condition a little.
-  await sleep(500);
 }
 
-/** Sends each object to the API server as a create with a server-side dry run (dryRun=All): the
- * server validates it (schema, admission, RBAC escalation) and stores nothing. Returns failures. */
+/** Sends each object, as rendered, to the API server as a create with a server-side dry run
+ * (dryRun=All): the server validates it (schema, admission, RBAC escalation) and stores nothing.
+ * Returns the failures, each naming the object and the server's message. */
 export async function dryRunCreate(kc: k8s.KubeConfig, objs: Obj[]): Promise<string[]> {
-  const client = k8s.KubernetesObjectApi.makeApiClient(kc);
+  const paths = kc.makeApiClient(ObjectPaths);
   const failures: string[] = [];
   for (const o of objs) {
-    try {
-      await client.create(o, undefined, 'All', 'helm-test');
-    } catch (e) {
-      const body = (e as { body?: unknown }).body;
-      failures.push(`${o.kind}/${o.metadata.name}: ${typeof body === 'string' ? body : JSON.stringify(body) ?? String(e)}`);
+    let collection: string;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        collection = await paths.createPath(o);
+        break;
+      } catch (e) {
+        // discovery of a just-established CRD's group can lag a moment
+        if (attempt >= 20) throw e;
+        await sleep(250);
+      }
+    }
+    const r = await apiRequest(kc, 'POST', `${collection}?dryRun=All&fieldManager=helm-test`, o);
+    if (r.status !== 201) {
+      let message = r.body;
+      try {
+        message = (JSON.parse(r.body) as { message?: string }).message ?? r.body;
+      } catch { /* not JSON */ }
+      failures.push(`${o.kind}/${o.metadata.name}: ${r.status} ${message}`);
     }
   }
   return failures;
