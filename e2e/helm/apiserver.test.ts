@@ -6,7 +6,7 @@
  * in two namespaces, which must not collide, and the RBAC they grant as the API server judges it.
  */
 import * as k8s from '@kubernetes/client-node';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { useControlPlane } from '../support/control-plane.js';
@@ -25,6 +25,8 @@ beforeAll(async () => {
   const core = kc.makeApiClient(k8s.CoreV1Api);
   for (const name of ['bij-system', 'team-a', 'team-b', 'jobs-a']) await core.createNamespace({ body: { metadata: { name } } });
 }, 300_000);
+
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const summary = (objs: Obj[]) => objs.map((o) => `${o.kind}/${o.metadata.name}`);
 

@@ -5,7 +5,7 @@
  * by name. (e2e/helm/apiserver.test.ts sends the rendered objects to a real API server;
  * install.test.ts installs the chart and runs a job under its operator.)
  */
-import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parse, stringify } from 'yaml';
@@ -166,10 +166,12 @@ describe('values.schema.json refuses a wrong value, naming it', () => {
   });
 
   test('and from a values file too, as `helm install -f` reads it', async () => {
-    const file = path.join(mkdtempSync(path.join(tmpdir(), 'bij-helm-values-')), 'values.yaml');
+    const dir = mkdtempSync(path.join(tmpdir(), 'bij-helm-values-'));
+    const file = path.join(dir, 'values.yaml');
     writeFileSync(file, stringify({ replicas: '2', leaderElection: { enabled: 'true' } }));
     expect(readFileSync(file, 'utf8')).toMatch(/replicas: "2"/);
     const r = await helm(['template', 'bij', CHART, '-f', file]);
+    rmSync(dir, { recursive: true, force: true });
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/at '\/replicas': got string, want integer/);
     expect(r.stderr).toMatch(/at '\/leaderElection\/enabled': got string, want boolean/);

@@ -5,7 +5,7 @@
  */
 import * as k8s from '@kubernetes/client-node';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import https from 'node:https';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -18,6 +18,7 @@ export const CHART = chartDir();
 export interface Run { code: number; stdout: string; stderr: string }
 
 const home = mkdtempSync(path.join(tmpdir(), 'bij-helm-home-'));
+afterAll(() => rmSync(home, { recursive: true, force: true }));
 
 /** Runs helm; never throws (the exit code and output are the result). */
 export async function helm(args: string[], o: { kubeconfig?: string; input?: string } = {}): Promise<Run> {
