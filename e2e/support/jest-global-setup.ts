@@ -1,10 +1,12 @@
 /**
- * Jest's globalSetup: builds the S3 server the tests start (SeaweedFS, s3-server.ts) once, before any
- * test file runs, if the cache lacks it, so that no test's beforeAll waits minutes for a build. A
- * failed build is reported here and again, with its cause, by every S3 test.
+ * Jest's globalSetup: builds the S3 server the tests start (SeaweedFS, s3-server.ts), the control
+ * plane and helm (the chart tests') once, before any test file runs, if the cache lacks them, so that
+ * no test's beforeAll waits minutes for a build. A failed build is reported here and again, with its
+ * cause, by every test that needs it.
  */
 import { buildControlPlane } from '../../cluster/src/control-plane/binaries.js';
 import { buildPrometheusTools } from '../prometheus/binaries.js';
+import { helmBinary } from '../../cluster/src/tools/helm.js';
 import { s3ServerBinary } from './s3-server.js';
 
 export default async function globalSetup(): Promise<void> {
@@ -23,9 +25,15 @@ export default async function globalSetup(): Promise<void> {
   const cpStarted = Date.now();
   try {
     await buildControlPlane({ onBuild: (i) => process.stderr.write(`\njest: building ${i.module}@${i.version} into ${i.bin} (minutes, once)\n`) });
+    if (Date.now() - cpStarted > 1000) process.stderr.write(`jest: control plane built in ${Math.round((Date.now() - cpStarted) / 1000)} s\n`);
   } catch (e) {
     process.stderr.write(`\njest: cannot build the control plane; the Kubernetes tests will fail: ${(e as Error).message}\n`);
-    return;
   }
-  if (Date.now() - cpStarted > 1000) process.stderr.write(`jest: control plane built in ${Math.round((Date.now() - cpStarted) / 1000)} s\n`);
+  const helmStarted = Date.now();
+  try {
+    await helmBinary({ onBuild: (i) => process.stderr.write(`\njest: building helm, ${i.module}@${i.version}, into ${i.bin} (minutes, once)\n`) });
+    if (Date.now() - helmStarted > 1000) process.stderr.write(`jest: helm built in ${Math.round((Date.now() - helmStarted) / 1000)} s\n`);
+  } catch (e) {
+    process.stderr.write(`\njest: cannot build helm; the chart tests (e2e/helm) will fail: ${(e as Error).message}\n`);
+  }
 }

@@ -28,7 +28,7 @@ beforeAll(async () => {
   const kc = cp().kubeConfig();
   core = kc.makeApiClient(k8s.CoreV1Api);
   batch = kc.makeApiClient(k8s.BatchV1Api);
-  kubelet = await startProcessKubelet({ controlPlane: cp(), gpus: 2, workDir, imageMap, log: silentLogger(), baseEnv: { PATH: process.env.PATH ?? '' } });
+  kubelet = await startProcessKubelet({ controlPlane: cp(), gpus: 2, workDir, imageMap, log: silentLogger(), baseEnv: { PATH: process.env.PATH ?? '' }, restartBackoffMs: 500 });
 }, 60_000);
 afterAll(async () => {
   await kubelet?.stop();
@@ -221,6 +221,61 @@ test('a pod deleted before it started is never started, and goes', async () => {
   } finally {
     kubelet.onPodStarted = undefined;
   }
+});
+
+test('restartPolicy Always (a Deployment\'s pods): a container that exits is restarted in place after a back-off; the pod stays Running', async () => {
+  const count = path.join(workDir, 'always-count');
+  await createPod('always', podSpec(`
+    const fs = require('fs');
+    const n = fs.existsSync(${JSON.stringify(count)}) ? Number(fs.readFileSync(${JSON.stringify(count)}, 'utf8')) : 0;
+    fs.writeFileSync(${JSON.stringify(count)}, String(n + 1));
+    console.log('run ' + n);
+    if (n === 0) process.exit(3);
+    setInterval(() => {}, 1000);`, { restartPolicy: 'Always' }));
+  const backOff = await until('CrashLoopBackOff', async () => {
+    const c = (await readPod('always')).status?.containerStatuses?.[0];
+    return c?.state?.waiting?.reason === 'CrashLoopBackOff' || c?.state?.running && c.restartCount === 1 ? c : undefined;
+  });
+  expect(backOff.lastState?.terminated).toMatchObject({ exitCode: 3, reason: 'Error' });
+  const pod = await until('the second run', async () => {
+    const p = await readPod('always');
+    return p.status?.containerStatuses?.[0].state?.running && p.status.containerStatuses[0].restartCount === 1 ? p : undefined;
+  });
+  expect(pod.status?.phase).toBe('Running');
+  expect(pod.status?.containerStatuses?.[0]).toMatchObject({ ready: true, restartCount: 1, lastState: { terminated: { exitCode: 3 } } });
+  expect(readFileSync(count, 'utf8')).toBe('2');
+  expect((await apiGet(`/api/v1/namespaces/${ns}/pods/always/log`)).body).toBe('run 0\nrun 1\n');
+  await core.deleteNamespacedPod({ namespace: ns, name: 'always', gracePeriodSeconds: 5 });
+  await until('the pod to be gone', async () => readPod('always').then(() => undefined, (e: { code?: number }) => (e.code === 404 ? true : undefined)));
+  expect(kubelet.running().some((r) => r.pod === 'always')).toBe(false);
+});
+
+test('the service-account token: a pod mounting it reaches the API server as its ServiceAccount through KUBECONFIG; automountServiceAccountToken false gets none', async () => {
+  await core.createNamespacedServiceAccount({ namespace: ns, body: { metadata: { name: 'reader' } } });
+  // What an in-cluster client does with the kubeconfig: the server, the CA file, the token file.
+  await createPod('sa', podSpec(`
+    const fs = require('fs'); const path = require('path'); const https = require('https');
+    const cfg = fs.readFileSync(process.env.KUBECONFIG, 'utf8');
+    const dir = path.dirname(process.env.KUBECONFIG);
+    const server = /server: (\\S+)/.exec(cfg)[1];
+    const req = https.request(server + '/apis/authentication.k8s.io/v1/selfsubjectreviews', {
+      method: 'POST', ca: fs.readFileSync(path.join(dir, 'ca.crt')),
+      headers: { authorization: 'Bearer ' + fs.readFileSync(path.join(dir, 'token'), 'utf8'), 'content-type': 'application/json' },
+    }, (res) => { let b = ''; res.on('data', (d) => (b += d)); res.on('end', () => {
+      fs.writeFileSync(process.env.BIJ_TERMINATION_LOG, JSON.stringify([res.statusCode, JSON.parse(b).status.userInfo, fs.readFileSync(path.join(dir, 'namespace'), 'utf8')]));
+    }); });
+    req.end(JSON.stringify({ apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview' }));`, { serviceAccountName: 'reader' }));
+  const pod = await terminalPod('sa');
+  expect(pod.status?.phase).toBe('Succeeded');
+  const [code, user, namespace] = JSON.parse(pod.status?.containerStatuses?.[0].state?.terminated?.message ?? 'null') as [number, { username: string; extra: Record<string, string[]> }, string];
+  expect(code).toBe(201);
+  expect(user.username).toBe(`system:serviceaccount:${ns}:reader`);
+  expect(user.extra['authentication.kubernetes.io/pod-name']).toEqual(['sa']);
+  expect(user.extra['authentication.kubernetes.io/pod-uid']).toEqual([pod.metadata!.uid]);
+  expect(namespace).toBe(ns);
+
+  await createPod('no-sa', podSpec("require('fs').writeFileSync(process.env.BIJ_TERMINATION_LOG, process.env.KUBECONFIG ?? 'none')", { automountServiceAccountToken: false }));
+  expect((await terminalPod('no-sa')).status?.containerStatuses?.[0].state?.terminated?.message).toBe('none');
 });
 
 test('stop() leaves no process behind; a kubelet started again fails the pods it lost, and still serves their logs', async () => {

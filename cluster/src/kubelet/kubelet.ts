@@ -6,15 +6,19 @@
  *
  * What it is not:
  * - No images: `imageMap` turns a container into an argv (by default the `bij-worker` image is this
- *   checkout's dist/worker/src/main.js run with this Node). An image it cannot map fails the pod with
- *   reason ImageNotMapped; it never runs something else in its place.
+ *   checkout's dist/worker/src/main.js, the `bij-operator` image its `bin/bij.js operator`, run with
+ *   this Node; image-map.ts). An image it cannot map fails the pod with reason ImageNotMapped; it never
+ *   runs something else in its place.
  * - One container per pod; init, sidecar and ephemeral containers are refused (UnsupportedPodSpec).
- * - No restarts: restartPolicy Never is all the operator uses. OnFailure and Always (the default for a
- *   bare pod) are refused with reason UnsupportedPodSpec rather than run without restarts.
- * - No volumes (emptyDir and projected service-account tokens are ignored; the process sees the host's
- *   files), no probes (a started process is Ready), no resource limits (requests only schedule; an
- *   nvidia.com/gpu capacity is advertised but pods run on the CPU), no networking (pod IP = host IP
- *   127.0.0.1), no resourceFieldRef in env.
+ * - restartPolicy Never (the operator's shard Jobs) and Always (a Deployment's pods, such as the
+ *   operator's own from the Helm chart: restarted in place with the kubelet's CrashLoopBackOff).
+ *   OnFailure is refused with reason UnsupportedPodSpec rather than run without its restarts.
+ * - No volumes (emptyDir is ignored; the process sees the host's files), except the projected
+ *   service-account token: a container that mounts it gets a bound token for the pod's ServiceAccount
+ *   and KUBECONFIG naming a kubeconfig that uses it (service-account.ts). No probes (a started process
+ *   is Ready), no resource limits (requests only schedule; an nvidia.com/gpu capacity is advertised but
+ *   pods run on the CPU), no networking (pod IP = host IP 127.0.0.1: two pods listening on one port
+ *   collide), no resourceFieldRef in env.
  * - stop() ends its processes without writing their status; a kubelet started again on the same node
  *   fails the pods that had a process (ContainerStatusUnknown), as the real kubelet does.
  *
@@ -52,6 +56,8 @@ export interface ProcessKubeletOptions {
   leaseRenewMs?: number;
   /** Node status heartbeat interval; default 60 s. */
   statusRenewMs?: number;
+  /** First restart delay of a restartPolicy Always container; default 10 s (the kubelet's), doubling to 5 min. */
+  restartBackoffMs?: number;
 }
 
 export interface ProcessKubelet {
@@ -80,6 +86,7 @@ export async function startProcessKubelet(o: ProcessKubeletOptions): Promise<Pro
   const pods = new PodWorkers({
     core, workDir: o.workDir, baseEnv: o.baseEnv ?? {}, imageMap: o.imageMap ?? defaultImageMap(repoRoot()), log,
     onPodStarted: (pod, pid) => kubelet?.onPodStarted?.(pod, pid),
+    apiServer: { url: o.controlPlane.url, caCert: pki.ca.cert }, restartBackoffMs: o.restartBackoffMs,
   });
   const server = await startLogsServer({
     tls: { cert: pki.kubeletServing.cert, key: pki.kubeletServing.key, ca: pki.ca.cert },

@@ -1,8 +1,9 @@
 /**
  * Pure: what the process kubelet can run, and how long a pod may run. One container, no init or
- * ephemeral containers, restartPolicy Never (all the operator uses: it decides about retries itself).
- * OnFailure or Always would need restarts in place, which this kubelet does not do: such a pod is
- * refused with a reason rather than run with a policy it would not honour.
+ * ephemeral containers, restartPolicy Never (all the operator's shard Jobs use: it decides about
+ * retries itself) or Always (a Deployment's pods, e.g. the operator's own from the Helm chart: the
+ * container is restarted in place with the kubelet's back-off). OnFailure is refused with a reason
+ * rather than run with a policy it would not honour.
  */
 import type { V1Pod } from '@kubernetes/client-node';
 
@@ -16,7 +17,8 @@ export function unsupportedReason(pod: V1Pod): string | undefined {
   if ((spec.initContainers ?? []).length > 0) return `${where}: spec.initContainers is not supported by the process kubelet (${spec.initContainers!.map((c) => c.name).join(', ')})`;
   if ((spec.ephemeralContainers ?? []).length > 0) return `${where}: spec.ephemeralContainers is not supported by the process kubelet`;
   if (spec.containers.length !== 1) return `${where}: the process kubelet runs exactly one container, spec.containers has ${spec.containers.length} (${spec.containers.map((c) => c.name).join(', ')})`;
-  if ((spec.restartPolicy ?? 'Always') !== 'Never') return `${where}: spec.restartPolicy ${spec.restartPolicy ?? 'Always'} is not supported by the process kubelet (it never restarts containers; use Never)`;
+  const policy = spec.restartPolicy ?? 'Always';
+  if (policy !== 'Never' && policy !== 'Always') return `${where}: spec.restartPolicy ${policy} is not supported by the process kubelet (it runs Never and Always)`;
   return undefined;
 }
 

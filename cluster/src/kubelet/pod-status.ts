@@ -4,7 +4,7 @@
  * (PodScheduled by the scheduler, DisruptionTarget by the eviction API) are kept: mergeConditions
  * replaces only the types this kubelet owns, and keeps lastTransitionTime while a status is unchanged.
  */
-import type { V1ContainerStatus, V1Pod, V1PodCondition, V1PodStatus } from '@kubernetes/client-node';
+import type { V1ContainerState, V1ContainerStatus, V1Pod, V1PodCondition, V1PodStatus } from '@kubernetes/client-node';
 
 export const RUNTIME_SCHEME = 'bij-process://';
 export const HOST_IP = '127.0.0.1';
@@ -56,6 +56,9 @@ export interface RunningInput {
   pid: number;
   startTime: Date;
   startedAt: Date;
+  /** restartPolicy Always: times the container was restarted in place, and how it last ended. */
+  restartCount?: number;
+  lastState?: V1ContainerState;
 }
 
 export function runningStatus(pod: V1Pod, r: RunningInput): V1PodStatus {
@@ -73,6 +76,39 @@ export function runningStatus(pod: V1Pod, r: RunningInput): V1PodStatus {
     containerStatuses: [{
       ...c, imageID: `${RUNTIME_SCHEME}${c.image}`, containerID: `${RUNTIME_SCHEME}${r.pid}`,
       ready: true, started: true, state: { running: { startedAt: ts(r.startedAt) } },
+      ...(r.restartCount ? { restartCount: r.restartCount } : {}), ...(r.lastState ? { lastState: r.lastState } : {}),
+    }],
+  };
+}
+
+/** The state of a container that ended (lastState of the next run). */
+export function terminatedState(t: { exitCode: number; signal?: number; message?: string; pid: number; startedAt: Date; finishedAt: Date }): V1ContainerState {
+  return {
+    terminated: {
+      exitCode: t.exitCode, ...(t.signal ? { signal: t.signal } : {}), reason: t.exitCode === 0 ? 'Completed' : 'Error',
+      ...(t.message ? { message: t.message } : {}), startedAt: ts(t.startedAt), finishedAt: ts(t.finishedAt),
+      containerID: `${RUNTIME_SCHEME}${t.pid}`,
+    },
+  };
+}
+
+/** restartPolicy Always: the container ended and waits to be started again (the pod stays Running). */
+export function backOffStatus(pod: V1Pod, b: { restartCount: number; lastState: V1ContainerState; delayMs: number; startTime: Date; now: Date }): V1PodStatus {
+  const c = baseContainerStatus(pod);
+  const notReady = { status: 'False', reason: 'ContainersNotReady', message: `containers with unready status: [${c.name}]` };
+  return {
+    phase: 'Running',
+    startTime: ts(b.startTime),
+    ...ips,
+    conditions: mergeConditions(pod.status?.conditions, [
+      { type: 'PodReadyToStartContainers', status: 'True' },
+      { type: 'Initialized', status: 'True' },
+      { type: 'ContainersReady', ...notReady },
+      { type: 'Ready', ...notReady },
+    ], b.now),
+    containerStatuses: [{
+      ...c, imageID: `${RUNTIME_SCHEME}${c.image}`, restartCount: b.restartCount, lastState: b.lastState,
+      state: { waiting: { reason: 'CrashLoopBackOff', message: `back-off ${Math.round(b.delayMs / 1000)}s restarting failed container=${c.name} pod=${pod.metadata?.name}_${pod.metadata?.namespace}(${pod.metadata?.uid})` } },
     }],
   };
 }

@@ -1,8 +1,10 @@
 /**
  * The pods bound to this node, each taken from the watch to a process and back to a final status:
- * start (env resolved, CreateContainerConfigError retried with backoff), running status, activeDeadline,
- * graceful deletion (SIGTERM the group, SIGKILL after the grace, final status, delete with grace 0),
- * and the verdict on pods a previous life of this kubelet had started (ContainerStatusUnknown).
+ * start (env resolved, the service-account token mounted, CreateContainerConfigError retried with
+ * backoff), running status, activeDeadline, graceful deletion (SIGTERM the group, SIGKILL after the
+ * grace, final status, delete with grace 0), restarts in place for restartPolicy Always (the kubelet's
+ * CrashLoopBackOff: 10 s doubling to 5 min, reset after 10 min running), and the verdict on pods a
+ * previous life of this kubelet had started (ContainerStatusUnknown).
  */
 import type * as k8s from '@kubernetes/client-node';
 import { mkdirSync, readdirSync, statSync } from 'node:fs';
@@ -13,8 +15,9 @@ import { parseEntries, plainText } from './log-format.js';
 import { PodApi } from './pod-api.js';
 import { containerEnv } from './pod-env.js';
 import { deadlineOf, graceSeconds, hadProcess, isTerminal, unsupportedReason, UNSUPPORTED } from './pod-spec.js';
-import { DEADLINE_EXCEEDED, exitCodeOf, lostStatus, runningStatus, terminatedStatus, terminationMessage, waitingStatus } from './pod-status.js';
+import { backOffStatus, DEADLINE_EXCEEDED, exitCodeOf, lostStatus, runningStatus, terminatedState, terminatedStatus, terminationMessage, waitingStatus } from './pod-status.js';
 import { readOr, signalGroup, spawnPodProcess, type PodProcess, type ProcessExit } from './process.js';
+import { mountServiceAccount, tokenProjection, type ApiServerAccess, type ServiceAccountFiles } from './service-account.js';
 
 export interface PodWorkersOptions {
   core: k8s.CoreV1Api;
@@ -23,6 +26,10 @@ export interface PodWorkersOptions {
   imageMap: ImageMap;
   log: Logger;
   onPodStarted: (pod: k8s.V1Pod, pid: number) => void;
+  /** The API server as pods reach it, for service-account tokens (service-account.ts). */
+  apiServer: ApiServerAccess;
+  /** First restart delay of a restartPolicy Always container (default 10 s, the kubelet's), doubling to 5 min. */
+  restartBackoffMs?: number;
 }
 
 interface Run {
@@ -40,6 +47,12 @@ interface Run {
   /** The running status is written before the final one. */
   runningWritten?: Promise<void>;
   exited?: Promise<void>;
+  /** restartPolicy Always: restarts so far, how the container last ended, and whether it waits to start again. */
+  restarts: number;
+  lastState?: k8s.V1ContainerState;
+  backingOff?: boolean;
+  /** The service-account token the process reads (service-account.ts), renewed until the pod ends. */
+  serviceAccount?: ServiceAccountFiles;
 }
 
 export interface LogSource {
@@ -117,7 +130,7 @@ export class PodWorkers {
     const container = pod.spec!.containers[0].name;
     const run: Run = {
       pod, dir, logFile: path.join(dir, `${container}.log`), terminationFile: path.join(dir, `${container}.termination-log`),
-      startTime, failures: 0, timers: [],
+      startTime, failures: 0, timers: [], restarts: 0,
     };
     this.runs.set(uid, run);
     const deadline = deadlineOf(pod, startTime);
@@ -131,6 +144,14 @@ export class PodWorkers {
     let env: Record<string, string>;
     try {
       env = await containerEnv(pod, container, this.api);
+      const projection = tokenProjection(pod, container);
+      if (projection && !run.serviceAccount) {
+        run.serviceAccount = await mountServiceAccount({
+          core: this.o.core, pod, projection, dir: path.join(run.dir, 'serviceaccount'), api: this.o.apiServer, log: this.o.log,
+        });
+      }
+      // The container's own KUBECONFIG, if it sets one, wins (as it would over in-cluster config).
+      env = { ...run.serviceAccount?.env, ...env };
     } catch (err) {
       if (this.stopping || run.cancelled) return this.endWithoutProcess(run);
       const delay = Math.min(10_000, 500 * 2 ** run.failures++);
@@ -141,6 +162,7 @@ export class PodWorkers {
       return;
     }
     if (this.stopping || run.cancelled) return this.endWithoutProcess(run);
+    run.backingOff = false;
     mkdirSync(run.dir, { recursive: true });
     let proc: PodProcess;
     try {
@@ -150,12 +172,15 @@ export class PodWorkers {
       this.runs.delete(pod.metadata!.uid!);
       this.finished.add(pod.metadata!.uid!);
       for (const t of run.timers) clearTimeout(t);
+      run.serviceAccount?.stop();
       await this.api.writeStatus(run.pod, terminatedStatus(run.pod, { exitCode: 128, reason: 'StartError', message, startTime: run.startTime, finishedAt: new Date() }));
       return;
     }
     run.proc = proc;
     this.o.log.debug({ pod: keyOf(pod), pid: proc.pid, argv }, 'pod started');
-    run.runningWritten = this.api.writeStatus(run.pod, runningStatus(run.pod, { pid: proc.pid, startTime: run.startTime, startedAt: proc.startedAt }));
+    run.runningWritten = this.api.writeStatus(run.pod, runningStatus(run.pod, {
+      pid: proc.pid, startTime: run.startTime, startedAt: proc.startedAt, restartCount: run.restarts, lastState: run.lastState,
+    }));
     run.exited = proc.exited.then((exit) => this.onExit(run, proc, exit));
     this.o.onPodStarted(run.pod, proc.pid);
     // deleted, or past its deadline, while it started
@@ -166,10 +191,10 @@ export class PodWorkers {
   private kill(run: Run, why: 'deadline' | 'deletion', grace: number, again = false): void {
     if (run.killedFor && !again) return;
     run.killedFor = why;
-    if (!run.proc) {
+    if (!run.proc || run.backingOff) {
       run.cancelled = true;
-      // waiting for a retry: end now rather than at the next attempt
-      if (run.failures > 0) {
+      // waiting for a retry or a restart: end now rather than at the next attempt
+      if (run.failures > 0 || run.backingOff) {
         for (const t of run.timers) clearTimeout(t);
         void this.endWithoutProcess(run);
       }
@@ -188,6 +213,7 @@ export class PodWorkers {
     if (!this.runs.has(uid)) return;
     this.runs.delete(uid);
     this.finished.add(uid);
+    run.serviceAccount?.stop();
     if (this.stopping) return;
     const now = new Date();
     const status = run.killedFor === 'deadline'
@@ -198,22 +224,48 @@ export class PodWorkers {
   }
 
   private async onExit(run: Run, proc: PodProcess, exit: ProcessExit): Promise<void> {
+    const code = exitCodeOf(exit.code, exit.signal);
+    const c = run.pod.spec!.containers[0];
+    const message = () => terminationMessage(readOr(run.terminationFile, ''), plainText(parseEntries(readOr(run.logFile, ''))), code, c.terminationMessagePolicy);
+    if ((run.pod.spec?.restartPolicy ?? 'Always') === 'Always' && !this.stopping && !run.killedFor && !run.pod.metadata?.deletionTimestamp) {
+      return this.restartLater(run, proc, exit, code, message());
+    }
     for (const t of run.timers) clearTimeout(t);
+    run.serviceAccount?.stop();
     const uid = run.pod.metadata!.uid!;
     this.runs.delete(uid);
     this.finished.add(uid);
     if (this.stopping) return;
     await run.runningWritten;
-    const code = exitCodeOf(exit.code, exit.signal);
-    const c = run.pod.spec!.containers[0];
-    const message = terminationMessage(readOr(run.terminationFile, ''), plainText(parseEntries(readOr(run.logFile, ''))), code, c.terminationMessagePolicy);
     await this.api.writeStatus(run.pod, terminatedStatus(run.pod, {
-      exitCode: code, signal: exit.code === null ? code - 128 : undefined, message, pid: proc.pid,
+      exitCode: code, signal: exit.code === null ? code - 128 : undefined, message: message(), pid: proc.pid,
       startTime: run.startTime, startedAt: proc.startedAt, finishedAt: exit.finishedAt,
       pod: run.killedFor === 'deadline' ? DEADLINE_EXCEEDED : undefined,
     }));
     this.o.log.debug({ pod: keyOf(run.pod), exitCode: code }, 'pod finished');
     if (run.pod.metadata?.deletionTimestamp || run.killedFor === 'deletion') await this.api.finishDeletion(run.pod);
+  }
+
+  /** restartPolicy Always: the container ended on its own; start it again after the kubelet's back-off. */
+  private async restartLater(run: Run, proc: PodProcess, exit: ProcessExit, code: number, message: string): Promise<void> {
+    await run.runningWritten;
+    const base = this.o.restartBackoffMs ?? 10_000;
+    // The kubelet forgets the back-off once a container ran 10 minutes (twice its 5 min cap).
+    const ranMs = exit.finishedAt.getTime() - proc.startedAt.getTime();
+    const steps = ranMs > 600_000 ? 0 : Math.min(run.restarts, 5);
+    const delayMs = Math.min(300_000, base * 2 ** steps);
+    run.restarts++;
+    run.proc = undefined;
+    run.backingOff = true;
+    run.lastState = terminatedState({
+      exitCode: code, signal: exit.code === null ? code - 128 : undefined, message, pid: proc.pid, startedAt: proc.startedAt, finishedAt: exit.finishedAt,
+    });
+    this.o.log.warn({ pod: keyOf(run.pod), exitCode: code, restarts: run.restarts, restartInMs: delayMs }, 'container exited; restarting it (restartPolicy Always)');
+    await this.api.writeStatus(run.pod, backOffStatus(run.pod, { restartCount: run.restarts, lastState: run.lastState, delayMs, startTime: run.startTime, now: new Date() }));
+    if (this.stopping || run.cancelled) return this.endWithoutProcess(run);
+    const mapping = this.o.imageMap(run.pod.spec!.containers[0]);
+    if ('error' in mapping) return this.endWithoutProcess(run); // cannot happen: it mapped before
+    run.timers.push(setTimeout(() => void this.launch(run, mapping.argv), delayMs));
   }
 
   /** Stops every process (SIGTERM, SIGKILL after its grace); writes no more status. */
@@ -222,6 +274,7 @@ export class PodWorkers {
     const all = [...this.runs.values()];
     for (const r of all) {
       for (const t of r.timers) clearTimeout(t);
+      r.serviceAccount?.stop();
       if (r.proc) {
         r.proc.signal('SIGTERM');
         const t = setTimeout(() => r.proc!.signal('SIGKILL'), (r.pod.spec?.terminationGracePeriodSeconds ?? 30) * 1000);
