@@ -79,7 +79,7 @@ test('every optional part on: ServiceMonitor, PrometheusRule from rules/bij-aler
   expect(service.metadata.labels).toMatchObject(sm.spec.selector.matchLabels);
   expect((service.spec as { ports: { name: string }[] }).ports.map((p) => p.name)).toContain(sm.spec.endpoints[0].port);
   expect(sm.spec.namespaceSelector).toEqual({ matchNames: ['bij-system'] });
-  expect(sm.spec.endpoints[0]).toMatchObject({ port: 'metrics', path: '/metrics', interval: '15s', scrapeTimeout: '10s', relabelings: ALL_ON.metrics.serviceMonitor.relabelings });
+  expect(sm.spec.endpoints[0]).toMatchObject({ port: 'metrics', path: '/metrics', honorLabels: true, interval: '15s', scrapeTimeout: '10s', relabelings: ALL_ON.metrics.serviceMonitor.relabelings });
 
   const rules = one(objs, 'PrometheusRule') as Obj & { spec: { groups: unknown[] } };
   const file = parse(readFileSync(path.join(CHART, 'rules', 'bij-alerts.yaml'), 'utf8')) as { groups: unknown[] };
