@@ -85,8 +85,9 @@ program.command('up')
   .addHelpText('after', [
     '',
     'Relative paths in jobs (model.uri, input.uri, output.uri) resolve against the folder bij up runs in:',
-    'the operator and every pod run there. Pods run this checkout\'s worker (dist/) for bij-worker images;',
-    'any other image fails its pod with reason ImageNotMapped.',
+    'the operator and every pod run there. Pods run this checkout\'s build (dist/): the worker for bij-worker',
+    'images, the operator for bij-operator images (as installed by the Helm chart, with the pod\'s',
+    'ServiceAccount token); any other image fails its pod with reason ImageNotMapped.',
     '',
     'It needs etcd, kube-apiserver, kube-controller-manager and kube-scheduler:',
     ...HOW_TO_GET_BINARIES.map((h) => `  - ${h}`),
