@@ -92,20 +92,25 @@ export function terminatedState(t: { exitCode: number; signal?: number; message?
   };
 }
 
+/** Started but not ready: the conditions of a pod whose one container waits (to start or to restart). */
+function notReadyConditions(pod: V1Pod, container: string, now: Date) {
+  const notReady = { status: 'False', reason: 'ContainersNotReady', message: `containers with unready status: [${container}]` };
+  return mergeConditions(pod.status?.conditions, [
+    { type: 'PodReadyToStartContainers', status: 'True' },
+    { type: 'Initialized', status: 'True' },
+    { type: 'ContainersReady', ...notReady },
+    { type: 'Ready', ...notReady },
+  ], now);
+}
+
 /** restartPolicy Always: the container ended and waits to be started again (the pod stays Running). */
 export function backOffStatus(pod: V1Pod, b: { restartCount: number; lastState: V1ContainerState; delayMs: number; startTime: Date; now: Date }): V1PodStatus {
   const c = baseContainerStatus(pod);
-  const notReady = { status: 'False', reason: 'ContainersNotReady', message: `containers with unready status: [${c.name}]` };
   return {
     phase: 'Running',
     startTime: ts(b.startTime),
     ...ips,
-    conditions: mergeConditions(pod.status?.conditions, [
-      { type: 'PodReadyToStartContainers', status: 'True' },
-      { type: 'Initialized', status: 'True' },
-      { type: 'ContainersReady', ...notReady },
-      { type: 'Ready', ...notReady },
-    ], b.now),
+    conditions: notReadyConditions(pod, c.name, b.now),
     containerStatuses: [{
       ...c, imageID: `${RUNTIME_SCHEME}${c.image}`, restartCount: b.restartCount, lastState: b.lastState,
       state: { waiting: { reason: 'CrashLoopBackOff', message: `back-off ${Math.round(b.delayMs / 1000)}s restarting failed container=${c.name} pod=${pod.metadata?.name}_${pod.metadata?.namespace}(${pod.metadata?.uid})` } },
@@ -116,17 +121,11 @@ export function backOffStatus(pod: V1Pod, b: { restartCount: number; lastState: 
 /** Pending, the container waiting (e.g. CreateContainerConfigError while a Secret is missing). */
 export function waitingStatus(pod: V1Pod, w: { reason: string; message: string; startTime: Date; now: Date }): V1PodStatus {
   const c = baseContainerStatus(pod);
-  const notReady = { status: 'False', reason: 'ContainersNotReady', message: `containers with unready status: [${c.name}]` };
   return {
     phase: 'Pending',
     startTime: ts(w.startTime),
     ...ips,
-    conditions: mergeConditions(pod.status?.conditions, [
-      { type: 'PodReadyToStartContainers', status: 'True' },
-      { type: 'Initialized', status: 'True' },
-      { type: 'ContainersReady', ...notReady },
-      { type: 'Ready', ...notReady },
-    ], w.now),
+    conditions: notReadyConditions(pod, c.name, w.now),
     containerStatuses: [{ ...c, state: { waiting: { reason: w.reason, message: w.message } } }],
   };
 }
