@@ -168,7 +168,7 @@ describe('bij run, local files', () => {
     expect(existsSync(join(root, 'out-none', '_SUCCESS'))).toBe(false);
   }, 60_000);
 
-  test('a job the CRD schema rejects is refused when applied, naming the field', async () => {
+  test('a job that fails validation is refused before anything starts, naming the field', async () => {
     const bad = job(root);
     delete (bad.spec.input as { idColumn?: string }).idColumn;
     const result = await runLocal(bad, { log: silentLogger(), timeoutMs: 30_000 });

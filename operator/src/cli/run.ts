@@ -55,7 +55,7 @@ export async function runCommand(file: string, opts: RunOptions, stdout: NodeJS.
     return 0;
   }
   const reason = result.phase === 'Rejected'
-    ? `rejected by the API server: ${result.message}`
+    ? `not a valid BatchInferenceJob: ${result.message}`
     : result.phase === 'TimedOut' ? result.message : result.message || 'the job failed';
   stdout.write(`Worker logs: ${result.workDir}\n`);
   stdout.write(`Failed: ${reason}\n`);

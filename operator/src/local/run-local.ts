@@ -13,7 +13,6 @@ import { KIND, type S3Storage } from '../api/spec.js';
 import type { BatchInferenceJobStatus } from '../api/status.js';
 import { Controller } from '../kube/controller.js';
 import { BIJ_REF, makeClients } from '../kube/clients.js';
-import { apiMessage, httpStatus } from '../kube/errors.js';
 import type { Logger } from '../log.js';
 import { OperatorMetrics } from '../metrics.js';
 import { openStorage } from '../../../worker/src/storage/index.js';
@@ -78,9 +77,15 @@ export async function runLocal(job: JobDocument, o: RunLocalOptions): Promise<Ru
   const namespace = o.namespace ?? job.metadata?.namespace ?? 'default';
   const name = job.metadata?.name ?? 'job';
   const workDir = o.workDir ?? mkdtempSync(join(tmpdir(), 'bij-run-'));
+  // The embedded API server does not validate custom resources against the CRD's schema: the same
+  // rules run here, before anything starts (e2e/real-api/crd-validation.test.ts holds them to the real
+  // apiserver's verdicts).
   const parsed = parseBatchInferenceJob({ ...job, metadata: { ...(job.metadata ?? {}), name, namespace } });
-  const identity = parsed.ok ? await localIdentity(openStorage({ s3: parsed.bij.spec.storage.s3 }), namespace, name, parsed.bij.spec) : undefined;
-  if (identity?.resumes) o.onResume?.(identity.resumes);
+  if (!parsed.ok) {
+    return { phase: 'Rejected', message: parsed.errors.map((e) => `${e.field}: ${e.message}`).join('; '), workDir };
+  }
+  const identity = await localIdentity(openStorage({ s3: parsed.bij.spec.storage.s3 }), namespace, name, parsed.bij.spec);
+  if (identity.resumes) o.onResume?.(identity.resumes);
   const server = await startApiServer({ crds: [buildCrd()], acceptClientUids: true });
   const kc = server.kubeConfig();
   const clients = makeClients(kc);
@@ -101,23 +106,16 @@ export async function runLocal(job: JobDocument, o: RunLocalOptions): Promise<Ru
   try {
     await runner.start();
     await controller.start();
-    try {
-      await clients.custom.createNamespacedCustomObject({
-        ...BIJ_REF, namespace,
-        body: { ...job, kind: KIND, metadata: { ...(job.metadata ?? {}), name, namespace, ...(identity ? { uid: identity.uid } : {}) } },
-      });
-    } catch (err) {
-      if (httpStatus(err) === 422 || httpStatus(err) === 400) {
-        return (result = { phase: 'Rejected', message: apiMessage(err), workDir });
-      }
-      throw err;
-    }
+    await clients.custom.createNamespacedCustomObject({
+      ...BIJ_REF, namespace,
+      body: { ...job, kind: KIND, metadata: { ...(job.metadata ?? {}), name, namespace, uid: identity.uid } },
+    });
     result = await follow(clients, namespace, name, workDir, o);
     // Stopping the operator lets its last reconcile finish, events included (they follow the status
     // write that ended the run).
     await stopOperator();
     if (result.phase === 'Succeeded' || result.phase === 'Failed') result.warnings = await warningsOf(clients, namespace, name);
-    if (identity?.resumes) result.resumed = identity.resumes;
+    if (identity.resumes) result.resumed = identity.resumes;
     return result;
   } finally {
     await stopOperator();

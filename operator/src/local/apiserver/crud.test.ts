@@ -1,4 +1,4 @@
-/** CRUD, optimistic concurrency, generation and the status subresource, through the real client-node. */
+/** What bij run relies on: CRUD, optimistic concurrency, generation and the status subresource, through the real client-node; and clear refusals of what only the real control plane serves. */
 import * as k8s from '@kubernetes/client-node';
 import { startHarness, statusOf, widget, TEST_GROUP, type Harness } from './testkit.js';
 
@@ -57,9 +57,8 @@ describe('core/v1', () => {
     expect(unconditional.data).toEqual({ n: '4' });
   });
 
-  test('generateName, a no-op update keeps the resourceVersion, secrets fold stringData into data', async () => {
-    const g = await h.core.createNamespacedSecret({ namespace: ns, body: { metadata: { generateName: 'tok-' }, stringData: { user: 'bob' } } });
-    expect(g.metadata!.name).toMatch(/^tok-[a-z0-9]{5}$/);
+  test('a no-op update keeps the resourceVersion, secrets fold stringData into data', async () => {
+    const g = await h.core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'tok' }, stringData: { user: 'bob' } } });
     expect(g.data).toEqual({ user: Buffer.from('bob').toString('base64') });
     expect(g.type).toBe('Opaque');
     expect((g as Record<string, unknown>).stringData).toBeUndefined();
@@ -67,7 +66,7 @@ describe('core/v1', () => {
     expect(same.metadata!.resourceVersion).toBe(g.metadata!.resourceVersion);
   });
 
-  test('pods: status is reset on create and written only through /status; spec is mostly immutable', async () => {
+  test('pods: status is reset on create and written only through /status', async () => {
     const pod = await h.core.createNamespacedPod({ namespace: ns, body: {
       metadata: { name: 'p1' }, spec: { containers: [{ name: 'c', image: 'busybox:1' }] }, status: { phase: 'Running' },
     } });
@@ -78,53 +77,31 @@ describe('core/v1', () => {
     const withStatus = await h.core.replaceNamespacedPodStatus({ namespace: ns, name: 'p1', body: { ...pod, status: { phase: 'Running' } } });
     expect(withStatus.status?.phase).toBe('Running');
     expect(withStatus.metadata?.generation).toBe(1);
-    const bad = await statusOf(h.core.replaceNamespacedPod({ namespace: ns, name: 'p1', body: { ...withStatus, spec: { ...withStatus.spec!, restartPolicy: 'Never' } } }));
-    expect(bad.code).toBe(422);
-    expect(bad.body.message).toContain('Pod "p1" is invalid: spec: Forbidden: pod updates may not change fields other than');
-    const invalid = await statusOf(h.core.createNamespacedPod({ namespace: ns, body: { metadata: { name: 'p2' }, spec: { containers: [{ name: 'c' }] } as k8s.V1PodSpec } }));
-    expect(invalid.body).toMatchObject({ code: 422, reason: 'Invalid', message: 'Pod "p2" is invalid: spec.containers[0].image: Required value',
-      details: { name: 'p2', kind: 'Pod', causes: [{ reason: 'FieldValueRequired', message: 'Required value', field: 'spec.containers[0].image' }] } });
+    const main = await h.core.replaceNamespacedPod({ namespace: ns, name: 'p1', body: { ...withStatus, status: { phase: 'Failed' } } });
+    expect(main.status?.phase).toBe('Running');
   });
 
-  test('namespaces are cluster-scoped and optional; events and field selectors', async () => {
-    const nsObj = await h.core.createNamespace({ body: { metadata: { name: 'team-a' } } });
-    expect(nsObj.status?.phase).toBe('Active');
-    expect((await h.core.listNamespace()).items.map((n) => n.metadata?.name)).toEqual(expect.arrayContaining(['default', 'kube-system', 'team-a']));
-    await h.core.createNamespacedEvent({ namespace: 'team-a', body: {
-      metadata: { name: 'e1' }, involvedObject: { kind: 'Widget', name: 'w', namespace: 'team-a' }, reason: 'Started', type: 'Normal', message: 'hi',
-    } });
-    await h.core.createNamespacedEvent({ namespace: 'team-a', body: { metadata: { name: 'e2' }, involvedObject: { kind: 'Pod', name: 'p' }, reason: 'Other' } });
-    const sel = await h.core.listNamespacedEvent({ namespace: 'team-a', fieldSelector: 'involvedObject.kind=Widget,reason=Started' });
-    expect(sel.items.map((e) => e.metadata?.name)).toEqual(['e1']);
-    expect((await statusOf(h.core.listNamespacedEvent({ namespace: 'team-a', fieldSelector: 'spec.nope=x' }))).body)
-      .toMatchObject({ code: 400, reason: 'BadRequest', message: 'field label not supported: spec.nope' });
-  });
-
-  test('list paging with limit and continue is a consistent snapshot', async () => {
-    for (const n of ['a', 'b', 'c', 'd', 'e']) await h.core.createNamespacedConfigMap({ namespace: 'paging', body: { metadata: { name: n } } });
-    const p1 = await h.core.listNamespacedConfigMap({ namespace: 'paging', limit: 2 });
-    expect(p1.items.map((i) => i.metadata?.name)).toEqual(['a', 'b']);
-    expect(p1.metadata?.remainingItemCount).toBe(3);
-    await h.core.deleteNamespacedConfigMap({ namespace: 'paging', name: 'd' });
-    const p2 = await h.core.listNamespacedConfigMap({ namespace: 'paging', limit: 2, _continue: p1.metadata!._continue });
-    const p3 = await h.core.listNamespacedConfigMap({ namespace: 'paging', limit: 2, _continue: p2.metadata!._continue });
-    expect([...p2.items, ...p3.items].map((i) => i.metadata?.name)).toEqual(['c', 'd', 'e']);
-    expect(p3.metadata?._continue).toBeUndefined();
-    expect(p3.metadata?.resourceVersion).toBe(p1.metadata?.resourceVersion);
-    const exact = await h.core.listNamespacedConfigMap({ namespace: 'paging', resourceVersion: p1.metadata!.resourceVersion, resourceVersionMatch: 'Exact' });
-    expect(exact.items.map((i) => i.metadata?.name)).toEqual(['a', 'b', 'c', 'd', 'e']);
-    expect((await h.core.listNamespacedConfigMap({ namespace: 'paging' })).items).toHaveLength(4);
-  });
-
-  test('dryRun=All validates and answers without storing', async () => {
-    const dry = await h.core.createNamespacedConfigMap({ namespace: ns, dryRun: 'All', body: { metadata: { name: 'dry' } } });
-    expect(dry.metadata?.name).toBe('dry');
+  test('what only the real control plane serves is refused with a 400 that says so', async () => {
+    for (const call of [
+      h.core.createNamespacedConfigMap({ namespace: ns, dryRun: 'All', body: { metadata: { name: 'dry' } } }),
+      h.core.listNamespacedConfigMap({ namespace: ns, limit: 2 }),
+      h.core.listNamespacedConfigMap({ namespace: ns, labelSelector: 'env in (a,b)' }),
+      h.core.listNamespacedEvent({ namespace: ns, fieldSelector: 'involvedObject.kind=Pod' }),
+    ]) {
+      const r = await statusOf(call);
+      expect(r.code).toBe(400);
+      expect(r.body.message).toMatch(/embedded API server of bij run/);
+    }
     expect((await statusOf(h.core.readNamespacedConfigMap({ namespace: ns, name: 'dry' }))).code).toBe(404);
+    const unnamed = await statusOf(h.core.createNamespacedSecret({ namespace: ns, body: { metadata: { generateName: 'tok-' } } }));
+    expect(unnamed.body).toMatchObject({ code: 422, message: expect.stringContaining('metadata.name: Required value') });
+    const ssa = await statusOf(h.core.patchNamespacedConfigMap({ namespace: ns, name: 'cc', body: { data: { n: '5' } } }, k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.StrategicMergePatch)));
+    expect(ssa.code).toBe(415);
   });
 });
 
 describe('label selectors', () => {
-  test('=, ==, !=, in, notin, exists and !exists', async () => {
+  test('=, ==, !=, exists and !exists', async () => {
     const mk = (name: string, labels: Record<string, string>) => h.core.createNamespacedConfigMap({ namespace: 'sel', body: { metadata: { name, labels } } });
     await mk('x1', { env: 'prod', tier: 'web' });
     await mk('x2', { env: 'dev', tier: 'db' });
@@ -133,15 +110,12 @@ describe('label selectors', () => {
     expect(await names('env=prod')).toEqual(['x1', 'x3']);
     expect(await names('env==prod,tier=web')).toEqual(['x1']);
     expect(await names('tier!=web')).toEqual(['x2', 'x3']);
-    expect(await names('env in (dev, qa)')).toEqual(['x2']);
-    expect(await names('tier notin (web)')).toEqual(['x2', 'x3']);
     expect(await names('tier')).toEqual(['x1', 'x2']);
     expect(await names('!tier')).toEqual(['x3']);
-    expect((await statusOf(h.core.listNamespacedConfigMap({ namespace: 'sel', labelSelector: 'a in b' }))).code).toBe(400);
   });
 });
 
-describe('batch/v1 and coordination.k8s.io/v1', () => {
+describe('batch/v1', () => {
   test('jobs: defaults and generated selector, status only through /status, generation on spec changes', async () => {
     const job = await h.batch.createNamespacedJob({ namespace: ns, body: {
       metadata: { name: 'j1' },
@@ -168,27 +142,13 @@ describe('batch/v1 and coordination.k8s.io/v1', () => {
     expect(up.metadata!.generation).toBe(2);
     const labelsOnly = await h.batch.replaceNamespacedJob({ namespace: ns, name: 'j1', body: { ...up, metadata: { ...up.metadata, labels: { x: 'y' } } } });
     expect(labelsOnly.metadata!.generation).toBe(2);
-
-    const bad = await statusOf(h.batch.createNamespacedJob({ namespace: ns, body: { metadata: { name: 'j2' }, spec: { template: { spec: { containers: [{ name: 'w', image: 'i' }] } } } } }));
-    expect(bad.body.message).toBe('Job.batch "j2" is invalid: spec.template.spec.restartPolicy: Unsupported value: "Always": supported values: "OnFailure", "Never"');
-    const long = 'j'.repeat(64);
-    const tooLong = await statusOf(h.batch.createNamespacedJob({ namespace: ns, body: { metadata: { name: long }, spec: { template: { spec: { restartPolicy: 'Never', containers: [{ name: 'w', image: 'i' }] } } } } }));
-    expect(tooLong.body.message).toContain(`spec.template.labels: Invalid value: "${long}": must be no more than 63 characters`);
   });
 
-  test('leases: create, renew with optimistic concurrency, create-on-update', async () => {
-    const lease = await h.coord.createNamespacedLease({ namespace: ns, body: { metadata: { name: 'leader' }, spec: { holderIdentity: 'a', leaseDurationSeconds: 15 } } });
-    const renewed = await h.coord.replaceNamespacedLease({ namespace: ns, name: 'leader', body: { ...lease, spec: { ...lease.spec, holderIdentity: 'b' } } });
-    expect(renewed.spec?.holderIdentity).toBe('b');
-    expect((await statusOf(h.coord.replaceNamespacedLease({ namespace: ns, name: 'leader', body: lease }))).code).toBe(409);
-    const made = await h.coord.replaceNamespacedLease({ namespace: ns, name: 'other', body: { metadata: { name: 'other' }, spec: { holderIdentity: 'c' } } });
-    expect(made.metadata?.uid).toBeDefined();
-  });
 });
 
 describe('custom resources', () => {
   test('CRUD, status subresource isolation, generation bump only on spec changes', async () => {
-    const created = await h.custom.createNamespacedCustomObject({ ...W, body: { ...widget('w1'), status: { phase: 'Done' } } });
+    const created = await h.custom.createNamespacedCustomObject({ ...W, body: { ...widget('w1', { replicas: 1 }), status: { phase: 'Done' } } });
     expect(created.metadata.generation).toBe(1);
     expect(created.status).toBeUndefined();
     expect(created.apiVersion).toBe(`${TEST_GROUP}/v1`);
@@ -219,41 +179,16 @@ describe('custom resources', () => {
     expect(del).toMatchObject({ kind: 'Status', status: 'Success', details: { name: 'w1', group: TEST_GROUP, kind: 'widgets' } });
   });
 
-  // client-node's V1JSONSchemaProps spells the x-kubernetes-* fields with underscores and renames them on the wire.
-  test('CRDs can be POSTed at run time and are then served', async () => {
-    const ext = h.kc.makeApiClient(k8s.ApiextensionsV1Api);
-    await ext.createCustomResourceDefinition({ body: {
-      metadata: { name: 'gadgets.test.bij.dev' },
-      spec: { group: TEST_GROUP, scope: 'Cluster', names: { plural: 'gadgets', kind: 'Gadget' },
-        versions: [{ name: 'v1alpha1', served: true, storage: true, schema: { openAPIV3Schema: { type: 'object', x_kubernetes_preserve_unknown_fields: true } } }] },
-    } });
-    const g = await h.custom.createClusterCustomObject({ group: TEST_GROUP, version: 'v1alpha1', plural: 'gadgets', body: { apiVersion: `${TEST_GROUP}/v1alpha1`, kind: 'Gadget', metadata: { name: 'g' }, x: 1 } });
-    expect(g.x).toBe(1);
-    const crd = await ext.readCustomResourceDefinition({ name: 'gadgets.test.bij.dev' });
-    expect(crd.status?.conditions?.find((c) => c.type === 'Established')?.status).toBe('True');
-  });
 });
 
-describe('discovery and kubeconfig', () => {
-  test('KubernetesObjectApi discovers resources and works on any served kind', async () => {
-    const objs = k8s.KubernetesObjectApi.makeApiClient(h.kc);
-    const created = await objs.create({ apiVersion: `${TEST_GROUP}/v1`, kind: 'Widget', metadata: { name: 'via-object-api', namespace: 'disc' }, spec: { input: { uri: 'u', idColumn: 'id' } } } as k8s.KubernetesObject);
-    expect(created.metadata?.uid).toBeDefined();
-    const job = await objs.read({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'default' } });
-    expect(job.metadata?.name).toBe('default');
-    const groups = await h.kc.makeApiClient(k8s.ApisApi).getAPIVersions();
-    expect(groups.groups.map((g) => g.name)).toEqual(expect.arrayContaining(['batch', 'coordination.k8s.io', TEST_GROUP, 'apiextensions.k8s.io']));
-    const version = await h.kc.makeApiClient(k8s.VersionApi).getCode();
-    expect(version.major).toBe('1');
-  });
-
+describe('kubeconfig', () => {
   test('the YAML kubeconfig loads into a KubeConfig and a wrong token is refused', async () => {
     const kc = new k8s.KubeConfig();
     kc.loadFromString(h.server.kubeConfigYaml());
     expect(kc.getCurrentCluster()?.server).toBe(h.server.url);
-    expect((await kc.makeApiClient(k8s.CoreV1Api).listNamespace()).items.length).toBeGreaterThan(0);
+    expect((await kc.makeApiClient(k8s.CoreV1Api).listNamespacedConfigMap({ namespace: ns })).items.length).toBeGreaterThan(0);
     const bad = new k8s.KubeConfig();
     bad.loadFromString(h.server.kubeConfigYaml().replace(h.server.token, 'wrong'));
-    expect((await statusOf(bad.makeApiClient(k8s.CoreV1Api).listNamespace())).code).toBe(401);
+    expect((await statusOf(bad.makeApiClient(k8s.CoreV1Api).listNamespacedConfigMap({ namespace: ns }))).code).toBe(401);
   });
 });

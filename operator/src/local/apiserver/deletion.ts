@@ -1,30 +1,23 @@
 /**
  * What a DELETE does to an object, following the generic registry (rest.BeforeDelete,
  * deletionFinalizersForGarbageCollection, markAsDeleting): graceful deletion for pods on a node, the
- * garbage collector's `orphan` / `foregroundDeletion` finalizers, and deletionTimestamp while finalizers remain.
+ * garbage collector's `foregroundDeletion` finalizer, and deletionTimestamp while finalizers remain.
  */
-import { rfc3339 } from './meta.js';
 import type { ResourceType } from './resource.js';
 import type { KObject, PropagationPolicy } from './types.js';
-import { clone, deepEqual } from './util.js';
+import { clone, deepEqual, rfc3339 } from './util.js';
 
-export const ORPHAN_FINALIZER = 'orphan';
 export const FOREGROUND_FINALIZER = 'foregroundDeletion';
 
 export type Deletion = { action: 'unchanged' } | { action: 'delete' } | { action: 'update'; object: KObject };
 
-/** The GC finalizers a deletion leaves: an explicit policy wins, then existing finalizers, then the default. */
-export function gcFinalizers(rt: ResourceType, version: string, finalizers: string[], explicit: PropagationPolicy | undefined): string[] {
-  const has = (f: string) => finalizers.includes(f);
-  const orphan = explicit ? explicit === 'Orphan' : has(ORPHAN_FINALIZER) ? true : has(FOREGROUND_FINALIZER) ? false : rt.defaultPropagation(version) === 'Orphan';
-  const foreground = explicit ? explicit === 'Foreground' : has(FOREGROUND_FINALIZER);
-  const out = finalizers.filter((f) => f !== ORPHAN_FINALIZER && f !== FOREGROUND_FINALIZER);
-  if (orphan) out.push(ORPHAN_FINALIZER);
-  if (foreground) out.push(FOREGROUND_FINALIZER);
-  return out;
+/** The finalizers a deletion leaves: Foreground adds `foregroundDeletion`, Background keeps what is there. */
+function gcFinalizers(finalizers: string[], policy: PropagationPolicy): string[] {
+  if (policy === 'Background' || finalizers.includes(FOREGROUND_FINALIZER)) return finalizers;
+  return [...finalizers, FOREGROUND_FINALIZER];
 }
 
-export function decideDeletion(rt: ResourceType, version: string, current: KObject, explicit: PropagationPolicy | undefined,
+export function decideDeletion(rt: ResourceType, current: KObject, policy: PropagationPolicy,
   requestedGrace: number | undefined, now: Date): Deletion {
   const cm = current.metadata!;
   const next = clone(current);
@@ -48,7 +41,7 @@ export function decideDeletion(rt: ResourceType, version: string, current: KObje
       graceful = true;
     }
   }
-  const finalizers = gcFinalizers(rt, version, cm.finalizers ?? [], explicit);
+  const finalizers = gcFinalizers(cm.finalizers ?? [], policy);
   if (finalizers.length) nm.finalizers = finalizers; else delete nm.finalizers;
   if (graceful) return { action: 'update', object: next };
   if (!finalizers.length) return { action: 'delete' };

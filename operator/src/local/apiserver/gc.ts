@@ -1,13 +1,12 @@
 /**
  * The garbage collector, run asynchronously soon after writes, as kube-controller-manager's does:
- * - owners being deleted with the `orphan` finalizer: drop their ownerReferences from dependents, then the finalizer;
  * - owners with `foregroundDeletion`: delete their dependents, and drop the finalizer once no dependent with
  *   blockOwnerDeletion remains;
  * - dependents whose owners (looked up by uid) are all gone or waiting on foreground deletion: delete them
  *   (foreground if they have dependents of their own and an owner waits); owners that still exist keep them,
  *   minus references to owners that are gone.
  */
-import { FOREGROUND_FINALIZER, ORPHAN_FINALIZER } from './deletion.js';
+import { FOREGROUND_FINALIZER } from './deletion.js';
 import { resourceId, type ResourceType } from './resource.js';
 import { ApiError } from './status.js';
 import type { Store } from './store.js';
@@ -75,11 +74,6 @@ export class GarbageCollector {
   private process(it: Item): boolean {
     const m = it.object.metadata!;
     const fins = m.finalizers ?? [];
-    if (m.deletionTimestamp && fins.includes(ORPHAN_FINALIZER)) {
-      for (const d of this.dependents(it.object)) this.removeRefs(d, [m.uid!]);
-      this.removeFinalizer(it, ORPHAN_FINALIZER);
-      return true;
-    }
     if (m.deletionTimestamp && fins.includes(FOREGROUND_FINALIZER)) {
       let changed = false;
       const deps = this.dependents(it.object);
@@ -111,8 +105,8 @@ export class GarbageCollector {
     }
     let policy: PropagationPolicy;
     if (waiting.length && this.dependents(it.object).length) policy = 'Foreground';
-    else policy = (m.finalizers ?? []).includes(ORPHAN_FINALIZER) ? 'Orphan' : (m.finalizers ?? []).includes(FOREGROUND_FINALIZER) ? 'Foreground' : 'Background';
-    this.store.delete(this.ref(it), m.namespace, m.name!, { propagationPolicy: policy, preconditions: { uid: m.uid } });
+    else policy = (m.finalizers ?? []).includes(FOREGROUND_FINALIZER) ? 'Foreground' : 'Background';
+    this.store.delete(this.ref(it), m.namespace, m.name!, { propagationPolicy: policy });
     return true;
   }
 

@@ -1,6 +1,6 @@
 /**
- * The bounded event history of one resource type (the watch cache's window): watches resume from it, and
- * lists at an older resourceVersion (paging, resourceVersionMatch=Exact) are rebuilt by undoing newer events.
+ * The bounded event history of one resource type (the watch cache's window): watches resume from it; one
+ * from before it gets 410 Gone, and the client re-lists.
  */
 import type { KObject } from './types.js';
 
@@ -16,7 +16,7 @@ export interface StoredEvent {
 
 export class History {
   private events: StoredEvent[] = [];
-  /** Every event with rv > compactedRv is retained: watches and snapshots from there on are possible. */
+  /** Every event with rv > compactedRv is retained: watches from there on can resume. */
   compactedRv: number;
 
   constructor(private readonly size: number, startRv: number) { this.compactedRv = startRv; }
@@ -35,17 +35,5 @@ export class History {
   compact(rv: number): void {
     this.events = this.events.filter((e) => e.rv > rv);
     this.compactedRv = Math.max(this.compactedRv, rv);
-  }
-
-  /** The objects as they were at `rv`, or undefined if that is before the retained window. */
-  snapshotAt(rv: number, current: Map<string, KObject>): Map<string, KObject> | undefined {
-    const newer = this.since(rv);
-    if (!newer) return undefined;
-    const snap = new Map(current);
-    for (let i = newer.length - 1; i >= 0; i--) {
-      const e = newer[i];
-      if (e.type === 'ADDED') snap.delete(e.key); else snap.set(e.key, e.prev!);
-    }
-    return snap;
   }
 }

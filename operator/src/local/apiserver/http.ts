@@ -1,16 +1,15 @@
-/** The HTTP front: bearer-token auth, discovery, fault injection, the request log, then resource routes. */
+/** The HTTP front: bearer-token auth, fault injection, the request log, then resource routes (no discovery: client-node's typed APIs need none). */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { apiGroup, apiGroupList, apiResourceList, apiVersions, versionInfo } from './discovery.js';
 import type { Faults } from './faults.js';
-import { parseRequest, type RequestInfo } from './requestinfo.js';
+import { parseRequest } from './requestinfo.js';
 import type { LoggedRequest, RequestLog } from './requestlog.js';
 import { handleResource, handleWatch, type Reply } from './routes.js';
 import { ApiError, internalError, pathNotFound, unauthorized } from './status.js';
 import type { Store } from './store.js';
 
-export interface HttpDeps { store: Store; faults: Faults; log: RequestLog; token: string; address: () => string }
+export interface HttpDeps { store: Store; faults: Faults; log: RequestLog; token: string }
 
-const PUBLIC = new Set(['/version', '/healthz', '/livez', '/readyz']);
+const PUBLIC = new Set(['/healthz', '/livez', '/readyz']);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function readBody(req: IncomingMessage): Promise<string> {
@@ -39,15 +38,6 @@ function send(res: ServerResponse, entry: LoggedRequest | undefined, r: Reply): 
   res.end(body);
 }
 
-function discovery(store: Store, info: RequestInfo, address: string): unknown {
-  if (info.prefix === 'api' && info.parts.length === 1) return apiVersions(address);
-  if (info.prefix === 'api' && info.parts.length === 2) return apiResourceList(store.registry, '', info.version);
-  if (info.prefix === 'apis' && info.parts.length === 1) return apiGroupList(store.registry);
-  if (info.prefix === 'apis' && info.parts.length === 2) return apiGroup(store.registry, info.group);
-  if (info.prefix === 'apis' && info.parts.length === 3) return apiResourceList(store.registry, info.group, info.version);
-  return undefined;
-}
-
 async function handle(deps: HttpDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://localhost');
   const method = req.method ?? 'GET';
@@ -56,17 +46,12 @@ async function handle(deps: HttpDeps, req: IncomingMessage, res: ServerResponse)
   try {
     const raw = await readBody(req);
     const path = url.pathname.replace(/\/+$/, '') || '/';
-    if (PUBLIC.has(path)) { send(res, entry, { code: 200, body: path === '/version' ? versionInfo() : 'ok' }); return; }
+    if (PUBLIC.has(path)) { send(res, entry, { code: 200, body: 'ok' }); return; }
     if (deps.token && req.headers.authorization !== `Bearer ${deps.token}`) throw unauthorized();
     const fault = deps.faults.decide(info);
     if (fault.latencyMs) await sleep(fault.latencyMs);
     if (fault.error) throw fault.error;
-    if (!info.isResource) {
-      const doc = method === 'GET' ? discovery(deps.store, info, deps.address()) : undefined;
-      if (!doc) throw pathNotFound();
-      send(res, entry, { code: 200, body: doc });
-      return;
-    }
+    if (!info.isResource) throw pathNotFound();
     if (info.verb === 'watch') {
       handleWatch(deps.store, info, res, url, () => { entry.status = 200; });
       return;

@@ -8,4 +8,3 @@ export type { LoggedRequest, RequestFilter } from './requestlog.js';
 export type { WatchSink, CloseMode } from './watch.js';
 export type { KObject, WatchEvent, DeleteOptions, PropagationPolicy } from './types.js';
 export { makeKubeConfig, kubeconfigYaml } from './kubeconfig.js';
-export { loadCRDs } from './load.js';

@@ -1,11 +1,7 @@
-/** batch/v1 Job: defaulting (SetDefaults_Job), generated selector and labels, validation, immutability. */
-import { defaultPodSpec, validatePodSpec } from './pods.js';
-import { validateLabels } from './meta.js';
+/** batch/v1 Job: defaulting (SetDefaults_Job) and the generated selector and labels, which the local runner relies on. */
+import { defaultPodSpec } from './pods.js';
 import { defineResource, type ResourceType } from './resource.js';
-import type { FieldError, KObject } from './types.js';
-import { deepEqual } from './util.js';
-
-const isInt = (v: unknown) => typeof v === 'number' && Number.isInteger(v);
+import type { KObject } from './types.js';
 
 function defaultJob(job: KObject): void {
   const spec = (job.spec ??= {});
@@ -40,58 +36,12 @@ function generateSelector(job: KObject): void {
   spec.selector = { matchLabels: { 'batch.kubernetes.io/controller-uid': uid } };
 }
 
-function validateJobSpec(spec: KObject): FieldError[] {
-  const errs: FieldError[] = [];
-  for (const f of ['parallelism', 'completions', 'backoffLimit', 'activeDeadlineSeconds', 'ttlSecondsAfterFinished']) {
-    const v = spec[f];
-    if (v === undefined) continue;
-    if (!isInt(v)) errs.push({ type: 'FieldValueTypeInvalid', field: `spec.${f}`, value: v, detail: 'must be an integer' });
-    else if (v < (f === 'activeDeadlineSeconds' ? 1 : 0)) {
-      errs.push({ type: 'FieldValueInvalid', field: `spec.${f}`, value: v, detail: f === 'activeDeadlineSeconds' ? 'must be greater than 0' : 'must be greater than or equal to 0' });
-    }
-  }
-  if (!['NonIndexed', 'Indexed'].includes(spec.completionMode)) {
-    errs.push({ type: 'FieldValueNotSupported', field: 'spec.completionMode', value: spec.completionMode, detail: 'supported values: "NonIndexed", "Indexed"' });
-  }
-  errs.push(...validateLabels(spec.template?.metadata?.labels, 'spec.template.labels'));
-  const podSpec = spec.template?.spec;
-  errs.push(...validatePodSpec(podSpec, 'spec.template.spec').filter((e) => !e.field.endsWith('.restartPolicy')));
-  if (podSpec && podSpec.restartPolicy !== 'OnFailure' && podSpec.restartPolicy !== 'Never') {
-    errs.push({ type: 'FieldValueNotSupported', field: 'spec.template.spec.restartPolicy', value: podSpec.restartPolicy ?? '', detail: 'supported values: "OnFailure", "Never"' });
-  }
-  const sel = spec.selector?.matchLabels ?? {};
-  const labels = spec.template?.metadata?.labels ?? {};
-  if (Object.entries(sel).some(([k, v]) => labels[k] !== v)) {
-    errs.push({ type: 'FieldValueInvalid', field: 'spec.template.metadata.labels', value: labels, detail: '`selector` does not match template `labels`' });
-  }
-  return errs;
-}
-
-const same = deepEqual;
-
-function validateJobUpdate(job: KObject, old: KObject): FieldError[] {
-  const errs: FieldError[] = [];
-  if (!same(job.spec?.selector, old.spec?.selector)) errs.push({ type: 'FieldValueInvalid', field: 'spec.selector', value: 'object', detail: 'field is immutable' });
-  if (job.spec?.completionMode !== old.spec?.completionMode) errs.push({ type: 'FieldValueInvalid', field: 'spec.completionMode', value: job.spec?.completionMode, detail: 'field is immutable' });
-  // The template may change only while the job is suspended (mutable scheduling directives), simplified.
-  if (!old.spec?.suspend && !same(job.spec?.template, old.spec?.template)) {
-    errs.push({ type: 'FieldValueInvalid', field: 'spec.template', value: 'object', detail: 'field is immutable' });
-  }
-  return errs;
-}
-
 export const jobs: ResourceType = defineResource({
-  group: 'batch', plural: 'jobs', kind: 'Job', categories: ['all'],
+  group: 'batch', plural: 'jobs', kind: 'Job',
   statusSubresource: true, tracksGeneration: true,
-  /** jobStrategy.DefaultGarbageCollectionPolicy: OrphanDependents for batch/v1, for backwards compatibility. */
-  defaultPropagation: (version) => (version === 'v1' ? 'Orphan' : 'Background'),
-  fieldSelectors: { 'status.successful': (o) => String(o.status?.succeeded ?? 0) },
   prepareForCreate(obj) { obj.status = {}; },
-  admit(obj, old, ctx) {
-    if (ctx.subresource) return { errors: [], warnings: [] };
+  admit(obj, _old, ctx) {
+    if (ctx.subresource) return;
     if (ctx.op === 'create') { defaultJob(obj); generateSelector(obj); } else defaultPodSpec(obj.spec?.template?.spec);
-    const errors = validateJobSpec(obj.spec ?? {});
-    if (old && ctx.op === 'update') errors.push(...validateJobUpdate(obj, old));
-    return { errors, warnings: [] };
   },
 });

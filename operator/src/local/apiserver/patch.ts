@@ -1,8 +1,7 @@
 /**
- * PATCH bodies: JSON merge patch (RFC 7386), JSON patch (RFC 6902, fast-json-patch), and strategic merge
- * patch for built-ins, which is applied as a merge patch: lists are replaced, not merged by key, and
- * `$patch`/`$retainKeys` directives are not understood. Custom resources reject strategic merge patch with
- * 415, as the real apiserver does; server-side apply is not supported (415).
+ * PATCH bodies: JSON merge patch (RFC 7386) and JSON patch (RFC 6902, fast-json-patch), which is what the
+ * operator and the local runner send. Strategic merge patch and server-side apply are a 415 naming the
+ * two accepted types: the real control plane (`bij up`) serves them.
  */
 import jsonpatch from 'fast-json-patch';
 import type { Operation } from 'fast-json-patch';
@@ -18,9 +17,7 @@ export const PATCH_CONTENT_TYPES: Record<string, PatchType> = {
   'application/apply-patch+cbor': 'apply',
 };
 
-// What this server accepts (the real one also accepts application/apply-patch+yaml).
-const ACCEPTED_CR = ['application/json-patch+json', 'application/merge-patch+json'];
-const ACCEPTED_BUILTIN = ['application/json-patch+json', 'application/merge-patch+json', 'application/strategic-merge-patch+json'];
+const ACCEPTED = ['application/json-patch+json', 'application/merge-patch+json'];
 
 export function mergePatch(target: unknown, patch: unknown): unknown {
   if (!isPlainObject(patch)) return clone(patch);
@@ -60,16 +57,13 @@ function applyJsonPatch(doc: KObject, ops: unknown): KObject {
   }
 }
 
-export function applyPatch(doc: KObject, type: PatchType, body: unknown, custom: boolean, contentType = ''): KObject {
+export function applyPatch(doc: KObject, type: PatchType, body: unknown, contentType = ''): KObject {
   switch (type) {
     case 'json': return applyJsonPatch(doc, body);
-    case 'strategic':
     case 'merge':
-      // Built-ins get merge-patch semantics for strategic merge patch (see the file comment).
-      if (type === 'strategic' && custom) throw unsupportedMediaType(contentType || 'application/strategic-merge-patch+json', ACCEPTED_CR);
       if (!isPlainObject(body)) throw badRequest(`json: cannot unmarshal ${Array.isArray(body) ? 'array' : typeof body} into Go value of type map[string]interface {}`);
       return mergePatch(doc, body) as KObject;
     default:
-      throw unsupportedMediaType(contentType || 'application/apply-patch+yaml', custom ? ACCEPTED_CR : ACCEPTED_BUILTIN);
+      throw unsupportedMediaType(contentType || 'application/apply-patch+yaml', ACCEPTED);
   }
 }

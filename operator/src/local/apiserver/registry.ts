@@ -1,4 +1,4 @@
-/** The served resource types, looked up by id (`jobs.batch`), by group + plural, or by group + kind. */
+/** The served resource types, looked up by id (`jobs.batch`) or by group + plural. */
 import { badRequest, pathNotFound } from './status.js';
 import { resourceId, type ResourceType } from './resource.js';
 
@@ -11,17 +11,9 @@ export class Registry {
   private byId = new Map<string, ResourceType>();
 
   add(rt: ResourceType): void { this.byId.set(resourceId(rt), rt); }
-  remove(rt: ResourceType): void { this.byId.delete(resourceId(rt)); }
-  all(): ResourceType[] { return [...this.byId.values()]; }
-  get(id: string): ResourceType | undefined { return this.byId.get(id); }
 
   find(group: string, plural: string): ResourceType | undefined {
     return this.byId.get(group ? `${plural}.${group}` : plural);
-  }
-
-  byKind(apiVersion: string, kind: string): ResourceType | undefined {
-    const group = apiVersion.includes('/') ? apiVersion.split('/')[0] : '';
-    return this.all().find((rt) => rt.group === group && rt.kind === kind);
   }
 
   resolve(ref: ResourceRef): Resolved {
@@ -37,15 +29,5 @@ export class Registry {
     if (!rt) throw pathNotFound();
     if (version && !rt.versions.includes(version)) throw badRequest(`version ${version} of ${resourceId(rt)} is not served`);
     return { rt, version: version ?? rt.storageVersion };
-  }
-
-  groups(): Map<string, string[]> {
-    const out = new Map<string, Set<string>>();
-    for (const rt of this.all()) {
-      const s = out.get(rt.group) ?? new Set<string>();
-      rt.versions.forEach((v) => s.add(v));
-      out.set(rt.group, s);
-    }
-    return new Map([...out].map(([g, s]) => [g, [...s]]));
   }
 }

@@ -23,28 +23,22 @@ export function parseBody(raw: string, contentType: string): unknown {
   }
 }
 
-function writeOptions(q: URLSearchParams, info: RequestInfo, warnings: string[]): WriteOptions {
-  const dryRun = q.getAll('dryRun');
-  if (dryRun.some((d) => d !== 'All')) throw badRequest(`dryRun: Unsupported value: "${dryRun.find((d) => d !== 'All')}": supported values: "All"`);
-  const fv = q.get('fieldValidation') ?? undefined;
-  if (fv && !['Ignore', 'Warn', 'Strict'].includes(fv)) throw badRequest(`fieldValidation: Unsupported value: "${fv}": supported values: "Ignore", "Warn", "Strict"`);
-  return {
-    namespace: info.namespace, name: info.name, dryRun: dryRun.length > 0, warnings,
-    fieldValidation: fv as WriteOptions['fieldValidation'],
-    subresource: info.subresource === 'status' ? 'status' : undefined,
-  };
+const NOT_HERE = (what: string) => badRequest(`${what} is not supported by the embedded API server of bij run; the real control plane (bij up) serves it`);
+
+function writeOptions(q: URLSearchParams, info: RequestInfo): WriteOptions {
+  if (q.getAll('dryRun').length) throw NOT_HERE('dryRun');
+  return { namespace: info.namespace, name: info.name, subresource: info.subresource === 'status' ? 'status' : undefined };
 }
 
 function deleteOptions(q: URLSearchParams, body: unknown): DeleteOptions {
   const b = isPlainObject(body) ? body : {};
-  const num = (v: string | null) => (v === null ? undefined : Number(v));
-  const bool = (v: string | null) => (v === null ? undefined : v === 'true');
+  if (q.getAll('dryRun').length || b.dryRun !== undefined) throw NOT_HERE('dryRun');
+  if (q.get('orphanDependents') !== null || b.orphanDependents !== undefined) throw NOT_HERE('orphanDependents');
+  if (b.preconditions !== undefined) throw NOT_HERE('a delete with preconditions');
+  const grace = q.get('gracePeriodSeconds');
   return {
     propagationPolicy: (q.get('propagationPolicy') ?? b.propagationPolicy ?? undefined) as PropagationPolicy | undefined,
-    orphanDependents: bool(q.get('orphanDependents')) ?? (b.orphanDependents as boolean | undefined),
-    gracePeriodSeconds: num(q.get('gracePeriodSeconds')) ?? (b.gracePeriodSeconds as number | undefined),
-    preconditions: b.preconditions as DeleteOptions['preconditions'],
-    dryRun: q.getAll('dryRun').length > 0 || (Array.isArray(b.dryRun) && b.dryRun.length > 0),
+    gracePeriodSeconds: grace !== null ? Number(grace) : (b.gracePeriodSeconds as number | undefined),
   };
 }
 
@@ -58,50 +52,40 @@ export function handleResource(store: Store, info: RequestInfo, req: IncomingMes
   if (rt.namespaced && !info.namespace && !['list', 'watch', 'deletecollection'].includes(info.verb)) throw pathNotFound();
   const ref = { group: rt.group, version: info.version, resource: rt.plural };
   const ns = rt.namespaced ? info.namespace : undefined;
-  const warnings: string[] = [];
-  const reply = (code: number, body: unknown): Reply => ({ code, body, headers: warnings.length ? { Warning: warnings.map((w) => `299 - ${JSON.stringify(w)}`) } : undefined });
+  const reply = (code: number, body: unknown): Reply => ({ code, body });
   const ct = mediaType(req);
 
   switch (info.verb) {
     case 'get': return reply(200, store.get(ref, ns, info.name!));
-    case 'list': return reply(200, store.list(ref, {
-      namespace: ns, labelSelector: q.get('labelSelector') ?? undefined, fieldSelector: q.get('fieldSelector') ?? undefined,
-      limit: q.get('limit') ? Number(q.get('limit')) : undefined, continue: q.get('continue') ?? undefined,
-      resourceVersion: q.get('resourceVersion') ?? undefined,
-      resourceVersionMatch: (q.get('resourceVersionMatch') ?? undefined) as 'Exact' | 'NotOlderThan' | undefined,
-    }));
+    case 'list':
+      if (q.get('limit') || q.get('continue')) throw NOT_HERE('paging (limit, continue)');
+      return reply(200, store.list(ref, { namespace: ns, labelSelector: q.get('labelSelector') ?? undefined, fieldSelector: q.get('fieldSelector') ?? undefined }));
     case 'create': {
       if (info.name) throw methodNotAllowed('create', groupResource(rt));
       const body = parseBody(raw, ct);
       if (!isPlainObject(body)) throw badRequest('the body of the request must be a JSON object');
-      return reply(201, store.create(ref, body as KObject, writeOptions(q, info, warnings)));
+      return reply(201, store.create(ref, body as KObject, writeOptions(q, info)));
     }
     case 'update': {
       const body = parseBody(raw, ct);
       if (!isPlainObject(body)) throw badRequest('the body of the request must be a JSON object');
       let existed = true;
       try { store.get(ref, ns, info.name!); } catch (err) { if (err instanceof ApiError && err.code === 404) existed = false; else throw err; }
-      const out = store.update(ref, body as KObject, writeOptions(q, info, warnings));
+      const out = store.update(ref, body as KObject, writeOptions(q, info));
       return reply(existed ? 200 : 201, out);
     }
     case 'patch': {
       const type = PATCH_CONTENT_TYPES[ct];
       if (!type) throw unsupportedMediaType(ct, Object.keys(PATCH_CONTENT_TYPES).slice(0, 3));
       const body = parseBody(raw, type === 'apply' ? 'yaml' : 'json');
-      return reply(200, store.patch(ref, ns, info.name!, type, body, { ...writeOptions(q, info, warnings), contentType: ct }));
+      return reply(200, store.patch(ref, ns, info.name!, type, body, { ...writeOptions(q, info), contentType: ct }));
     }
     case 'delete': {
       const opts = deleteOptions(q, parseBody(raw, ct));
       const r = store.delete(ref, ns, info.name!, opts);
-      if (!r.deleted) return reply(opts.orphanDependents === false ? 202 : 200, r.object);
+      if (!r.deleted) return reply(200, r.object);
       if (rt.returnDeletedObject) return reply(200, r.object);
       return reply(200, success({ name: info.name, group: rt.group || undefined, kind: rt.plural, uid: r.object.metadata?.uid }));
-    }
-    case 'deletecollection': {
-      const opts = deleteOptions(q, parseBody(raw, ct));
-      const list = store.list(ref, { namespace: ns, labelSelector: q.get('labelSelector') ?? undefined, fieldSelector: q.get('fieldSelector') ?? undefined });
-      const items = list.items.map((o) => store.delete(ref, o.metadata?.namespace, o.metadata!.name!, opts).object);
-      return reply(200, { ...list, items });
     }
     default: throw methodNotAllowed(info.verb, groupResource(rt));
   }
@@ -122,15 +106,11 @@ export function handleWatch(store: Store, info: RequestInfo, res: ServerResponse
   };
   let fieldSelector = q.get('fieldSelector') ?? undefined;
   if (info.name) fieldSelector = [`metadata.name=${info.name}`, fieldSelector].filter(Boolean).join(',');
-  const num = (k: string) => (q.get(k) ? Number(q.get(k)) : undefined);
   const watcher = store.watch({ group: rt.group, version: info.version, resource: rt.plural }, {
     namespace: rt.namespaced ? info.namespace : undefined,
     labelSelector: q.get('labelSelector') ?? undefined,
     fieldSelector,
     resourceVersion: q.get('resourceVersion') ?? undefined,
-    allowWatchBookmarks: q.get('allowWatchBookmarks') === 'true',
-    sendInitialEvents: q.get('sendInitialEvents') === 'true',
-    timeoutSeconds: num('timeoutSeconds'),
   }, {
     send(ev) { start(); res.write(`${JSON.stringify(ev)}\n`); },
     close(mode) {

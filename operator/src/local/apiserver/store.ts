@@ -9,24 +9,19 @@
  */
 import { randomUUID } from 'node:crypto';
 import { History, type StoredEvent } from './history.js';
-import { generateName, rfc3339, validateObjectMeta } from './meta.js';
 import { applyPatch } from './patch.js';
 import { Registry, type ResourceRef, type Resolved } from './registry.js';
 import { apiVersionOf, groupKind, groupResource, resourceId, type ResourceType } from './resource.js';
 import { parseFieldSelector, parseLabelSelector, matchesFields, matchesLabels } from './selectors.js';
-import {
-  ApiError, alreadyExists, badRequest, conflict, expired, failure, internalError, invalid, notFound, pathNotFound, timeout,
-} from './status.js';
-import type { DeleteOptions, FieldError, KObject, PatchType, PropagationPolicy } from './types.js';
-import { clone, deepEqual } from './util.js';
+import { ApiError, alreadyExists, badRequest, conflict, failure, internalError, invalid, notFound, pathNotFound, timeout } from './status.js';
+import type { DeleteOptions, KObject, PatchType, PropagationPolicy } from './types.js';
+import { clone, deepEqual, rfc3339 } from './util.js';
 import { WatchHub, Watcher, type WatchSink } from './watch.js';
 import { decideDeletion } from './deletion.js';
 
 export interface StoreOptions {
-  /** Events kept per resource type for watch resumption and consistent paging (default 1000). */
+  /** Events kept per resource type for watch resumption (default 1000). */
   historySize?: number;
-  /** Interval of BOOKMARK events for watches that allow them (default 60 s, as the apiserver). */
-  bookmarkIntervalMs?: number;
   clock?: () => Date;
   /** Keep a uid the client sets on create (the kube-apiserver always picks its own). Only `bij run`
    * uses it: the same job over the same output gets the same uid, hence the same run id, so a run that
@@ -40,20 +35,12 @@ export interface WriteOptions {
   /** For update: the name of the request (the URL's). */
   name?: string;
   subresource?: 'status';
-  dryRun?: boolean;
-  fieldValidation?: 'Ignore' | 'Warn' | 'Strict';
-  /** Receives warnings (unknown fields) that HTTP sends as `Warning` headers. */
-  warnings?: string[];
 }
 
 export interface ListOptions {
   namespace?: string;
   labelSelector?: string;
   fieldSelector?: string;
-  limit?: number;
-  continue?: string;
-  resourceVersion?: string;
-  resourceVersionMatch?: 'Exact' | 'NotOlderThan';
 }
 
 export interface WatchOptions {
@@ -62,12 +49,9 @@ export interface WatchOptions {
   fieldSelector?: string;
   /** Unset, '' or '0': start with ADDED events for the current objects. Otherwise resume after it. */
   resourceVersion?: string;
-  allowWatchBookmarks?: boolean;
-  sendInitialEvents?: boolean;
-  timeoutSeconds?: number;
 }
 
-export interface KList { apiVersion: string; kind: string; metadata: { resourceVersion: string; continue?: string; remainingItemCount?: number }; items: KObject[] }
+export interface KList { apiVersion: string; kind: string; metadata: { resourceVersion: string }; items: KObject[] }
 export interface DeleteResult { object: KObject; deleted: boolean; rt: ResourceType }
 
 interface Entry { rt: ResourceType; objects: Map<string, KObject>; history: History }
@@ -87,14 +71,12 @@ export class Store {
   private readonly byUid = new Map<string, { id: string; key: string }>();
   private readonly commitListeners: Array<(rt: ResourceType, ev: StoredEvent) => void> = [];
   readonly historySize: number;
-  bookmarkIntervalMs: number;
   readonly now: () => Date;
   private readonly acceptClientUids: boolean;
 
   constructor(opts: StoreOptions = {}) {
     this.acceptClientUids = opts.acceptClientUids ?? false;
     this.historySize = opts.historySize ?? 1000;
-    this.bookmarkIntervalMs = opts.bookmarkIntervalMs ?? 60_000;
     this.now = opts.clock ?? (() => new Date());
   }
 
@@ -104,21 +86,8 @@ export class Store {
   onCommit(fn: (rt: ResourceType, ev: StoredEvent) => void): void { this.commitListeners.push(fn); }
 
   register(rt: ResourceType): void {
-    const id = resourceId(rt);
-    const existing = this.entries.get(id);
     this.registry.add(rt);
-    if (existing) existing.rt = rt;
-    else this.entries.set(id, { rt, objects: new Map(), history: new History(this.historySize, this.rv) });
-  }
-
-  /** Stops serving a resource: its objects are deleted (DELETED events) and its watches end. */
-  unregister(id: string): void {
-    const e = this.entries.get(id);
-    if (!e) return;
-    for (const obj of [...e.objects.values()]) this.commit(e, 'DELETED', obj, obj);
-    this.hub.dropAll('graceful', id);
-    this.registry.remove(e.rt);
-    this.entries.delete(id);
+    this.entries.set(resourceId(rt), { rt, objects: new Map(), history: new History(this.historySize, this.rv) });
   }
 
   private entry(ref: ResourceRef): Resolved & { e: Entry } {
@@ -174,52 +143,22 @@ export class Store {
     for (const e of this.entries.values()) for (const object of e.objects.values()) yield { rt: e.rt, object };
   }
 
+  /** Lists at the current resourceVersion (no paging: bij run's lists are small). */
   list(ref: ResourceRef, opts: ListOptions = {}): KList {
     const { rt, version, e } = this.entry(ref);
     const labels = parseLabelSelector(opts.labelSelector);
-    const fields = parseFieldSelector(opts.fieldSelector, rt.fieldSelectors);
-    let atRv = this.rv;
-    let start = '';
-    if (opts.continue) {
-      let tok: { rv?: number; start?: string };
-      try { tok = JSON.parse(Buffer.from(opts.continue, 'base64').toString('utf8')); } catch { throw badRequest('continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)'); }
-      if (typeof tok.rv !== 'number' || typeof tok.start !== 'string') throw badRequest('continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)');
-      atRv = tok.rv; start = tok.start;
-    } else if (opts.resourceVersion && opts.resourceVersion !== '0') {
-      const want = parseRv(opts.resourceVersion);
-      if (want > this.rv) throw timeout(`Too large resource version: ${want}, current: ${this.rv}`);
-      // Exact when asked, and (legacy semantics) when paging from a given resourceVersion.
-      if (opts.resourceVersionMatch === 'Exact' || (opts.limit && !opts.resourceVersionMatch)) atRv = want;
-    }
-    let objects = e.objects;
-    if (atRv !== this.rv) {
-      const snap = e.history.snapshotAt(atRv, e.objects);
-      if (!snap) {
-        throw expired(opts.continue
-          ? 'The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.'
-          : `too old resource version: ${atRv} (${e.history.compactedRv})`);
-      }
-      objects = snap;
-    }
+    const fields = parseFieldSelector(opts.fieldSelector);
     const ns = rt.namespaced ? opts.namespace : undefined;
-    const keys = [...objects.keys()].filter((k) => k > start && (!ns || k.startsWith(`${ns}/`))).sort();
-    const matched = keys.map((k) => objects.get(k)!)
-      .filter((o) => matchesLabels(labels, o.metadata?.labels) && matchesFields(fields, o, rt.fieldSelectors));
-    const limit = opts.limit && opts.limit > 0 ? opts.limit : undefined;
-    const page = limit ? matched.slice(0, limit) : matched;
-    const metadata: KList['metadata'] = { resourceVersion: String(atRv) };
-    if (limit && matched.length > limit) {
-      const last = page[page.length - 1].metadata!;
-      metadata.continue = Buffer.from(JSON.stringify({ v: 'meta.k8s.io/v1', rv: atRv, start: keyOf(last.namespace, last.name!) })).toString('base64');
-      if (!labels.length && !fields.length) metadata.remainingItemCount = matched.length - limit;
-    }
+    const keys = [...e.objects.keys()].filter((k) => !ns || k.startsWith(`${ns}/`)).sort();
     // Typed (built-in) lists carry no apiVersion/kind on their items; unstructured (custom) lists do.
-    const items = page.map((o) => {
-      const p = clone(this.present(rt, version, o));
-      if (!rt.custom) { delete p.apiVersion; delete p.kind; }
-      return p;
-    });
-    return { apiVersion: apiVersionOf(rt, version), kind: rt.listKind, metadata, items };
+    const items = keys.map((k) => e.objects.get(k)!)
+      .filter((o) => matchesLabels(labels, o.metadata?.labels) && matchesFields(fields, o))
+      .map((o) => {
+        const p = clone(this.present(rt, version, o));
+        if (!rt.custom) { delete p.apiVersion; delete p.kind; }
+        return p;
+      });
+    return { apiVersion: apiVersionOf(rt, version), kind: rt.listKind, metadata: { resourceVersion: String(this.rv) }, items };
   }
 
   // ---- writes ----
@@ -229,19 +168,15 @@ export class Store {
     const obj = this.checkBody(rt, version, body, opts.namespace);
     const meta = obj.metadata!;
     if (meta.resourceVersion) throw internalError('resourceVersion should not be set on objects to be created');
-    if (!meta.name && meta.generateName) {
-      do meta.name = generateName(meta.generateName); while (e.objects.has(keyOf(meta.namespace, meta.name)));
-    }
-    if (!meta.name) throw invalid(groupKind(rt), '', [{ type: 'FieldValueRequired', field: 'metadata.name', detail: 'name or generateName is required' }]);
+    if (!meta.name) throw invalid(groupKind(rt), '', [{ type: 'FieldValueRequired', field: 'metadata.name', detail: 'name is required (the embedded API server of bij run does not generate names)' }]);
     meta.uid = this.acceptClientUids && typeof meta.uid === 'string' && meta.uid !== '' ? meta.uid : randomUUID();
     meta.creationTimestamp = rfc3339(this.now());
     delete meta.deletionTimestamp;
     delete meta.deletionGracePeriodSeconds;
     if (rt.tracksGeneration) meta.generation = 1; else delete meta.generation;
     rt.prepareForCreate?.(obj);
-    this.admit(rt, version, obj, undefined, 'create', opts);
+    rt.admit?.(obj, undefined, { op: 'create', subresource: opts.subresource });
     if (e.objects.has(keyOf(meta.namespace, meta.name))) throw alreadyExists(groupResource(rt), meta.name);
-    if (opts.dryRun) return clone(this.present(rt, version, obj));
     return clone(this.present(rt, version, this.commit(e, 'ADDED', obj, undefined)));
   }
 
@@ -288,22 +223,20 @@ export class Store {
         throw invalid(groupKind(rt), name, [{ type: 'FieldValueForbidden', field: 'metadata.finalizers', detail: `no new finalizers can be added if the object is being deleted, found new finalizers ${JSON.stringify(added)}` }]);
       }
     }
-    this.admit(rt, version, next, current, 'update', opts);
+    rt.admit?.(next, current, { op: 'update', subresource: opts.subresource });
     next.apiVersion = current.apiVersion;
     if (rt.tracksGeneration && specChanged(rt, next, current)) next.metadata!.generation = (cm.generation ?? 0) + 1;
     if (deepEqual(next, current)) return clone(this.present(rt, version, current)); // no-op: no new resourceVersion, no event
     if (cm.deletionTimestamp && !(next.metadata!.finalizers ?? []).length && !cm.deletionGracePeriodSeconds) {
-      if (opts.dryRun) return clone(this.present(rt, version, next));
       return clone(this.present(rt, version, this.commit(e, 'DELETED', current, current)));
     }
-    if (opts.dryRun) return clone(this.present(rt, version, next));
     return clone(this.present(rt, version, this.commit(e, 'MODIFIED', next, current)));
   }
 
   patch(ref: ResourceRef, namespace: string | undefined, name: string, type: PatchType, body: unknown, opts: WriteOptions & { contentType?: string } = {}): KObject {
     const { rt, version } = this.entry(ref);
     const current = this.get(ref, namespace, name);
-    const patched = applyPatch(current, type, body, rt.custom, opts.contentType);
+    const patched = applyPatch(current, type, body, opts.contentType);
     if (!patched.metadata || typeof patched.metadata !== 'object') patched.metadata = {};
     // A resourceVersion in the patch is a precondition; without one the patch applies to the latest object.
     if (!patched.metadata.resourceVersion) patched.metadata.resourceVersion = current.metadata!.resourceVersion;
@@ -315,17 +248,11 @@ export class Store {
     const key = keyOf(this.nsFor(rt, namespace), name);
     const current = e.objects.get(key);
     if (!current) throw notFound(groupResource(rt), name);
-    const cm = current.metadata!;
-    const pre = opts.preconditions ?? {};
-    if (pre.uid && pre.uid !== cm.uid) throw conflict(groupResource(rt), name, `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${cm.uid}`);
-    if (pre.resourceVersion && pre.resourceVersion !== cm.resourceVersion) {
-      throw conflict(groupResource(rt), name, `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${cm.resourceVersion}`);
-    }
-    const d = decideDeletion(rt, version, current, explicitPropagation(opts), opts.gracePeriodSeconds, this.now());
+    const d = decideDeletion(rt, current, propagation(opts), opts.gracePeriodSeconds, this.now());
     const out = (o: KObject, deleted: boolean): DeleteResult => ({ object: clone(this.present(rt, version, o)), deleted, rt });
     if (d.action === 'unchanged') return out(current, false);
-    if (d.action === 'delete') return out(opts.dryRun ? current : this.commit(e, 'DELETED', current, current), true);
-    return out(opts.dryRun ? d.object : this.commit(e, 'MODIFIED', d.object, current), false);
+    if (d.action === 'delete') return out(this.commit(e, 'DELETED', current, current), true);
+    return out(this.commit(e, 'MODIFIED', d.object, current), false);
   }
 
   // ---- watch ----
@@ -339,8 +266,7 @@ export class Store {
     const filter = {
       namespace: rt.namespaced ? opts.namespace : undefined,
       labels: parseLabelSelector(opts.labelSelector),
-      fields: parseFieldSelector(opts.fieldSelector, rt.fieldSelectors),
-      getters: rt.fieldSelectors,
+      fields: parseFieldSelector(opts.fieldSelector),
     };
     const id = resourceId(rt);
     let replay: StoredEvent[] | undefined = [];
@@ -355,23 +281,17 @@ export class Store {
       w.stop('graceful');
       return w;
     }
-    const bookmark = (annotations?: Record<string, string>) => w.send({ type: 'BOOKMARK', object: {
-      apiVersion: apiVersionOf(rt, version), kind: rt.kind, metadata: { resourceVersion: String(this.rv), ...(annotations ? { annotations } : {}) },
-    } });
     if (fromRv === undefined) {
       const keys = [...e.objects.keys()].sort();
       for (const k of keys) { const o = e.objects.get(k)!; if (w.matches(o)) w.send({ type: 'ADDED', object: this.present(rt, version, o) }); }
-      if (opts.sendInitialEvents && opts.allowWatchBookmarks) bookmark({ 'k8s.io/initial-events-end': 'true' });
     } else {
       for (const ev of replay) w.deliver(ev);
     }
     this.hub.add(w);
-    if (opts.allowWatchBookmarks) w.every(this.bookmarkIntervalMs, () => bookmark());
-    if (opts.timeoutSeconds && opts.timeoutSeconds > 0) w.after(opts.timeoutSeconds * 1000, () => w.stop('graceful'));
     return w;
   }
 
-  /** Forgets history up to now: watches and continue tokens from older resourceVersions get 410 Gone. */
+  /** Forgets history up to now: watches from older resourceVersions get 410 Gone. */
   compact(): void { for (const e of this.entries.values()) e.history.compact(this.rv); }
 
   // ---- helpers ----
@@ -394,17 +314,6 @@ export class Store {
     } else delete meta.namespace;
     return obj;
   }
-
-  private admit(rt: ResourceType, version: string, obj: KObject, old: KObject | undefined, op: 'create' | 'update', opts: WriteOptions): void {
-    const res = rt.admit?.(obj, old, { version, op, subresource: opts.subresource }) ?? { errors: [], warnings: [] };
-    const errors: FieldError[] = [...validateObjectMeta(obj, rt.nameRule), ...res.errors];
-    if (errors.length) throw invalid(groupKind(rt), obj.metadata?.name ?? '', errors);
-    const unknown = res.unknownFields ?? [];
-    if (unknown.length && opts.fieldValidation === 'Strict') {
-      throw badRequest(`strict decoding error: ${unknown.map((f) => `unknown field "${f}"`).join(', ')}`);
-    }
-    if (opts.fieldValidation !== 'Ignore') opts.warnings?.push(...res.warnings);
-  }
 }
 
 /** metadata.generation moves when anything but metadata (and status, where it is a subresource) changes. */
@@ -416,16 +325,11 @@ function specChanged(rt: ResourceType, a: KObject, b: KObject): boolean {
   return !deepEqual(strip(a), strip(b));
 }
 
-/** The policy the request names, if any (the default depends on the object's finalizers and type). */
-function explicitPropagation(opts: DeleteOptions): PropagationPolicy | undefined {
-  const p = opts.propagationPolicy;
-  if (p !== undefined) {
-    if (!['Background', 'Foreground', 'Orphan'].includes(p)) {
-      throw new ApiError(failure(422, 'Invalid', `DeleteOptions.meta.k8s.io "" is invalid: propagationPolicy: Unsupported value: "${p}": supported values: "Foreground", "Background", "Orphan"`));
-    }
-    return p;
+/** Background (the default) or Foreground; the embedded server does not orphan dependents. */
+function propagation(opts: DeleteOptions): PropagationPolicy {
+  const p = opts.propagationPolicy ?? 'Background';
+  if (p !== 'Background' && p !== 'Foreground') {
+    throw new ApiError(failure(422, 'Invalid', `DeleteOptions.meta.k8s.io "" is invalid: propagationPolicy: Unsupported value: "${p}": the embedded API server of bij run supports "Foreground", "Background"`));
   }
-  if (opts.orphanDependents === true) return 'Orphan';
-  if (opts.orphanDependents === false) return 'Background';
-  return undefined;
+  return p;
 }

@@ -6,7 +6,7 @@ import { until as poll } from '../../testing/until.js';
 
 export const TEST_GROUP = 'test.bij.dev';
 
-/** A CRD exercising defaults, nullable, int-or-string, maps, preserve-unknown-fields and CEL rules. */
+/** A small CRD with a status subresource (the embedded server serves it, without schema validation). */
 export function widgetCRD(): KObject {
   return {
     apiVersion: 'apiextensions.k8s.io/v1',
@@ -15,52 +15,8 @@ export function widgetCRD(): KObject {
     spec: {
       group: TEST_GROUP,
       scope: 'Namespaced',
-      names: { plural: 'widgets', singular: 'widget', kind: 'Widget', listKind: 'WidgetList', shortNames: ['wd'] },
-      versions: [{
-        name: 'v1', served: true, storage: true, subresources: { status: {} },
-        schema: { openAPIV3Schema: {
-          type: 'object',
-          properties: {
-            apiVersion: { type: 'string' }, kind: { type: 'string' }, metadata: { type: 'object' },
-            spec: {
-              type: 'object', required: ['input'],
-              'x-kubernetes-validations': [
-                { rule: '!(has(self.shards) && has(self.targetRowsPerShard))', message: 'set at most one of shards or targetRowsPerShard' },
-                { rule: '!has(self.min) || !has(self.max) || self.min <= self.max', message: 'min must not exceed max' },
-              ],
-              properties: {
-                input: { type: 'object', required: ['uri', 'idColumn'], properties: { uri: { type: 'string', minLength: 1 }, idColumn: { type: 'string' } } },
-                replicas: { type: 'integer', format: 'int32', minimum: 1, default: 1 },
-                mode: { type: 'string', enum: ['fast', 'slow'], default: 'fast' },
-                shards: { type: 'integer' },
-                targetRowsPerShard: { type: 'integer' },
-                min: { type: 'integer' },
-                max: { type: 'integer' },
-                size: { 'x-kubernetes-int-or-string': true },
-                note: { type: 'string', nullable: true },
-                immutableId: { type: 'string', 'x-kubernetes-validations': [{ rule: 'self == oldSelf', message: 'immutableId is immutable' }] },
-                config: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true },
-                worker: { type: 'object', default: {}, properties: { image: { type: 'string', default: 'img:1' }, gpus: { type: 'integer', default: 0 } } },
-                mappings: {
-                  type: 'object',
-                  additionalProperties: {
-                    type: 'object',
-                    properties: { columns: { type: 'array', items: { type: 'string' } }, column: { type: 'string' } },
-                    'x-kubernetes-validations': [{ rule: 'has(self.columns) != has(self.column)', message: 'set exactly one of columns or column' }],
-                  },
-                },
-              },
-            },
-            status: {
-              type: 'object',
-              properties: {
-                phase: { type: 'string' }, observedGeneration: { type: 'integer' },
-                conditions: { type: 'array', items: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } },
-              },
-            },
-          },
-        } },
-      }],
+      names: { plural: 'widgets', singular: 'widget', kind: 'Widget', listKind: 'WidgetList' },
+      versions: [{ name: 'v1', served: true, storage: true, subresources: { status: {} }, schema: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } } }],
     },
   };
 }
@@ -75,18 +31,16 @@ export interface Harness {
   kc: k8s.KubeConfig;
   core: k8s.CoreV1Api;
   batch: k8s.BatchV1Api;
-  coord: k8s.CoordinationV1Api;
   custom: k8s.CustomObjectsApi;
 }
 
 export async function startHarness(opts: ApiServerOptions = {}): Promise<Harness> {
-  const server = await startApiServer({ crds: [widgetCRD()], bookmarkIntervalMs: 100, ...opts });
+  const server = await startApiServer({ crds: [widgetCRD()], ...opts });
   const kc = server.kubeConfig();
   return {
     server, kc,
     core: kc.makeApiClient(k8s.CoreV1Api),
     batch: kc.makeApiClient(k8s.BatchV1Api),
-    coord: kc.makeApiClient(k8s.CoordinationV1Api),
     custom: kc.makeApiClient(k8s.CustomObjectsApi),
   };
 }

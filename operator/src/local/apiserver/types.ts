@@ -14,7 +14,6 @@ export interface OwnerReference {
 
 export interface ObjectMeta {
   name?: string;
-  generateName?: string;
   namespace?: string;
   uid?: string;
   resourceVersion?: string;
@@ -36,15 +35,11 @@ export interface WatchEvent {
   object: KObject;
 }
 
-export type PropagationPolicy = 'Background' | 'Foreground' | 'Orphan';
+export type PropagationPolicy = 'Background' | 'Foreground';
 
 export interface DeleteOptions {
   propagationPolicy?: PropagationPolicy;
-  /** Deprecated in Kubernetes, still honoured: true = Orphan, false = Background. */
-  orphanDependents?: boolean;
   gracePeriodSeconds?: number;
-  preconditions?: { uid?: string; resourceVersion?: string };
-  dryRun?: boolean;
 }
 
 export type PatchType = 'json' | 'merge' | 'strategic' | 'apply';

@@ -1,4 +1,4 @@
-/** Small JSON helpers. */
+/** Small JSON and time helpers. */
 export const clone = <T>(v: T): T => structuredClone(v);
 
 export function deepEqual(a: unknown, b: unknown): boolean {
@@ -12,3 +12,6 @@ export function deepEqual(a: unknown, b: unknown): boolean {
 }
 
 export const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** RFC 3339 with second precision, as metav1.Time serialises. */
+export const rfc3339 = (d: Date): string => d.toISOString().replace(/\.\d{3}Z$/, 'Z');

@@ -4,7 +4,7 @@
  * DELETED, and objects that never match are not sent at all.
  */
 import type { StoredEvent } from './history.js';
-import { matchesFields, matchesLabels, type FieldGetters, type FieldSelector, type LabelSelector } from './selectors.js';
+import { matchesFields, matchesLabels, type Selector } from './selectors.js';
 import type { KObject, WatchEvent } from './types.js';
 
 export type CloseMode = 'graceful' | 'abrupt';
@@ -17,14 +17,12 @@ export interface WatchSink {
 
 export interface WatchFilter {
   namespace?: string;
-  labels: LabelSelector;
-  fields: FieldSelector;
-  getters: FieldGetters;
+  labels: Selector;
+  fields: Selector;
 }
 
 export class Watcher {
   private closed = false;
-  private timers: NodeJS.Timeout[] = [];
 
   constructor(
     readonly resourceId: string,
@@ -41,7 +39,7 @@ export class Watcher {
     if (!o) return false;
     const f = this.filter;
     if (f.namespace && o.metadata?.namespace !== f.namespace) return false;
-    return matchesLabels(f.labels, o.metadata?.labels) && matchesFields(f.fields, o, f.getters);
+    return matchesLabels(f.labels, o.metadata?.labels) && matchesFields(f.fields, o);
   }
 
   deliver(ev: StoredEvent): void {
@@ -59,13 +57,9 @@ export class Watcher {
     if (!this.closed) this.sink.send(ev);
   }
 
-  every(ms: number, fn: () => void): void { const t = setInterval(fn, ms); t.unref?.(); this.timers.push(t); }
-  after(ms: number, fn: () => void): void { const t = setTimeout(fn, ms); t.unref?.(); this.timers.push(t); }
-
   stop(mode: CloseMode = 'graceful'): void {
     if (this.closed) return;
     this.closed = true;
-    for (const t of this.timers) clearTimeout(t);
     this.onStop(this);
     this.sink.close(mode);
   }
