@@ -1,12 +1,12 @@
 /**
- * `bij run` resumes an interrupted run (operator/src/local/resume.ts): the same job over the same
+ * `bij run` resumes an interrupted run (cluster/src/embedded/resume.ts): the same job over the same
  * output gets the same run id, so the second invocation keeps the shards the first one scored and
  * runs only the rest. A committed run is not resumed: running the job again scores it afresh.
  */
 import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runLocal } from '../../operator/src/local/run-local.js';
+import { runLocal } from '../../cluster/src/embedded/run-local.js';
 import type { JobDocument } from '../../operator/src/cli/job-file.js';
 import { silentLogger } from '../../operator/src/log.js';
 import { writeDataset, writeModel } from '../../worker/src/testing/fixtures.js';

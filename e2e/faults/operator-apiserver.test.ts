@@ -8,7 +8,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { LoggedRequest } from '../../operator/src/local/apiserver/requestlog.js';
+import type { LoggedRequest } from '../../cluster/src/embedded/apiserver/requestlog.js';
 import { TestCluster, expectExactlyOnce, fixtureJob } from '../support/cluster.js';
 import { DATA, recordCluster, until, writeFixtures } from '../support/operator-process.js';
 

@@ -7,7 +7,7 @@
 import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runLocal } from '../../operator/src/local/run-local.js';
+import { runLocal } from '../../cluster/src/embedded/run-local.js';
 import { silentLogger } from '../../operator/src/log.js';
 import { writeDataset, writeModel } from '../../worker/src/testing/fixtures.js';
 import { expectExactlyOnce } from '../support/cluster.js';

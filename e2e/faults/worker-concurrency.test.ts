@@ -13,7 +13,7 @@ import { NAMESPACE, expectExactlyOnce } from '../support/cluster.js';
 import {
   attemptDir, listFiles, readPlan, sha256File, shardJobName, waitForMidShard, waitForRunId, waitUntil,
 } from '../support/faults-helpers.js';
-import { workerEntry } from '../../operator/src/local/run-local.js';
+import { workerEntry } from '../../cluster/src/embedded/run-local.js';
 import { LABEL_ATTEMPT } from '../../operator/src/reconciler/names.js';
 import { ENV } from '../../operator/src/contract/index.js';
 import { writeDataset, writeModel } from '../../worker/src/testing/fixtures.js';

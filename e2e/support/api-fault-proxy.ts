@@ -6,7 +6,7 @@
  * and make watches resumed from an older resourceVersion see 410 Gone (an ERROR event, as the real
  * server sends when its history was compacted). The request log records what clients did.
  *
- * Same fault and log vocabulary as the embedded server (operator/src/local/apiserver/faults.ts), so a
+ * Same fault and log vocabulary as the embedded server (cluster/src/embedded/apiserver/faults.ts), so a
  * test reads the same against either.
  */
 import type { KubeConfig } from '@kubernetes/client-node';
@@ -16,10 +16,10 @@ import type { AddressInfo } from 'node:net';
 import type { ControlPlane } from '../../cluster/src/control-plane/launch.js';
 import { kubeConfigFor, kubeconfigYaml } from '../../cluster/src/control-plane/kubeconfig.js';
 import { ADMIN_USER, type KeyPair } from '../../cluster/src/control-plane/pki.js';
-import { errorFor, matches, type FaultHandle, type FaultMatch, type FaultRule } from '../../operator/src/local/apiserver/faults.js';
-import { parseRequest } from '../../operator/src/local/apiserver/requestinfo.js';
-import { RequestLog, type LoggedRequest, type RequestFilter } from '../../operator/src/local/apiserver/requestlog.js';
-import { failure } from '../../operator/src/local/apiserver/status.js';
+import { errorFor, matches, type FaultHandle, type FaultMatch, type FaultRule } from '../../cluster/src/embedded/apiserver/faults.js';
+import { parseRequest } from '../../cluster/src/embedded/apiserver/requestinfo.js';
+import { RequestLog, type LoggedRequest, type RequestFilter } from '../../cluster/src/embedded/apiserver/requestlog.js';
+import { failure } from '../../cluster/src/embedded/apiserver/status.js';
 
 type CloseMode = 'graceful' | 'abrupt';
 

@@ -21,7 +21,7 @@ import { installCrd, installOperatorIdentity, OPERATOR_NAMESPACE, type OperatorI
 import { buildCrd } from '../../operator/src/api/crd.js';
 import { BIJ_REF, makeClients, type KubeClients } from '../../operator/src/kube/clients.js';
 import { until } from '../../operator/src/testing/until.js';
-import type { LoggedRequest, RequestFilter } from '../../operator/src/local/apiserver/requestlog.js';
+import type { LoggedRequest, RequestFilter } from '../../cluster/src/embedded/apiserver/requestlog.js';
 import { startApiFaultProxy, type ApiFaultProxy } from './api-fault-proxy.js';
 import { useControlPlane } from './control-plane.js';
 

@@ -1,10 +1,10 @@
 /**
  * A container's environment as the kubelet builds it: env and envFrom from Secrets and ConfigMaps
- * (operator/src/local/runner/env.ts, read here with the node's identity), and the downward API's
+ * (cluster/src/embedded/runner/env.ts, read here with the node's identity), and the downward API's
  * fieldRef values, resolved first (pure) so `$(VAR)` references to them expand as in Kubernetes.
  */
 import type { V1Container, V1EnvVar, V1Pod } from '@kubernetes/client-node';
-import { resolveEnv, type EnvSources } from '../../../operator/src/local/runner/env.js';
+import { resolveEnv, type EnvSources } from '../embedded/runner/env.js';
 import { HOST_IP } from './pod-status.js';
 
 const label = /^metadata\.(labels|annotations)\['([^']+)'\]$/;

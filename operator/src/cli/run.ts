@@ -3,7 +3,7 @@ import { makeLogger, silentLogger } from '../log.js';
 import { parseBatchInferenceJob, specWarnings } from '../api/validate.js';
 import { readJobFile, resolveLocalPaths } from './job-file.js';
 import { ProgressPrinter, formatDuration } from './progress.js';
-import { runLocal } from '../local/run-local.js';
+import { runLocal } from '../../../cluster/src/embedded/run-local.js';
 import { describeEfficiency } from '../reconciler/efficiency.js';
 
 export interface RunOptions {

@@ -8,9 +8,9 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import type { Storage } from '../../../worker/src/storage/types.js';
-import type { BatchInferenceJobSpec } from '../api/spec.js';
-import { planUri, readSuccessMarker } from '../contract/index.js';
-import { runId as computeRunId } from '../reconciler/runid.js';
+import type { BatchInferenceJobSpec } from '../../../operator/src/api/spec.js';
+import { planUri, readSuccessMarker } from '../../../operator/src/contract/index.js';
+import { runId as computeRunId } from '../../../operator/src/reconciler/runid.js';
 
 /** A uid (UUID-shaped) that depends only on the job's namespace, name and output. Pure. */
 export function localUid(namespace: string, name: string, outputUri: string): string {

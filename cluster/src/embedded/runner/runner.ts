@@ -10,11 +10,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Logger } from '../../log.js';
-import { makeClients, mergePatch, keyOf, type KubeClients } from '../../kube/clients.js';
-import { SelfHealingInformer } from '../../kube/informer.js';
-import { isConflict, isNotFound } from '../../kube/errors.js';
-import { ENV } from '../../contract/index.js';
+import type { Logger } from '../../../../operator/src/log.js';
+import { makeClients, mergePatch, keyOf, type KubeClients } from '../../../../operator/src/kube/clients.js';
+import { SelfHealingInformer } from '../../../../operator/src/kube/informer.js';
+import { isConflict, isNotFound } from '../../../../operator/src/kube/errors.js';
+import { ENV } from '../../../../operator/src/contract/index.js';
 import { resolveEnv } from './env.js';
 import { finishedJobStatus, runningPodStatus, terminatedPodStatus, type ProcessExit } from './pod-status.js';
 

@@ -8,18 +8,18 @@ import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildCrd } from '../api/crd.js';
-import { KIND, type S3Storage } from '../api/spec.js';
-import type { BatchInferenceJobStatus } from '../api/status.js';
-import { Controller } from '../kube/controller.js';
-import { BIJ_REF, makeClients } from '../kube/clients.js';
-import type { Logger } from '../log.js';
-import { OperatorMetrics } from '../metrics.js';
+import { buildCrd } from '../../../operator/src/api/crd.js';
+import { KIND, type S3Storage } from '../../../operator/src/api/spec.js';
+import type { BatchInferenceJobStatus } from '../../../operator/src/api/status.js';
+import { Controller } from '../../../operator/src/kube/controller.js';
+import { BIJ_REF, makeClients } from '../../../operator/src/kube/clients.js';
+import type { Logger } from '../../../operator/src/log.js';
+import { OperatorMetrics } from '../../../operator/src/metrics.js';
 import { openStorage } from '../../../worker/src/storage/index.js';
 import { startApiServer } from './apiserver/index.js';
 import { LocalJobRunner } from './runner/runner.js';
-import type { JobDocument } from '../cli/job-file.js';
-import { parseBatchInferenceJob } from '../api/validate.js';
+import type { JobDocument } from '../../../operator/src/cli/job-file.js';
+import { parseBatchInferenceJob } from '../../../operator/src/api/validate.js';
 import { localIdentity } from './resume.js';
 
 export interface RunLocalOptions {
