@@ -243,8 +243,13 @@ test('restartPolicy Always (a Deployment\'s pods): a container that exits is res
   });
   expect(pod.status?.phase).toBe('Running');
   expect(pod.status?.containerStatuses?.[0]).toMatchObject({ ready: true, restartCount: 1, lastState: { terminated: { exitCode: 3 } } });
+  // Running (and ready) is reported when the process starts, before its first line: wait for that line.
+  const log = await until('the second run\'s log line', async () => {
+    const body = (await apiGet(`/api/v1/namespaces/${ns}/pods/always/log`)).body;
+    return body.includes('run 1') ? body : undefined;
+  });
+  expect(log).toBe('run 0\nrun 1\n');
   expect(readFileSync(count, 'utf8')).toBe('2');
-  expect((await apiGet(`/api/v1/namespaces/${ns}/pods/always/log`)).body).toBe('run 0\nrun 1\n');
   await core.deleteNamespacedPod({ namespace: ns, name: 'always', gracePeriodSeconds: 5 });
   await until('the pod to be gone', async () => readPod('always').then(() => undefined, (e: { code?: number }) => (e.code === 404 ? true : undefined)));
   expect(kubelet.running().some((r) => r.pod === 'always')).toBe(false);
