@@ -11,7 +11,7 @@ import { runLocal } from '../cluster/src/embedded/run-local.js';
 import { silentLogger } from '../operator/src/log.js';
 import { RunManifestSchema } from '../operator/src/contract/index.js';
 import { writeDataset, writeModel, scorableRows, Duck, sqlString } from '../worker/src/testing/fixtures.js';
-import { runCommand } from '../operator/src/cli/run.js';
+import { runCommand } from '../cluster/src/cli/run.js';
 import { rewriteWithParquetWasm } from '../worker/src/reader/testdata-gen.js';
 import { openStorage } from '../worker/src/storage/index.js';
 import { expectExactlyOnce } from './support/cluster.js';

@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { writeDataset, writeModel } from '../../worker/src/testing/fixtures.js';
 import { fixtureJob, sleep } from '../support/cluster.js';
+import { faultEnv } from '../support/fault-env.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -35,7 +36,7 @@ test('kill -9 of bij run takes its worker processes with it', async () => {
   // Slow workers (the local runner hands them this process's environment), so they are mid-shard.
   const bij = spawn(process.execPath, [join(root, 'bin', 'bij.js'), 'run', join(dir, 'job.yaml')], {
     // Silent workers: an orphan that logs dies of EPIPE sooner or later; a silent one lives on.
-    env: { ...process.env, BIJ_FAULT: 'slow-rows:20000', BIJ_LOG_LEVEL: 'silent' }, stdio: 'ignore',
+    env: faultEnv({ ...process.env, BIJ_FAULT: 'slow-rows:20000', BIJ_LOG_LEVEL: 'silent' }), stdio: 'ignore',
   });
   let workers: number[] = [];
   try {

@@ -11,6 +11,7 @@ import type { JobDocument } from '../../operator/src/cli/job-file.js';
 import { silentLogger } from '../../operator/src/log.js';
 import { writeDataset, writeModel } from '../../worker/src/testing/fixtures.js';
 import { expectExactlyOnce, fixtureJob } from '../support/cluster.js';
+import { faultEnv } from '../support/fault-env.js';
 
 const ROWS = 3 * 4_096;
 
@@ -24,7 +25,7 @@ test('an interrupted bij run is resumed by the next one, keeping the shards alre
   const stop = new AbortController();
   const first = await runLocal(job, {
     log: silentLogger(), timeoutMs: 120_000, signal: stop.signal,
-    workerEnv: { BIJ_FAULT: 'slow-rows:60000:4,slow-rows:60000:5' },
+    workerEnv: faultEnv({ BIJ_FAULT: 'slow-rows:60000:4,slow-rows:60000:5' }),
     onStatus: (s) => { if ((s?.shards?.succeeded ?? 0) >= 4) stop.abort(); },
   });
   expect(first.phase).toBe('Interrupted');

@@ -11,6 +11,7 @@ import { runLocal } from '../../cluster/src/embedded/run-local.js';
 import { silentLogger } from '../../operator/src/log.js';
 import { writeDataset, writeModel } from '../../worker/src/testing/fixtures.js';
 import { expectExactlyOnce } from '../support/cluster.js';
+import { faultEnv } from '../support/fault-env.js';
 
 const ROWS = 3 * 4_096;
 
@@ -35,7 +36,7 @@ test('a second run into an output another run owns fails at once, naming the own
   const running = new Promise<void>((r) => { firstRunning = r; });
   let firstRunId: string | undefined;
   const first = runLocal(job(root, 'nightly', 6), {
-    log: silentLogger(), timeoutMs: 120_000, workerEnv: { BIJ_FAULT: 'slow-rows:400' },
+    log: silentLogger(), timeoutMs: 120_000, workerEnv: faultEnv({ BIJ_FAULT: 'slow-rows:400' }),
     onStatus: (s) => {
       if (s?.phase === 'Running') {
         firstRunId = s.runId;

@@ -21,6 +21,7 @@ import {
   BAD_EVERY, ROW_GROUP_ROWS, SLOW, TEST_TIMEOUT, TOTAL, pause, resume, pidOf, waitForEvent,
   failedCondition, committedAttempts, expectOnlyCommitted, jobByName, envOf, useFaultRuns, type Run,
 } from '../support/worker-fault-run.js';
+import { faultEnv } from '../support/fault-env.js';
 
 const suite = useFaultRuns();
 const { start } = suite;
@@ -255,7 +256,7 @@ function spawnCopy(r: Run, job: k8s.V1Job, label: string, extraEnv: Record<strin
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
   const terminationLog = join(r.c.workDir, `${label}.termination`);
   Object.assign(env, envOf(job), { BIJ_PROGRESS_INTERVAL: '0.2', BIJ_TERMINATION_LOG: terminationLog }, extraEnv);
-  const child = spawn(process.execPath, [workerEntry()], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [workerEntry()], { env: faultEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString('utf8')));
   child.stderr.on('data', (d: Buffer) => (out += d.toString('utf8')));

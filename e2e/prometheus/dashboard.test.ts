@@ -20,6 +20,7 @@ import { FAST_OPERATOR_ARGS } from '../support/operator-process.js';
 import { buildPrometheusTools } from './binaries.js';
 import { labelValuesQuery, loadDashboard, queryPanels, substitute } from './dashboard.js';
 import { startPrometheus, type PrometheusServer } from './server.js';
+import { faultEnv } from '../support/fault-env.js';
 
 const NS = 'ml-scoring';
 const NAME = 'churn-gpu';
@@ -42,13 +43,14 @@ beforeAll(async () => {
   await writeDataset(path.join(root, 'in'), { files: 4, rowsPerFile: 2_048, rowGroupRows: 256 });
   // Pods inherit the kubelet's environment: the worker's test hook slows each batch and crashes the
   // first attempt of shard 0 at its first batch (exit code 1), so the run has a retry to show.
-  const saved = process.env.BIJ_FAULT;
-  process.env.BIJ_FAULT = 'slow-rows:400,exit-at-batch:1:0:0';
+  const saved = { ...process.env };
+  Object.assign(process.env, faultEnv({ BIJ_FAULT: 'slow-rows:400,exit-at-batch:1:0:0' }));
   try {
     cluster = await up({ cwd: root, gpus: 2, log: silentLogger(), operatorArgs: FAST_OPERATOR_ARGS });
   } finally {
-    if (saved === undefined) delete process.env.BIJ_FAULT;
-    else process.env.BIJ_FAULT = saved;
+    for (const k of ['BIJ_FAULT', 'BIJ_FAULT_HOOKS_PRELOAD', 'NODE_OPTIONS']) {
+      if (saved[k] === undefined) delete process.env[k]; else process.env[k] = saved[k];
+    }
   }
   const logFile = cluster.operator().logFile;
   const port = await until(`the operator's metrics port in ${logFile}`, () => {

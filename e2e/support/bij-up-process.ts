@@ -5,6 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { repoRoot } from '../../cluster/src/go-binary.js';
+import { faultEnv } from './fault-env.js';
 
 export interface BijUp {
   child: ChildProcess;
@@ -16,7 +17,7 @@ export interface BijUp {
 
 /** `env` is added to bij up's environment, which its pods inherit (as a node's environment). */
 export async function startBijUp(cwd: string, args: string[] = [], env: Record<string, string> = {}, timeoutMs = 120_000): Promise<BijUp> {
-  const child = spawn(process.execPath, [path.join(repoRoot(), 'bin', 'bij.js'), 'up', ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  const child = spawn(process.execPath, [path.join(repoRoot(), 'bin', 'bij.js'), 'up', ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'], env: faultEnv({ ...process.env, ...env }) });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));

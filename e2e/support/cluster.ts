@@ -26,6 +26,7 @@ import { openStorage } from '../../worker/src/storage/index.js';
 import type { Storage } from '../../worker/src/storage/types.js';
 import { readScores, scoreProblems, scorableRows } from '../../worker/src/testing/fixtures.js';
 import { startApiFaultProxy, type ApiFaultProxy } from './api-fault-proxy.js';
+import { faultEnv } from './fault-env.js';
 
 export const NAMESPACE = 'default';
 /** Fast retries for tests: 200 ms doubling, at most 2 s (production: 10 s doubling, at most 5 min). */
@@ -108,7 +109,7 @@ export class TestCluster {
       for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
       kubelet = await startProcessKubelet({
         controlPlane: cp, workDir, log: silentLogger(), maxPods: o.maxPods,
-        baseEnv: { ...env, BIJ_PROGRESS_INTERVAL: '0.2', ...(o.workerEnv ?? {}) },
+        baseEnv: faultEnv({ ...env, BIJ_PROGRESS_INTERVAL: '0.2', ...(o.workerEnv ?? {}) }),
       });
       const c = new TestCluster(cp, proxy, kubelet, identity, workDir, o);
       for (let i = 0; i < (o.operators ?? 1); i++) await c.startOperator();

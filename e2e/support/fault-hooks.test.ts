@@ -1,10 +1,40 @@
-import { faultAt, parseFaults } from './faults.js';
+import { commitStepHook, installCommitStepHook } from '../../operator/src/commit/step-hook.js';
+import { installShardHook, shardHook } from '../../worker/src/hooks.js';
+import { faultEnv } from './fault-env.js';
+import { installFromEnv, parseCommitExit, parseFaults, shardFaults } from './fault-hooks.js';
 
-describe('BIJ_FAULT (test-only fault hook)', () => {
-  test('unset: every fault point is a no-op that returns at once', () => {
-    expect(process.env.BIJ_FAULT).toBeUndefined();
-    expect(faultAt('batch', 0, 0)).toBeUndefined();
-    expect(faultAt('before-manifest', 3, 1)).toBeUndefined();
+describe('fault hooks (test-only, preloaded into processes under test)', () => {
+  afterEach(() => { installShardHook(undefined); installCommitStepHook(undefined); });
+
+  test('nothing installed (production): every hook point is a no-op that returns at once', () => {
+    expect(shardHook('batch', 0, 0)).toBeUndefined();
+    expect(shardHook('before-manifest', 3, 1)).toBeUndefined();
+    expect(commitStepHook()).toBeUndefined();
+    installFromEnv({});
+    expect(shardHook('batch', 0, 0)).toBeUndefined();
+  });
+
+  test('slow-rows sleeps at the batches of the shards it names, and only there', async () => {
+    installFromEnv({ BIJ_FAULT: 'slow-rows:30:1' });
+    expect(shardHook('batch', 0, 0)).toBeUndefined();
+    expect(shardHook('before-manifest', 1, 0)).toBeUndefined();
+    const t0 = Date.now();
+    await shardHook('batch', 1, 0);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(25);
+    expect(shardFaults(parseFaults('slow-rows:5:*:3'))('batch', 9, 2)).toBeUndefined();
+  });
+
+  test('the commit exit step is parsed and installed', () => {
+    installFromEnv({ BIJ_TEST_COMMIT_EXIT_AFTER_STEP: '6' });
+    expect(commitStepHook()).toBeDefined();
+    expect(() => parseCommitExit('x')).toThrow(/BIJ_TEST_COMMIT_EXIT_AFTER_STEP must be a commit step number/);
+  });
+
+  test('faultEnv adds the preload only when a fault is set', () => {
+    expect(faultEnv({ A: '1' })).toEqual({ A: '1' });
+    const env = faultEnv({ BIJ_FAULT: 'slow-rows:1' });
+    expect(env.BIJ_FAULT_HOOKS_PRELOAD).toBe('1');
+    expect(env.NODE_OPTIONS).toMatch(/--import=file:\/\/.*\/dist\/e2e\/support\/fault-hooks\.js/);
   });
 
   test('parses each form, with * and left-out selectors meaning any', () => {

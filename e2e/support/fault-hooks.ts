@@ -1,11 +1,12 @@
 /**
- * TEST-ONLY fault injection for the worker, driven by the `BIJ_FAULT` environment variable. Unset (as
- * in every real deployment) every hook is a no-op: `faultAt` returns undefined without awaiting
- * anything. The end-to-end fault suite (e2e/faults/worker-*.test.ts) sets it through the local Job
- * runner's environment to make shard attempts slow, crash, or die at a precise point.
+ * Fault hooks for the end-to-end suite, preloaded into the processes under test: tests never change
+ * production code paths, they install hooks through the hook points the product exposes
+ * (worker/src/hooks.ts, operator/src/commit/step-hook.ts), which do nothing unless this module runs.
+ * `faultEnv()` (fault-env.ts) gives a process the environment that loads it
+ * (NODE_OPTIONS=--import=<this module, built>) with the settings below.
  *
- * `BIJ_FAULT` is a comma-separated list of faults. `<shard>` and `<attempt>` are numbers or `*` (any;
- * the default when left out):
+ * `BIJ_FAULT`, for worker processes: a comma-separated list of faults. `<shard>` and `<attempt>` are
+ * numbers or `*` (any; the default when left out):
  *
  *   exit-before-manifest:<shard>:<attempt>[:<code>]
  *       exit with <code> (default 137, as if SIGKILLed) right before the shard manifest is written:
@@ -17,9 +18,12 @@
  *       lasts long enough to be killed mid-way.
  *
  * Example: `BIJ_FAULT=slow-rows:50,exit-before-manifest:1:0`.
+ *
+ * `BIJ_TEST_COMMIT_EXIT_AFTER_STEP=n`, for operator processes: exit 137 as soon as commit step n has
+ * completed (e.g. 6: `_manifest.json` written, `_SUCCESS` not yet), as a SIGKILL would.
  */
-
-export type FaultPoint = 'batch' | 'before-manifest';
+import { installCommitStepHook } from '../../operator/src/commit/step-hook.js';
+import { installShardHook, type HookPoint } from '../../worker/src/hooks.js';
 
 interface Fault {
   kind: 'exit-before-manifest' | 'exit-at-batch' | 'slow-rows';
@@ -30,6 +34,7 @@ interface Fault {
 }
 
 export const FAULT_ENV = 'BIJ_FAULT';
+export const COMMIT_EXIT_ENV = 'BIJ_TEST_COMMIT_EXIT_AFTER_STEP';
 
 const selector = (raw: string | undefined, what: string, spec: string): number | undefined => {
   if (raw === undefined || raw === '' || raw === '*') return undefined;
@@ -66,37 +71,45 @@ export function parseFaults(value: string): Fault[] {
   return out;
 }
 
-let parsed: Fault[] | undefined;
-
-function faults(): Fault[] {
-  if (parsed === undefined) {
-    const raw = process.env[FAULT_ENV];
-    parsed = raw ? parseFaults(raw) : [];
-  }
-  return parsed;
-}
-
 const applies = (f: Fault, shard: number, attempt: number): boolean =>
   (f.shard === undefined || f.shard === shard) && (f.attempt === undefined || f.attempt === attempt);
 
 function exitNow(code: number, what: string): never {
-  process.stderr.write(`${FAULT_ENV}: ${what}: exiting with code ${code}\n`);
+  process.stderr.write(`fault hook: ${what}: exiting with code ${code}\n`);
   process.exit(code);
 }
 
-/**
- * A fault point in the shard pipeline. Returns undefined at once when no fault applies (always, when
- * BIJ_FAULT is unset); otherwise a promise that sleeps, or a process exit.
- */
-export function faultAt(point: FaultPoint, shard: number, attempt: number): Promise<void> | undefined {
-  const list = faults();
-  if (list.length === 0) return undefined;
-  let sleepMs = 0;
-  for (const f of list) {
-    if (!applies(f, shard, attempt)) continue;
-    if (point === 'before-manifest' && f.kind === 'exit-before-manifest') exitNow(f.value, `shard ${shard} attempt ${attempt} before its manifest`);
-    if (point === 'batch' && f.kind === 'exit-at-batch') exitNow(f.value, `shard ${shard} attempt ${attempt} at its first batch`);
-    if (point === 'batch' && f.kind === 'slow-rows') sleepMs += f.value;
-  }
-  return sleepMs > 0 ? new Promise((r) => setTimeout(r, sleepMs)) : undefined;
+/** The worker's hook for a list of faults: undefined at once when none applies, else a sleep or an exit. */
+export function shardFaults(list: Fault[]): (point: HookPoint, shard: number, attempt: number) => Promise<void> | undefined {
+  return (point, shard, attempt) => {
+    let sleepMs = 0;
+    for (const f of list) {
+      if (!applies(f, shard, attempt)) continue;
+      if (point === 'before-manifest' && f.kind === 'exit-before-manifest') exitNow(f.value, `shard ${shard} attempt ${attempt} before its manifest`);
+      if (point === 'batch' && f.kind === 'exit-at-batch') exitNow(f.value, `shard ${shard} attempt ${attempt} at its first batch`);
+      if (point === 'batch' && f.kind === 'slow-rows') sleepMs += f.value;
+    }
+    return sleepMs > 0 ? new Promise((r) => setTimeout(r, sleepMs)) : undefined;
+  };
 }
+
+/** Parses BIJ_TEST_COMMIT_EXIT_AFTER_STEP; throws naming the variable. */
+export function parseCommitExit(raw: string): number {
+  const at = Number(raw);
+  if (!Number.isInteger(at) || at < 1) throw new Error(`${COMMIT_EXIT_ENV} must be a commit step number (1-7), got ${JSON.stringify(raw)}`);
+  return at;
+}
+
+/** Installs the hooks the environment asks for (what preloading this module does). */
+export function installFromEnv(env: NodeJS.ProcessEnv): void {
+  const faults = env[FAULT_ENV] ? parseFaults(env[FAULT_ENV]) : [];
+  if (faults.length) installShardHook(shardFaults(faults));
+  const commitExit = env[COMMIT_EXIT_ENV];
+  if (commitExit) {
+    const at = parseCommitExit(commitExit);
+    installCommitStepHook((step) => { if (step === at) exitNow(137, `commit step ${step} done`); });
+  }
+}
+
+// Preloaded (node --import): install at once. Imported by a test: the test calls installFromEnv itself.
+if (process.env.BIJ_FAULT_HOOKS_PRELOAD === '1') installFromEnv(process.env);

@@ -19,6 +19,7 @@ import { isNotFound } from '../../operator/src/kube/errors.js';
 import { sleep, type TestCluster } from './cluster.js';
 import { until as poll } from '../../operator/src/testing/until.js';
 import { writeDataset, writeModel } from '../../worker/src/testing/fixtures.js';
+import { faultEnv } from './fault-env.js';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const BIJ_BIN = join(REPO, 'bin', 'bij.js');
@@ -83,7 +84,7 @@ export function startOperatorProcess(o: OperatorProcessOptions): OperatorProcess
   ];
   const child = spawn(process.execPath, args, {
     cwd: REPO,
-    env: { ...process.env, BIJ_LOG_LEVEL: 'info', POD_NAME: o.identity, ...(o.env ?? {}) },
+    env: faultEnv({ ...process.env, BIJ_LOG_LEVEL: 'info', POD_NAME: o.identity, ...(o.env ?? {}) }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines: LogLine[] = [];

@@ -1,5 +1,5 @@
 /** How `bij run` shows a job's progress: a live bar on a terminal, plain lines otherwise. Pure formatting. */
-import type { BatchInferenceJobStatus } from '../api/status.js';
+import type { BatchInferenceJobStatus } from '../../../operator/src/api/status.js';
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 

@@ -1,10 +1,10 @@
 /** `bij run`: validate, run locally with a progress display, and end with Succeeded or Failed: <reason>. */
-import { makeLogger, silentLogger } from '../log.js';
-import { parseBatchInferenceJob, specWarnings } from '../api/validate.js';
-import { readJobFile, resolveLocalPaths } from './job-file.js';
+import { makeLogger, silentLogger } from '../../../operator/src/log.js';
+import { parseBatchInferenceJob, specWarnings } from '../../../operator/src/api/validate.js';
+import { readJobFile, resolveLocalPaths } from '../../../operator/src/cli/job-file.js';
 import { ProgressPrinter, formatDuration } from './progress.js';
-import { runLocal } from '../../../cluster/src/embedded/run-local.js';
-import { describeEfficiency } from '../reconciler/efficiency.js';
+import { runLocal } from '../embedded/run-local.js';
+import { describeEfficiency } from '../../../operator/src/reconciler/efficiency.js';
 
 export interface RunOptions {
   timeout?: number;

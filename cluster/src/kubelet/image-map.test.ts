@@ -30,9 +30,9 @@ describe('defaultImageMap', () => {
     ['a command that is not node', c('bij-worker', { command: ['sh', '-c', 'rm -rf /'] }), /command \["sh","-c","rm -rf \/"\] is not mapped/],
     ['node with extra command words', c('bij-worker', { command: ['node', 'a.js', 'b'] }), /is not mapped/],
     ['the operator image runs bij operator', c('ghcr.io/batchinference/bij-operator:0.1.0', { args: ['--metrics-port=8080', '--lease-name=x'] }),
-      { argv: ['/usr/bin/node', '/repo/bin/bij.js', 'operator', '--metrics-port=8080', '--lease-name=x'] }],
+      { argv: ['/usr/bin/node', '/repo/dist/operator/src/cli/main.js', 'operator', '--metrics-port=8080', '--lease-name=x'] }],
     ['the operator image with a command', c('bij-operator:dev', { command: ['node', 'bin/bij.js'], args: ['operator'] }), { argv: ['/usr/bin/node', '/repo/bin/bij.js', 'operator'] }],
-    ['a look-alike operator repository', c('ghcr.io/bij-operator/x:1'), /image "ghcr.io\/bij-operator\/x:1" of container worker is not mapped.*bij-operator \(as \/usr\/bin\/node \/repo\/bin\/bij\.js operator\)/],
+    ['a look-alike operator repository', c('ghcr.io/bij-operator/x:1'), /image "ghcr.io\/bij-operator\/x:1" of container worker is not mapped.*bij-operator \(as \/usr\/bin\/node \/repo\/dist\/operator\/src\/cli\/main\.js operator\)/],
     ['a script outside the checkout', c('bij-worker', { command: ['node', '../etc/x.js'] }), /outside the checkout \/repo/],
     ['an absolute script outside', c('bij-worker', { command: ['node', '/tmp/x.js'] }), /outside the checkout/],
   ])('%s', (_, container, want) => {

@@ -5,7 +5,7 @@
  * build with the Node that runs the kubelet, as the image's ENTRYPOINT would run them:
  *
  *   bij-worker     node dist/worker/src/main.js <args>        (Dockerfile.worker)
- *   bij-operator   node bin/bij.js operator <args>            (Dockerfile.operator; the Helm chart's pod)
+ *   bij-operator   node dist/operator/src/cli/main.js operator <args>   (Dockerfile.operator; the Helm chart's pod)
  *
  * A `command` replaces the entrypoint, as in Kubernetes, but only `node <script in the checkout>` is
  * mapped. Nothing else is run: an image it cannot map fails the pod (reason ImageNotMapped), never
@@ -32,7 +32,7 @@ export function repositoryName(image: string): string {
 /** Each known image's entrypoint after `node`, relative to the checkout. */
 const ENTRYPOINTS: Record<string, string[]> = {
   [WORKER_REPOSITORY]: ['dist/worker/src/main.js'],
-  [OPERATOR_REPOSITORY]: ['bin/bij.js', 'operator'],
+  [OPERATOR_REPOSITORY]: ['dist/operator/src/cli/main.js', 'operator'],
 };
 
 /** Argv for this project's images, given the repository root and the Node binary (both fixed by the caller). */

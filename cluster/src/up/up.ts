@@ -11,7 +11,7 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '../../../operator/src/log.js';
-import { ensureQuickstartData } from '../../../operator/src/cli/quickstart-data.js';
+import { ensureQuickstartData } from '../cli/quickstart-data.js';
 import { findControlPlane } from '../control-plane/binaries.js';
 import { startControlPlane, type ControlPlane } from '../control-plane/launch.js';
 import { Supervisor, type ManagedProcess } from '../control-plane/supervisor.js';

@@ -8,6 +8,7 @@ import type { Logger } from '../log.js';
 import { OperatorMetrics } from '../metrics.js';
 import { serveMetrics } from '../serve.js';
 import { openStorage } from '../../../worker/src/storage/index.js';
+import { commitStepHook } from '../commit/step-hook.js';
 
 export interface OperatorOptions {
   kubeconfig?: string;
@@ -33,20 +34,6 @@ export interface OperatorOptions {
   secretEnv?: boolean;
 }
 
-/** Test-only crash point: with BIJ_TEST_COMMIT_EXIT_AFTER_STEP=n the process exits 137 as soon as
- * commit step n has completed (e.g. 6: _manifest.json written, _SUCCESS not yet), as a SIGKILL would. */
-export function commitExitHook(env: NodeJS.ProcessEnv, log: Logger): ((step: number) => void) | undefined {
-  const raw = env.BIJ_TEST_COMMIT_EXIT_AFTER_STEP;
-  if (raw === undefined || raw === '') return undefined;
-  const at = Number(raw);
-  if (!Number.isInteger(at) || at < 1) throw new Error(`BIJ_TEST_COMMIT_EXIT_AFTER_STEP must be a commit step number (1-7), got ${JSON.stringify(raw)}`);
-  return (step) => {
-    if (step !== at) return;
-    log.warn({ step }, 'BIJ_TEST_COMMIT_EXIT_AFTER_STEP: exiting mid-commit');
-    process.exit(137);
-  };
-}
-
 export async function operatorCommand(opts: OperatorOptions, log: Logger): Promise<void> {
   const clients = makeClients(loadKubeConfig(opts.kubeconfig));
   const metrics = new OperatorMetrics({ defaultMetrics: true });
@@ -61,7 +48,7 @@ export async function operatorCommand(opts: OperatorOptions, log: Logger): Promi
       ...(opts.progressPollMs !== undefined ? { progressPollMs: opts.progressPollMs } : {}),
       policy: { allowedImagePrefixes: opts.allowedImagePrefixes, allowedServiceAccounts: opts.allowedServiceAccounts, allowSecretEnv: opts.secretEnv !== false },
     },
-    commitAfterStep: commitExitHook(process.env, log),
+    commitAfterStep: commitStepHook(),
   });
   let leading = false;
   const server = await serveMetrics(metrics.registry, opts.metricsPort, () => leading || !opts.leaderElect, opts.metricsHost);

@@ -27,7 +27,7 @@ import { modelReadError } from '../tensors/model-info.js';
 import { pipe } from './channel.js';
 import { assembleOutput } from './assemble.js';
 import { ProgressReporter } from './progress.js';
-import { faultAt } from '../faults.js';
+import { shardHook } from '../hooks.js';
 import { discardAttempt, runCommitted } from './late-attempt.js';
 
 export interface ShardRunOptions {
@@ -229,7 +229,7 @@ export async function runShard(o: ShardRunOptions): Promise<ShardRunResult> {
       rowsRead += batch.numRows;
       rowsScored += p.goodRows.length;
       progress.add(batch.numRows);
-      await faultAt('batch', shard, attempt); // test-only (BIJ_FAULT); a no-op when unset
+      await shardHook('batch', shard, attempt); // a no-op unless a test installed one (hooks.ts)
       if (rowsRead - rowsScored > maxFailedRows) {
         // The run cannot succeed (the operator enforces the same limit across shards): stop now.
         throw new BadInputError(`shard ${shard} has ${rowsRead - rowsScored} rows that cannot be scored, more than `
@@ -255,7 +255,7 @@ export async function runShard(o: ShardRunOptions): Promise<ShardRunResult> {
     // Last: the manifest is what makes this attempt count. Everything it lists is complete.
     // If-none-match: when Kubernetes ran two copies of this attempt, the first manifest stays; the
     // other copy's files are never listed, so the commit ignores them and the cleanup removes them.
-    await faultAt('before-manifest', shard, attempt); // test-only (BIJ_FAULT); a no-op when unset
+    await shardHook('before-manifest', shard, attempt); // a no-op unless a test installed one
     let duplicate = false;
     try {
       await storage.write(shardManifestUri(outputUri, plan.runId, shard, attempt), toJson(manifest, 2) + '\n',

@@ -1,0 +1,52 @@
+/**
+ * What the images ship: each Dockerfile compiles its plane from tsconfig.<plane>.json, which lists only
+ * the entry point, so tsc emits exactly what that entry reaches. Built here into temporary folders:
+ * no test file, no test support and no local-cluster code may be in either, and no emitted code may
+ * read a test-only setting (the fault hooks are preloaded by tests instead: e2e/support/fault-hooks.ts).
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+
+function files(dir: string, base = dir): string[] {
+  return readdirSync(dir).flatMap((f) => {
+    const p = path.join(dir, f);
+    return statSync(p).isDirectory() ? files(p, base) : [path.relative(base, p)];
+  });
+}
+
+const TEST_FILE = /(\.test\.js$|(^|\/)testing\/|testkit|fixture|testdata-gen|test-storage|jest)/;
+// Read directly (env.BIJ_FAULT, env['BIJ_TEST_…']) or through a name in a string ('BIJ_FAULT').
+const TEST_SETTING = /(process\.env|env)(\.|\[['"`])(BIJ_TEST_\w*|BIJ_FAULT\b|JEST_WORKER_ID)|['"`](BIJ_TEST_\w*|BIJ_FAULT|JEST_WORKER_ID)['"`]/;
+
+describe.each([
+  ['operator', 'tsconfig.operator.json', 'operator/src/cli/main.js'],
+  ['worker', 'tsconfig.worker.json', 'worker/src/main.js'],
+])('the %s image build', (_plane, config, entry) => {
+  let out: string;
+  let emitted: string[];
+  beforeAll(() => {
+    out = mkdtempSync(path.join(tmpdir(), 'bij-image-build-'));
+    execFileSync(process.execPath, [tsc, '-p', path.join(root, config), '--outDir', out], { cwd: root, stdio: 'pipe' });
+    emitted = files(out).filter((f) => f.endsWith('.js'));
+  }, 120_000);
+  afterAll(() => rmSync(out, { recursive: true, force: true }));
+
+  test('holds its entry point', () => {
+    expect(emitted).toContain(entry);
+  });
+
+  test('holds no test file, no test support, nothing of e2e/ or of the local cluster', () => {
+    expect(emitted.filter((f) => TEST_FILE.test(f) || f.startsWith('e2e/') || f.startsWith('cluster/'))).toEqual([]);
+  });
+
+  test('reads no test-only setting', () => {
+    const readers = emitted.filter((f) => TEST_SETTING.test(readFileSync(path.join(out, f), 'utf8')));
+    expect(readers).toEqual([]);
+  });
+});
