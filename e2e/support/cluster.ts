@@ -178,7 +178,7 @@ export class TestCluster {
   }
 
   /** Resolves when some shard Job of the job has a running process; returns its Job name. */
-  async waitForRunningPod(jobPrefix: string, timeoutMs = 30_000, pred: (job: string) => boolean = () => true): Promise<string> {
+  async waitForRunningPod(jobPrefix: string, timeoutMs = 90_000, pred: (job: string) => boolean = () => true): Promise<string> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const r = this.runner.running().find((p) => p.job.startsWith(jobPrefix) && pred(p.job));
