@@ -15,7 +15,7 @@ import { startControlPlane, type ControlPlane } from '../../cluster/src/control-
 import { parseEntries, plainText } from '../../cluster/src/kubelet/log-format.js';
 import { startProcessKubelet, type ProcessKubelet } from '../../cluster/src/kubelet/kubelet.js';
 import { installCrd, installOperatorIdentity, OPERATOR_NAMESPACE, type OperatorIdentity } from '../../cluster/src/up/install.js';
-import type { S3Storage } from '../../operator/src/api/spec.js';
+import type { S3Settings } from '../../operator/src/api/spec.js';
 import type { BatchInferenceJobStatus } from '../../operator/src/api/status.js';
 import { Controller, type ControllerOptions } from '../../operator/src/kube/controller.js';
 import { BIJ_REF, makeClients, type KubeClients } from '../../operator/src/kube/clients.js';
@@ -40,7 +40,7 @@ export interface ClusterOptions {
   /** Start this many operators at once (default 1); tests that need none pass 0. */
   operators?: number;
   operatorOptions?: Partial<ControllerOptions>;
-  s3?: Partial<S3Storage>;
+  s3?: Partial<S3Settings>;
 }
 
 /** The pods of the cluster as processes: what the fault cases kill, evict and watch. */
@@ -131,7 +131,7 @@ export class TestCluster {
   async startOperator(extra: Partial<ControllerOptions> = {}): Promise<Controller> {
     const op = new Controller({
       clients: makeClients(this.server.kubeConfig()), log: silentLogger(), metrics: new OperatorMetrics(),
-      openStorage: (s3: S3Storage) => openStorage({ s3 }), resyncMs: 2_000,
+      openStorage: (s3: S3Settings) => openStorage({ s3 }), resyncMs: 2_000,
       reconcileOptions: { backoff: FAST_BACKOFF, progressPollMs: 500 },
       ...(this.o.operatorOptions ?? {}), ...extra,
     });

@@ -6,7 +6,7 @@
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { BadInputError, DEFAULT_TERMINATION_LOG, ENV } from '../../operator/src/contract/index.js';
-import { S3StorageSchema } from '../../operator/src/api/spec.js';
+import { S3SettingsSchema } from '../../operator/src/api/spec.js';
 import { MAX_DECODERS } from './pipeline/parallel-decode.js';
 
 export interface Assignment {
@@ -18,7 +18,7 @@ export interface Assignment {
   progressIntervalMs: number;
   /** Decoder threads, when BIJ_DECODERS sets them (else the worker picks by CPUs). */
   decoders?: number;
-  s3: z.infer<typeof S3StorageSchema>;
+  s3: z.infer<typeof S3SettingsSchema>;
   /** The current spec's values of settings that may change mid-run (else the plan's are used). */
   overrides: { maxFailedRows?: number; executionProvider?: 'cuda' | 'cpu' | 'auto' };
 }
@@ -46,9 +46,9 @@ export function parseAssignment(argv: string[], env: Record<string, string | und
   });
   const planUri = values.plan ?? env[ENV.planUri];
   if (!planUri) throw new BadInputError(`missing plan location: pass --plan or set ${ENV.planUri}`);
-  let s3: z.infer<typeof S3StorageSchema>;
+  let s3: z.infer<typeof S3SettingsSchema>;
   try {
-    s3 = S3StorageSchema.parse(env[ENV.s3] ? JSON.parse(env[ENV.s3] as string) : {});
+    s3 = S3SettingsSchema.parse(env[ENV.s3] ? JSON.parse(env[ENV.s3] as string) : {});
   } catch (cause) {
     throw new BadInputError(`${ENV.s3} is not valid JSON of spec.storage.s3`, { cause });
   }

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildCrd } from '../../../operator/src/api/crd.js';
-import { KIND, type S3Storage } from '../../../operator/src/api/spec.js';
+import { KIND, type S3Settings } from '../../../operator/src/api/spec.js';
 import type { BatchInferenceJobStatus } from '../../../operator/src/api/status.js';
 import { Controller } from '../../../operator/src/kube/controller.js';
 import { BIJ_REF, makeClients } from '../../../operator/src/kube/clients.js';
@@ -91,7 +91,7 @@ export async function runLocal(job: JobDocument, o: RunLocalOptions): Promise<Ru
   const clients = makeClients(kc);
   const controller = new Controller({
     clients, log: o.log.child({ component: 'operator' }), metrics: new OperatorMetrics(),
-    openStorage: (s3: S3Storage) => openStorage({ s3 }), resyncMs: 10_000,
+    openStorage: (s3: S3Settings) => openStorage({ s3 }), resyncMs: 10_000,
     // One process holds the claim and renews it every 10 s resync: a bij run that was killed frees
     // its output within two minutes.
     claimTtlMs: LOCAL_CLAIM_TTL_MS,

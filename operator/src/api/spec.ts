@@ -94,7 +94,7 @@ export const WorkerSchema = z
   })
   .strict();
 
-export const S3StorageSchema = z
+export const S3SettingsSchema = z
   .object({
     endpoint: z.string().default(''),
     region: z.string().default('us-east-1'),
@@ -103,7 +103,7 @@ export const S3StorageSchema = z
   })
   .strict();
 
-export const StorageSchema = z.object({ s3: S3StorageSchema.prefault({}) }).strict();
+export const StorageSchema = z.object({ s3: S3SettingsSchema.prefault({}) }).strict();
 
 export const BatchInferenceJobSpecSchema = z
   .object({
@@ -132,4 +132,4 @@ export type BatchInferenceJobSpec = z.infer<typeof BatchInferenceJobSpecSchema>;
 export type BatchInferenceJobSpecInput = z.input<typeof BatchInferenceJobSpecSchema>;
 export type InputMapping = z.infer<typeof InputMappingSchema>;
 export type OutputMapping = z.infer<typeof OutputMappingSchema>;
-export type S3Storage = z.infer<typeof S3StorageSchema>;
+export type S3Settings = z.infer<typeof S3SettingsSchema>;

@@ -1,6 +1,6 @@
 /** `bij operator`: the operator in a cluster, with leader election, metrics and clean shutdown. */
 import { hostname } from 'node:os';
-import type { S3Storage } from '../api/spec.js';
+import type { S3Settings } from '../api/spec.js';
 import { Controller } from '../kube/controller.js';
 import { loadKubeConfig, makeClients } from '../kube/clients.js';
 import { LeaderElector } from '../kube/leader.js';
@@ -41,7 +41,7 @@ export async function operatorCommand(opts: OperatorOptions, log: Logger): Promi
   const backoff = opts.retryBackoffMs !== undefined ? { baseMs: opts.retryBackoffMs, maxMs: opts.retryBackoffMs * 30 } : undefined;
   const controller = new Controller({
     clients, namespace: opts.namespace, log, metrics, identity, workers: opts.workers,
-    openStorage: (s3: S3Storage) => openStorage({ s3 }),
+    openStorage: (s3: S3Settings) => openStorage({ s3 }),
     resyncMs: opts.resyncMs,
     reconcileOptions: {
       ...(backoff ? { backoff } : {}),

@@ -8,7 +8,7 @@
  */
 import type * as k8s from '@kubernetes/client-node';
 import { useKubeTestEnv } from '../../../e2e/support/kube-test-env.js';
-import { PLURAL, type S3Storage } from '../api/spec.js';
+import { PLURAL, type S3Settings } from '../api/spec.js';
 import { silentLogger } from '../log.js';
 import { OperatorMetrics } from '../metrics.js';
 import { RunState } from '../runstate/runstate.js';
@@ -69,7 +69,7 @@ const eventsOf = async (name: string): Promise<k8s.CoreV1Event[]> =>
   (await admin.core.listNamespacedEvent({ namespace: NS })).items.filter((e) => e.involvedObject.name === name);
 const managers = (o: { metadata?: k8s.V1ObjectMeta }) => (o.metadata?.managedFields ?? []).map((m) => `${m.manager}:${m.operation}${m.subresource ? `/${m.subresource}` : ''}`);
 const ctx = (): ReconcileContext => ({
-  clients, openStorage: (s3: S3Storage) => openStorage({ s3 }), runState: new RunState(), log: silentLogger(), now: new Date(),
+  clients, openStorage: (s3: S3Settings) => openStorage({ s3 }), runState: new RunState(), log: silentLogger(), now: new Date(),
 });
 async function reconcileOnce(obj: BijObject) {
   const c = ctx();
@@ -164,7 +164,7 @@ test('the controller retries an injected 409 on the status write as a conflict a
   const metrics = new OperatorMetrics();
   const c = new Controller({
     clients, namespace: NS, log: silentLogger(), metrics, workers: 2, resyncMs: 400,
-    openStorage: (s3: S3Storage) => openStorage({ s3 }),
+    openStorage: (s3: S3Settings) => openStorage({ s3 }),
   });
   controllers.push(c);
   await c.start();

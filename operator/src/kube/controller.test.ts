@@ -12,7 +12,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { useKubeTestEnv } from '../../../e2e/support/kube-test-env.js';
-import { API_GROUP, API_VERSION, PLURAL, type S3Storage } from '../api/spec.js';
+import { API_GROUP, API_VERSION, PLURAL, type S3Settings } from '../api/spec.js';
 import type { BatchInferenceJobStatus } from '../api/status.js';
 import { silentLogger } from '../log.js';
 import { OperatorMetrics } from '../metrics.js';
@@ -67,7 +67,7 @@ beforeEach(async () => {
   metrics = new OperatorMetrics();
   controller = new Controller({
     clients: env().viaProxy, namespace: NS, log: silentLogger(), metrics, workers: 2, resyncMs: 500,
-    openStorage: (s3: S3Storage) => openStorage({ s3 }),
+    openStorage: (s3: S3Settings) => openStorage({ s3 }),
     reconcileOptions: { backoff: { baseMs: 100, maxMs: 500 }, progressPollMs: 500 },
   });
   await controller.start();

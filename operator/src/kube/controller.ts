@@ -7,7 +7,7 @@
 import type * as k8s from '@kubernetes/client-node';
 import { hostname } from 'node:os';
 import type { Storage } from '../../../worker/src/storage/types.js';
-import type { S3Storage } from '../api/spec.js';
+import type { S3Settings } from '../api/spec.js';
 import { PLURAL, API_GROUP, API_VERSION } from '../api/spec.js';
 import type { Logger } from '../log.js';
 import type { OperatorMetrics } from '../metrics.js';
@@ -31,7 +31,7 @@ export interface ControllerOptions {
   clients: KubeClients;
   /** Watch one namespace, or all when undefined. */
   namespace?: string;
-  openStorage: (s3: S3Storage) => Storage;
+  openStorage: (s3: S3Settings) => Storage;
   log: Logger;
   metrics: OperatorMetrics;
   /** Reconciles running at once (different keys). */

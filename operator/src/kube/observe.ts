@@ -4,7 +4,7 @@
  */
 import type * as k8s from '@kubernetes/client-node';
 import type { Storage } from '../../../worker/src/storage/types.js';
-import type { S3Storage } from '../api/spec.js';
+import type { S3Settings } from '../api/spec.js';
 import type { BatchInferenceJobStatus } from '../api/status.js';
 import { parseBatchInferenceJob, parseStatus } from '../api/validate.js';
 import { needsStorage, observeAttempts, runId as computeRunId, type ReconcileInput } from '../reconciler/index.js';
@@ -17,7 +17,7 @@ export type BijObject = k8s.KubernetesObject & { spec?: unknown; status?: BatchI
 
 export interface ReconcileContext {
   clients: KubeClients;
-  openStorage: (s3: S3Storage) => Storage;
+  openStorage: (s3: S3Settings) => Storage;
   runState: RunState;
   log: Logger;
   now: Date;
