@@ -9,7 +9,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { S3Storage } from '../worker/src/storage/s3.js';
-import { BadInputError } from '../operator/src/contract/errors.js';
+import { BadInputError } from '../operator/src/contract/error-kinds.js';
 import { repoRoot } from '../cluster/src/go-binary.js';
 import { s3OptionsFor } from './support/s3-server.js';
 import { useS3Credentials } from './support/s3-target.js';

@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import * as k8s from '@kubernetes/client-node';
 import { OPERATOR_NAMESPACE } from '../../cluster/src/up/install.js';
 import type { KubeClients } from '../../operator/src/kube/clients.js';
-import { isNotFound } from '../../operator/src/kube/errors.js';
+import { isNotFound } from '../../operator/src/kube/api-errors.js';
 import { sleep, type TestCluster } from './cluster.js';
 import { until as poll } from '../../operator/src/testing/until.js';
 import { writeDataset, writeModel } from '../../worker/src/testing/fixtures.js';

@@ -28,7 +28,7 @@ import { defaultDecoders, readShardParallel } from '../src/pipeline/parallel-dec
 import { openStorage } from '../src/storage/index.js';
 import { applyWorkerGcTuning, WORKER_V8_FLAGS } from '../src/gc-tuning.js';
 import { availableCpus } from '../src/session/index.js';
-import { planRun, freezePlan } from '../../operator/src/planner/plan.js';
+import { planRun, freezePlan } from '../../operator/src/planner/plan-run.js';
 import { BatchInferenceJobSpecSchema } from '../../operator/src/api/spec.js';
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 1 << 20);

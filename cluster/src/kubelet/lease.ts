@@ -4,7 +4,7 @@
  */
 import * as k8s from '@kubernetes/client-node';
 import type { Logger } from '../../../operator/src/log.js';
-import { isNotFound } from '../../../operator/src/kube/errors.js';
+import { isNotFound } from '../../../operator/src/kube/api-errors.js';
 import { microTime } from '../../../operator/src/kube/micro-time.js';
 
 export const LEASE_NAMESPACE = 'kube-node-lease';

@@ -7,7 +7,7 @@ import * as k8s from '@kubernetes/client-node';
 import { statfsSync } from 'node:fs';
 import os from 'node:os';
 import type { Logger } from '../../../operator/src/log.js';
-import { isAlreadyExists } from '../../../operator/src/kube/errors.js';
+import { isAlreadyExists } from '../../../operator/src/kube/api-errors.js';
 import { HOST_IP } from './pod-status.js';
 
 export const KUBELET_VERSION = 'v1.34.4';

@@ -2,7 +2,7 @@
  * pod's uid as precondition, retried on transient errors) and the final deletion (grace 0, uid precondition). */
 import type * as k8s from '@kubernetes/client-node';
 import type { Logger } from '../../../operator/src/log.js';
-import { httpStatus, isConflict, isNotFound } from '../../../operator/src/kube/errors.js';
+import { httpStatus, isConflict, isNotFound } from '../../../operator/src/kube/api-errors.js';
 import { strategicMerge } from './node.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

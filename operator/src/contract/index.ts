@@ -1,7 +1,7 @@
 /** The contract shared by operator and worker. Both import it from here; neither redefines it. */
 export * from './layout.js';
-export * from './plan.js';
+export * from './run-plan.js';
 export * from './manifest.js';
 export * from './process.js';
-export * from './errors.js';
+export * from './error-kinds.js';
 export * from './json.js';

@@ -1,4 +1,4 @@
-import { NotFoundError } from './errors.js';
+import { NotFoundError } from './error-kinds.js';
 import { successUri } from './layout.js';
 import { readSuccessMarker } from './manifest.js';
 

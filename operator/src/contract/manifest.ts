@@ -1,7 +1,7 @@
 /** The shard manifest (written last by a worker attempt) and the run manifest (written by the commit). */
 import { z } from 'zod';
 import type { Storage } from '../../../worker/src/storage/types.js';
-import { NotFoundError } from './errors.js';
+import { NotFoundError } from './error-kinds.js';
 import { successUri } from './layout.js';
 
 export const ModelInfoSchema = z.object({

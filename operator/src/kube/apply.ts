@@ -7,14 +7,14 @@
 import type { Storage } from '../../../worker/src/storage/types.js';
 import { describeError, isBadInput, runManifestUri } from '../contract/index.js';
 import { jobSelector, reconcile, statusEqual, type ReconcileInput, type ReconcileResult } from '../reconciler/index.js';
-import { freezePlan, planRun } from '../planner/plan.js';
+import { freezePlan, planRun } from '../planner/plan-run.js';
 import { CommitError, cleanupRun, commitRun, committedRowsOf, discardRun } from '../commit/commit.js';
 import { OutputClaimedError, checkFence, claimOutput, releaseClaim, renewIfDue, type Claim } from '../commit/claim.js';
 import { BIJ_REF } from './clients.js';
-import { isAlreadyExists, isNotFound } from './errors.js';
+import { isAlreadyExists, isNotFound } from './api-errors.js';
 import { recordEvents } from './events.js';
 import { addFinalizer, removeFinalizer } from './finalizer.js';
-import type { BijObject, Observed, ReconcileContext } from './observe.js';
+import type { BijObject, Observed, ReconcileContext } from './gather.js';
 
 export interface ActOptions {
   identity: string;

@@ -5,7 +5,7 @@
  */
 import { useKubeTestEnv } from '../../../e2e/support/kube-test-env.js';
 import { BIJ_REF, FIELD_MANAGER, type KubeClients } from './clients.js';
-import { isConflict } from './errors.js';
+import { isConflict } from './api-errors.js';
 import { addFinalizer, removeFinalizer } from './finalizer.js';
 import { FINALIZER } from '../reconciler/names.js';
 

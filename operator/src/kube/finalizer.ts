@@ -5,7 +5,7 @@
  */
 import type { KubeClients } from './clients.js';
 import { BIJ_REF, jsonPatch } from './clients.js';
-import { isNotFound } from './errors.js';
+import { isNotFound } from './api-errors.js';
 import { FINALIZER } from '../reconciler/names.js';
 
 

@@ -7,7 +7,7 @@
  */
 import type * as k8s from '@kubernetes/client-node';
 import type { KubeClients } from './clients.js';
-import { isAlreadyExists, isConflict, isNotFound } from './errors.js';
+import { isAlreadyExists, isConflict, isNotFound } from './api-errors.js';
 import { microTime } from './micro-time.js';
 import type { Logger } from '../log.js';
 

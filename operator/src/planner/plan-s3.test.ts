@@ -7,7 +7,7 @@ import { AlreadyExistsError } from '../../../worker/src/storage/errors.js';
 import { useProxiedS3Clients } from '../../../e2e/support/s3-target.js';
 import { BatchInferenceJobSpecSchema } from '../api/spec.js';
 import { planUri, type ShardPlan } from '../contract/index.js';
-import { freezePlan } from './plan.js';
+import { freezePlan } from './plan-run.js';
 
 const WRITERS = 16;
 // one client per writer, so that their requests are concurrent (separate connections)

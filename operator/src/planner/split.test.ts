@@ -1,5 +1,5 @@
 import { splitShards, type SplitBy } from './split.js';
-import type { PlannedShard } from '../contract/plan.js';
+import type { PlannedShard } from '../contract/run-plan.js';
 import { prng } from '../../../worker/src/modelgen/models.js';
 
 const file = (uri: string, rowGroupRows: number[]) => ({ uri, rows: rowGroupRows.reduce((a, b) => a + b, 0), rowGroupRows });

@@ -8,7 +8,7 @@ import * as A from 'apache-arrow';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freezePlan, planRun } from '../../../operator/src/planner/plan.js';
+import { freezePlan, planRun } from '../../../operator/src/planner/plan-run.js';
 import { BatchInferenceJobSpecSchema, type BatchInferenceJobSpecInput } from '../../../operator/src/api/spec.js';
 import { GraphBuilder, linearModel, prng } from '../modelgen/index.js';
 import { openStorage } from '../storage/index.js';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { openStorage } from '../storage/index.js';
 import { runShard } from './run-shard.js';
 import { runCommitted } from './late-attempt.js';
-import { planRun, freezePlan } from '../../../operator/src/planner/plan.js';
+import { planRun, freezePlan } from '../../../operator/src/planner/plan-run.js';
 import { BatchInferenceJobSpecSchema, type BatchInferenceJobSpecInput } from '../../../operator/src/api/spec.js';
 import { BadInputError, ProgressSchema, attemptPrefix, shardManifestUri, type Progress, type ShardPlan } from '../../../operator/src/contract/index.js';
 import { writeDataset, writeModel, readScores, isBadRow, referenceScore, scoreProblems, scorableRows, Duck, sqlString } from '../testing/fixtures.js';

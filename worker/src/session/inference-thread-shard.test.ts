@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openStorage } from '../storage/index.js';
 import { runShard } from '../pipeline/run-shard.js';
-import { planRun, freezePlan } from '../../../operator/src/planner/plan.js';
+import { planRun, freezePlan } from '../../../operator/src/planner/plan-run.js';
 import { BatchInferenceJobSpecSchema } from '../../../operator/src/api/spec.js';
 import { writeDataset, writeModel, readScores, scoreProblems } from '../testing/fixtures.js';
 

@@ -1,5 +1,5 @@
 import { S3ServiceException } from '@aws-sdk/client-s3';
-import { BadInputError, NotFoundError, isBadInput } from '../../../operator/src/contract/errors.js';
+import { BadInputError, NotFoundError, isBadInput } from '../../../operator/src/contract/error-kinds.js';
 import { AlreadyExistsError, RetriesExhaustedError, isRetryableS3Error, mapFsError, mapS3Error } from './errors.js';
 import { backoffDelay, mapLimit, withRetry } from './retry.js';
 

@@ -1,8 +1,8 @@
 /** Storage errors, and the mapping of file-system and S3 SDK errors onto the shared error kinds
- * (operator/src/contract/errors.ts): NotFoundError and BadInputError mean "retrying cannot help";
+ * (operator/src/contract/error-kinds.ts): NotFoundError and BadInputError mean "retrying cannot help";
  * anything else is worth retrying (the worker exits with EXIT.retryable). Every mapped error keeps the
  * original as `cause`. */
-import { BadInputError, ChangedError, NotFoundError } from '../../../operator/src/contract/errors.js';
+import { BadInputError, ChangedError, NotFoundError } from '../../../operator/src/contract/error-kinds.js';
 import { s3Uri } from './uri.js';
 
 /** A read asked for version `expected` (ReadOptions.ifMatch) and the object is no longer it. */

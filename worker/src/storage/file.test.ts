@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { BadInputError, ChangedError, NotFoundError } from '../../../operator/src/contract/errors.js';
+import { BadInputError, ChangedError, NotFoundError } from '../../../operator/src/contract/error-kinds.js';
 import { AlreadyExistsError } from './errors.js';
 import { FileStorage, isTempName } from './file.js';
 import { openStorage } from './index.js';

@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { constants as fsc } from 'node:fs';
 import fs, { type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import { BadInputError, ChangedError, NotFoundError } from '../../../operator/src/contract/errors.js';
+import { BadInputError, ChangedError, NotFoundError } from '../../../operator/src/contract/error-kinds.js';
 import { AlreadyExistsError, changedError, mapFsError } from './errors.js';
 import { mapLimit } from './retry.js';
 import type { ObjectInfo, ReadOptions, Storage, WriteOptions } from './types.js';

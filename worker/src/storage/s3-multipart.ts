@@ -13,7 +13,7 @@ import {
   type CompletedPart,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { BadInputError } from '../../../operator/src/contract/errors.js';
+import { BadInputError } from '../../../operator/src/contract/error-kinds.js';
 import { s3ErrorCode } from './errors.js';
 import { mapLimit } from './retry.js';
 import type { ObjectInfo } from './types.js';

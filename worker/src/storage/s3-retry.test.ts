@@ -2,7 +2,7 @@
  * front of a real S3 server (SeaweedFS, e2e/support/s3-server.ts) answers 503 SlowDown, resets
  * connections, cuts bodies short, hangs or loses answers. */
 import { createHash } from 'node:crypto';
-import { BadInputError, ChangedError, describeError, isBadInput } from '../../../operator/src/contract/errors.js';
+import { BadInputError, ChangedError, describeError, isBadInput } from '../../../operator/src/contract/error-kinds.js';
 import type { S3FaultProxy } from '../../../e2e/support/s3-fault-proxy.js';
 import { s3OptionsFor } from '../../../e2e/support/s3-server.js';
 import { startProxiedS3, type ProxiedS3 } from '../../../e2e/support/s3-target.js';

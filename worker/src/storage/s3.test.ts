@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { CreateMultipartUploadCommand, GetObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command, UploadPartCommand, type S3Client } from '@aws-sdk/client-s3';
-import { BadInputError, ChangedError, NotFoundError } from '../../../operator/src/contract/errors.js';
+import { BadInputError, ChangedError, NotFoundError } from '../../../operator/src/contract/error-kinds.js';
 import { openS3TestTarget, type S3TestTarget } from '../../../e2e/support/s3-target.js';
 import { AlreadyExistsError } from './errors.js';
 import { openStorage } from './index.js';

@@ -18,7 +18,7 @@ import {
   PutObjectCommand,
   S3Client,
 } from '@aws-sdk/client-s3';
-import { BadInputError } from '../../../operator/src/contract/errors.js';
+import { BadInputError } from '../../../operator/src/contract/error-kinds.js';
 import { checkRange } from './file.js';
 import { changedError, describeS3Error, httpStatusOf, isRetryableS3Error, mapS3Error, s3ErrorCode } from './errors.js';
 import { DEFAULT_RETRY, mapLimit, withRetry, type RetryPolicy } from './retry.js';

@@ -1,4 +1,4 @@
-import { BadInputError } from '../../../operator/src/contract/errors.js';
+import { BadInputError } from '../../../operator/src/contract/error-kinds.js';
 import { normalizeUri, parseUri, toFileUri } from './uri.js';
 
 describe('parseUri', () => {

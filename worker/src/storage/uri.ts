@@ -2,7 +2,7 @@
  * `/abs` and relative paths (resolved against a working directory). */
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { BadInputError } from '../../../operator/src/contract/errors.js';
+import { BadInputError } from '../../../operator/src/contract/error-kinds.js';
 
 export type ParsedUri =
   | { scheme: 'file'; /** Absolute path; a trailing `/` of the input is kept (it marks a directory prefix). */ path: string }

@@ -1,5 +1,5 @@
-import { BadInputError } from './errors.js';
-import { parseShardPlan } from './plan.js';
+import { BadInputError } from './error-kinds.js';
+import { parseShardPlan } from './run-plan.js';
 
 const URI = 's3://b/out/_bij/r1/plan.json';
 const thrown = (text: string): unknown => {

@@ -1,7 +1,7 @@
 /** The frozen shard plan: written once per run, read by every attempt of every shard. */
 import { z } from 'zod';
 import { BatchInferenceJobSpecSchema } from '../api/spec.js';
-import { BadInputError } from './errors.js';
+import { BadInputError } from './error-kinds.js';
 
 export const PlannedFileSchema = z.object({
   uri: z.string(),

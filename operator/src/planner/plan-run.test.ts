@@ -14,7 +14,7 @@ import type { Storage } from '../../../worker/src/storage/types.js';
 import type { ModelMeta, ValueMeta } from '../../../worker/src/tensors/types.js';
 import { BatchInferenceJobSpecSchema, type BatchInferenceJobSpec, type BatchInferenceJobSpecInput } from '../api/spec.js';
 import { BadInputError } from '../contract/index.js';
-import { columnProblems, mappingProblems, planRun } from './plan.js';
+import { columnProblems, mappingProblems, planRun } from './plan-run.js';
 
 const FILE = 's3://lake/part-0.parquet';
 const tensor = (name: string, type: string, dims: (number | string)[]): ValueMeta => ({ name, isTensor: true, type, dims });
