@@ -11,7 +11,7 @@ import { useKubeTestEnv } from '../../../e2e/support/kube-test-env.js';
 import { PLURAL, type S3Settings } from '../api/spec.js';
 import { silentLogger } from '../log.js';
 import { OperatorMetrics } from '../metrics.js';
-import { RunState } from '../runstate/runstate.js';
+import { RunState } from '../commit/run-state.js';
 import { openStorage } from '../../../worker/src/storage/index.js';
 import { act } from './apply.js';
 import { BIJ_REF, FIELD_MANAGER, type KubeClients } from './clients.js';

@@ -11,7 +11,7 @@ import type { S3Settings } from '../api/spec.js';
 import { PLURAL, API_GROUP, API_VERSION } from '../api/spec.js';
 import type { Logger } from '../log.js';
 import type { OperatorMetrics } from '../metrics.js';
-import { RunState } from '../runstate/runstate.js';
+import { RunState } from '../commit/run-state.js';
 import { BIJ_REF, keyOf, splitKey, type KubeClients } from './clients.js';
 import { ChildIndex } from './child-index.js';
 import { LABEL_JOB } from '../reconciler/names.js';

@@ -10,7 +10,7 @@ import { parseBatchInferenceJob, parseStatus } from '../api/validate.js';
 import { needsStorage, observeAttempts, runId as computeRunId, type ReconcileInput } from '../reconciler/index.js';
 import { runManifestUri } from '../contract/index.js';
 import type { Logger } from '../log.js';
-import type { RunState } from '../runstate/runstate.js';
+import type { RunState } from '../commit/run-state.js';
 import type { KubeClients } from './clients.js';
 
 export type BijObject = k8s.KubernetesObject & { spec?: unknown; status?: BatchInferenceJobStatus };

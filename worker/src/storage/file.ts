@@ -16,6 +16,7 @@ import { AlreadyExistsError, changedError, mapFsError } from './errors.js';
 import { mapLimit } from './retry.js';
 import type { ObjectInfo, ReadOptions, Storage, WriteOptions } from './types.js';
 import { encodeFileUriPath, parseUri } from './uri.js';
+import { checkRange } from './range.js';
 
 const TMP_MARK = '.bij-tmp-';
 const TMP_NAME = /^\.(.+)\.bij-tmp-\d+-[0-9a-f]+$/;
@@ -328,13 +329,6 @@ async function writeAll(fh: FileHandle, bytes: Uint8Array): Promise<void> {
   while (off < bytes.length) {
     const { bytesWritten } = await fh.write(bytes, off, bytes.length - off);
     off += bytesWritten;
-  }
-}
-
-/** start/end must be integers with 0 <= start <= end. */
-export function checkRange(uri: string, start: number, end: number): void {
-  if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end < start) {
-    throw new RangeError(`bad byte range [${start}, ${end}) for ${uri}`);
   }
 }
 

@@ -19,7 +19,7 @@ import {
   S3Client,
 } from '@aws-sdk/client-s3';
 import { BadInputError } from '../../../operator/src/contract/error-kinds.js';
-import { checkRange } from './file.js';
+import { checkRange } from './range.js';
 import { changedError, describeS3Error, httpStatusOf, isRetryableS3Error, mapS3Error, s3ErrorCode } from './errors.js';
 import { DEFAULT_RETRY, mapLimit, withRetry, type RetryPolicy } from './retry.js';
 import type { ObjectInfo, ReadOptions, S3Options, Storage, WriteOptions } from './types.js';

@@ -13,8 +13,8 @@ import {
   ProgressSchema, checkShardManifest, parseShardPlan, readSuccessMarker, joinUri, planUri, progressUri, runPrefix,
   shardManifestUri, type RowCounts, type ShardPlan,
 } from '../contract/index.js';
-import { committedRowsOf, readRunManifest } from '../commit/commit.js';
-import type { Claim } from '../commit/claim.js';
+import { committedRowsOf, readRunManifest } from './commit.js';
+import type { Claim } from './claim.js';
 
 
 const MANIFEST_KEY = /\/shards\/(\d+)\/a(\d+)\/manifest\.json$/;

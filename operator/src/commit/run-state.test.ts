@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openStorage } from '../../../worker/src/storage/index.js';
 import { shardManifestUri, type ShardManifest } from '../contract/index.js';
-import { RunState } from './runstate.js';
+import { RunState } from './run-state.js';
 
 const storage = openStorage();
 const timings = { read: 0, decode: 1, pack: 0, infer: 2, unpack: 0, write: 0, total: 3 };
