@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
-import { parseShardPlan, BadInputError, NotFoundError, describeError, toJsonValue } from '../../operator/src/contract/index.js';
+import { parseShardPlan, BadInputError, NotFoundError, bestEffort, describeError, errorText, toJsonValue } from '../../operator/src/contract/index.js';
 import { openStorage } from './storage/index.js';
 import { parseAssignment, type Assignment } from './assignment.js';
 import { outcomeOf, writeTerminationLog } from './termination.js';
@@ -47,7 +47,9 @@ async function main(): Promise<number> {
     if (a.runId && a.runId !== plan.runId) throw new BadInputError(`plan ${a.planUri} is for run ${plan.runId}, not ${a.runId}`);
     const shardLog = log.child({ run: plan.runId, shard: a.shard, attempt: a.attempt });
     // Best effort: a store hiccup here must not cost an attempt (the check after the last write stays).
-    if (await runCommitted(storage, plan).catch(() => false)) {
+    const committed = await bestEffort(runCommitted(storage, plan), (err) =>
+      shardLog.warn({ err: errorText(err) }, 'could not check whether the run is already committed; scoring the shard (the commit keeps one attempt per shard)'), false);
+    if (committed) {
       // A copy started after the commit (a slow pod, a node that came back): nothing left to do.
       shardLog.info('the run is already committed; nothing to do');
       writeTerminationLog(a.terminationLog, { outcome: 'succeeded', shard: a.shard, attempt: a.attempt, message: `run ${plan.runId} is already committed; nothing to do` });

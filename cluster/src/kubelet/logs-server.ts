@@ -23,7 +23,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Reads the file from `offset`: the complete lines (entries) and the offset after them. */
 async function readFrom(file: string, offset: number): Promise<{ text: string; next: number }> {
-  const fh = await open(file, 'r').catch(() => undefined);
+  // No file yet: the container has not written a line.
+  const fh = await open(file, 'r').catch((e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? undefined : Promise.reject(e)));
   if (!fh) return { text: '', next: offset };
   try {
     const { size } = await fh.stat();

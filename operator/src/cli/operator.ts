@@ -9,6 +9,7 @@ import { OperatorMetrics } from '../metrics.js';
 import { serveMetrics } from '../serve.js';
 import { openStorage } from '../../../worker/src/storage/index.js';
 import { commitStepHook } from '../commit/step-hook.js';
+import { bestEffort, errorText } from '../contract/index.js';
 
 export interface OperatorOptions {
   kubeconfig?: string;
@@ -85,8 +86,8 @@ export async function operatorCommand(opts: OperatorOptions, log: Logger): Promi
     const shutdown = (signal: string) => {
       log.info({ signal }, 'shutting down');
       void (async () => {
-        await controller.stop().catch(() => undefined);
-        await elector?.stop().catch(() => undefined);
+        await bestEffort(controller.stop(), (err) => log.warn({ err: errorText(err) }, 'the controller did not stop cleanly'));
+        await bestEffort(elector?.stop(), (err) => log.warn({ err: errorText(err) }, 'could not release the leader lease; the next leader waits for it to expire'));
         server.close();
         resolve();
       })();

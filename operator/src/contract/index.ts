@@ -5,3 +5,4 @@ export * from './manifest.js';
 export * from './process.js';
 export * from './error-kinds.js';
 export * from './json.js';
+export * from './settle.js';

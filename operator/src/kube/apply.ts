@@ -5,7 +5,7 @@
  * requeues with backoff (or at once on a conflict) without writing status.
  */
 import type { Storage } from '../../../worker/src/storage/types.js';
-import { describeError, isBadInput, runManifestUri } from '../contract/index.js';
+import { NotFoundError, describeError, isBadInput, runManifestUri } from '../contract/index.js';
 import { jobSelector, reconcile, statusEqual, type ReconcileInput, type ReconcileResult } from '../reconciler/index.js';
 import { freezePlan, planRun } from '../planner/plan-run.js';
 import { CommitError, cleanupRun, commitRun, committedRowsOf, discardRun } from '../commit/commit.js';
@@ -77,7 +77,8 @@ async function decide(ctx: ReconcileContext, observed: Observed, o: ActOptions):
   if (result.actions.commit && storage && spec) {
     const { runId, chosen } = result.actions.commit;
     const plan = await ctx.runState.loadPlan(storage, spec.output.uri, runId);
-    if (!plan) throw new Error(`cannot commit run ${runId}: its plan is missing from ${spec.output.uri}`);
+    // Terminal: the frozen plan is what every attempt read; without it no commit can be checked.
+    if (!plan) throw new NotFoundError(`cannot commit run ${runId}: its plan is missing from ${spec.output.uri} (was _bij/ deleted while the run was in flight?); change the spec, or delete and re-apply the job, to start a new run`);
     try {
       const claim = await holdClaim(ctx, storage, input, runId, spec.output.uri, o);
       const m = await commitRun(storage, plan, chosen, { afterStep: o.commitAfterStep, fence: () => checkFence(storage, spec.output.uri, claim) });

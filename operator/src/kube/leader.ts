@@ -10,6 +10,7 @@ import type { KubeClients } from './clients.js';
 import { isAlreadyExists, isConflict, isNotFound } from './api-errors.js';
 import { microTime } from './micro-time.js';
 import type { Logger } from '../log.js';
+import { bestEffort, errorText } from '../contract/index.js';
 
 export interface LeaderElectionOptions {
   namespace: string;
@@ -87,9 +88,10 @@ export class LeaderElector {
     if (this.timer) clearTimeout(this.timer);
     this.leading = false;
     // A renewal (or acquisition) in flight could otherwise land between the release's read and write.
-    await this.ticking?.catch(() => undefined);
+    // (Its failure was logged by the tick itself.)
+    await bestEffort(this.ticking, () => undefined);
     // release() does nothing unless the lease is ours (the tick in flight may just have taken it).
-    await this.release().catch(() => undefined);
+    await bestEffort(this.release(), (err) => this.o.log.warn({ lease: `${this.o.namespace}/${this.o.name}`, err: errorText(err) }, 'could not release the leader lease; the next leader waits for it to expire'));
   }
 
   private schedule(): void {

@@ -14,7 +14,7 @@ import type { Logger } from '../../../../operator/src/log.js';
 import { makeClients, mergePatch, keyOf, type KubeClients } from '../../../../operator/src/kube/clients.js';
 import { SelfHealingInformer } from '../../../../operator/src/kube/informer.js';
 import { isConflict, isNotFound } from '../../../../operator/src/kube/api-errors.js';
-import { ENV } from '../../../../operator/src/contract/index.js';
+import { ENV, bestEffort, errorText } from '../../../../operator/src/contract/index.js';
 import { resolveEnv } from './env.js';
 import { finishedJobStatus, runningPodStatus, terminatedPodStatus, type ProcessExit } from './pod-status.js';
 
@@ -196,7 +196,8 @@ export class LocalJobRunner {
       });
     } catch (err) {
       // Like the kubelet's CreateContainerConfigError: the pod goes (a new one is made on retry).
-      await this.clients.core.deleteNamespacedPod({ namespace, name: podName, gracePeriodSeconds: 0 }).catch(() => undefined);
+      await bestEffort(this.clients.core.deleteNamespacedPod({ namespace, name: podName, gracePeriodSeconds: 0 }),
+        (e) => this.o.log.warn({ pod: `${namespace}/${podName}`, err: errorText(e) }, 'could not delete the pod that failed to start'));
       throw err;
     }
     const terminationFile = join(this.o.workDir, `${podName}.termination`);
@@ -309,9 +310,9 @@ export class LocalJobRunner {
     };
     const pods = await this.clients.core.listNamespacedPod({ namespace, labelSelector: `batch.kubernetes.io/job-name=${job.metadata!.name}` });
     for (const pod of pods.items) {
-      await this.clients.core.patchNamespacedPodStatus(
+      await bestEffort(this.clients.core.patchNamespacedPodStatus(
         { namespace, name: pod.metadata!.name!, body: { status: terminatedPodStatus(exit, false) } }, mergePatch,
-      ).catch(() => undefined);
+      ), (e) => this.o.log.warn({ pod: `${namespace}/${pod.metadata!.name}`, err: errorText(e) }, 'could not mark the lost pod terminated'));
     }
     await this.clients.batch.patchNamespacedJobStatus({ namespace, name: job.metadata!.name!, body: { status: finishedJobStatus(exit) } }, mergePatch);
   }
