@@ -100,7 +100,8 @@ describe('operator process killed and replaced', () => {
 
     const exit = await withTimeout(op1.exited, 60_000, 'op-1 to crash in the commit');
     expect(exit.code).toBe(137);
-    expect(op1.lines.some((l) => l.msg.includes('exiting mid-commit') && l.step === 6)).toBe(true);
+    // The preloaded fault hook (e2e/support/fault-hooks.ts) says where it ended the process, on stderr.
+    expect(op1.other.some((l) => l.includes('fault hook: commit step 6 done: exiting with code 137'))).toBe(true);
 
     // The crash point: _manifest.json written, _SUCCESS not. The commit runs in the pass that saw the
     // last shard finish, so the stored status is still the one before it (not Succeeded).

@@ -99,7 +99,7 @@ test('helm install --wait: the chart\'s CRD, RBAC and Deployment; its pod runs o
   // The process is this checkout's operator with the container's args, as the image's entrypoint runs it.
   const cmdline = readFileSync(`/proc/${running!.pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
   expect(cmdline.slice(1)).toEqual([
-    path.resolve('bin/bij.js'), 'operator', `--metrics-port=${metricsPort}`, `--lease-namespace=${NS}`, '--lease-name=bij-operator', '--workers=4',
+    path.resolve('dist/operator/src/cli/main.js'), 'operator', `--metrics-port=${metricsPort}`, `--lease-namespace=${NS}`, '--lease-name=bij-operator', '--workers=4',
     '--resync-ms=2000', '--retry-backoff-ms=200', '--progress-poll-ms=500',
   ]);
   // It leads: the chart's Lease, held under the pod's name (POD_NAME from the downward API).
