@@ -2,6 +2,7 @@
 import { hostname } from 'node:os';
 import type { S3Storage } from '../api/spec.js';
 import { Controller } from '../kube/controller.js';
+import { ScheduleController } from '../kube/schedule-controller.js';
 import { loadKubeConfig, makeClients } from '../kube/clients.js';
 import { LeaderElector } from '../kube/leader.js';
 import type { Logger } from '../log.js';
@@ -63,6 +64,8 @@ export async function operatorCommand(opts: OperatorOptions, log: Logger): Promi
     },
     commitAfterStep: commitExitHook(process.env, log),
   });
+  // BatchInferenceSchedules, beside the jobs: the same leader runs both.
+  const schedules = new ScheduleController({ clients, namespace: opts.namespace, log, identity, resyncMs: opts.resyncMs });
   let leading = false;
   const server = await serveMetrics(metrics.registry, opts.metricsPort, () => leading || !opts.leaderElect, opts.metricsHost);
   const address = server.address();
@@ -70,7 +73,7 @@ export async function operatorCommand(opts: OperatorOptions, log: Logger): Promi
   const startLeading = () => {
     leading = true;
     metrics.leader.set(1);
-    controller.start().catch((err: unknown) => {
+    Promise.all([controller.start(), schedules.start()]).catch((err: unknown) => {
       log.error({ err: String(err) }, 'controller failed to start');
       process.exit(1);
     });
@@ -98,7 +101,7 @@ export async function operatorCommand(opts: OperatorOptions, log: Logger): Promi
     const shutdown = (signal: string) => {
       log.info({ signal }, 'shutting down');
       void (async () => {
-        await controller.stop().catch(() => undefined);
+        await Promise.all([controller.stop().catch(() => undefined), schedules.stop().catch(() => undefined)]);
         await elector?.stop().catch(() => undefined);
         server.close();
         resolve();
