@@ -1,6 +1,6 @@
 /** The schedule's decision, table by table: which slot starts, the deadline and the 100-missed limit,
  * each concurrency policy, suspend, time zones and DST, history limits, and the job it builds. */
-import { decideSchedule, NEXT_SCHEDULE_DELTA_MS, withCreatedUids } from './decide.js';
+import { decideSchedule, MAX_REQUEUE_MS, NEXT_SCHEDULE_DELTA_MS, withCreatedUids } from './decide.js';
 import { ANNOTATION_SCHEDULED_TIME, LABEL_SCHEDULE, scheduledJobName } from './names.js';
 import type { ObservedRun, ScheduleInput, ScheduleResult } from './types.js';
 import { makeSchedule, run, scheduleInput, type ScheduleBuilder } from '../testing/schedule-builders.js';
@@ -34,6 +34,13 @@ describe('which slot starts (*/5, created 00:00 UTC)', () => {
     expect(r.delete).toEqual([]);
     if (slots.length > 0) expect(r.events).toEqual([expect.objectContaining({ type: 'Normal', reason: 'SuccessfulCreate', onCreate: true })]);
   });
+});
+
+test.each<[string, string, number]>([
+  ['hourly: at the next slot', '@hourly', 55 * MIN + NEXT_SCHEDULE_DELTA_MS],
+  ['yearly: in an hour at most (a timer cannot wait a year)', '@yearly', MAX_REQUEUE_MS],
+])('requeue, %s', (_name, cron, ms) => {
+  expect(decideSchedule(scheduleInput(makeSchedule().cron(cron).obj(), '2026-12-05T00:05:00Z')).requeueAfterMs).toBe(ms);
 });
 
 describe('the 100-missed-schedules limit', () => {

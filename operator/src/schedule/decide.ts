@@ -18,7 +18,7 @@
  * - History: beyond `successfulJobsHistoryLimit` succeeded and `failedJobsHistoryLimit` failed jobs,
  *   the oldest are deleted (by scheduled time).
  * - `status.lastSuccessfulTime` is the newest completion time of a succeeded job.
- * - Requeue at the next slot (plus 100 ms, as CronJob).
+ * - Requeue at the next slot (plus 100 ms, as CronJob), or in an hour if that is sooner.
  */
 import { API_GROUP, API_VERSION, KIND } from '../api/spec.js';
 import type { BatchInferenceScheduleStatus, JobReference } from '../api/schedule.js';
@@ -32,6 +32,9 @@ import type { ObservedRun, ScheduleEvent, ScheduleInput, ScheduleResult } from '
 export const TOO_MANY_MISSED = 100;
 /** Requeue this long after the next slot, as CronJob does (clock skew). */
 export const NEXT_SCHEDULE_DELTA_MS = 100;
+/** The longest requeue asked for: a monthly or yearly slot is further off than a timer can wait
+ * (Node fires a setTimeout of more than 2^31 - 1 ms at once), so the decision is made again hourly. */
+export const MAX_REQUEUE_MS = 3_600_000;
 
 const finished = (r: ObservedRun) => r.phase === 'Succeeded' || r.phase === 'Failed';
 const ms = (t: string | Date | undefined): number => (t === undefined ? 0 : new Date(t).getTime());
@@ -109,7 +112,7 @@ export function decideSchedule(input: ScheduleInput): ScheduleResult {
   }
 
   const next = cron.cron.next(now);
-  const requeue = next ? next.getTime() - now.getTime() + NEXT_SCHEDULE_DELTA_MS : undefined;
+  const requeue = next ? Math.min(MAX_REQUEUE_MS, next.getTime() - now.getTime() + NEXT_SCHEDULE_DELTA_MS) : undefined;
   if (requeue !== undefined) result.requeueAfterMs = requeue;
 
   let earliest = schedule.status.lastScheduleTime ? new Date(schedule.status.lastScheduleTime) : new Date(meta.creationTimestamp);
