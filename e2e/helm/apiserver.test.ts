@@ -39,7 +39,7 @@ test('the CRDs come from the pinned prometheus-operator module, and the API serv
 
 test('default values, CRDs included: the API server accepts every object in a server-side dry run', async () => {
   const objs = await render('bij', 'bij-system', {}, ['--include-crds']);
-  expect(summary(objs)).toContain('CustomResourceDefinition/batchinferencejobs.batchinference.dev');
+  expect(summary(objs)).toEqual(expect.arrayContaining(['CustomResourceDefinition/batchinferencejobs.batchinference.dev', 'CustomResourceDefinition/batchinferenceschedules.batchinference.dev']));
   expect(await dryRunCreate(kc, objs)).toEqual([]);
   // a dry run stores nothing
   await expect(kc.makeApiClient(k8s.AppsV1Api).readNamespacedDeployment({ namespace: 'bij-system', name: 'bij-bij-operator' })).rejects.toMatchObject({ code: 404 });

@@ -85,9 +85,11 @@ test('helm install --wait: the chart\'s CRD, RBAC and Deployment; its pod runs o
       extraArgs: ['--resync-ms=2000', '--retry-backoff-ms=200', '--progress-poll-ms=500'],
     })], { kubeconfig });
   expect(out).toMatch(/STATUS: deployed/);
-  // helm installed the chart's CRD (crds/) before the templates
-  const crd = await kc.makeApiClient(k8s.ApiextensionsV1Api).readCustomResourceDefinition({ name: 'batchinferencejobs.batchinference.dev' });
-  expect(crd.status?.conditions?.find((c) => c.type === 'Established')?.status).toBe('True');
+  // helm installed the chart's CRDs (crds/) before the templates
+  for (const name of ['batchinferencejobs.batchinference.dev', 'batchinferenceschedules.batchinference.dev']) {
+    const crd = await kc.makeApiClient(k8s.ApiextensionsV1Api).readCustomResourceDefinition({ name });
+    expect({ name, established: crd.status?.conditions?.find((c) => c.type === 'Established')?.status }).toEqual({ name, established: 'True' });
+  }
   const deploy = await kc.makeApiClient(k8s.AppsV1Api).readNamespacedDeployment({ namespace: NS, name: 'bij-operator' });
   expect(deploy.status).toMatchObject({ replicas: 1, readyReplicas: 1, availableReplicas: 1 });
 

@@ -213,7 +213,9 @@ describe.each(CLIENTS.length > 0 ? CLIENTS : [{ minor: 0, bin: 'kubectl.missing'
     expect((await ok(bin, ['auth', 'can-i', 'create', 'batchinferencejobs.batchinference.dev'])).trim()).toBe('yes');
     const op = 'system:serviceaccount:bij-system:bij-operator';
     expect((await ok(bin, ['auth', 'can-i', 'create', 'jobs.batch', `--as=${op}`])).trim()).toBe('yes');
-    const no = await kubectl(bin, ['auth', 'can-i', 'delete', 'batchinferencejobs.batchinference.dev', `--as=${op}`]);
+    // Its schedules create jobs and delete those past their history limits; the schedules themselves are the users'.
+    expect((await ok(bin, ['auth', 'can-i', 'delete', 'batchinferencejobs.batchinference.dev', `--as=${op}`])).trim()).toBe('yes');
+    const no = await kubectl(bin, ['auth', 'can-i', 'delete', 'batchinferenceschedules.batchinference.dev', `--as=${op}`]);
     expect(no.stdout.trim()).toBe('no');
   });
 });

@@ -294,6 +294,7 @@ describe('the semantic checks are bij\'s alone', () => {
     ['an output column that is the idColumn', 'spec.model.outputs.probs.column', (j) => { j.spec.model.outputs.probs.column = 'id'; }],
     ['a duplicate passthrough column', 'spec.input.passthroughColumns[1]', (j) => { j.spec.input.passthroughColumns = ['region', 'region']; }],
     ['a reserved BIJ_ variable', 'spec.worker.env[0].name', (j) => { j.spec.worker = { env: [{ name: 'BIJ_FAULT', value: 'exit:0' }] }; }],
+    ['a schedule\'s placeholder in a job made by hand', 'spec.input.uri', (j) => { j.spec.input.uri = 's3://lake/features/date=${date}/'; }],
   ])('%s: the server stores it, bij refuses naming %s', async (name, field, change) => {
     const job = baseJob(`semantic-${name.toLowerCase().replace(/[^a-z]+/g, '-').replace(/-+$/, '')}`);
     change(job);

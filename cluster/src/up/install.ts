@@ -1,11 +1,12 @@
 /**
- * What `bij up` (and the tests) install on a fresh control plane: the BatchInferenceJob CRD, and the
- * operator's identity as the Helm chart makes it: namespace, ServiceAccount, the chart's ClusterRole and
- * leader-election Role with their bindings. The operator authenticates as that ServiceAccount's user
+ * What `bij up` (and the tests) install on a fresh control plane: the BatchInferenceJob and
+ * BatchInferenceSchedule CRDs, and the operator's identity as the Helm chart makes it: namespace,
+ * ServiceAccount, the chart's ClusterRole and leader-election Role with their bindings. The operator authenticates as that ServiceAccount's user
  * with a client certificate from the cluster CA, so RBAC judges it exactly as in a cluster.
  */
 import * as k8s from '@kubernetes/client-node';
 import { renderCrdYaml } from '../../../operator/src/api/crd.js';
+import { renderScheduleCrdYaml } from '../../../operator/src/api/schedule-crd.js';
 import type { ControlPlane } from '../control-plane/launch.js';
 import { issueClientCert, type KeyPair } from '../control-plane/pki.js';
 import { chartRbac } from './chart-rbac.js';
@@ -29,12 +30,20 @@ async function upsert<T extends { metadata?: k8s.V1ObjectMeta }>(
   }
 }
 
+/** The operator's CRDs: BatchInferenceJob and BatchInferenceSchedule. */
+export const OPERATOR_CRDS = (): string[] => [renderCrdYaml(), renderScheduleCrdYaml()];
+
+/** Installs (or replaces) every CRD of the operator and waits until each is Established. */
 export async function installCrd(kc: k8s.KubeConfig, timeoutMs = 30_000): Promise<void> {
+  for (const text of OPERATOR_CRDS()) await installOneCrd(kc, text, timeoutMs);
+}
+
+async function installOneCrd(kc: k8s.KubeConfig, text: string, timeoutMs: number): Promise<void> {
   const api = kc.makeApiClient(k8s.ApiextensionsV1Api);
   // The typed client serializes V1JSONSchemaProps by their TypeScript names: a plain object's
   // `x-kubernetes-validations` (or -preserve-unknown-fields, -list-type) under `properties` would be
   // dropped on the way out. loadYaml deserializes into those names, so the CRD arrives whole.
-  const crd = k8s.loadYaml<k8s.V1CustomResourceDefinition>(renderCrdYaml());
+  const crd = k8s.loadYaml<k8s.V1CustomResourceDefinition>(text);
   const name = crd.metadata!.name!;
   await upsert(
     () => api.createCustomResourceDefinition({ body: crd }),

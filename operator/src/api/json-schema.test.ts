@@ -5,8 +5,12 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Ajv } from 'ajv';
 import { parse } from 'yaml';
-import { JSON_SCHEMA_FILE, buildJobJsonSchema, renderJobJsonSchema } from './json-schema.js';
-import { BatchInferenceJobSpecSchema } from './spec.js';
+import {
+  JSON_SCHEMA_FILE, SCHEDULE_JSON_SCHEMA_FILE, buildJobJsonSchema, buildScheduleJsonSchema, renderJobJsonSchema, renderScheduleJsonSchema,
+} from './json-schema.js';
+import { BatchInferenceJobSpecSchema, KIND } from './spec.js';
+import { BatchInferenceScheduleSpecSchema, SCHEDULE_KIND } from './schedule.js';
+import { parseBatchInferenceSchedule } from './validate-schedule.js';
 
 function repoRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
@@ -21,33 +25,49 @@ const MODELINE = /^# yaml-language-server: \$schema=(\S+)$/;
 // Strict: an unknown keyword in the schema is an error (strictRequired off: required in anyOf/oneOf branches is meant).
 const ajv = new Ajv({ allErrors: true, strict: true, strictRequired: false });
 const validate = ajv.compile(buildJobJsonSchema());
-const errorsOf = (doc: unknown): string[] =>
-  validate(doc) ? [] : (validate.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message}${e.params && 'additionalProperty' in e.params ? ` ${e.params.additionalProperty}` : ''}`);
+const validateSchedule = ajv.compile(buildScheduleJsonSchema());
+const errorsWith = (v: typeof validate, doc: unknown): string[] =>
+  v(doc) ? [] : (v.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message}${e.params && 'additionalProperty' in e.params ? ` ${e.params.additionalProperty}` : ''}`);
+const errorsOf = (doc: unknown): string[] => errorsWith(validate, doc);
 
-test(`the committed ${JSON_SCHEMA_FILE} is up to date (if not: run \`npm run crd\`)`, () => {
-  const path = join(root, JSON_SCHEMA_FILE);
-  const committed = existsSync(path) ? readFileSync(path, 'utf8') : '(missing)';
-  if (committed !== renderJobJsonSchema()) throw new Error(`${JSON_SCHEMA_FILE} differs from the zod schemas: run \`npm run crd\` and commit the result`);
-  expect(JSON.parse(committed)).toEqual(buildJobJsonSchema());
-});
+/** Each kind of file, with its schema file, its editor schema and its zod spec schema. */
+const KINDS: Record<string, { file: string; validate: typeof validate; spec: { safeParse: (v: unknown) => { success: boolean } } }> = {
+  [KIND]: { file: JSON_SCHEMA_FILE, validate, spec: BatchInferenceJobSpecSchema },
+  [SCHEDULE_KIND]: { file: SCHEDULE_JSON_SCHEMA_FILE, validate: validateSchedule, spec: BatchInferenceScheduleSpecSchema },
+};
 
-test('there are examples', () => {
+test.each<[string, () => string]>([[JSON_SCHEMA_FILE, renderJobJsonSchema], [SCHEDULE_JSON_SCHEMA_FILE, renderScheduleJsonSchema]])(
+  'the committed %s is up to date (if not: run `npm run crd`)', (file, render) => {
+    const path = join(root, file);
+    const committed = existsSync(path) ? readFileSync(path, 'utf8') : '(missing)';
+    if (committed !== render()) throw new Error(`${file} differs from the zod schemas: run \`npm run crd\` and commit the result`);
+    expect(JSON.parse(committed)).toEqual(JSON.parse(render()));
+  });
+
+test('there are examples, a nightly schedule among them', () => {
   expect(examples).toContain('quickstart.yaml');
+  expect(examples).toContain('nightly-schedule.yaml');
 });
 
 describe.each(examples)('examples/%s', (file) => {
   const text = readFileSync(join(examplesDir, file), 'utf8');
+  const doc = parse(text) as { kind: string; spec: unknown };
+  const kind = KINDS[doc.kind];
 
-  test('names the schema on its first line, by a relative path that leads to it', () => {
+  test('is a BatchInferenceJob or a BatchInferenceSchedule', () => {
+    expect(Object.keys(KINDS)).toContain(doc.kind);
+  });
+
+  test('names its kind\'s schema on its first line, by a relative path that leads to it', () => {
     const m = MODELINE.exec(text.split('\n')[0]);
     expect(m).not.toBeNull();
-    expect(resolve(examplesDir, m![1])).toBe(join(root, JSON_SCHEMA_FILE));
+    expect(resolve(examplesDir, m![1])).toBe(join(root, kind.file));
   });
 
   test('validates against the schema, and the zod schema agrees', () => {
-    const doc = parse(text) as { spec: unknown };
-    expect(errorsOf(doc)).toEqual([]);
-    expect(BatchInferenceJobSpecSchema.safeParse(doc.spec).success).toBe(true);
+    expect(errorsWith(kind.validate, doc)).toEqual([]);
+    expect(kind.spec.safeParse(doc.spec).success).toBe(true);
+    if (doc.kind === SCHEDULE_KIND) expect(parseBatchInferenceSchedule(doc)).toMatchObject({ ok: true });
   });
 });
 

@@ -15,6 +15,7 @@ import { specOpenApiSchema, type SchemaNode } from './crd.js';
 import { BatchInferenceJobStatusSchema, type BatchInferenceJobStatus } from './status.js';
 import { ENV } from '../contract/process.js';
 import { lexicalLocation, overlap } from '../../../worker/src/storage/location.js';
+import { jobPlaceholderErrors } from '../schedule/placeholders.js';
 
 export interface FieldError {
   /** Path of the offending field, e.g. `spec.input.idColumn`. */
@@ -146,6 +147,10 @@ export function validateSpecSemantics(spec: BatchInferenceJobSpec): FieldError[]
     if (!outCols.has(c)) outCols.set(c, name);
   }
 
+  // A schedule's placeholders (${date}...) are filled in when it creates a job; in a job they would be
+  // read as a literal path, so they are refused, naming the field.
+  errors.push(...jobPlaceholderErrors(spec));
+
   const overlapping = overlapError(spec.input.uri, spec.output.uri);
   if (overlapping) errors.push(overlapping);
 
@@ -220,7 +225,7 @@ const specStructural = (): SchemaNode => (specSchema ??= specOpenApiSchema());
 const OBJECT_NAME = new RegExp(OBJECT_NAME_PATTERN);
 
 /** metadata.name as the API server checks it for a custom resource. */
-function nameError(name: string): FieldError | undefined {
+export function nameError(name: string): FieldError | undefined {
   if (name.length > OBJECT_NAME_MAX_LENGTH) return { field: 'metadata.name', message: `must be no more than ${OBJECT_NAME_MAX_LENGTH} characters (has ${name.length})` };
   if (!OBJECT_NAME.test(name)) {
     return {

@@ -2,6 +2,7 @@
 import { hostname } from 'node:os';
 import type { S3Settings } from '../api/spec.js';
 import { Controller } from '../kube/controller.js';
+import { ScheduleController } from '../kube/schedule-controller.js';
 import { loadKubeConfig, makeClients } from '../kube/clients.js';
 import { LeaderElector } from '../kube/leader.js';
 import type { Logger } from '../log.js';
@@ -51,6 +52,8 @@ export async function operatorCommand(opts: OperatorOptions, log: Logger): Promi
     },
     commitAfterStep: commitStepHook(),
   });
+  // BatchInferenceSchedules, beside the jobs: the same leader runs both.
+  const schedules = new ScheduleController({ clients, namespace: opts.namespace, log, identity, resyncMs: opts.resyncMs });
   let leading = false;
   const server = await serveMetrics(metrics.registry, opts.metricsPort, () => leading || !opts.leaderElect, opts.metricsHost);
   const address = server.address();
@@ -58,7 +61,7 @@ export async function operatorCommand(opts: OperatorOptions, log: Logger): Promi
   const startLeading = () => {
     leading = true;
     metrics.leader.set(1);
-    controller.start().catch((err: unknown) => {
+    Promise.all([controller.start(), schedules.start()]).catch((err: unknown) => {
       log.error({ err: String(err) }, 'controller failed to start');
       process.exit(1);
     });
@@ -86,7 +89,10 @@ export async function operatorCommand(opts: OperatorOptions, log: Logger): Promi
     const shutdown = (signal: string) => {
       log.info({ signal }, 'shutting down');
       void (async () => {
-        await bestEffort(controller.stop(), (err) => log.warn({ err: errorText(err) }, 'the controller did not stop cleanly'));
+        await Promise.all([
+          bestEffort(controller.stop(), (err) => log.warn({ err: errorText(err) }, 'the job controller did not stop cleanly')),
+          bestEffort(schedules.stop(), (err) => log.warn({ err: errorText(err) }, 'the schedule controller did not stop cleanly')),
+        ]);
         await bestEffort(elector?.stop(), (err) => log.warn({ err: errorText(err) }, 'could not release the leader lease; the next leader waits for it to expire'));
         server.close();
         resolve();

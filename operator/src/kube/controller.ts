@@ -15,9 +15,9 @@ import { RunState } from '../commit/run-state.js';
 import { BIJ_REF, keyOf, splitKey, type KubeClients } from './clients.js';
 import { ChildIndex } from './child-index.js';
 import { LABEL_JOB } from '../reconciler/names.js';
-import { isConflict } from './api-errors.js';
 import { SelfHealingInformer } from './informer.js';
 import { WorkQueue } from './workqueue.js';
+import { runWorkerLoop } from './worker-loop.js';
 import { observe, type BijObject } from './gather.js';
 import { act, writeStatus } from './apply.js';
 import { classifyStorageError } from './storage-errors.js';
@@ -128,35 +128,21 @@ export class Controller {
     this.resyncTimer.unref();
   }
 
-  private async workerLoop(): Promise<void> {
-    for (;;) {
-      const key = await this.queue.get();
-      if (key === undefined) return;
-      this.o.metrics.queueDepth.set(this.queue.length);
-      const end = this.o.metrics.reconcileSeconds.startTimer();
-      try {
-        const requeueAfterMs = await this.reconcile(key);
-        this.queue.forget(key);
-        this.storageFailures.delete(key);
-        if (requeueAfterMs !== undefined) this.queue.addAfter(key, requeueAfterMs);
-        this.o.metrics.reconciles.inc({ result: 'success' });
-      } catch (err) {
-        if (isConflict(err)) {
-          this.o.metrics.reconciles.inc({ result: 'conflict' });
-          this.o.log.debug({ key }, 'conflict; re-reading');
-          this.queue.addAfter(key, 50);
-        } else {
-          this.o.metrics.reconciles.inc({ result: 'error' });
-          await this.reportStorageFailure(key, err).catch((e: unknown) =>
-            this.o.log.warn({ key, err: describeError(e) }, 'could not record the storage error in the status; the reconcile is retried anyway'));
-          const delay = this.queue.addRateLimited(key);
-          this.o.log.warn({ key, err: describeError(err), retryInMs: delay }, 'reconcile failed; will retry');
-        }
-      } finally {
-        end();
-        this.queue.done(key);
-      }
-    }
+  private workerLoop(): Promise<void> {
+    return runWorkerLoop({
+      queue: this.queue,
+      log: this.o.log,
+      reconcile: (key) => this.reconcile(key),
+      onStart: () => {
+        this.o.metrics.queueDepth.set(this.queue.length);
+        return this.o.metrics.reconcileSeconds.startTimer();
+      },
+      onOutcome: (key, outcome) => {
+        if (outcome === 'success') this.storageFailures.delete(key);
+        this.o.metrics.reconciles.inc({ result: outcome });
+      },
+      onError: (key, err) => this.reportStorageFailure(key, err),
+    });
   }
 
   /** One reconcile of one key. Returns the requeue delay, if any. Exposed for tests. */

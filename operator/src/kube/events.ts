@@ -1,4 +1,4 @@
-/** Kubernetes Events on a BatchInferenceJob (core/v1), emitted after the status write that caused them. */
+/** Kubernetes Events on a BatchInferenceJob or BatchInferenceSchedule (core/v1), emitted after the status write that caused them. */
 import type * as k8s from '@kubernetes/client-node';
 import { createHash, randomBytes } from 'node:crypto';
 import type { KubeClients } from './clients.js';
@@ -14,6 +14,8 @@ export interface BijEvent {
 }
 
 export interface EventTarget {
+  /** The involved object's kind (default BatchInferenceJob; the schedule controller passes its own). */
+  kind?: string;
   name: string;
   namespace: string;
   uid: string;
@@ -38,7 +40,7 @@ export function buildEvent(target: EventTarget, e: BijEvent, now: Date, host: st
     metadata: { name: eventName(target, e), namespace: target.namespace },
     involvedObject: {
       apiVersion: `${API_GROUP}/${API_VERSION}`,
-      kind: KIND,
+      kind: target.kind ?? KIND,
       name: target.name,
       namespace: target.namespace,
       uid: target.uid,
