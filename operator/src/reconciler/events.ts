@@ -14,6 +14,10 @@
  * - a pod the Job controller replaced after a disruption (pod failure policy Ignore), while its attempt
  *   went on, gives ShardDisrupted (Normal), keyed by the pod: it is observed on every reconcile while
  *   the Job exists, and the key makes a repeat a no-op.
+ * - an attempt evicted by Kueue (its Job suspended again while the pod ran) gives ShardEvicted (Normal)
+ *   instead of ShardDisrupted, keyed like the other failures;
+ * - status.shards.queued going from 0 to more (shard Jobs waiting for Kueue's admission) gives Queued
+ *   (Normal), naming the LocalQueues: once when a run starts waiting, again after the queue drained.
  * The caller emits them only after the status write succeeded, so a failed write (409) emits nothing
  * and the next reconcile computes the same events again. ShardRetried is emitted by reconcile.ts
  * when it creates a Job for attempt > 0.
@@ -90,10 +94,14 @@ export function failureEvents(
   const shown = all.slice(Math.max(0, all.length - maxEvents)).map((x) => x.f);
   const events: KubeEvent[] = shown.map((f) => {
     const a = f.attempt;
-    const reason = f.counted ? 'ShardFailed' : 'ShardDisrupted';
+    const evicted = !f.counted && a.evicted;
+    const reason = f.counted ? 'ShardFailed' : evicted ? 'ShardEvicted' : 'ShardDisrupted';
     const message = f.counted
       ? `shard ${a.shard} attempt ${a.attempt} failed: ${failureText(f)}`
-      : `shard ${a.shard} attempt ${a.attempt} was ${failureText(f)}; retrying without counting it`;
+      : evicted
+        ? `shard ${a.shard} attempt ${a.attempt} was evicted by ${a.queue ? `Kueue from LocalQueue ${a.queue}` : 'whatever suspended its Job (Kueue?)'}`
+          + ' (preempted by a higher-priority workload, or its quota reclaimed): its Job was suspended and its pod stopped; retrying without counting it'
+        : `shard ${a.shard} attempt ${a.attempt} was ${failureText(f)}; retrying without counting it`;
     return { type: f.counted ? 'Warning' : 'Normal', reason, message, key: `${a.jobName}/${reason}` };
   });
   if (k > maxEvents) {
@@ -110,4 +118,19 @@ export function replacedPodEvents(attempts: readonly ObservedAttempt[]): KubeEve
     message: `shard ${a.shard} attempt ${a.attempt}: pod ${p.pod} was disrupted${p.reason ? ` (${p.reason})` : ''}; the Job started a replacement pod, not counted as a failure`,
     key: `${p.pod}/ShardDisrupted`,
   })));
+}
+
+/** "3 queued by Kueue in LocalQueue team-a" (the status message's and the Queued event's words). */
+export function queuedText(n: number, queues: readonly string[]): string {
+  if (queues.length === 0) return `${n} queued (their Jobs are suspended, waiting for admission)`;
+  return `${n} queued by Kueue in LocalQueue${queues.length > 1 ? 's' : ''} ${queues.join(', ')}`;
+}
+
+/** Queued (Normal) when shards start waiting for Kueue's admission: status.shards.queued leaves 0. */
+export function queueEvents(old: BatchInferenceJobStatus, next: BatchInferenceJobStatus, queues: readonly string[]): KubeEvent[] {
+  const now = next.shards?.queued ?? 0;
+  const before = old.runId === next.runId ? old.shards?.queued ?? 0 : 0;
+  if (now === 0 || before > 0) return [];
+  const what = `${now} shard${now === 1 ? '' : 's'} ${queuedText(now, queues).replace(/^\d+ /, '')}`;
+  return [{ type: 'Normal', reason: 'Queued', message: queues.length > 0 ? `${what}: waiting for quota in the ClusterQueue` : what }];
 }

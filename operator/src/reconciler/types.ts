@@ -60,6 +60,14 @@ export interface ObservedAttempt {
   /** Pods of this attempt that were disrupted and replaced by the Job controller (the pod failure
    * policy's Ignore rule) while the attempt went on: not failures, but worth an event. */
   replacedPods?: { pod: string; reason?: string }[];
+  /** The Kueue LocalQueue the Job was submitted to (its `kueue.x-k8s.io/queue-name` label). */
+  queue?: string;
+  /** An active attempt whose Job is suspended with no active pod: waiting for Kueue (or whatever holds
+   * it) to admit it. It holds a parallelism slot but no GPU. */
+  queued?: boolean;
+  /** A failed attempt whose Job was suspended while its pod ran (Kueue's eviction or preemption: the Job
+   * controller stopped the pod): a disruption (`disrupted` is set too), not counted against maxRetries. */
+  evicted?: boolean;
 }
 
 /** What a valid shard manifest of the current run says (the reconciler needs only this much). */
@@ -89,6 +97,8 @@ export interface ReconcileBij {
     name: string;
     namespace: string;
     uid: string;
+    /** Only the Kueue labels are used (names.ts KUEUE_LABELS): the shard Jobs carry them. */
+    labels?: Record<string, string>;
     generation?: number;
     /** RFC 3339 string or Date (client-node deserializes some paths to Date, watches give strings). */
     deletionTimestamp?: string | Date;
