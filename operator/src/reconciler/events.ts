@@ -14,8 +14,10 @@
  * - a pod the Job controller replaced after a disruption (pod failure policy Ignore), while its attempt
  *   went on, gives ShardDisrupted (Normal), keyed by the pod: it is observed on every reconcile while
  *   the Job exists, and the key makes a repeat a no-op.
- * - an attempt evicted by Kueue (its Job suspended again while the pod ran) gives ShardEvicted (Normal)
- *   instead of ShardDisrupted, keyed like the other failures;
+ * - an attempt evicted by Kueue gives ShardEvicted (Normal): seen as a queued attempt (its Job suspended
+ *   again, no pod) whose progress file says its pod had started, keyed by the Job and the time it was
+ *   suspended, so each eviction gives one event; or, when the stopped pod failed the Job after all, in
+ *   place of ShardDisrupted, keyed like the other failures;
  * - status.shards.queued going from 0 to more (shard Jobs waiting for Kueue's admission) gives Queued
  *   (Normal), naming the LocalQueues: once when a run starts waiting, again after the queue drained.
  * The caller emits them only after the status write succeeded, so a failed write (409) emits nothing
@@ -26,6 +28,7 @@ import type { BatchInferenceJobStatus } from '../api/status.js';
 import type { FailedAttempt } from './shards.js';
 import { failureText, truncate } from './shards.js';
 import type { KubeEvent, ObservedAttempt } from './types.js';
+import type { StageTimings } from '../contract/manifest.js';
 
 const failedCondition = (s: BatchInferenceJobStatus) => s.conditions?.find((c) => c.type === 'Failed' && c.status === 'True');
 
@@ -133,4 +136,33 @@ export function queueEvents(old: BatchInferenceJobStatus, next: BatchInferenceJo
   if (now === 0 || before > 0) return [];
   const what = `${now} shard${now === 1 ? '' : 's'} ${queuedText(now, queues).replace(/^\d+ /, '')}`;
   return [{ type: 'Normal', reason: 'Queued', message: queues.length > 0 ? `${what}: waiting for quota in the ClusterQueue` : what }];
+}
+
+/**
+ * ShardEvicted for queued attempts that had started (Kueue suspended their admitted Job again: the pod was
+ * stopped, and the same attempt starts over when re-admitted). `progress` and `timings` are the attempts'
+ * progress files (`${shard}/${attempt}`): a worker that started has written one.
+ */
+export function evictionEvents(
+  attempts: readonly ObservedAttempt[],
+  progress: ReadonlyMap<string, number>,
+  timings: ReadonlyMap<string, StageTimings> | undefined,
+  shardRows: readonly number[],
+): KubeEvent[] {
+  const out: KubeEvent[] = [];
+  for (const a of attempts) {
+    if (!a.queued || a.state !== 'active') continue;
+    const key = `${a.shard}/${a.attempt}`;
+    const rows = progress.get(key) ?? 0;
+    if (rows === 0 && !timings?.has(key)) continue;
+    const total = shardRows[a.shard];
+    const done = total !== undefined ? `${rows} of ${total} rows` : `${rows} rows`;
+    out.push({
+      type: 'Normal', reason: 'ShardEvicted', key: `${a.jobName}/ShardEvicted/${a.suspendedSince ?? ''}`,
+      message: `shard ${a.shard} attempt ${a.attempt} was evicted by ${a.queue ? `Kueue from LocalQueue ${a.queue}` : 'whatever suspended its Job (Kueue?)'}`
+        + ` (preempted by a higher-priority workload, or its quota reclaimed) after ${done}: its pod was stopped, and the attempt starts over`
+        + ' when the Job is admitted again; not counted as a failure',
+    });
+  }
+  return out;
 }

@@ -57,7 +57,11 @@ const job = () => makeJob(JOB).labels(RUN, 2, 0).queue('team-a');
 
 describe('observing Jobs Kueue holds', () => {
   test.each([
-    { name: 'created suspended, no pod yet: queued', j: () => job().suspended(), pods: [], want: { state: 'active', queued: true, queue: 'team-a', disrupted: false } },
+    { name: 'created suspended, no pod yet: queued', j: () => job().suspended(iso(2)), pods: [], want: { state: 'active', queued: true, suspendedSince: iso(2), queue: 'team-a', disrupted: false } },
+    {
+      name: 'evicted after admission: suspended again, its pod gone, the Job not failed (the stopped pod is not counted): queued again',
+      j: () => job().resumed(iso(5)).suspended(iso(40)), pods: [], want: { state: 'active', queued: true, suspendedSince: iso(40), disrupted: false },
+    },
     { name: 'admitted (unsuspended), pod running: active, not queued', j: () => job().resumed().active(1), pods: [makePod(JOB).obj()], want: { state: 'active', queue: 'team-a', disrupted: false } },
     {
       name: 'suspended again, its pod terminating: queued (the Job controller no longer counts a terminating pod as active)',
@@ -70,7 +74,7 @@ describe('observing Jobs Kueue holds', () => {
       j: () => job().suspended().active(1), pods: [], want: { state: 'active', disrupted: false },
     },
     {
-      name: 'evicted: suspended again, the stopped pod failed the Job (backoffLimit 0): a disruption',
+      name: 'evicted, and the stopped pod failed the Job after all (backoffLimit 0): a disruption',
       j: () => job().failedCondition('BackoffLimitExceeded').suspended(),
       pods: [makePod(JOB).terminated(143, 'last log line').obj()],
       want: { state: 'failed', disrupted: true, evicted: true, reason: 'EvictedByKueue', exitCode: 143, queue: 'team-a' },
@@ -128,7 +132,7 @@ describe('reconciling queued and evicted shards', () => {
     expect(again.events.filter((e) => e.reason === 'Queued')).toEqual([]);
   });
 
-  test('an evicted attempt is a disruption: retried at once, not charged against maxRetries (0 here)', () => {
+  test('an evicted attempt whose Job failed is a disruption: retried at once, not charged against maxRetries (0 here)', () => {
     const bij = kueueBIJ(2).obj();
     const r = reconcile(makeInput(bij).uniformPlan(2).attempts(
       attempt(0).shard(0).evicted('team-a', 30), attempt(0).shard(1).queued('team-a'),
@@ -146,7 +150,29 @@ describe('reconciling queued and evicted shards', () => {
     expect(r.events.some((e) => e.reason === 'ShardFailed' || e.type === 'Warning')).toBe(false);
   });
 
-  test('evicted again and again: still not counted; a real crash after that is', () => {
+  test('a queued attempt that had started was evicted: ShardEvicted once per eviction, and it keeps its slot', () => {
+    const bij = kueueBIJ(2).obj();
+    const input = (since: number, rowsDone?: number) => {
+      const b = makeInput(bij).uniformPlan(2).attempts(attempt(0).shard(0).queued('team-a', since), attempt(0).shard(1));
+      if (rowsDone !== undefined) b.progress(0, 0, rowsDone);
+      return b.obj();
+    };
+    // First wait (created suspended): no progress file, no eviction.
+    expect(reconcile(input(1)).events.filter((e) => e.reason === 'ShardEvicted')).toEqual([]);
+    const r = reconcile(input(40, 37));
+    expect(r.create).toEqual([]);
+    expect(r.status.shards).toMatchObject({ queued: 1, running: 1, failed: 0, retries: 0 });
+    const job0 = `churn-${currentRun(bij)}-s0-a0`;
+    expect(r.events.filter((e) => e.reason === 'ShardEvicted')).toEqual([{
+      type: 'Normal', reason: 'ShardEvicted', key: `${job0}/ShardEvicted/${iso(40)}`,
+      message: 'shard 0 attempt 0 was evicted by Kueue from LocalQueue team-a (preempted by a higher-priority workload, or its quota reclaimed) '
+        + 'after 37 of 100 rows: its pod was stopped, and the attempt starts over when the Job is admitted again; not counted as a failure',
+    }]);
+    // Evicted again later: another key, so another event.
+    expect(reconcile(input(90, 12)).events.find((e) => e.reason === 'ShardEvicted')?.key).toBe(`${job0}/ShardEvicted/${iso(90)}`);
+  });
+
+  test('evicted (Jobs failed) again and again: still not counted; a real crash after that is', () => {
     const bij = kueueBIJ(1).obj();
     const evictions = [0, 1, 2, 3, 4].map((n) => attempt(n).shard(0).evicted('team-a', 10 + n));
     const r = reconcile(makeInput(bij).uniformPlan(1).attempts(...evictions).now(20).obj());

@@ -9,11 +9,15 @@
  *
  * Suspended Jobs (Kueue). The operator never suspends a shard Job; only Kueue (or another admission
  * controller) does, whether the Job carries a queue name or Kueue manages Jobs without one:
- * - a suspended Job that has not finished and has no active pod is `queued` (waiting for admission);
- * - a Job that failed while suspended was evicted: Kueue suspended it again (preemption, quota
- *   reclaimed), the Job controller stopped its pod, and that stopped pod failed the Job (backoffLimit
- *   0). The Job controller only sets Suspended=True on a Job that has not finished, so Suspended=True
- *   beside Failed=True says the suspension came first. That is a disruption, not the worker's failure.
+ * - a suspended Job that has not finished and has no active pod is `queued` (waiting for admission),
+ *   with `suspendedSince` from its Suspended=True condition. When Kueue evicts an admitted Job (a
+ *   preemption, quota reclaimed) it suspends it again: the Job controller deletes the pod, removing
+ *   its tracking finalizer first, so the stopped pod is not counted as a failure and the Job does not
+ *   fail; it is queued again, and the same attempt starts over in a new pod when it is re-admitted.
+ *   (The reconciler tells such an eviction from the first wait by the attempt's progress file.)
+ * - a Job that failed while suspended was evicted too, if the stopped pod failed it after all: the Job
+ *   controller only sets Suspended=True on a Job that has not finished, so Suspended=True beside
+ *   Failed=True says the suspension came first. That is a disruption, not the worker's failure.
  */
 import type { V1Job, V1JobCondition, V1Pod, V1ContainerStateTerminated } from '@kubernetes/client-node';
 import { TerminationSummarySchema, type TerminationSummary } from '../contract/process.js';
@@ -150,7 +154,11 @@ export function observeAttempts(jobs: readonly V1Job[], pods: readonly V1Pod[]):
       gpus: gpusOf(job),
     };
     if (queue) a.queue = queue;
-    if (queued) a.queued = true;
+    if (queued) {
+      a.queued = true;
+      const since = iso(condition(conds, 'Suspended')?.lastTransitionTime);
+      if (since) a.suspendedSince = since;
+    }
     if (evicted) a.evicted = true;
     if (term?.exitCode !== undefined) a.exitCode = term.exitCode;
     const waiting = state === 'active' && pod ? workerStatus(pod)?.state?.waiting : undefined;

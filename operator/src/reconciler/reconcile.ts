@@ -26,7 +26,7 @@ import { policyViolations } from './worker-policy.js';
 import { planUri } from '../contract/layout.js';
 import { buildStatus, failedReason, type StatusFacts } from './compute-status.js';
 import { efficiencyOf } from './efficiency.js';
-import { failureEvents, phaseEvents, queueEvents, queuedText, replacedPodEvents } from './events.js';
+import { evictionEvents, failureEvents, phaseEvents, queueEvents, queuedText, replacedPodEvents } from './events.js';
 import { podStartFailure, runFailure, type RunFailure } from './failure-policy.js';
 import { buildShardJob } from './job.js';
 import { FINALIZER, isoSeconds } from './names.js';
@@ -203,6 +203,9 @@ function reconcileRun(input: ReconcileInput): ReconcileResult {
     // the ShardFailed events behind it): events are recorded in this order.
     const evs = failures ? failureEvents(fresh ? {} : old, status, failures, input.options?.maxEvents ?? DEFAULT_MAX_EVENTS) : [];
     evs.push(...replacedPodEvents(attempts));
+    if (facts.phase === 'Running') {
+      evs.push(...evictionEvents(attempts, input.progress, input.progressTimings, input.plan.state === 'ready' ? input.plan.shardRows : []));
+    }
     evs.push(...phaseEvents(fresh ? {} : old, status, spec.input.uri));
     evs.push(...queueEvents(fresh ? {} : old, status, queues));
     return withCleanup(result(status, { ...rest, delete: [...del, ...(rest.delete ?? [])], events: [...evs, ...(rest.events ?? [])] }));

@@ -63,10 +63,16 @@ export interface ObservedAttempt {
   /** The Kueue LocalQueue the Job was submitted to (its `kueue.x-k8s.io/queue-name` label). */
   queue?: string;
   /** An active attempt whose Job is suspended with no active pod: waiting for Kueue (or whatever holds
-   * it) to admit it. It holds a parallelism slot but no GPU. */
+   * it) to admit it. It holds a parallelism slot but no GPU. A queued attempt that has done work (its
+   * progress file says so) was evicted: Kueue suspended its admitted Job again and the Job controller
+   * stopped its pod; on re-admission the same attempt starts over in a new pod. */
   queued?: boolean;
-  /** A failed attempt whose Job was suspended while its pod ran (Kueue's eviction or preemption: the Job
-   * controller stopped the pod): a disruption (`disrupted` is set too), not counted against maxRetries. */
+  /** When the Job was last suspended (its Suspended=True condition, RFC 3339): tells one eviction of
+   * the same Job from the next. */
+  suspendedSince?: string;
+  /** A failed attempt whose Job was suspended while its pod ran and that failed from it (Kubernetes
+   * normally does not count a pod it stops for a suspension, so the Job waits, queued, instead; this is
+   * for when it failed anyway): a disruption (`disrupted` is set too), not counted against maxRetries. */
   evicted?: boolean;
 }
 

@@ -104,7 +104,13 @@ export class AttemptBuilder {
   finished(sec: number): this { this.a.finishedAt = iso(sec); return this; }
   gpus(n: number): this { this.a.gpus = n; return this; }
   /** Its Job waits for Kueue's admission (suspended, no pod), in this LocalQueue. */
-  queued(queue?: string): this { this.a.state = 'active'; this.a.queued = true; if (queue) this.a.queue = queue; return this; }
+  queued(queue?: string, suspendedSinceSec?: number): this {
+    this.a.state = 'active';
+    this.a.queued = true;
+    if (queue) this.a.queue = queue;
+    if (suspendedSinceSec !== undefined) this.a.suspendedSince = iso(suspendedSinceSec);
+    return this;
+  }
   /** Its Job failed after Kueue suspended it again (eviction): a disruption, as observeAttempts reports it. */
   evicted(queue?: string, finishedSec = 60): this {
     this.failed(finishedSec).disrupted(queue ? 'EvictedByKueue' : 'JobSuspended');
