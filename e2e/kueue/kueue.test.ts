@@ -12,7 +12,8 @@
  *   maxRetries, which is 0 here: one charged eviction would fail the run;
  * - both succeed, and every input row of each is scored exactly once.
  */
-import { mkdirSync, mkdtempSync } from 'node:fs';
+import * as k8s from '@kubernetes/client-node';
+import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TestCluster, NAMESPACE, expectExactlyOnce, fixtureJob, type Pods } from '../support/cluster.js';
@@ -21,6 +22,9 @@ import { KueueObjects, startKueue, type KueueManager } from '../support/kueue.js
 import type { BatchInferenceJobStatus } from '../../operator/src/api/status.js';
 import { LABEL_KUEUE_PRIORITY_CLASS, LABEL_KUEUE_QUEUE } from '../../operator/src/reconciler/names.js';
 import { writeDataset, writeModel } from '../../worker/src/testing/fixtures.js';
+import { repoRoot } from '../../cluster/src/go-binary.js';
+import { dryRunCreate, type Obj } from '../helm/helm.js';
+import YAML from 'yaml';
 
 const GPUS = 4;
 const QUOTA = 2;
@@ -63,8 +67,8 @@ beforeAll(async () => {
     },
   });
   await k.create('localqueues', { kind: 'LocalQueue', metadata: { name: 'team-a', namespace: NAMESPACE }, spec: { clusterQueue: 'gpu-cq' } }, NAMESPACE);
-  await k.create('workloadpriorityclasses', { kind: 'WorkloadPriorityClass', metadata: { name: 'batch-low' }, value: 100, description: 'backfill' });
-  await k.create('workloadpriorityclasses', { kind: 'WorkloadPriorityClass', metadata: { name: 'batch-high' }, value: 1000, description: 'urgent' });
+  await k.create('workloadpriorityclasses', { kind: 'WorkloadPriorityClass', metadata: { name: 'e2e-low' }, value: 100, description: 'backfill' });
+  await k.create('workloadpriorityclasses', { kind: 'WorkloadPriorityClass', metadata: { name: 'e2e-high' }, value: 1000, description: 'urgent' });
   await waitUntil('ClusterQueue gpu-cq to be Active', async () => {
     const cq = await k.get<{ status?: { conditions?: { type: string; status: string }[] } }>('clusterqueues', 'gpu-cq');
     return cq.status?.conditions?.some((x) => x.type === 'Active' && x.status === 'True');
@@ -139,7 +143,7 @@ test('admitted in waves within the GPU quota, preempted by a higher priority, ev
   })();
 
   try {
-    await cl.apply(job(LOW, 'batch-low'));
+    await cl.apply(job(LOW, 'e2e-low'));
     // Waves: two shards admitted and running, the other Jobs the operator made (parallelism 4) queued.
     const waiting = await cl.waitFor(LOW.name, (s) => (s?.shards?.queued ?? 0) >= 2 && (s?.shards?.running ?? 0) >= 1, 60_000);
     expect(waiting?.shardsSummary).toMatch(/^\d\/8 \([2-4] queued\)$/);
@@ -153,7 +157,7 @@ test('admitted in waves within the GPU quota, preempted by a higher priority, ev
       return mid.length === QUOTA ? mid : undefined;
     }, 60_000, 20);
     preempting = true;
-    await cl.apply(job(HIGH, 'batch-high'));
+    await cl.apply(job(HIGH, 'e2e-high'));
 
     const high = await cl.waitForPhase(HIGH.name, ['Succeeded', 'Failed'], 90_000);
     expect(high).toMatchObject({ phase: 'Succeeded', shards: { total: HIGH.shards, succeeded: HIGH.shards, queued: 0 } });
@@ -203,3 +207,22 @@ test('admitted in waves within the GPU quota, preempted by a higher priority, ev
     await sampler;
   }
 }, 300_000);
+
+test('the README\'s Kueue objects and examples/kueue.yaml are what the real API server takes, with Kueue\'s CRDs', async () => {
+  const readme = readFileSync(join(repoRoot(), 'README.md'), 'utf8');
+  const section = readme.slice(readme.indexOf('### Kueue'), readme.indexOf('### Editors'));
+  const blocks = [...section.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1]);
+  const setup = blocks.find((b) => b.includes('kind: ClusterQueue'));
+  expect(setup).toBeDefined();
+  const objs = YAML.parseAllDocuments(setup!).map((d) => d.toJSON() as Obj);
+  expect(objs.map((o) => o.kind)).toEqual(['ResourceFlavor', 'ClusterQueue', 'LocalQueue', 'WorkloadPriorityClass', 'WorkloadPriorityClass']);
+  const example = YAML.parse(readFileSync(join(repoRoot(), 'examples', 'kueue.yaml'), 'utf8')) as Obj;
+  expect(example.metadata.labels).toEqual({ [LABEL_KUEUE_QUEUE]: 'team-a', [LABEL_KUEUE_PRIORITY_CLASS]: 'batch-low' });
+  const kc = c!.controlPlane.kubeConfig();
+  await kc.makeApiClient(k8s.CoreV1Api).createNamespace({ body: { metadata: { name: 'ml-batch' } } });
+  expect(await dryRunCreate(kc, [...objs, example])).toEqual([]);
+  // The check can fail: a field Kueue's schema does not have is refused.
+  const broken = structuredClone(objs[1]) as Obj & { spec: Record<string, unknown> };
+  broken.spec.preemption = { withinClusterQueue: 'Sometimes' };
+  expect(await dryRunCreate(kc, [broken])).toEqual([expect.stringContaining('withinClusterQueue')]);
+}, 60_000);
