@@ -105,7 +105,6 @@ interface Observed {
   maxRunning: Record<string, number>;
   maxTogether: number;
   queued: Record<string, number>;
-  summaries: Set<string>;
   evictedWorkloads: Map<string, string>;
 }
 
@@ -113,7 +112,7 @@ test('admitted in waves within the GPU quota, preempted by a higher priority, ev
   const cl = c!;
   const k = new KueueObjects(cl.controlPlane.kubeConfig());
   for (const d of [LOW, HIGH]) mkdirSync(join(root, `out-${d.name}`), { recursive: true });
-  const seen: Observed = { maxRunning: {}, maxTogether: 0, queued: {}, summaries: new Set(), evictedWorkloads: new Map() };
+  const seen: Observed = { maxRunning: {}, maxTogether: 0, queued: {}, evictedWorkloads: new Map() };
   let preempting = false;
   const started: string[] = [];
   cl.runner.onPodStarted = (jobName) => started.push(jobName);
@@ -130,7 +129,6 @@ test('admitted in waves within the GPU quota, preempted by a higher priority, ev
         for (const d of [LOW, HIGH]) {
           const st = (await cl.get(d.name))?.status;
           if (st?.shards?.queued) seen.queued[d.name] = Math.max(seen.queued[d.name] ?? 0, st.shards.queued);
-          if (st?.shardsSummary) seen.summaries.add(`${d.name} ${st.shardsSummary}`);
         }
         // Kueue's own record of an eviction: the Workload's Evicted condition (Workloads go with their Jobs).
         for (const w of await k.list<{ metadata: { name: string }; status?: { conditions?: { type: string; status: string; reason: string }[] } }>('workloads', NAMESPACE)) {
