@@ -211,7 +211,7 @@ describe('exactly once when attempts overlap or the input changes', () => {
     expect(cond?.message).toContain('changed after the run was planned');
     expect(st?.message).toContain(target);
     // One attempt of the reading shard failed and was not retried (bad input).
-    expect(st?.shards).toEqual({ total: 3, pending: 0, running: 0, succeeded: 2, failed: 1, retries: 1 });
+    expect(st?.shards).toEqual({ total: 3, pending: 0, running: 0, queued: 0, succeeded: 2, failed: 1, retries: 1 });
     const jobs = await r.c.jobs(r.name);
     const readerAttempts = jobs.filter((j) => readers.includes(Number(j.metadata!.labels!['batchinference.dev/shard'])))
       .map((j) => j.metadata!.labels![LABEL_ATTEMPT]);

@@ -148,7 +148,7 @@ describe('exactly once when workers crash', () => {
     const cond = failedCondition(st);
     expect(cond?.reason).toBe('RetriesExhausted');
     expect(cond?.message).toMatch(/^shard 2 failed 3 times \(attempts 0, 1, 2\), more than maxRetries=2; last: exit 137/);
-    expect(st?.shards).toEqual({ total: 3, pending: 0, running: 0, succeeded: 2, failed: 1, retries: 3 });
+    expect(st?.shards).toEqual({ total: 3, pending: 0, running: 0, queued: 0, succeeded: 2, failed: 1, retries: 3 });
 
     expect(existsSync(join(r.out, '_SUCCESS'))).toBe(false);
     expect(existsSync(join(r.out, '_manifest.json'))).toBe(false);

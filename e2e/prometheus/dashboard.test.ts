@@ -173,7 +173,7 @@ test('every dashboard panel\'s query returns series over the run', async () => {
   expect(gpuSeconds).toBeGreaterThan(0);
   expect(last(results.get('Estimated cost')![0])).toBeCloseTo((gpuSeconds / 3600) * PRICE, 9);
   const [shardsByState] = results.get('Shards by state')!;
-  expect(shardsByState.map((s) => s.metric.state).sort()).toEqual(['failed', 'pending', 'running', 'succeeded']);
+  expect(shardsByState.map((s) => s.metric.state).sort()).toEqual(['failed', 'pending', 'queued', 'running', 'succeeded']);
   expect(last(shardsByState.filter((s) => s.metric.state === 'succeeded'))).toBe(4);
 });
 

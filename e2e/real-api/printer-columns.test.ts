@@ -45,6 +45,11 @@ const STATUSES: Record<string, BatchInferenceJobStatus> = {
     shardsSummary: '3/8', progress: '42%', rowsPerSecond: 1234.5, efficiency: efficiency(87, 5),
     message: '3 of 8 shards done, 2 running',
   },
+  // Shard Jobs waiting for Kueue's admission: SHARDS says how many.
+  'job-queued': {
+    phase: 'Running', observedGeneration: 1, runId: 'r3f4a5b6c', shards: { ...shards(2, 2, 0), pending: 0, queued: 4 }, rows: rows(30_000),
+    shardsSummary: '2/8 (4 queued)', progress: '25%', message: '2 of 8 shards done, 2 running, 4 queued by Kueue in LocalQueue team-a',
+  },
   'job-succeeded': {
     phase: 'Succeeded', observedGeneration: 1, runId: 'r5a6b7c8', shards: shards(8, 0, 0, 1), rows: rows(120_000, 7),
     shardsSummary: '8/8', progress: '100%', efficiency: efficiency(91, 8),
@@ -56,13 +61,14 @@ const STATUSES: Record<string, BatchInferenceJobStatus> = {
     message: 'shard 6 failed 4 times (BadInput): column f0 is missing in part-0006.parquet',
   },
 };
-const NAMES = ['job-failed', 'job-new', 'job-pending', 'job-running', 'job-succeeded']; // the server lists by name
+const NAMES = ['job-failed', 'job-new', 'job-pending', 'job-queued', 'job-running', 'job-succeeded']; // the server lists by name
 
 /** The cells the columns must print: [PHASE, SHARDS, PROGRESS, ROWS, MODEL-BUSY, RUN, MESSAGE]; null where
  * the status has no value (kubectl prints nothing there). */
 const EXPECTED: Record<string, unknown[]> = {
   'job-new': [null, null, null, null, null, null, null],
   'job-pending': ['Pending', '0/8', '0%', 0, null, 'r0a1b2c3', 'planning: listing s3://lake/features/'],
+  'job-queued': ['Running', '2/8 (4 queued)', '25%', 30_000, null, 'r3f4a5b6c', '2 of 8 shards done, 2 running, 4 queued by Kueue in LocalQueue team-a'],
   'job-running': ['Running', '3/8', '42%', 50_400, 87, 'r1d2e3f4', '3 of 8 shards done, 2 running'],
   'job-succeeded': ['Succeeded', '8/8', '100%', 120_000, 91, 'r5a6b7c8', 'committed 8 shards, 120000 rows'],
   'job-failed': ['Failed', '5/8', '63%', 75_000, 64, 'r9c0d1e2', 'shard 6 failed 4 times (BadInput): column f0 is missing in part-0006.parquet'],
@@ -105,7 +111,7 @@ test('the Table\'s columns: NAME, the five default columns, then the priority-1 
     ['Run', 'string', 1],
     ['Message', 'string', 1],
   ]);
-  expect(t.columnDefinitions.find((c) => c.name === 'Shards')?.description).toBe('Succeeded/total shards');
+  expect(t.columnDefinitions.find((c) => c.name === 'Shards')?.description).toBe('Succeeded/total shards, and those queued by Kueue if any');
 });
 
 test('each phase prints its phase, shards, progress, rows, model-busy, run and message', async () => {

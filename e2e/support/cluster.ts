@@ -37,6 +37,8 @@ export interface ClusterOptions {
   workerEnv?: Record<string, string>;
   /** At most this many pods at once: the node's pod capacity, which the real scheduler honours. */
   maxPods?: number;
+  /** nvidia.com/gpu capacity the node advertises (fake: pods run on the CPU); default 0. */
+  gpus?: number;
   /** Start this many operators at once (default 1); tests that need none pass 0. */
   operators?: number;
   operatorOptions?: Partial<ControllerOptions>;
@@ -108,7 +110,7 @@ export class TestCluster {
       const env: Record<string, string> = {};
       for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
       kubelet = await startProcessKubelet({
-        controlPlane: cp, workDir, log: silentLogger(), maxPods: o.maxPods,
+        controlPlane: cp, workDir, log: silentLogger(), maxPods: o.maxPods, gpus: o.gpus,
         baseEnv: faultEnv({ ...env, BIJ_PROGRESS_INTERVAL: '0.2', ...(o.workerEnv ?? {}) }),
       });
       const c = new TestCluster(cp, proxy, kubelet, identity, workDir, o);

@@ -1,12 +1,13 @@
 /**
  * Jest's globalSetup: builds the S3 server the tests start (SeaweedFS, s3-server.ts), the control
- * plane and helm (the chart tests') once, before any test file runs, if the cache lacks them, so that
+ * plane, helm (the chart tests') and the Kueue manager (the Kueue tests') once, before any test file runs, if the cache lacks them, so that
  * no test's beforeAll waits minutes for a build. A failed build is reported here and again, with its
  * cause, by every test that needs it.
  */
 import { buildControlPlane } from '../../cluster/src/control-plane/binaries.js';
 import { buildPrometheusTools } from '../prometheus/binaries.js';
 import { helmBinary } from '../../cluster/src/tools/helm.js';
+import { kueueBinary } from '../../cluster/src/tools/kueue.js';
 import { s3ServerBinary } from './s3-server.js';
 
 export default async function globalSetup(): Promise<void> {
@@ -35,5 +36,12 @@ export default async function globalSetup(): Promise<void> {
     if (Date.now() - helmStarted > 1000) process.stderr.write(`jest: helm built in ${Math.round((Date.now() - helmStarted) / 1000)} s\n`);
   } catch (e) {
     process.stderr.write(`\njest: cannot build helm; the chart tests (e2e/helm) will fail: ${(e as Error).message}\n`);
+  }
+  const kueueStarted = Date.now();
+  try {
+    await kueueBinary({ onBuild: (i) => process.stderr.write(`\njest: building the Kueue manager, ${i.module}@${i.version}, into ${i.bin} (minutes, once)\n`) });
+    if (Date.now() - kueueStarted > 1000) process.stderr.write(`jest: Kueue built in ${Math.round((Date.now() - kueueStarted) / 1000)} s\n`);
+  } catch (e) {
+    process.stderr.write(`\njest: cannot build the Kueue manager; the Kueue tests (e2e/kueue) will fail: ${(e as Error).message}\n`);
   }
 }

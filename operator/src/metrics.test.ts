@@ -8,7 +8,7 @@ import { OperatorMetrics } from './metrics.js';
 const running: BatchInferenceJobStatus = {
   phase: 'Running',
   runId: 'run-1',
-  shards: { total: 8, pending: 3, running: 2, succeeded: 2, failed: 1, retries: 4 },
+  shards: { total: 8, pending: 2, queued: 1, running: 2, succeeded: 2, failed: 1, retries: 4 },
   rows: { total: 8000, processed: 2500, failed: 7 },
   rowsPerSecond: 125.5,
   gpuSeconds: 42,
@@ -31,7 +31,8 @@ test('observeJob writes every series of a job, labelled by namespace and name', 
     'bij_phase{namespace="prod",name="scores",phase="Running"} 1',
     'bij_phase{namespace="prod",name="scores",phase="Pending"} 0',
     'bij_phase{namespace="prod",name="scores",phase="Failed"} 0',
-    'bij_shards{namespace="prod",name="scores",state="pending"} 3',
+    'bij_shards{namespace="prod",name="scores",state="pending"} 2',
+    'bij_shards{namespace="prod",name="scores",state="queued"} 1',
     'bij_shards{namespace="prod",name="scores",state="running"} 2',
     'bij_shards{namespace="prod",name="scores",state="succeeded"} 2',
     'bij_shards{namespace="prod",name="scores",state="failed"} 1',
@@ -46,7 +47,7 @@ test('observeJob writes every series of a job, labelled by namespace and name', 
     'bij_shard_retries_total{namespace="prod",name="scores"} 4',
     'bij_gpu_seconds_total{namespace="prod",name="scores"} 42',
   ]) expect(text).toContain(line);
-  expect(series(text, 'scores')).toHaveLength(6 + 4 + 6 + 4);
+  expect(series(text, 'scores')).toHaveLength(6 + 5 + 6 + 4);
   // Counters are typed as counters, and no series carries Prometheus' own target labels.
   for (const c of ['bij_rows_processed_total', 'bij_rows_failed_total', 'bij_shard_retries_total', 'bij_gpu_seconds_total']) {
     expect(text).toContain(`# TYPE ${c} counter`);
@@ -104,13 +105,13 @@ test('forgetJob removes exactly that job\'s series, and a job observed again sta
   m.observeJob('prod', 'gone', running, spec);
   m.observeJob('prod', 'kept', running, spec);
   m.observeJob('dev', 'gone', running, spec);
-  expect(series(await m.registry.metrics(), 'gone')).toHaveLength(2 * 20);
+  expect(series(await m.registry.metrics(), 'gone')).toHaveLength(2 * 21);
 
   m.forgetJob('prod', 'gone');
   const text = await m.registry.metrics();
   expect(text).not.toContain('namespace="prod",name="gone"');
-  expect(series(text, 'kept')).toHaveLength(20);
-  expect(series(text, 'gone')).toHaveLength(20);
+  expect(series(text, 'kept')).toHaveLength(21);
+  expect(series(text, 'gone')).toHaveLength(21);
   expect(text).toContain('bij_phase{namespace="dev",name="gone",phase="Running"} 1');
   // Forgetting a job that was never observed is harmless.
   m.forgetJob('prod', 'never');

@@ -20,7 +20,7 @@ import type { BatchInferenceJobStatus } from './api/status.js';
 import { PHASES } from './api/status.js';
 
 /** The states `bij_shards` reports; every shard is in exactly one, so they sum to the shard count. */
-export const SHARD_STATES = ['pending', 'running', 'succeeded', 'failed'] as const;
+export const SHARD_STATES = ['pending', 'queued', 'running', 'succeeded', 'failed'] as const;
 
 const JOB_LABELS = ['namespace', 'name'] as const;
 type JobLabels = { namespace: string; name: string };
@@ -43,7 +43,7 @@ export class OperatorMetrics {
     labelNames: [...JOB_LABELS, 'phase'] as const, registers: [this.registry],
   });
   readonly shards = new Gauge({
-    name: 'bij_shards', help: 'Shards of a job\'s run by state (pending, running, succeeded, failed); they sum to the shard count.',
+    name: 'bij_shards', help: 'Shards of a job\'s run by state (pending, queued, running, succeeded, failed); they sum to the shard count.',
     labelNames: [...JOB_LABELS, 'state'] as const, registers: [this.registry],
   });
   readonly inputRows = new Gauge({
@@ -101,7 +101,7 @@ export class OperatorMetrics {
     const job: JobLabels = { namespace, name };
     if (status.phase) for (const p of PHASES) this.phase.set({ ...job, phase: p }, status.phase === p ? 1 : 0);
     const s = status.shards;
-    if (s) for (const state of SHARD_STATES) this.shards.set({ ...job, state }, s[state]);
+    if (s) for (const state of SHARD_STATES) this.shards.set({ ...job, state }, s[state] ?? 0);
     if (status.rows) this.inputRows.set(job, status.rows.total);
     if (status.rowsPerSecond !== undefined) this.rowsPerSecond.set(job, status.rowsPerSecond);
     const e = status.efficiency;

@@ -13,6 +13,10 @@ describe('progress', () => {
     expect(v).toMatchObject({ phase: 'Running', shards: '3/8', rows: '45,000/120,000', etaSeconds: 5 });
     expect(formatLine(v)).toBe('Running    shards 3/8  rows 45,000/120,000 (38%)  15,000 rows/s  ETA 5s');
   });
+  test('shards waiting for Kueue are shown beside the done ones', () => {
+    const v = progressView({ ...status, shards: { ...status.shards, pending: 1, queued: 2 } });
+    expect(formatLine(v)).toBe('Running    shards 3/8 (2 queued)  rows 45,000/120,000 (38%)  15,000 rows/s  ETA 5s');
+  });
   test('before any status', () => {
     expect(formatLine(progressView(undefined))).toBe('Pending    shards -  rows - (0%)');
   });

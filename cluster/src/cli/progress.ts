@@ -1,5 +1,6 @@
 /** How `bij run` shows a job's progress: a live bar on a terminal, plain lines otherwise. Pure formatting. */
 import type { BatchInferenceJobStatus } from '../../../operator/src/api/status.js';
+import { shardsSummary } from '../../../operator/src/reconciler/compute-status.js';
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 
@@ -29,7 +30,7 @@ export function progressView(status: BatchInferenceJobStatus | undefined): Progr
   const s = status?.shards;
   return {
     phase,
-    shards: s ? `${s.succeeded}/${s.total}` : '-',
+    shards: s ? shardsSummary(s) : '-',
     rows: total > 0 ? `${fmt(done)}/${fmt(total)}` : '-',
     percent,
     rate,

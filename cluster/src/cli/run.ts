@@ -1,7 +1,8 @@
 /** `bij run`: validate, run locally with a progress display, and end with Succeeded or Failed: <reason>. */
 import { makeLogger, silentLogger } from '../../../operator/src/log.js';
 import { parseBatchInferenceJob, specWarnings } from '../../../operator/src/api/validate.js';
-import { readJobFile, resolveLocalPaths } from '../../../operator/src/cli/job-file.js';
+import { readJobFile, resolveLocalPaths, type JobDocument } from '../../../operator/src/cli/job-file.js';
+import { KUEUE_LABELS } from '../../../operator/src/reconciler/names.js';
 import { ProgressPrinter, formatDuration } from './progress.js';
 import { runLocal } from '../embedded/run-local.js';
 import { describeEfficiency } from '../../../operator/src/reconciler/efficiency.js';
@@ -13,8 +14,22 @@ export interface RunOptions {
   verbose?: boolean;
 }
 
+/**
+ * The job without its Kueue labels: `bij run` has no Kueue to admit suspended shard Jobs, so they would
+ * wait for ever. Returns the labels it removed.
+ */
+export function withoutKueueLabels(job: JobDocument): { job: JobDocument; removed: string[] } {
+  const labels = job.metadata?.labels;
+  if (!labels || typeof labels !== 'object') return { job, removed: [] };
+  const kept: Record<string, unknown> = { ...(labels as Record<string, unknown>) };
+  const removed = KUEUE_LABELS.filter((k) => k in kept);
+  for (const k of removed) delete kept[k];
+  return removed.length === 0 ? { job, removed } : { job: { ...job, metadata: { ...job.metadata, labels: kept } }, removed };
+}
+
 export async function runCommand(file: string, opts: RunOptions, stdout: NodeJS.WriteStream = process.stdout): Promise<number> {
-  const job = resolveLocalPaths(readJobFile(file), file);
+  const { job, removed } = withoutKueueLabels(resolveLocalPaths(readJobFile(file), file));
+  if (removed.length > 0) stdout.write(`bij: ignoring ${removed.join(', ')}: bij run has no Kueue; shards run on this machine without queueing\n`);
   const parsed = parseBatchInferenceJob(job);
   if (!parsed.ok) {
     stdout.write(`Failed: ${file} is not a valid BatchInferenceJob\n`);

@@ -166,3 +166,10 @@ async function issuerFrom(ca: KeyPair): Promise<Issuer> {
 export async function issueClientCert(ca: KeyPair, commonName: string, organizations: string[] = []): Promise<KeyPair> {
   return signLeaf(await issuerFrom(ca), { commonName, organizations, client: true });
 }
+
+/** A server certificate for a loopback server outside the cluster's PKI (e.g. a controller's webhook or
+ * metrics server that nothing verifies), signed by a CA of its own made here: `ca` is that CA's. */
+export async function createServingCert(commonName: string, dns: string[] = ['localhost'], ips: string[] = ['127.0.0.1']): Promise<KeyPair & { ca: string }> {
+  const ca = await createCa(`${commonName}-ca`);
+  return { ...(await signLeaf(ca, { commonName, server: true, dns, ips })), ca: ca.pem.cert };
+}

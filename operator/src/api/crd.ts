@@ -165,7 +165,7 @@ export function buildCrd(): SchemaNode {
           subresources: { status: {} },
           additionalPrinterColumns: [
             { name: 'Phase', type: 'string', jsonPath: '.status.phase' },
-            { name: 'Shards', type: 'string', jsonPath: '.status.shardsSummary', description: 'Succeeded/total shards' },
+            { name: 'Shards', type: 'string', jsonPath: '.status.shardsSummary', description: 'Succeeded/total shards, and those queued by Kueue if any' },
             { name: 'Progress', type: 'string', jsonPath: '.status.progress', description: 'Percent of input rows processed' },
             { name: 'Rows', type: 'integer', jsonPath: '.status.rows.processed', description: 'Input rows processed' },
             { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },

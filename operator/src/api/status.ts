@@ -20,6 +20,9 @@ export const ShardCountsSchema = z.object({
   total: z.number().int(),
   pending: z.number().int().describe('Not started yet, or waiting for a free slot.'),
   running: z.number().int().describe('With a running attempt.'),
+  // Optional so that a status written before this field existed still parses; the operator always writes it.
+  queued: z.number().int().optional()
+    .describe('With an attempt whose Job waits for admission: suspended by Kueue (no quota yet in its ClusterQueue, or evicted and requeued), no pod running.'),
   succeeded: z.number().int().describe('With a shard manifest.'),
   failed: z.number().int().describe('Not done, and the last attempt failed: waiting to be retried, or the reason the run failed.'),
   retries: z.number().int()
@@ -48,7 +51,8 @@ export const BatchInferenceJobStatusSchema = z.object({
   shards: ShardCountsSchema.optional(),
   rows: RowCountsSchema.optional(),
   progress: z.string().optional().describe('Percent of input rows processed, e.g. "42%".'),
-  shardsSummary: z.string().optional().describe('Succeeded/total shards, e.g. "3/16" (the SHARDS printer column).'),
+  shardsSummary: z.string().optional()
+    .describe('Succeeded/total shards, and the queued ones if any, e.g. "3/16" or "3/16 (4 queued)" (the SHARDS printer column).'),
   rowsPerSecond: z.number().optional(),
   gpuSeconds: z.number().optional().describe('GPU-seconds used by shard attempts so far.'),
   estimatedCost: z.string().optional(),

@@ -39,6 +39,7 @@ export async function observe(ctx: ReconcileContext, obj: BijObject, jobs: k8s.V
       name: meta.name ?? '',
       namespace: meta.namespace ?? '',
       uid: meta.uid ?? '',
+      ...(meta.labels ? { labels: meta.labels } : {}),
       generation: meta.generation,
       deletionTimestamp: meta.deletionTimestamp,
       finalizers: meta.finalizers,

@@ -50,6 +50,12 @@ export interface StatusFacts {
   efficiency?: Efficiency;
 }
 
+/** The SHARDS printer column: succeeded/total, and the shards waiting for Kueue when there are any
+ * ("3/16 (4 queued)"). */
+export function shardsSummary(s: { succeeded: number; total: number; queued?: number }): string {
+  return `${s.succeeded}/${s.total}${s.queued ? ` (${s.queued} queued)` : ''}`;
+}
+
 /** Percent of rows processed, rounded down ("100%" only when everything is). */
 export function progressPercent(processed: number, total: number, phase: Phase): string {
   if (total <= 0) return phase === 'Succeeded' ? '100%' : '0%';
@@ -112,7 +118,8 @@ export function computeConditions(old: readonly Condition[] | undefined, f: Stat
 export function gpuSecondsOf(attempts: readonly ObservedAttempt[], now: Date): number {
   let total = 0;
   for (const a of attempts) {
-    if (a.gpus <= 0 || !a.startedAt) continue;
+    // A queued attempt (waiting for Kueue) holds no GPU; its Job's start time is its creation.
+    if (a.gpus <= 0 || !a.startedAt || a.queued) continue;
     const start = Date.parse(a.startedAt);
     const end = a.finishedAt ? Date.parse(a.finishedAt) : a.state === 'active' || a.state === 'deleting' ? now.getTime() : start;
     if (end > start) total += ((end - start) / 1000) * a.gpus;
@@ -139,7 +146,7 @@ export function buildStatus(old: BatchInferenceJobStatus, f: StatusFacts, now: D
   if (f.outputUri !== undefined) s.outputUri = f.outputUri;
   if (f.shards) {
     s.shards = { ...f.shards };
-    s.shardsSummary = `${f.shards.succeeded}/${f.shards.total}`;
+    s.shardsSummary = shardsSummary(f.shards);
   }
   if (f.rows) {
     s.rows = { ...f.rows };

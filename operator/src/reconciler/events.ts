@@ -14,6 +14,12 @@
  * - a pod the Job controller replaced after a disruption (pod failure policy Ignore), while its attempt
  *   went on, gives ShardDisrupted (Normal), keyed by the pod: it is observed on every reconcile while
  *   the Job exists, and the key makes a repeat a no-op.
+ * - an attempt evicted by Kueue gives ShardEvicted (Normal): seen as a queued attempt (its Job suspended
+ *   again, no pod) whose progress file says its pod had started, keyed by the Job and the time it was
+ *   suspended, so each eviction gives one event; or, when the stopped pod failed the Job after all, in
+ *   place of ShardDisrupted, keyed like the other failures;
+ * - status.shards.queued going from 0 to more (shard Jobs waiting for Kueue's admission) gives Queued
+ *   (Normal), naming the LocalQueues: once when a run starts waiting, again after the queue drained.
  * The caller emits them only after the status write succeeded, so a failed write (409) emits nothing
  * and the next reconcile computes the same events again. ShardRetried is emitted by reconcile.ts
  * when it creates a Job for attempt > 0.
@@ -22,6 +28,7 @@ import type { BatchInferenceJobStatus } from '../api/status.js';
 import type { FailedAttempt } from './shards.js';
 import { failureText, truncate } from './shards.js';
 import type { KubeEvent, ObservedAttempt } from './types.js';
+import type { StageTimings } from '../contract/manifest.js';
 
 const failedCondition = (s: BatchInferenceJobStatus) => s.conditions?.find((c) => c.type === 'Failed' && c.status === 'True');
 
@@ -90,10 +97,14 @@ export function failureEvents(
   const shown = all.slice(Math.max(0, all.length - maxEvents)).map((x) => x.f);
   const events: KubeEvent[] = shown.map((f) => {
     const a = f.attempt;
-    const reason = f.counted ? 'ShardFailed' : 'ShardDisrupted';
+    const evicted = !f.counted && a.evicted;
+    const reason = f.counted ? 'ShardFailed' : evicted ? 'ShardEvicted' : 'ShardDisrupted';
     const message = f.counted
       ? `shard ${a.shard} attempt ${a.attempt} failed: ${failureText(f)}`
-      : `shard ${a.shard} attempt ${a.attempt} was ${failureText(f)}; retrying without counting it`;
+      : evicted
+        ? `shard ${a.shard} attempt ${a.attempt} was evicted by ${a.queue ? `Kueue from LocalQueue ${a.queue}` : 'whatever suspended its Job (Kueue?)'}`
+          + ' (preempted by a higher-priority workload, or its quota reclaimed): its Job was suspended and its pod stopped; retrying without counting it'
+        : `shard ${a.shard} attempt ${a.attempt} was ${failureText(f)}; retrying without counting it`;
     return { type: f.counted ? 'Warning' : 'Normal', reason, message, key: `${a.jobName}/${reason}` };
   });
   if (k > maxEvents) {
@@ -110,4 +121,48 @@ export function replacedPodEvents(attempts: readonly ObservedAttempt[]): KubeEve
     message: `shard ${a.shard} attempt ${a.attempt}: pod ${p.pod} was disrupted${p.reason ? ` (${p.reason})` : ''}; the Job started a replacement pod, not counted as a failure`,
     key: `${p.pod}/ShardDisrupted`,
   })));
+}
+
+/** "3 queued by Kueue in LocalQueue team-a" (the status message's and the Queued event's words). */
+export function queuedText(n: number, queues: readonly string[]): string {
+  if (queues.length === 0) return `${n} queued (their Jobs are suspended, waiting for admission)`;
+  return `${n} queued by Kueue in LocalQueue${queues.length > 1 ? 's' : ''} ${queues.join(', ')}`;
+}
+
+/** Queued (Normal) when shards start waiting for Kueue's admission: status.shards.queued leaves 0. */
+export function queueEvents(old: BatchInferenceJobStatus, next: BatchInferenceJobStatus, queues: readonly string[]): KubeEvent[] {
+  const now = next.shards?.queued ?? 0;
+  const before = old.runId === next.runId ? old.shards?.queued ?? 0 : 0;
+  if (now === 0 || before > 0) return [];
+  const what = `${now} shard${now === 1 ? '' : 's'} ${queuedText(now, queues).replace(/^\d+ /, '')}`;
+  return [{ type: 'Normal', reason: 'Queued', message: queues.length > 0 ? `${what}: waiting for quota in the ClusterQueue` : what }];
+}
+
+/**
+ * ShardEvicted for queued attempts that had started (Kueue suspended their admitted Job again: the pod was
+ * stopped, and the same attempt starts over when re-admitted). `progress` and `timings` are the attempts'
+ * progress files (`${shard}/${attempt}`): a worker that started has written one.
+ */
+export function evictionEvents(
+  attempts: readonly ObservedAttempt[],
+  progress: ReadonlyMap<string, number>,
+  timings: ReadonlyMap<string, StageTimings> | undefined,
+  shardRows: readonly number[],
+): KubeEvent[] {
+  const out: KubeEvent[] = [];
+  for (const a of attempts) {
+    if (!a.queued || a.state !== 'active') continue;
+    const key = `${a.shard}/${a.attempt}`;
+    const rows = progress.get(key) ?? 0;
+    if (rows === 0 && !timings?.has(key)) continue;
+    const total = shardRows[a.shard];
+    const done = total !== undefined ? `${rows} of ${total} rows` : `${rows} rows`;
+    out.push({
+      type: 'Normal', reason: 'ShardEvicted', key: `${a.jobName}/ShardEvicted/${a.suspendedSince ?? ''}`,
+      message: `shard ${a.shard} attempt ${a.attempt} was evicted by ${a.queue ? `Kueue from LocalQueue ${a.queue}` : 'whatever suspended its Job (Kueue?)'}`
+        + ` (preempted by a higher-priority workload, or its quota reclaimed) after ${done}: its pod was stopped, and the attempt starts over`
+        + ' when the Job is admitted again; not counted as a failure',
+    });
+  }
+  return out;
 }

@@ -10,12 +10,18 @@
  *   work: the Job fails, observeAttempts sees the disruption, and the operator retries without counting.
  * - No ttlSecondsAfterFinished: failed Jobs are the record of a shard's counted failures, so they stay
  *   until the run ends (the reconciler deletes them after success, and with the BatchInferenceJob).
+ * - Kueue: when the BatchInferenceJob carries `kueue.x-k8s.io/queue-name`, the Job gets that label (and
+ *   `kueue.x-k8s.io/priority-class`, if set) and is created with `spec.suspend: true`, as Kueue's own
+ *   mutating webhook would make it: Kueue's batch/Job integration admits it (unsuspends it) when its
+ *   ClusterQueue has quota. The operator never unsuspends a Job. The labels go on the Job only, not on
+ *   its pods: Kueue's pod integration must not take the pods for workloads of their own.
  */
 import type { V1Container, V1EnvFromSource, V1EnvVar, V1Job, V1PodSpec, V1ResourceRequirements } from '@kubernetes/client-node';
 import { API_GROUP, API_VERSION, KIND, type BatchInferenceJobSpec } from '../api/spec.js';
 import { DEFAULT_TERMINATION_LOG, ENV } from '../contract/process.js';
 import {
-  LABEL_ATTEMPT, LABEL_JOB, LABEL_MANAGED_BY, LABEL_RUN, LABEL_SHARD, MANAGED_BY, WORKER_CONTAINER, jobName, labelValue,
+  KUEUE_LABELS, LABEL_ATTEMPT, LABEL_JOB, LABEL_KUEUE_QUEUE, LABEL_MANAGED_BY, LABEL_RUN, LABEL_SHARD, MANAGED_BY, WORKER_CONTAINER,
+  jobName, labelValue,
 } from './names.js';
 
 export const GPU_RESOURCE = 'nvidia.com/gpu';
@@ -23,7 +29,8 @@ export const WORKER_UID = 65532;
 
 /** What buildShardJob needs of the BatchInferenceJob. */
 export interface BijRef {
-  metadata: { name: string; namespace: string; uid: string };
+  /** `labels`: the BatchInferenceJob's; only the Kueue ones (names.ts KUEUE_LABELS) are used. */
+  metadata: { name: string; namespace: string; uid: string; labels?: Readonly<Record<string, string>> };
   spec: BatchInferenceJobSpec;
 }
 
@@ -56,6 +63,14 @@ export function attemptLabels(bijName: string, a: { runId: string; shard: number
     [LABEL_ATTEMPT]: String(a.attempt),
     [LABEL_MANAGED_BY]: MANAGED_BY,
   };
+}
+
+/** The Kueue labels of the BatchInferenceJob that its shard Jobs carry (none without a queue name). */
+export function kueueLabels(bijLabels: Readonly<Record<string, string>> | undefined): Record<string, string> {
+  if (!bijLabels?.[LABEL_KUEUE_QUEUE]) return {};
+  const out: Record<string, string> = {};
+  for (const k of KUEUE_LABELS) if (bijLabels[k]) out[k] = bijLabels[k];
+  return out;
 }
 
 const clone = <T>(v: T): T => (v === undefined ? v : (JSON.parse(JSON.stringify(v)) as T));
@@ -137,13 +152,15 @@ export function buildShardJob(bij: BijRef, a: ShardAssignment, options: ShardJob
     ...(w.serviceAccountName ? { serviceAccountName: w.serviceAccountName } : {}),
   };
 
+  const kueue = kueueLabels(metadata.labels);
+  const queued = LABEL_KUEUE_QUEUE in kueue;
   return {
     apiVersion: 'batch/v1',
     kind: 'Job',
     metadata: {
       name: jobName(metadata.name, a.runId, a.shard, a.attempt),
       namespace: options.namespace ?? metadata.namespace,
-      labels,
+      labels: { ...labels, ...kueue },
       ownerReferences: [{
         apiVersion: `${API_GROUP}/${API_VERSION}`,
         kind: KIND,
@@ -154,6 +171,7 @@ export function buildShardJob(bij: BijRef, a: ShardAssignment, options: ShardJob
       }],
     },
     spec: {
+      ...(queued ? { suspend: true } : {}),
       backoffLimit: 0,
       completions: 1,
       parallelism: 1,

@@ -9,6 +9,15 @@ export const LABEL_MANAGED_BY = 'app.kubernetes.io/managed-by';
 export const MANAGED_BY = 'batch-inference-operator';
 /** Set on the BatchInferenceJob while it has Jobs or storage to clean up. */
 export const FINALIZER = 'batchinference.dev/cleanup';
+/**
+ * Kueue (kueue.x-k8s.io): a BatchInferenceJob labelled with a LocalQueue gets shard Jobs with the same
+ * label, created suspended, for Kueue's batch/Job integration to admit (README, "Kueue"). The
+ * WorkloadPriorityClass label is copied with it.
+ */
+export const LABEL_KUEUE_QUEUE = 'kueue.x-k8s.io/queue-name';
+export const LABEL_KUEUE_PRIORITY_CLASS = 'kueue.x-k8s.io/priority-class';
+/** The labels copied from the BatchInferenceJob to its shard Jobs (not to their pods). */
+export const KUEUE_LABELS = [LABEL_KUEUE_QUEUE, LABEL_KUEUE_PRIORITY_CLASS] as const;
 /** The worker container's name in every shard Job. */
 export const WORKER_CONTAINER = 'worker';
 

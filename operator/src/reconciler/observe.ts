@@ -6,11 +6,23 @@
  * or `job-name` label is the Job's name, or (runners that do not set those) it carries the same
  * batchinference.dev run/shard/attempt labels. Timestamps may be Date objects (client-node's
  * deserializer) or strings (raw watch events); both work.
+ *
+ * Suspended Jobs (Kueue). The operator never suspends a shard Job; only Kueue (or another admission
+ * controller) does, whether the Job carries a queue name or Kueue manages Jobs without one:
+ * - a suspended Job that has not finished and has no active pod is `queued` (waiting for admission),
+ *   with `suspendedSince` from its Suspended=True condition. When Kueue evicts an admitted Job (a
+ *   preemption, quota reclaimed) it suspends it again: the Job controller deletes the pod, removing
+ *   its tracking finalizer first, so the stopped pod is not counted as a failure and the Job does not
+ *   fail; it is queued again, and the same attempt starts over in a new pod when it is re-admitted.
+ *   (The reconciler tells such an eviction from the first wait by the attempt's progress file.)
+ * - a Job that failed while suspended was evicted too, if the stopped pod failed it after all: the Job
+ *   controller only sets Suspended=True on a Job that has not finished, so Suspended=True beside
+ *   Failed=True says the suspension came first. That is a disruption, not the worker's failure.
  */
 import type { V1Job, V1JobCondition, V1Pod, V1ContainerStateTerminated } from '@kubernetes/client-node';
 import { TerminationSummarySchema, type TerminationSummary } from '../contract/process.js';
 import { GPU_RESOURCE } from './job.js';
-import { LABEL_ATTEMPT, LABEL_RUN, LABEL_SHARD, WORKER_CONTAINER, isoSeconds } from './names.js';
+import { LABEL_ATTEMPT, LABEL_KUEUE_QUEUE, LABEL_RUN, LABEL_SHARD, WORKER_CONTAINER, isoSeconds } from './names.js';
 import type { ObservedAttempt } from './types.js';
 
 /** Pod status reasons that mean the pod was taken away, not that the worker failed. Newer clusters
@@ -129,12 +141,25 @@ export function observeAttempts(jobs: readonly V1Job[], pods: readonly V1Pod[]):
 
     let disrupted = pod !== undefined && podDisrupted(pod);
     if (failed?.reason === 'PodFailurePolicy' && failed.message?.includes('DisruptionTarget')) disrupted = true;
+    const queue = labels[LABEL_KUEUE_QUEUE] || undefined;
+    const suspended = job.spec?.suspend === true;
+    const evicted = state === 'failed' && (suspended || condition(conds, 'Suspended') !== undefined);
+    if (evicted) disrupted = true;
+    const live = (p: V1Pod) => !ended(p) && !p.metadata?.deletionTimestamp;
+    const queued = state === 'active' && suspended && (job.status?.active ?? 0) === 0 && !jobPods.some(live);
 
     const rawMessage = term?.message?.trim() || pod?.status?.message || (failed ?? complete)?.message;
     const a: ObservedAttempt = {
       runId, shard, attempt, jobName: name, state, disrupted,
       gpus: gpusOf(job),
     };
+    if (queue) a.queue = queue;
+    if (queued) {
+      a.queued = true;
+      const since = iso(condition(conds, 'Suspended')?.lastTransitionTime);
+      if (since) a.suspendedSince = since;
+    }
+    if (evicted) a.evicted = true;
     if (term?.exitCode !== undefined) a.exitCode = term.exitCode;
     const waiting = state === 'active' && pod ? workerStatus(pod)?.state?.waiting : undefined;
     if (waiting?.reason) {
@@ -146,11 +171,15 @@ export function observeAttempts(jobs: readonly V1Job[], pods: readonly V1Pod[]):
     // For a disruption, the pod's DisruptionTarget reason (EvictionByEvictionAPI, PreemptionByScheduler,
     // DeletionByTaintManager...) says what happened; the Job's own reason would be BackoffLimitExceeded.
     const disruption = disrupted ? pod?.status?.conditions?.find((c) => c.type === 'DisruptionTarget' && c.status === 'True')?.reason : undefined;
-    const reason = disruption
+    const reason = (evicted ? (queue ? 'EvictedByKueue' : 'JobSuspended') : undefined)
+      ?? disruption
       ?? (term?.reason && term.reason !== 'Error' && term.reason !== 'Completed' ? term.reason : undefined)
       ?? pod?.status?.reason ?? failed?.reason ?? term?.reason;
     if (reason) a.reason = reason;
-    const message = summary?.message ?? rawMessage;
+    // An evicted attempt's pod was stopped from outside: its last log lines say nothing about why.
+    const message = evicted
+      ? `its Job was suspended${queue ? ` by Kueue (LocalQueue ${queue})` : ''} while the pod ran, and the pod was stopped (preempted or evicted)`
+      : summary?.message ?? rawMessage;
     if (message) a.message = message;
     if (summary) a.summary = summary;
     const startedAt = iso(job.status?.startTime) ?? iso(pod?.status?.startTime) ?? iso(job.metadata?.creationTimestamp);

@@ -129,7 +129,7 @@ describe('status', () => {
     const r = reconcile(makeInput(bij).plan([100, 100, 100, 100, 100]).attempts(
       attempt(0).shard(0).succeeded(), attempt(0).shard(1).active(), attempt(0).shard(2).failed(59),
     ).manifest(0, 0, { failed: 0 }).progress(1, 0, 40).progress(2, 0, 99).now(60).obj());
-    expect(r.status.shards).toEqual({ total: 5, pending: 2, running: 1, succeeded: 1, failed: 1, retries: 1 });
+    expect(r.status.shards).toEqual({ total: 5, pending: 2, running: 1, queued: 0, succeeded: 1, failed: 1, retries: 1 });
     expect(r.status.rows).toEqual({ total: 500, processed: 140, failed: 0 });
     expect(r.status.progress).toBe('28%');
     expect(r.status.shardsSummary).toBe('1/5');

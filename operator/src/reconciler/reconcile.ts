@@ -26,7 +26,7 @@ import { policyViolations } from './worker-policy.js';
 import { planUri } from '../contract/layout.js';
 import { buildStatus, failedReason, type StatusFacts } from './compute-status.js';
 import { efficiencyOf } from './efficiency.js';
-import { failureEvents, phaseEvents, replacedPodEvents } from './events.js';
+import { evictionEvents, failureEvents, phaseEvents, queueEvents, queuedText, replacedPodEvents } from './events.js';
 import { podStartFailure, runFailure, type RunFailure } from './failure-policy.js';
 import { buildShardJob } from './job.js';
 import { FINALIZER, isoSeconds } from './names.js';
@@ -144,6 +144,8 @@ function reconcileRun(input: ReconcileInput): ReconcileResult {
   const events: KubeEvent[] = [];
   const cleanup: CleanupAction[] = [];
   const fresh = old.runId !== runId;
+  /** The LocalQueues of the queued shards (set once the shards are classified). */
+  let queues: string[] = [];
 
   // Step 4: a new run id. Stop the old run first, so nothing writes under its prefix while it is cleaned up.
   if (fresh && old.runId !== undefined) {
@@ -201,7 +203,11 @@ function reconcileRun(input: ReconcileInput): ReconcileResult {
     // the ShardFailed events behind it): events are recorded in this order.
     const evs = failures ? failureEvents(fresh ? {} : old, status, failures, input.options?.maxEvents ?? DEFAULT_MAX_EVENTS) : [];
     evs.push(...replacedPodEvents(attempts));
+    if (facts.phase === 'Running') {
+      evs.push(...evictionEvents(attempts, input.progress, input.progressTimings, input.plan.state === 'ready' ? input.plan.shardRows : []));
+    }
     evs.push(...phaseEvents(fresh ? {} : old, status, spec.input.uri));
+    evs.push(...queueEvents(fresh ? {} : old, status, queues));
     return withCleanup(result(status, { ...rest, delete: [...del, ...(rest.delete ?? [])], events: [...evs, ...(rest.events ?? [])] }));
   };
   const completionTime = (phase: 'Succeeded' | 'Failed') => (!fresh && old.phase === phase && old.completionTime ? old.completionTime : isoSeconds(now));
@@ -234,6 +240,7 @@ function reconcileRun(input: ReconcileInput): ReconcileResult {
   const failure = runFailure(shards, spec) ?? podStartFailure(shards, now);
   const stopping = failure !== undefined || spec.suspend;
   const counts = countShards(shards, input.progress, stopping);
+  if (!stopping) queues = queueNames(shards);
   // Failed Jobs are the record of retries, but they are deleted once the run succeeds; a status write
   // that lost a race (409) after those deletes would recount without them. Within a run, the count
   // never goes down.
@@ -260,7 +267,7 @@ function reconcileRun(input: ReconcileInput): ReconcileResult {
     const committed = c.rows
       ? {
         ...facts,
-        shards: { total: shards.length, pending: 0, running: 0, succeeded: shards.length, failed: 0, retries: counts.shards.retries },
+        shards: { total: shards.length, pending: 0, running: 0, queued: 0, succeeded: shards.length, failed: 0, retries: counts.shards.retries },
         rows: { total: plan.totalRows, processed: c.rows.read, failed: c.rows.failed },
       }
       : facts;
@@ -311,7 +318,7 @@ function reconcileRun(input: ReconcileInput): ReconcileResult {
   const create: V1Job[] = [];
   const retried: KubeEvent[] = [];
   const plannedUri = planUri(spec.output.uri, runId);
-  const ref = { metadata: { name: bij.metadata.name, namespace: bij.metadata.namespace, uid: bij.metadata.uid }, spec };
+  const ref = { metadata: { name: bij.metadata.name, namespace: bij.metadata.namespace, uid: bij.metadata.uid, labels: bij.metadata.labels }, spec };
   for (const s of shards) {
     if (s.chosen || s.active.length > 0 || s.deleting.length > 0) continue;
     if (s.retryAtMs > nowMs) {
@@ -338,6 +345,7 @@ function reconcileRun(input: ReconcileInput): ReconcileResult {
     {
       ...facts, phase: 'Running',
       message: `${counts.shards.succeeded} of ${counts.shards.total} shards done, ${counts.shards.running} running`
+        + (counts.shards.queued > 0 ? `, ${queuedText(counts.shards.queued, queues)}` : '')
         + (counts.shards.failed > 0 ? `, ${counts.shards.failed} waiting to retry` : ''),
     },
     { delete: redundant, create, events: retried, requeueAfterMs: Math.min(poll, nextRetryMs) },
@@ -345,10 +353,21 @@ function reconcileRun(input: ReconcileInput): ReconcileResult {
   );
 }
 
+/** Whether every active attempt of the shard waits for admission (Kueue): queued, not running. */
+const isQueued = (s: ShardState): boolean => s.active.length > 0 && s.active.every((a) => a.queued);
+
+/** The LocalQueues the queued shards wait in, sorted (empty when none has a queue name). */
+function queueNames(shards: readonly ShardState[]): string[] {
+  const names = new Set<string>();
+  for (const s of shards) if (!s.chosen && isQueued(s)) for (const a of s.active) if (a.queue) names.add(a.queue);
+  return [...names].sort();
+}
+
 /** Shard counts and row counts. With `stopping`, running attempts are about to be deleted, so they
- * are not counted as running and their progress is not counted as processed. */
+ * are not counted as running (or queued) and their progress is not counted as processed. A shard
+ * whose attempt waits for Kueue's admission is queued: it holds a parallelism slot, but no pod. */
 function countShards(shards: readonly ShardState[], progress: ReadonlyMap<string, number>, stopping: boolean) {
-  const c = { total: shards.length, pending: 0, running: 0, succeeded: 0, failed: 0, retries: 0 };
+  const c = { total: shards.length, pending: 0, running: 0, queued: 0, succeeded: 0, failed: 0, retries: 0 };
   let processed = 0;
   let failedRows = 0;
   let occupied = 0;
@@ -359,6 +378,8 @@ function countShards(shards: readonly ShardState[], progress: ReadonlyMap<string
       c.succeeded++;
       processed += s.chosen.rows.read;
       failedRows += s.chosen.rows.failed;
+    } else if (s.active.length > 0 && !stopping && isQueued(s)) {
+      c.queued++;
     } else if (s.active.length > 0 && !stopping) {
       c.running++;
       let best = 0;

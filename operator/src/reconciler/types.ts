@@ -60,6 +60,20 @@ export interface ObservedAttempt {
   /** Pods of this attempt that were disrupted and replaced by the Job controller (the pod failure
    * policy's Ignore rule) while the attempt went on: not failures, but worth an event. */
   replacedPods?: { pod: string; reason?: string }[];
+  /** The Kueue LocalQueue the Job was submitted to (its `kueue.x-k8s.io/queue-name` label). */
+  queue?: string;
+  /** An active attempt whose Job is suspended with no active pod: waiting for Kueue (or whatever holds
+   * it) to admit it. It holds a parallelism slot but no GPU. A queued attempt that has done work (its
+   * progress file says so) was evicted: Kueue suspended its admitted Job again and the Job controller
+   * stopped its pod; on re-admission the same attempt starts over in a new pod. */
+  queued?: boolean;
+  /** When the Job was last suspended (its Suspended=True condition, RFC 3339): tells one eviction of
+   * the same Job from the next. */
+  suspendedSince?: string;
+  /** A failed attempt whose Job was suspended while its pod ran and that failed from it (Kubernetes
+   * normally does not count a pod it stops for a suspension, so the Job waits, queued, instead; this is
+   * for when it failed anyway): a disruption (`disrupted` is set too), not counted against maxRetries. */
+  evicted?: boolean;
 }
 
 /** What a valid shard manifest of the current run says (the reconciler needs only this much). */
@@ -89,6 +103,8 @@ export interface ReconcileBij {
     name: string;
     namespace: string;
     uid: string;
+    /** Only the Kueue labels are used (names.ts KUEUE_LABELS): the shard Jobs carry them. */
+    labels?: Record<string, string>;
     generation?: number;
     /** RFC 3339 string or Date (client-node deserializes some paths to Date, watches give strings). */
     deletionTimestamp?: string | Date;

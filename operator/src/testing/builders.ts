@@ -13,7 +13,7 @@ import { BatchInferenceJobSpecSchema, type BatchInferenceJobSpec, type BatchInfe
 import type { BatchInferenceJobStatus } from '../api/status.js';
 import type { TerminationSummary } from '../contract/process.js';
 import type { RowCounts, StageTimings } from '../contract/manifest.js';
-import { FINALIZER, LABEL_ATTEMPT, LABEL_RUN, LABEL_SHARD, isoSeconds } from '../reconciler/names.js';
+import { FINALIZER, LABEL_ATTEMPT, LABEL_KUEUE_QUEUE, LABEL_RUN, LABEL_SHARD, isoSeconds } from '../reconciler/names.js';
 import { runId } from '../reconciler/runid.js';
 import type {
   FieldError, ManifestSummary, ObservedAttempt, PlanState, ReconcileBij, ReconcileInput, ReconcileOptions, ReconcileResult,
@@ -46,6 +46,7 @@ export class BIJBuilder {
   finalizers(f: string[] | undefined): this { this.meta.finalizers = f; return this; }
   noFinalizer(): this { return this.finalizers(undefined); }
   deleting(t: Date | string = at(0)): this { this.meta.deletionTimestamp = t; return this; }
+  labels(l: Record<string, string>): this { this.meta.labels = { ...(this.meta.labels ?? {}), ...l }; return this; }
   shards(n: number): this { this.spec.shards = n; return this; }
   parallelism(n: number): this { this.spec.parallelism = n; return this; }
   maxRetries(n: number): this { this.spec.maxRetries = n; return this; }
@@ -102,6 +103,21 @@ export class AttemptBuilder {
   started(sec: number): this { this.a.startedAt = iso(sec); return this; }
   finished(sec: number): this { this.a.finishedAt = iso(sec); return this; }
   gpus(n: number): this { this.a.gpus = n; return this; }
+  /** Its Job waits for Kueue's admission (suspended, no pod), in this LocalQueue. */
+  queued(queue?: string, suspendedSinceSec?: number): this {
+    this.a.state = 'active';
+    this.a.queued = true;
+    if (queue) this.a.queue = queue;
+    if (suspendedSinceSec !== undefined) this.a.suspendedSince = iso(suspendedSinceSec);
+    return this;
+  }
+  /** Its Job failed after Kueue suspended it again (eviction): a disruption, as observeAttempts reports it. */
+  evicted(queue?: string, finishedSec = 60): this {
+    this.failed(finishedSec).disrupted(queue ? 'EvictedByKueue' : 'JobSuspended');
+    this.a.evicted = true;
+    if (queue) this.a.queue = queue;
+    return this;
+  }
   replacedPod(pod: string, reason?: string): this { (this.a.replacedPods ??= []).push({ pod, ...(reason ? { reason } : {}) }); return this; }
   obj(defaultRun = 'r0000000000', bijName = 'churn'): ObservedAttempt {
     const runIdValue = this.a.runId ?? defaultRun;
@@ -185,6 +201,9 @@ export function attemptFromJob(job: V1Job, now: Date): ObservedAttempt {
     runId: l[LABEL_RUN], shard: Number(l[LABEL_SHARD]), attempt: Number(l[LABEL_ATTEMPT]), jobName: job.metadata!.name!,
     state: 'active', disrupted: false, startedAt: isoSeconds(now),
     gpus: Number(job.spec?.template?.spec?.containers?.[0]?.resources?.limits?.['nvidia.com/gpu'] ?? 0),
+    // Created suspended (Kueue): observed as queued until admitted.
+    ...(job.spec?.suspend ? { queued: true } : {}),
+    ...(l[LABEL_KUEUE_QUEUE] ? { queue: l[LABEL_KUEUE_QUEUE] } : {}),
   };
 }
 
@@ -232,6 +251,20 @@ export class JobBuilder {
     return this;
   }
   deleting(t: string | Date = iso(30)): this { this.job.metadata!.deletionTimestamp = t as Date; return this; }
+  /** spec.suspend: true (Kueue holds it), and the Job controller's Suspended=True condition beside any other. */
+  suspended(t: string | Date = iso(30)): this {
+    this.job.spec!.suspend = true;
+    this.job.status!.conditions = [...(this.job.status!.conditions ?? []), { type: 'Suspended', status: 'True', reason: 'JobSuspended', message: 'Job suspended', lastTransitionTime: t as Date }];
+    return this;
+  }
+  /** Admitted by Kueue: spec.suspend false, Suspended=False (JobResumed). */
+  resumed(t: string | Date = iso(5)): this {
+    this.job.spec!.suspend = false;
+    this.job.status!.conditions = [...(this.job.status!.conditions ?? []).filter((c) => c.type !== 'Suspended'), { type: 'Suspended', status: 'False', reason: 'JobResumed', message: 'Job resumed', lastTransitionTime: t as Date }];
+    return this;
+  }
+  queue(name: string): this { this.job.metadata!.labels![LABEL_KUEUE_QUEUE] = name; return this; }
+  active(n: number): this { this.job.status!.active = n; return this; }
   gpus(n: number): this { this.job.spec!.template.spec!.containers[0].resources = { limits: { 'nvidia.com/gpu': String(n) } }; return this; }
   obj(): V1Job { return structuredClone(this.job); }
 }
