@@ -1,3 +1,4 @@
+import { jest } from '@jest/globals';
 import { commitStepHook, installCommitStepHook } from '../../operator/src/commit/step-hook.js';
 import { installShardHook, shardHook } from '../../worker/src/hooks.js';
 import { faultEnv } from './fault-env.js';
@@ -18,9 +19,19 @@ describe('fault hooks (test-only, preloaded into processes under test)', () => {
     installFromEnv({ BIJ_FAULT: 'slow-rows:30:1' });
     expect(shardHook('batch', 0, 0)).toBeUndefined();
     expect(shardHook('before-manifest', 1, 0)).toBeUndefined();
-    const t0 = Date.now();
-    await shardHook('batch', 1, 0);
-    expect(Date.now() - t0).toBeGreaterThanOrEqual(25);
+    // The sleep's length on a fake clock: pending 1 ms short of 30 ms, done at 30 ms (no wall time).
+    jest.useFakeTimers();
+    try {
+      let done = false;
+      const slept = shardHook('batch', 1, 0)!.then(() => { done = true; });
+      await jest.advanceTimersByTimeAsync(29);
+      expect(done).toBe(false);
+      await jest.advanceTimersByTimeAsync(1);
+      await slept;
+      expect(done).toBe(true);
+    } finally {
+      jest.useRealTimers();
+    }
     expect(shardFaults(parseFaults('slow-rows:5:*:3'))('batch', 9, 2)).toBeUndefined();
   });
 
