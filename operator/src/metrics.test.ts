@@ -47,7 +47,7 @@ test('observeJob writes every series of a job, labelled by namespace and name', 
     'bij_shard_retries_total{namespace="prod",name="scores"} 4',
     'bij_gpu_seconds_total{namespace="prod",name="scores"} 42',
   ]) expect(text).toContain(line);
-  expect(series(text, 'scores')).toHaveLength(6 + 5 + 6 + 4);
+  expect(series(text, 'scores')).toHaveLength(7 + 5 + 6 + 4);
   // Counters are typed as counters, and no series carries Prometheus' own target labels.
   for (const c of ['bij_rows_processed_total', 'bij_rows_failed_total', 'bij_shard_retries_total', 'bij_gpu_seconds_total']) {
     expect(text).toContain(`# TYPE ${c} counter`);
@@ -105,7 +105,7 @@ test('forgetJob removes exactly that job\'s series, and a job observed again sta
   m.observeJob('prod', 'gone', running, spec);
   m.observeJob('prod', 'kept', running, spec);
   m.observeJob('dev', 'gone', running, spec);
-  expect(series(await m.registry.metrics(), 'gone')).toHaveLength(2 * 21);
+  expect(series(await m.registry.metrics(), 'gone')).toHaveLength(2 * 22);
 
   m.forgetJob('prod', 'gone');
   const text = await m.registry.metrics();
