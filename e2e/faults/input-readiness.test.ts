@@ -46,8 +46,9 @@ describe('waiting for the input (spec.input.waitFor)', () => {
     await expectExactlyOnce(r.out, TOTAL, BAD_EVERY);
     const evs = await waitForEvent(r, 'Committed');
     const ready = evs.find((e) => e.reason === 'InputReady');
-    expect(ready?.message).toMatch(/input ready after waiting \d+s: .*_SUCCESS exists/);
-    expect(evs.map((e) => e.reason).indexOf('Waiting')).toBeLessThan(evs.map((e) => e.reason).indexOf('Started'));
+    expect(ready?.message).toMatch(/the input is ready after waiting \d+s/);
+    expect(evs.filter((e) => e.reason === 'Waiting')).toHaveLength(1);
+    expect(evs.filter((e) => e.reason === 'InputReady')).toHaveLength(1);
   }, TEST_TIMEOUT);
 
   test('a marker that never comes: Failed at the timeout, InputNotReady naming the path, no Job started', async () => {

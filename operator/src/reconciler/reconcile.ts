@@ -36,7 +36,7 @@ import { runId as computeRunId } from './runid.js';
 import { classifyShards, type FailedAttempt, type ShardState } from './shards.js';
 import { runCompletion } from './success-policy.js';
 import { planSpeculation, raceEvent, speculativeFailureEvents, startedEvent } from './speculation.js';
-import { decideWait } from './wait.js';
+import { decideWait, inputReadyEvent } from './wait.js';
 import type { CleanupAction, FieldError, KubeEvent, ObservedAttempt, ReconcileInput, ReconcileResult } from './types.js';
 import type { V1Job } from '@kubernetes/client-node';
 
@@ -210,6 +210,8 @@ function reconcileRun(input: ReconcileInput): ReconcileResult {
     if (facts.phase === 'Running') {
       evs.push(...evictionEvents(attempts, input.progress, input.progressTimings, input.plan.state === 'ready' ? input.plan.shardRows : []));
     }
+    const ready = fresh ? undefined : inputReadyEvent(old, status, input.readiness, now);
+    if (ready) evs.push(ready);
     evs.push(...phaseEvents(fresh ? {} : old, status, spec.input.uri));
     evs.push(...queueEvents(fresh ? {} : old, status, queues));
     return withCleanup(result(status, { ...rest, delete: [...del, ...(rest.delete ?? [])], events: [...evs, ...(rest.events ?? [])] }));
@@ -235,7 +237,6 @@ function reconcileRun(input: ReconcileInput): ReconcileResult {
     if (spec.suspend) {
       return finish({ ...base, phase: 'Suspended', message: 'suspended before planning' }, { delete: stopActive('spec.suspend is true') });
     }
-    let ready: KubeEvent[] = [];
     if (spec.input.waitFor) {
       // Waiting is not running: no startTime until the wait is over.
       const { startTime: _notYet, ...waiting } = base;
@@ -244,9 +245,8 @@ function reconcileRun(input: ReconcileInput): ReconcileResult {
       if (w.kind === 'timeout') {
         return finish({ ...waiting, phase: 'Failed', waitingSince: w.waitingSince, completionTime: completionTime('Failed'), message: w.failure.message, failure: w.failure }, {});
       }
-      ready = w.events;
     }
-    return finish({ ...base, phase: 'Pending', message: `planning run ${runId}` }, { actions: { plan: { runId } }, requeueAfterMs: 0, events: ready });
+    return finish({ ...base, phase: 'Pending', message: `planning run ${runId}` }, { actions: { plan: { runId } }, requeueAfterMs: 0 });
   }
 
   // Step 7: classify, then the failure policy, suspend, the success policy.

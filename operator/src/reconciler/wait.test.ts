@@ -62,7 +62,17 @@ describe('waitFor', () => {
     expect(r.status.startTime).toBe(iso(95));
     expect(cond(r, 'Waiting')!.status).toBe('False');
     const ready = r.events.find((e) => e.reason === 'InputReady');
-    expect(ready?.message).toMatch(/input ready after waiting 95s: s3:\/\/lake\/features\/_SUCCESS exists/);
+    expect(ready).toMatchObject({ key: expect.stringMatching(/\/InputReady$/) });
+    expect(ready?.message).toMatch(/the input is ready after waiting 95s: s3:\/\/lake\/features\/_SUCCESS exists/);
+  });
+
+  test('the plan made in the same pass (a second reconcile, Waiting still stored): straight to Running, InputReady still given', () => {
+    const bij = waiting().obj();
+    const w = reconcile(makeInput(bij).notReady().now(0).obj());
+    const r = reconcile(makeInput({ ...bij, status: w.status }).uniformPlan(2).now(40).obj());
+    expect(r.status.phase).toBe('Running');
+    expect(r.status.waitingSince).toBeUndefined();
+    expect(r.events.find((e) => e.reason === 'InputReady')?.message).toMatch(/the input is ready after waiting 40s$/);
   });
 
   test('ready at the first look: plans at once, never Waiting', () => {

@@ -3,7 +3,7 @@
  *
  * The caller looks at the input (planner/readiness.ts) while the run has no plan; the reconciler
  * decides from that and the stored status:
- * - ready: plan (the InputReady event says what was found and, after a wait, how long it took);
+ * - ready: plan (leaving Waiting gives the InputReady event: `inputReadyEvent`);
  * - not ready: phase Waiting, status.waitingSince kept from the stored status of the same run (so an
  *   operator restart does not restart the clock), a requeue at the poll interval (or at the timeout,
  *   if sooner);
@@ -16,7 +16,7 @@ import { isoSeconds } from './names.js';
 import type { InputReadiness, KubeEvent } from './types.js';
 
 export type WaitDecision =
-  | { kind: 'ready'; events: KubeEvent[] }
+  | { kind: 'ready' }
   | { kind: 'wait'; waitingSince: string; message: string; requeueAfterMs: number }
   | { kind: 'timeout'; waitingSince: string; failure: RunFailure };
 
@@ -30,10 +30,7 @@ export function decideWait(
   now: Date,
 ): WaitDecision {
   const waited = old.runId === runId && old.phase === 'Waiting' ? old.waitingSince : undefined;
-  if (readiness?.ready) {
-    const after = waited ? ` after waiting ${Math.max(0, Math.round((now.getTime() - Date.parse(waited)) / 1000))}s` : '';
-    return { kind: 'ready', events: [{ type: 'Normal', reason: 'InputReady', message: `run ${runId}: input ready${after}: ${readiness.found}` }] };
-  }
+  if (readiness?.ready) return { kind: 'ready' };
   const missing = readiness?.ready === false ? readiness.missing : NOT_LOOKED;
   const waitingSince = waited ?? isoSeconds(now);
   const deadline = Date.parse(waitingSince) + waitFor.timeoutSeconds * 1000;
@@ -51,5 +48,19 @@ export function decideWait(
     kind: 'wait', waitingSince,
     message: `waiting for the input (spec.input.waitFor, until ${isoSeconds(new Date(deadline))}): ${missing}`,
     requeueAfterMs: Math.min(waitFor.pollSeconds * 1000, left),
+  };
+}
+
+/** InputReady, when a run leaves Waiting for anything but the timeout: after how long, and what was
+ * found (when the caller looked in this pass; a second reconcile after the plan was made has no look).
+ * Keyed by the run: once per run. */
+export function inputReadyEvent(old: BatchInferenceJobStatus, next: BatchInferenceJobStatus, readiness: InputReadiness | undefined, now: Date): KubeEvent | undefined {
+  if (old.phase !== 'Waiting' || old.runId !== next.runId || next.phase === 'Waiting' || next.waitingSince !== undefined) return undefined;
+  const since = old.waitingSince ? Date.parse(old.waitingSince) : NaN;
+  const after = Number.isNaN(since) ? '' : ` after waiting ${Math.max(0, Math.round((now.getTime() - since) / 1000))}s`;
+  return {
+    type: 'Normal', reason: 'InputReady',
+    message: `run ${next.runId}: the input is ready${after}${readiness?.ready ? `: ${readiness.found}` : ''}`,
+    key: `${next.runId}/InputReady`,
   };
 }
