@@ -134,3 +134,14 @@ test('each operator has its own registry; reconcile results are counted by label
   expect(await b.registry.metrics()).not.toContain('process_cpu');
   expect(await new OperatorMetrics({ defaultMetrics: true }).registry.metrics()).toContain('process_cpu');
 });
+
+test('speculative attempts (spec.speculation) get a gauge, removed with the job; none without the field', async () => {
+  const m = new OperatorMetrics();
+  m.observeJob('prod', 'spec', { ...running, shards: { ...running.shards!, speculative: 1 } });
+  m.observeJob('prod', 'plain', running);
+  const text = await m.registry.metrics();
+  expect(text).toContain('bij_speculative_attempts{namespace="prod",name="spec"} 1');
+  expect(text).not.toContain('bij_speculative_attempts{namespace="prod",name="plain"}');
+  m.forgetJob('prod', 'spec');
+  expect(await m.registry.metrics()).not.toContain('bij_speculative_attempts{namespace="prod",name="spec"}');
+});
