@@ -1,5 +1,7 @@
 /** Stragglers (spec.speculation): when a speculative attempt starts, how the race ends, and that it is never a failure. */
-import { applyResult, attempt, makeBIJ, makeInput } from '../testing/builders.js';
+import { applyResult, attempt, makeBIJ, makeInput, makeJob } from '../testing/builders.js';
+import { observeAttempts } from './observe.js';
+import { buildShardJob } from './job.js';
 import { attemptsOf, reasons, shardsOf } from '../testing/reconcile-helpers.js';
 import { LABEL_SPECULATIVE } from './names.js';
 import { reconcile } from './reconcile.js';
@@ -83,5 +85,20 @@ describe('speculation', () => {
     const r = reconcile(failed);
     expect(r.status.shards).toMatchObject({ retries: 1, running: 1 });
     expect(r.create).toEqual([]);
+  });
+});
+
+describe('speculative Jobs', () => {
+  test('built with the label (Job and pods), and observed as speculative; others are not', () => {
+    const o = makeBIJ().obj();
+    const a = { runId: 'r0123456789', shard: 2, attempt: 1, planUri: 's3://scores/churn/_bij/r0123456789/plan.json' };
+    const spec = buildShardJob({ metadata: o.metadata, spec: o.spec! }, { ...a, speculative: true });
+    const plain = buildShardJob({ metadata: o.metadata, spec: o.spec! }, a);
+    expect(spec.metadata!.labels![LABEL_SPECULATIVE]).toBe('true');
+    expect(spec.spec!.template.metadata!.labels![LABEL_SPECULATIVE]).toBe('true');
+    expect(plain.metadata!.labels![LABEL_SPECULATIVE]).toBeUndefined();
+    const j = makeJob('x-s2-a1').labels('r0123456789', 2, 1).obj();
+    j.metadata!.labels![LABEL_SPECULATIVE] = 'true';
+    expect(observeAttempts([j, makeJob('x-s2-a0').labels('r0123456789', 2, 0).obj()], []).map((x) => x.speculative)).toEqual([true, undefined]);
   });
 });
