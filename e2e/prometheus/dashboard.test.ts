@@ -154,7 +154,7 @@ test('every dashboard panel\'s query returns series over the run', async () => {
 
   // And the values tell the run's story.
   const [phases] = results.get('Jobs by phase')!;
-  expect(phases.map((s) => s.metric.phase).sort()).toEqual(['Failed', 'Merging', 'Pending', 'Running', 'Succeeded', 'Suspended']);
+  expect(phases.map((s) => s.metric.phase).sort()).toEqual(['Failed', 'Merging', 'Pending', 'Running', 'Succeeded', 'Suspended', 'Waiting']);
   expect(last(phases.filter((s) => s.metric.phase === 'Succeeded'))).toBe(1);
   expect(numbers(phases.filter((s) => s.metric.phase === 'Running'))).toContain(1);
   expect(Math.max(...numbers(results.get('Progress')![0]))).toBe(1);

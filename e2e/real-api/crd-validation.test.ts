@@ -207,6 +207,23 @@ const rows: Row[] = [
   refuse('shards and targetRowsPerShard', 'spec.shards', (j) => { j.spec.shards = 4; j.spec.targetRowsPerShard = 100; }),
   refuse('an input with both columns and column', 'spec.model.inputs.X', (j) => { j.spec.model.inputs.X = { columns: ['f0'], column: 'emb' }; }),
   refuse('an input with neither columns nor column', 'spec.model.inputs.X', (j) => { j.spec.model.inputs.X = {}; }),
+  refuse('waitFor with neither marker nor minFiles', 'spec.input.waitFor', (j) => { j.spec.input.waitFor = { timeoutSeconds: 60 }; }),
+
+  // waitFor and speculation.
+  accept('waitFor: a marker, defaults', (j) => { j.spec.input.waitFor = { marker: '_SUCCESS' }; }),
+  accept('waitFor: minFiles, a timeout and a poll interval', (j) => { j.spec.input.waitFor = { minFiles: 8, timeoutSeconds: 3600, pollSeconds: 5 }; }),
+  accept('waitFor: a marker as a full URI, and minFiles', (j) => { j.spec.input.waitFor = { marker: 's3://lake/_markers/features.done', minFiles: 1 }; }),
+  refuse('waitFor: an empty marker', 'spec.input.waitFor.marker', (j) => { j.spec.input.waitFor = { marker: '' }; }),
+  refuse('waitFor: minFiles 0', 'spec.input.waitFor.minFiles', (j) => { j.spec.input.waitFor = { minFiles: 0 }; }),
+  refuse('waitFor: timeoutSeconds 0', 'spec.input.waitFor.timeoutSeconds', (j) => { j.spec.input.waitFor = { marker: '_SUCCESS', timeoutSeconds: 0 }; }),
+  refuse('waitFor: pollSeconds as a string', 'spec.input.waitFor.pollSeconds', (j) => { j.spec.input.waitFor = { marker: '_SUCCESS', pollSeconds: '60' }; }),
+  refuse('waitFor: a misspelt field', 'spec.input.waitFor.markr', (j) => { j.spec.input.waitFor = { marker: '_SUCCESS', markr: 'x' }; }),
+  accept('speculation: enabled, defaults', (j) => { j.spec.speculation = { enabled: true }; }),
+  accept('speculation: every field, a fractional multiplier', (j) => { j.spec.speculation = { enabled: true, multiplier: 2.5, minRuntimeSeconds: 0, maxSpeculative: 4 }; }),
+  refuse('speculation: a multiplier under 1', 'spec.speculation.multiplier', (j) => { j.spec.speculation = { enabled: true, multiplier: 0.5 }; }),
+  refuse('speculation: maxSpeculative 0', 'spec.speculation.maxSpeculative', (j) => { j.spec.speculation = { enabled: true, maxSpeculative: 0 }; }),
+  refuse('speculation: a negative minRuntimeSeconds', 'spec.speculation.minRuntimeSeconds', (j) => { j.spec.speculation = { minRuntimeSeconds: -1 }; }),
+  refuse('speculation: a misspelt field', 'spec.speculation.enable', (j) => { j.spec.speculation = { enable: true }; }),
 
   // Unknown fields (kubectl's default strict field validation).
   refuse('a misspelt spec field', 'spec.paralelism', (j) => { j.spec.paralelism = 3; }),

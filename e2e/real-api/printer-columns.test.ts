@@ -50,6 +50,16 @@ const STATUSES: Record<string, BatchInferenceJobStatus> = {
     phase: 'Running', observedGeneration: 1, runId: 'r3f4a5b6c', shards: { ...shards(2, 2, 0), pending: 0, queued: 4 }, rows: rows(30_000),
     shardsSummary: '2/8 (4 queued)', progress: '25%', message: '2 of 8 shards done, 2 running, 4 queued by Kueue in LocalQueue team-a',
   },
+  // Waiting for its input (spec.input.waitFor): no plan yet, so no shards or rows.
+  'job-waiting': {
+    phase: 'Waiting', observedGeneration: 1, runId: 'r7b8c9d0', waitingSince: '2026-12-05T01:00:00Z',
+    message: 'waiting for the input (spec.input.waitFor, until 2026-12-05T13:00:00Z): s3://lake/features/date=2026-12-04/_SUCCESS does not exist (spec.input.waitFor.marker)',
+  },
+  // A speculative attempt of a straggler (spec.speculation) running beside its shard's own.
+  'job-speculating': {
+    phase: 'Running', observedGeneration: 1, runId: 'r2e3f4a5', shards: { ...shards(7, 1, 0), pending: 0, speculative: 1 }, rows: rows(110_000),
+    shardsSummary: '7/8', progress: '91%', message: '7 of 8 shards done, 1 running (1 speculative)',
+  },
   'job-succeeded': {
     phase: 'Succeeded', observedGeneration: 1, runId: 'r5a6b7c8', shards: shards(8, 0, 0, 1), rows: rows(120_000, 7),
     shardsSummary: '8/8', progress: '100%', efficiency: efficiency(91, 8),
@@ -61,7 +71,7 @@ const STATUSES: Record<string, BatchInferenceJobStatus> = {
     message: 'shard 6 failed 4 times (BadInput): column f0 is missing in part-0006.parquet',
   },
 };
-const NAMES = ['job-failed', 'job-new', 'job-pending', 'job-queued', 'job-running', 'job-succeeded']; // the server lists by name
+const NAMES = ['job-failed', 'job-new', 'job-pending', 'job-queued', 'job-running', 'job-speculating', 'job-succeeded', 'job-waiting']; // the server lists by name
 
 /** The cells the columns must print: [PHASE, SHARDS, PROGRESS, ROWS, MODEL-BUSY, RUN, MESSAGE]; null where
  * the status has no value (kubectl prints nothing there). */
@@ -70,6 +80,8 @@ const EXPECTED: Record<string, unknown[]> = {
   'job-pending': ['Pending', '0/8', '0%', 0, null, 'r0a1b2c3', 'planning: listing s3://lake/features/'],
   'job-queued': ['Running', '2/8 (4 queued)', '25%', 30_000, null, 'r3f4a5b6c', '2 of 8 shards done, 2 running, 4 queued by Kueue in LocalQueue team-a'],
   'job-running': ['Running', '3/8', '42%', 50_400, 87, 'r1d2e3f4', '3 of 8 shards done, 2 running'],
+  'job-waiting': ['Waiting', null, null, null, null, 'r7b8c9d0', 'waiting for the input (spec.input.waitFor, until 2026-12-05T13:00:00Z): s3://lake/features/date=2026-12-04/_SUCCESS does not exist (spec.input.waitFor.marker)'],
+  'job-speculating': ['Running', '7/8', '91%', 110_000, null, 'r2e3f4a5', '7 of 8 shards done, 1 running (1 speculative)'],
   'job-succeeded': ['Succeeded', '8/8', '100%', 120_000, 91, 'r5a6b7c8', 'committed 8 shards, 120000 rows'],
   'job-failed': ['Failed', '5/8', '63%', 75_000, 64, 'r9c0d1e2', 'shard 6 failed 4 times (BadInput): column f0 is missing in part-0006.parquet'],
 };

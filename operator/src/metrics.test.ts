@@ -47,7 +47,7 @@ test('observeJob writes every series of a job, labelled by namespace and name', 
     'bij_shard_retries_total{namespace="prod",name="scores"} 4',
     'bij_gpu_seconds_total{namespace="prod",name="scores"} 42',
   ]) expect(text).toContain(line);
-  expect(series(text, 'scores')).toHaveLength(6 + 5 + 6 + 4);
+  expect(series(text, 'scores')).toHaveLength(7 + 5 + 6 + 4);
   // Counters are typed as counters, and no series carries Prometheus' own target labels.
   for (const c of ['bij_rows_processed_total', 'bij_rows_failed_total', 'bij_shard_retries_total', 'bij_gpu_seconds_total']) {
     expect(text).toContain(`# TYPE ${c} counter`);
@@ -105,13 +105,13 @@ test('forgetJob removes exactly that job\'s series, and a job observed again sta
   m.observeJob('prod', 'gone', running, spec);
   m.observeJob('prod', 'kept', running, spec);
   m.observeJob('dev', 'gone', running, spec);
-  expect(series(await m.registry.metrics(), 'gone')).toHaveLength(2 * 21);
+  expect(series(await m.registry.metrics(), 'gone')).toHaveLength(2 * 22);
 
   m.forgetJob('prod', 'gone');
   const text = await m.registry.metrics();
   expect(text).not.toContain('namespace="prod",name="gone"');
-  expect(series(text, 'kept')).toHaveLength(21);
-  expect(series(text, 'gone')).toHaveLength(21);
+  expect(series(text, 'kept')).toHaveLength(22);
+  expect(series(text, 'gone')).toHaveLength(22);
   expect(text).toContain('bij_phase{namespace="dev",name="gone",phase="Running"} 1');
   // Forgetting a job that was never observed is harmless.
   m.forgetJob('prod', 'never');
@@ -133,4 +133,15 @@ test('each operator has its own registry; reconcile results are counted by label
   expect(await b.registry.metrics()).not.toContain('bij_reconcile_total{');
   expect(await b.registry.metrics()).not.toContain('process_cpu');
   expect(await new OperatorMetrics({ defaultMetrics: true }).registry.metrics()).toContain('process_cpu');
+});
+
+test('speculative attempts (spec.speculation) get a gauge, removed with the job; none without the field', async () => {
+  const m = new OperatorMetrics();
+  m.observeJob('prod', 'spec', { ...running, shards: { ...running.shards!, speculative: 1 } });
+  m.observeJob('prod', 'plain', running);
+  const text = await m.registry.metrics();
+  expect(text).toContain('bij_speculative_attempts{namespace="prod",name="spec"} 1');
+  expect(text).not.toContain('bij_speculative_attempts{namespace="prod",name="plain"}');
+  m.forgetJob('prod', 'spec');
+  expect(await m.registry.metrics()).not.toContain('bij_speculative_attempts{namespace="prod",name="spec"}');
 });

@@ -46,6 +46,10 @@ export class OperatorMetrics {
     name: 'bij_shards', help: 'Shards of a job\'s run by state (pending, queued, running, succeeded, failed); they sum to the shard count.',
     labelNames: [...JOB_LABELS, 'state'] as const, registers: [this.registry],
   });
+  readonly speculative = new Gauge({
+    name: 'bij_speculative_attempts', help: 'Speculative attempts of a job\'s stragglers running now (status.shards.speculative, spec.speculation).',
+    labelNames: JOB_LABELS, registers: [this.registry],
+  });
   readonly inputRows = new Gauge({
     name: 'bij_input_rows', help: 'Rows in the input of a job\'s run (status.rows.total).',
     labelNames: JOB_LABELS, registers: [this.registry],
@@ -102,6 +106,7 @@ export class OperatorMetrics {
     if (status.phase) for (const p of PHASES) this.phase.set({ ...job, phase: p }, status.phase === p ? 1 : 0);
     const s = status.shards;
     if (s) for (const state of SHARD_STATES) this.shards.set({ ...job, state }, s[state] ?? 0);
+    if (s?.speculative !== undefined) this.speculative.set(job, s.speculative);
     if (status.rows) this.inputRows.set(job, status.rows.total);
     if (status.rowsPerSecond !== undefined) this.rowsPerSecond.set(job, status.rowsPerSecond);
     const e = status.efficiency;
@@ -148,7 +153,7 @@ export class OperatorMetrics {
     const job: JobLabels = { namespace, name };
     for (const p of PHASES) this.phase.remove({ ...job, phase: p });
     for (const state of SHARD_STATES) this.shards.remove({ ...job, state });
-    for (const g of [this.inputRows, this.rowsPerSecond, this.modelBusy, this.inputWait, this.outputWait, this.gpuHourlyCost]) g.remove(job);
+    for (const g of [this.speculative, this.inputRows, this.rowsPerSecond, this.modelBusy, this.inputWait, this.outputWait, this.gpuHourlyCost]) g.remove(job);
     for (const c of [this.rowsProcessed, this.rowsFailed, this.shardRetries, this.gpuSeconds]) c.remove(job);
     this.counted.delete(`${namespace}/${name}`);
   }

@@ -29,7 +29,7 @@ end
 
 local message = status.message or ""
 local phase = status.phase
-if phase == "Pending" or phase == "Running" or phase == "Merging" then
+if phase == "Pending" or phase == "Waiting" or phase == "Running" or phase == "Merging" then
   hs.status = "Progressing"
   local prefix = phase
   if status.progress ~= nil then prefix = prefix .. " (" .. status.progress .. ")" end

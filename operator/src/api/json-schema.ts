@@ -21,6 +21,7 @@ export const JSON_SCHEMA_FILE = 'schemas/batchinferencejob.schema.json';
 const CEL_AS_JSON_SCHEMA: Record<string, SchemaNode> = {
   'has(self.columns) != has(self.column)': { oneOf: [{ required: ['columns'] }, { required: ['column'] }] },
   '!(has(self.shards) && has(self.targetRowsPerShard))': { not: { required: ['shards', 'targetRowsPerShard'] } },
+  'has(self.marker) || has(self.minFiles)': { anyOf: [{ required: ['marker'] }, { required: ['minFiles'] }] },
 };
 
 const isObj = (v: unknown): v is SchemaNode => typeof v === 'object' && v !== null && !Array.isArray(v);

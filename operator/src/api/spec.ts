@@ -59,11 +59,41 @@ export const ModelSchema = z
   })
   .strict();
 
+/** spec.input.waitFor: what must be there before the run is planned (a sensor, as Airflow's). */
+export const WaitForSchema = z
+  .object({
+    marker: name.optional()
+      .describe('An object that must exist: a name under input.uri (e.g. _SUCCESS; beside the file when input.uri is one .parquet file), or a full s3:// or file:// URI.'),
+    minFiles: z.number().int().min(1).optional()
+      .describe('At least this many *.parquet files under input.uri (outside _ and . folders).'),
+    timeoutSeconds: z.number().int().min(1).default(86400)
+      .describe('Fail the job (reason InputNotReady) when the input is not ready this long after the wait began.'),
+    pollSeconds: z.number().int().min(1).default(60).describe('How often to look.'),
+  })
+  .strict()
+  .refine((w) => w.marker !== undefined || w.minFiles !== undefined, { message: 'set marker, minFiles or both' })
+  .meta({ 'x-kubernetes-validations': [{ rule: 'has(self.marker) || has(self.minFiles)', message: 'set marker, minFiles or both' }] });
+
 export const InputSchema = z
   .object({
     uri: name.describe('One .parquet file, or a prefix holding *.parquet.'),
     idColumn: name.describe('Copied to every output row; identifies the row.'),
     passthroughColumns: z.array(name).optional().describe('Copied unchanged to every output row.'),
+    waitFor: WaitForSchema.optional()
+      .describe('Wait (phase Waiting) until the input is ready before planning: a marker object and/or a minimum count of Parquet files.'),
+  })
+  .strict();
+
+/** spec.speculation: straggler mitigation (off unless enabled). */
+export const SpeculationSchema = z
+  .object({
+    enabled: z.boolean().default(false),
+    multiplier: z.number().min(1).default(1.5)
+      .describe('A shard is a straggler when its attempt has run longer than this many times the median run time of the finished shards.'),
+    minRuntimeSeconds: z.number().int().min(0).default(120)
+      .describe('A shard is never speculated before its attempt has run this long.'),
+    maxSpeculative: z.number().int().min(1).default(2)
+      .describe('At most this many speculative attempts at once (each also takes a parallelism slot).'),
   })
   .strict();
 
@@ -121,6 +151,8 @@ export const BatchInferenceJobSpecSchema = z
     worker: WorkerSchema.prefault({}),
     storage: StorageSchema.prefault({}),
     suspend: z.boolean().default(false),
+    speculation: SpeculationSchema.optional()
+      .describe('Start one more attempt of a shard that runs much longer than the finished ones; the first to finish wins.'),
   })
   .strict()
   .refine((s) => !(s.shards !== undefined && s.targetRowsPerShard !== undefined), {
@@ -133,3 +165,5 @@ export type BatchInferenceJobSpecInput = z.input<typeof BatchInferenceJobSpecSch
 export type InputMapping = z.infer<typeof InputMappingSchema>;
 export type OutputMapping = z.infer<typeof OutputMappingSchema>;
 export type S3Settings = z.infer<typeof S3SettingsSchema>;
+export type WaitFor = z.infer<typeof WaitForSchema>;
+export type Speculation = z.infer<typeof SpeculationSchema>;

@@ -1,7 +1,7 @@
 /** The BatchInferenceJob status, written only by the operator through the status subresource. */
 import { z } from 'zod';
 
-export const PHASES = ['Pending', 'Running', 'Merging', 'Succeeded', 'Failed', 'Suspended'] as const;
+export const PHASES = ['Pending', 'Waiting', 'Running', 'Merging', 'Succeeded', 'Failed', 'Suspended'] as const;
 export const PhaseSchema = z.enum(PHASES);
 export type Phase = z.infer<typeof PhaseSchema>;
 
@@ -27,6 +27,8 @@ export const ShardCountsSchema = z.object({
   failed: z.number().int().describe('Not done, and the last attempt failed: waiting to be retried, or the reason the run failed.'),
   retries: z.number().int()
     .describe('Failed attempts in this run (counted failures and disruptions); each is retried unless it ends the run.'),
+  speculative: z.number().int().optional()
+    .describe('Speculative attempts running now (spec.speculation): a second attempt of a straggling shard; not a retry, and never counted as a failure.'),
 });
 
 export const RowCountsSchema = z.object({
@@ -58,6 +60,8 @@ export const BatchInferenceJobStatusSchema = z.object({
   estimatedCost: z.string().optional(),
   efficiency: EfficiencySchema.optional()
     .describe('Where the done shards spent their time: did the model (the GPU) wait for input or output?'),
+  waitingSince: z.string().optional()
+    .describe('While the job waits for its input (phase Waiting, spec.input.waitFor): when the wait began; the timeout counts from it.'),
   startTime: z.string().optional(),
   completionTime: z.string().optional(),
   outputManifest: z.string().optional(),

@@ -11,6 +11,7 @@ import { needsStorage, observeAttempts, runId as computeRunId, type ReconcileInp
 import { runManifestUri } from '../contract/index.js';
 import type { Logger } from '../log.js';
 import type { RunState } from '../commit/run-state.js';
+import { checkReadiness } from '../planner/readiness.js';
 import type { KubeClients } from './clients.js';
 
 export type BijObject = k8s.KubernetesObject & { spec?: unknown; status?: BatchInferenceJobStatus };
@@ -64,7 +65,12 @@ export async function observe(ctx: ReconcileContext, obj: BijObject, jobs: k8s.V
   const outputUri = spec.output.uri;
   const runId = computeRunId(bij.metadata.uid, spec);
   const plan = await ctx.runState.loadPlan(storage, outputUri, runId);
-  if (!plan) return { input, storage };
+  if (!plan) {
+    // No plan yet: is the input ready to be planned (spec.input.waitFor)?
+    const waitFor = spec.input.waitFor;
+    if (waitFor && !spec.suspend) input.readiness = await checkReadiness(storage, { uri: spec.input.uri, waitFor });
+    return { input, storage };
+  }
   input.plan = { state: 'ready', runId, totalRows: plan.totalRows, shardRows: plan.shards.map((s) => s.rows) };
 
   const current = input.attempts.filter((a) => a.runId === runId);

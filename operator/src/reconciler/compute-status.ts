@@ -16,12 +16,13 @@ import type { ObservedAttempt } from './types.js';
 import type { Efficiency } from './efficiency.js';
 
 /**
- * The condition types, always all present: the batch/v1 Job's set, plus Running; then kstatus's
+ * The condition types, always all present: the batch/v1 Job's set, plus Waiting (for the input,
+ * spec.input.waitFor) and Running; then kstatus's
  * (sigs.k8s.io/cli-utils/pkg/kstatus, read by Flux, Config Sync and `kubectl wait`): Ready (True when
  * Succeeded), and the "abnormal-true" Reconciling (True while work is in progress) and Stalled (True when
  * Failed), each False otherwise. A Suspended job is neither: kstatus reads it as Current, Ready False.
  */
-export const CONDITION_TYPES = ['Running', 'Suspended', 'Succeeded', 'Failed', 'Ready', 'Reconciling', 'Stalled'] as const;
+export const CONDITION_TYPES = ['Waiting', 'Running', 'Suspended', 'Succeeded', 'Failed', 'Ready', 'Reconciling', 'Stalled'] as const;
 export type ConditionType = (typeof CONDITION_TYPES)[number];
 
 /** metav1.Condition messages are limited to 32768 bytes. */
@@ -34,6 +35,8 @@ export interface StatusFacts {
   outputUri?: string;
   shards?: NonNullable<BatchInferenceJobStatus['shards']>;
   rows?: NonNullable<BatchInferenceJobStatus['rows']>;
+  /** Phase Waiting (and a Failed InputNotReady): when the wait for the input began. */
+  waitingSince?: string;
   startTime?: string;
   completionTime?: string;
   outputManifest?: string;
@@ -63,7 +66,7 @@ export function progressPercent(processed: number, total: number, phase: Phase):
 }
 
 /** Phases in which the operator is still working towards the job's end: kstatus's Reconciling. */
-const IN_PROGRESS: ReadonlySet<Phase> = new Set(['Pending', 'Running', 'Merging']);
+const IN_PROGRESS: ReadonlySet<Phase> = new Set(['Pending', 'Waiting', 'Running', 'Merging']);
 
 const committedMessage = (f: StatusFacts): string => (f.outputManifest ? `committed ${f.outputManifest}` : 'committed');
 const failureOf = (f: StatusFacts): { reason: string; message: string } =>
@@ -73,6 +76,8 @@ function desiredCondition(type: ConditionType, f: StatusFacts): { status: 'True'
   const off = { status: 'False' as const, reason: f.phase, message: '' };
   const phaseIs = { status: 'False' as const, reason: f.phase, message: `phase is ${f.phase}` };
   switch (type) {
+    case 'Waiting':
+      return f.phase === 'Waiting' ? { status: 'True', reason: 'InputNotReady', message: f.message.slice(0, MAX_CONDITION_MESSAGE) } : off;
     case 'Running':
       if (f.phase === 'Running') return { status: 'True', reason: 'Running', message: f.runId ? `run ${f.runId} is running` : 'running' };
       if (f.phase === 'Merging') return { status: 'True', reason: 'Merging', message: 'all shards are done; committing the output' };
@@ -152,6 +157,7 @@ export function buildStatus(old: BatchInferenceJobStatus, f: StatusFacts, now: D
     s.rows = { ...f.rows };
     s.progress = progressPercent(f.rows.processed, f.rows.total, f.phase);
   }
+  if (f.waitingSince !== undefined) s.waitingSince = f.waitingSince;
   if (f.startTime !== undefined) s.startTime = f.startTime;
   if (f.completionTime !== undefined) s.completionTime = f.completionTime;
   if (f.outputManifest !== undefined) s.outputManifest = f.outputManifest;
@@ -197,6 +203,7 @@ export function buildStatus(old: BatchInferenceJobStatus, f: StatusFacts, now: D
   put('gpuSeconds', gpuSeconds);
   put('estimatedCost', estimatedCost);
   put('efficiency', s.efficiency);
+  put('waitingSince', s.waitingSince);
   put('startTime', s.startTime);
   put('completionTime', s.completionTime);
   put('outputManifest', s.outputManifest);

@@ -55,6 +55,9 @@ export function phaseEvents(old: BatchInferenceJobStatus, next: BatchInferenceJo
         });
       }
       break;
+    case 'Waiting':
+      events.push({ type: 'Normal', reason: 'Waiting', message: `run ${next.runId}: ${truncate(next.message ?? 'waiting for the input', 1024)}` });
+      break;
     case 'Suspended':
       events.push({ type: 'Normal', reason: 'Suspended', message: `run ${next.runId ?? '(not started)'} suspended; running attempts are stopped` });
       break;

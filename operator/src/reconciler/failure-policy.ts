@@ -15,6 +15,8 @@ export type FailureReason =
   | 'InvalidSpec' | 'PlanFailed' | 'BadInput' | 'RetriesExhausted' | 'TooManyFailedRows' | 'CommitFailed' | 'PodCannotStart'
   /** Another run owns the output prefix (commit/claim.ts). */
   | 'OutputInUse'
+  /** spec.input.waitFor timed out (wait.ts). */
+  | 'InputNotReady'
   /** Storage refused an operation in a way retrying cannot fix (reconciler/storage-failure.ts). */
   | 'StorageError'
   /** The spec asks for what the operator's policy does not allow (reconciler/worker-policy.ts). */

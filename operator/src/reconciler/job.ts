@@ -20,7 +20,7 @@ import type { V1Container, V1EnvFromSource, V1EnvVar, V1Job, V1PodSpec, V1Resour
 import { API_GROUP, API_VERSION, KIND, type BatchInferenceJobSpec } from '../api/spec.js';
 import { DEFAULT_TERMINATION_LOG, ENV } from '../contract/process.js';
 import {
-  KUEUE_LABELS, LABEL_ATTEMPT, LABEL_JOB, LABEL_KUEUE_QUEUE, LABEL_MANAGED_BY, LABEL_RUN, LABEL_SHARD, MANAGED_BY, WORKER_CONTAINER,
+  KUEUE_LABELS, LABEL_ATTEMPT, LABEL_JOB, LABEL_KUEUE_QUEUE, LABEL_MANAGED_BY, LABEL_RUN, LABEL_SHARD, LABEL_SPECULATIVE, MANAGED_BY, WORKER_CONTAINER,
   jobName, labelValue,
 } from './names.js';
 
@@ -38,6 +38,8 @@ export interface ShardAssignment {
   runId: string;
   shard: number;
   attempt: number;
+  /** A speculative attempt of a straggling shard (labelled batchinference.dev/speculative=true). */
+  speculative?: boolean;
   /** contract/layout.ts planUri(spec.output.uri, runId). */
   planUri: string;
 }
@@ -55,13 +57,14 @@ export interface ShardJobOptions {
 }
 
 /** The labels of every Job (and its pods) of one attempt. */
-export function attemptLabels(bijName: string, a: { runId: string; shard: number; attempt: number }): Record<string, string> {
+export function attemptLabels(bijName: string, a: { runId: string; shard: number; attempt: number; speculative?: boolean }): Record<string, string> {
   return {
     [LABEL_JOB]: labelValue(bijName),
     [LABEL_RUN]: a.runId,
     [LABEL_SHARD]: String(a.shard),
     [LABEL_ATTEMPT]: String(a.attempt),
     [LABEL_MANAGED_BY]: MANAGED_BY,
+    ...(a.speculative ? { [LABEL_SPECULATIVE]: 'true' } : {}),
   };
 }
 

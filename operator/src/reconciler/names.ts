@@ -6,6 +6,8 @@ export const LABEL_RUN = 'batchinference.dev/run';
 export const LABEL_SHARD = 'batchinference.dev/shard';
 export const LABEL_ATTEMPT = 'batchinference.dev/attempt';
 export const LABEL_MANAGED_BY = 'app.kubernetes.io/managed-by';
+/** "true" on the Job (and pods) of a speculative attempt (spec.speculation). */
+export const LABEL_SPECULATIVE = 'batchinference.dev/speculative';
 export const MANAGED_BY = 'batch-inference-operator';
 /** Set on the BatchInferenceJob while it has Jobs or storage to clean up. */
 export const FINALIZER = 'batchinference.dev/cleanup';

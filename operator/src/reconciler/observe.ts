@@ -22,7 +22,7 @@
 import type { V1Job, V1JobCondition, V1Pod, V1ContainerStateTerminated } from '@kubernetes/client-node';
 import { TerminationSummarySchema, type TerminationSummary } from '../contract/process.js';
 import { GPU_RESOURCE } from './job.js';
-import { LABEL_ATTEMPT, LABEL_KUEUE_QUEUE, LABEL_RUN, LABEL_SHARD, WORKER_CONTAINER, isoSeconds } from './names.js';
+import { LABEL_ATTEMPT, LABEL_KUEUE_QUEUE, LABEL_RUN, LABEL_SHARD, LABEL_SPECULATIVE, WORKER_CONTAINER, isoSeconds } from './names.js';
 import type { ObservedAttempt } from './types.js';
 
 /** Pod status reasons that mean the pod was taken away, not that the worker failed. Newer clusters
@@ -154,6 +154,7 @@ export function observeAttempts(jobs: readonly V1Job[], pods: readonly V1Pod[]):
       gpus: gpusOf(job),
     };
     if (queue) a.queue = queue;
+    if (labels[LABEL_SPECULATIVE] === 'true') a.speculative = true;
     if (queued) {
       a.queued = true;
       const since = iso(condition(conds, 'Suspended')?.lastTransitionTime);

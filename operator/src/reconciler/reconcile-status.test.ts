@@ -205,7 +205,7 @@ describe('status', () => {
     expect(cond(next, 'Failed')).toMatchObject({ status: 'False', lastTransitionTime: iso(10) });
     const merging = reconcile(makeInput({ ...bij, status: next.status }).uniformPlan(2).manifest(0, 0).manifest(1, 0).now(30).obj());
     expect(cond(merging, 'Running')).toMatchObject({ status: 'True', reason: 'Merging', lastTransitionTime: iso(10) });
-    expect(merging.status.conditions?.map((c) => c.type)).toEqual(['Running', 'Suspended', 'Succeeded', 'Failed', 'Ready', 'Reconciling', 'Stalled']);
+    expect(merging.status.conditions?.map((c) => c.type)).toEqual(['Waiting', 'Running', 'Suspended', 'Succeeded', 'Failed', 'Ready', 'Reconciling', 'Stalled']);
   });
 });
 

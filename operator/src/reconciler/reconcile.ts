@@ -15,9 +15,11 @@
  *      clean up its storage and start the new run;
  *   5. terminal: Succeeded and Failed stay so for the same run id (Succeeded deletes its Jobs;
  *      Failed keeps its failed Jobs for `kubectl logs`);
- *   6. plan: ask for one (Pending), or fail on a plan error;
+ *   6. plan: wait for the input (Waiting, spec.input.waitFor; wait.ts), then ask for one (Pending), or
+ *      fail on a plan error or a wait that timed out;
  *   7. classify shards (shards.ts), failure policy, suspend, success policy;
- *   8. schedule: new attempts for the lowest pending shards, within parallelism and backoff;
+ *   8. schedule: new attempts for the lowest pending shards, within parallelism and backoff; then
+ *      speculative attempts of stragglers in the slots left (speculation.ts);
  *   9. status (compute-status.ts) and events (events.ts).
  */
 import type { BatchInferenceJobStatus } from '../api/status.js';
@@ -33,6 +35,8 @@ import { FINALIZER, isoSeconds } from './names.js';
 import { runId as computeRunId } from './runid.js';
 import { classifyShards, type FailedAttempt, type ShardState } from './shards.js';
 import { runCompletion } from './success-policy.js';
+import { planSpeculation, raceEvent, speculativeFailureEvents, startedEvent } from './speculation.js';
+import { decideWait, inputReadyEvent } from './wait.js';
 import type { CleanupAction, FieldError, KubeEvent, ObservedAttempt, ReconcileInput, ReconcileResult } from './types.js';
 import type { V1Job } from '@kubernetes/client-node';
 
@@ -206,6 +210,8 @@ function reconcileRun(input: ReconcileInput): ReconcileResult {
     if (facts.phase === 'Running') {
       evs.push(...evictionEvents(attempts, input.progress, input.progressTimings, input.plan.state === 'ready' ? input.plan.shardRows : []));
     }
+    const ready = fresh ? undefined : inputReadyEvent(old, status, input.readiness, now);
+    if (ready) evs.push(ready);
     evs.push(...phaseEvents(fresh ? {} : old, status, spec.input.uri));
     evs.push(...queueEvents(fresh ? {} : old, status, queues));
     return withCleanup(result(status, { ...rest, delete: [...del, ...(rest.delete ?? [])], events: [...evs, ...(rest.events ?? [])] }));
@@ -231,6 +237,15 @@ function reconcileRun(input: ReconcileInput): ReconcileResult {
     if (spec.suspend) {
       return finish({ ...base, phase: 'Suspended', message: 'suspended before planning' }, { delete: stopActive('spec.suspend is true') });
     }
+    if (spec.input.waitFor) {
+      // Waiting is not running: no startTime until the wait is over.
+      const { startTime: _notYet, ...waiting } = base;
+      const w = decideWait(spec.input.waitFor, input.readiness, fresh ? {} : old, runId, now);
+      if (w.kind === 'wait') return finish({ ...waiting, phase: 'Waiting', waitingSince: w.waitingSince, message: w.message }, { requeueAfterMs: w.requeueAfterMs });
+      if (w.kind === 'timeout') {
+        return finish({ ...waiting, phase: 'Failed', waitingSince: w.waitingSince, completionTime: completionTime('Failed'), message: w.failure.message, failure: w.failure }, {});
+      }
+    }
     return finish({ ...base, phase: 'Pending', message: `planning run ${runId}` }, { actions: { plan: { runId } }, requeueAfterMs: 0 });
   }
 
@@ -239,7 +254,7 @@ function reconcileRun(input: ReconcileInput): ReconcileResult {
   del.push(...deletions(outOfRange, () => true, 'its shard is not in the plan'));
   const failure = runFailure(shards, spec) ?? podStartFailure(shards, now);
   const stopping = failure !== undefined || spec.suspend;
-  const counts = countShards(shards, input.progress, stopping);
+  const counts = countShards(shards, input.progress, stopping, spec.speculation?.enabled ?? false);
   if (!stopping) queues = queueNames(shards);
   // Failed Jobs are the record of retries, but they are deleted once the run succeeds; a status write
   // that lost a race (409) after those deletes would recount without them. Within a run, the count
@@ -267,7 +282,10 @@ function reconcileRun(input: ReconcileInput): ReconcileResult {
     const committed = c.rows
       ? {
         ...facts,
-        shards: { total: shards.length, pending: 0, running: 0, queued: 0, succeeded: shards.length, failed: 0, retries: counts.shards.retries },
+        shards: {
+          total: shards.length, pending: 0, running: 0, queued: 0, succeeded: shards.length, failed: 0, retries: counts.shards.retries,
+          ...(counts.shards.speculative !== undefined ? { speculative: 0 } : {}),
+        },
         rows: { total: plan.totalRows, processed: c.rows.read, failed: c.rows.failed },
       }
       : facts;
@@ -296,19 +314,25 @@ function reconcileRun(input: ReconcileInput): ReconcileResult {
       { delete: stopActive('spec.suspend is true') }, failures);
   }
 
-  // Attempts still running for a shard that is already done: only the chosen one may finish.
+  // Attempts still running for a shard that is already done: only the chosen one may finish. (The
+  // loser of a speculative race is one: SpeculativeWon or SpeculativeLost says how it ended.)
   const redundant: Delete[] = [];
+  const races: KubeEvent[] = [];
   for (const s of shards) {
     if (!s.chosen) continue;
+    const winner = s.attempts.find((a) => a.attempt === s.chosen!.attempt);
     for (const a of s.active) {
-      if (a.attempt !== s.chosen.attempt) redundant.push({ name: a.jobName, reason: `shard ${s.index} is already done by attempt ${s.chosen.attempt}` });
+      if (a.attempt === s.chosen.attempt) continue;
+      redundant.push({ name: a.jobName, reason: `shard ${s.index} is already done by attempt ${s.chosen.attempt}` });
+      const race = raceEvent(s.index, winner, s.chosen.attempt, a);
+      if (race) races.push(race);
     }
   }
 
   const completion = runCompletion(shards);
   if (completion.kind === 'commit') {
     return finish({ ...facts, phase: 'Merging', message: `all ${shards.length} shards are done; committing` },
-      { delete: redundant, actions: { commit: { runId, chosen: completion.chosen } }, requeueAfterMs: 0 }, failures);
+      { delete: redundant, actions: { commit: { runId, chosen: completion.chosen } }, requeueAfterMs: 0, events: races }, failures);
   }
 
   // Step 8: schedule new attempts.
@@ -336,6 +360,14 @@ function reconcileRun(input: ReconcileInput): ReconcileResult {
       });
     }
   }
+  // Stragglers: one more attempt each, in the slots left, never counted as a retry.
+  const speculation = planSpeculation(shards, spec.speculation, now, capacity);
+  for (const p of speculation.picks) {
+    const job = buildShardJob(ref, { runId, shard: p.shard, attempt: p.attempt, speculative: true, planUri: plannedUri }, input.options?.job);
+    create.push(job);
+    races.push(startedEvent(p, job.metadata!.name!));
+  }
+  if (spec.speculation?.enabled) races.push(...speculativeFailureEvents(shards));
   const maxEvents = input.options?.maxEvents ?? DEFAULT_MAX_EVENTS;
   if (retried.length > maxEvents) {
     retried.splice(maxEvents, retried.length - maxEvents, { type: 'Normal', reason: 'ShardRetried', message: `${retried.length - maxEvents} more shards retried`, onCreate: true });
@@ -345,10 +377,11 @@ function reconcileRun(input: ReconcileInput): ReconcileResult {
     {
       ...facts, phase: 'Running',
       message: `${counts.shards.succeeded} of ${counts.shards.total} shards done, ${counts.shards.running} running`
+        + (counts.shards.speculative ? ` (${counts.shards.speculative} speculative)` : '')
         + (counts.shards.queued > 0 ? `, ${queuedText(counts.shards.queued, queues)}` : '')
         + (counts.shards.failed > 0 ? `, ${counts.shards.failed} waiting to retry` : ''),
     },
-    { delete: redundant, create, events: retried, requeueAfterMs: Math.min(poll, nextRetryMs) },
+    { delete: redundant, create, events: [...retried, ...races], requeueAfterMs: Math.min(poll, nextRetryMs, speculation.nextCheckMs ?? Infinity) },
     failures,
   );
 }
@@ -366,8 +399,12 @@ function queueNames(shards: readonly ShardState[]): string[] {
 /** Shard counts and row counts. With `stopping`, running attempts are about to be deleted, so they
  * are not counted as running (or queued) and their progress is not counted as processed. A shard
  * whose attempt waits for Kueue's admission is queued: it holds a parallelism slot, but no pod. */
-function countShards(shards: readonly ShardState[], progress: ReadonlyMap<string, number>, stopping: boolean) {
-  const c = { total: shards.length, pending: 0, running: 0, queued: 0, succeeded: 0, failed: 0, retries: 0 };
+function countShards(shards: readonly ShardState[], progress: ReadonlyMap<string, number>, stopping: boolean, speculation: boolean) {
+  const c: { total: number; pending: number; running: number; queued: number; succeeded: number; failed: number; retries: number; speculative?: number } =
+    { total: shards.length, pending: 0, running: 0, queued: 0, succeeded: 0, failed: 0, retries: 0 };
+  // Speculative attempts running now (not those of done shards, which are being stopped).
+  const speculative = stopping ? 0 : shards.reduce((n, s) => n + (s.chosen ? 0 : s.active.filter((a) => a.speculative && !a.queued).length), 0);
+  if (speculation || speculative > 0) c.speculative = speculative;
   let processed = 0;
   let failedRows = 0;
   let occupied = 0;

@@ -13,13 +13,15 @@ export function canonicalJson(value: unknown): string {
 }
 
 /** The spec fields that define what a run writes. Changing any of them starts a new run; the
- * others (parallelism, suspend, maxRetries, maxFailedRows, worker, and the name of the credentials
+ * others (parallelism, suspend, input.waitFor, speculation, maxRetries, maxFailedRows, worker, and the name of the credentials
  * Secret, which says how to authenticate, not where to write) apply to the run in progress. */
 export function outputDefiningFields(spec: BatchInferenceJobSpec): unknown {
   const { credentialsSecret: _ignored, ...s3 } = spec.storage.s3;
+  // When to start reading (waitFor) does not change what is read.
+  const { waitFor: _when, ...input } = spec.input;
   return {
     model: spec.model,
-    input: spec.input,
+    input,
     output: spec.output,
     shards: spec.shards,
     targetRowsPerShard: spec.targetRowsPerShard,

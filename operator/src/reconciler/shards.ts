@@ -7,7 +7,9 @@
  *   shard done.
  * - An attempt failed when its Job failed, or when its Job completed without a manifest of its own
  *   ("exited 0 without writing its shard manifest").
- * - A failure counts toward maxRetries unless it was a disruption. Bad input (exit 65, or a
+ * - A failure counts toward maxRetries unless it was a disruption. A speculative attempt's failure is
+ *   no failure of the shard at all (not counted, not a retry, not bad input): it is listed apart, and
+ *   the shard's own attempt goes on. Bad input (exit 65, or a
  *   TerminationSummary outcome 'bad-input') that was not a disruption fails the run.
  * - Retry backoff after a counted failure: 10s * 2^(n-1), at most 5 min, from the failed attempt's
  *   finishedAt (n = counted failures of the shard). After a disruption: at once.
@@ -49,6 +51,8 @@ export interface ShardState {
   active: ObservedAttempt[];
   deleting: ObservedAttempt[];
   failures: FailedAttempt[];
+  /** Speculative attempts that ended without a manifest of their own: never failures of the shard. */
+  speculativeFailures: ObservedAttempt[];
   countedFailures: number;
   /** The first bad-input failure, if any. */
   badInput?: FailedAttempt;
@@ -118,7 +122,7 @@ export function classifyShards(
     const hasManifest = (n: number) => ms.some((m) => m.attempt === n);
     const state: ShardState = {
       index: s, plannedRows: shardRows[s], attempts: list, chosen,
-      active: [], deleting: [], failures: [], countedFailures: 0, nextAttempt: 0, retryAtMs: 0,
+      active: [], deleting: [], failures: [], speculativeFailures: [], countedFailures: 0, nextAttempt: 0, retryAtMs: 0,
     };
     let latest: FailedAttempt | undefined;
     let latestAttempt = -1;
@@ -127,6 +131,10 @@ export function classifyShards(
       if (a.state === 'active') state.active.push(a);
       else if (a.state === 'deleting') state.deleting.push(a);
       const withoutManifest = a.state === 'succeeded' && !hasManifest(a.attempt);
+      if (a.speculative) {
+        if (a.state === 'failed' || withoutManifest) state.speculativeFailures.push(a);
+        continue;
+      }
       if (a.state === 'failed' || withoutManifest) {
         const f: FailedAttempt = {
           attempt: a,

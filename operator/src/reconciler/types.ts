@@ -9,7 +9,8 @@
  *      `observeAttempts(jobs, pods)`;
  *   3. only if `needsStorage(...)`: read plan.json of runId(uid, spec), then the shard manifests and
  *      progress files of that run (after listing the Jobs, so a Job seen Complete has a visible
- *      manifest), and whether the run is committed;
+ *      manifest), and whether the run is committed; when there is no plan yet and
+ *      `needsReadiness(spec)`, look at the input instead (planner/readiness.ts) -> `readiness`;
  *   4. `reconcile(input)`;
  *   5. act: finalizer 'add' first (and nothing else that pass); actions.plan, actions.cleanup,
  *      actions.commit; delete (propagationPolicy Foreground, 404 = done); create (409
@@ -52,6 +53,10 @@ export interface ObservedAttempt {
   /** RFC 3339, second precision. */
   startedAt?: string;
   finishedAt?: string;
+  /** A speculative attempt (label batchinference.dev/speculative): a second attempt of a straggling
+   * shard, started while the shard's attempt still runs (spec.speculation). Its failure is never
+   * counted against maxRetries. */
+  speculative?: boolean;
   /** GPUs the attempt holds (limits["nvidia.com/gpu"] of its container). */
   gpus: number;
   /** An active attempt whose container has not started: the kubelet's waiting reason (ImagePullBackOff,
@@ -97,6 +102,10 @@ export type PlanState =
    * error: their plan has zero shards, which the reconciler commits at once as an empty output.) */
   | { state: 'error'; message: string; /** Default PlanFailed. */ reason?: 'OutputInUse' };
 
+/** Whether the input is ready by spec.input.waitFor. `missing` says what is not there yet, naming the
+ * path ("s3://lake/x/_SUCCESS does not exist"); `found` what was (for the InputReady event). */
+export type InputReadiness = { ready: true; found: string } | { ready: false; missing: string };
+
 /** The BatchInferenceJob as the reconciler sees it. */
 export interface ReconcileBij {
   metadata: {
@@ -129,6 +138,9 @@ export interface ReconcileInput {
   progress: ReadonlyMap<string, number>;
   /** Stage timings so far of running attempts, from the same files (status.efficiency while running). */
   progressTimings?: ReadonlyMap<string, StageTimings>;
+  /** spec.input.waitFor, looked at by the caller when there is no plan yet (planner/readiness.ts).
+   * Absent: not looked at (then a job with waitFor waits). */
+  readiness?: InputReadiness;
   /** Whether the current run is committed (_SUCCESS written, _manifest.json names this run). */
   commit:
     | { state: 'none' }

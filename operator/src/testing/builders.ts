@@ -13,10 +13,10 @@ import { BatchInferenceJobSpecSchema, type BatchInferenceJobSpec, type BatchInfe
 import type { BatchInferenceJobStatus } from '../api/status.js';
 import type { TerminationSummary } from '../contract/process.js';
 import type { RowCounts, StageTimings } from '../contract/manifest.js';
-import { FINALIZER, LABEL_ATTEMPT, LABEL_KUEUE_QUEUE, LABEL_RUN, LABEL_SHARD, isoSeconds } from '../reconciler/names.js';
+import { FINALIZER, LABEL_ATTEMPT, LABEL_KUEUE_QUEUE, LABEL_RUN, LABEL_SHARD, LABEL_SPECULATIVE, isoSeconds } from '../reconciler/names.js';
 import { runId } from '../reconciler/runid.js';
 import type {
-  FieldError, ManifestSummary, ObservedAttempt, PlanState, ReconcileBij, ReconcileInput, ReconcileOptions, ReconcileResult,
+  FieldError, InputReadiness, ManifestSummary, ObservedAttempt, PlanState, ReconcileBij, ReconcileInput, ReconcileOptions, ReconcileResult,
 } from '../reconciler/types.js';
 
 export const T0 = new Date('2024-02-27T10:00:00Z');
@@ -52,6 +52,10 @@ export class BIJBuilder {
   maxRetries(n: number): this { this.spec.maxRetries = n; return this; }
   maxFailedRows(n: number): this { this.spec.maxFailedRows = n; return this; }
   suspend(s = true): this { this.spec.suspend = s; return this; }
+  /** spec.input.waitFor. */
+  waitFor(w: NonNullable<BatchInferenceJobSpecInput['input']['waitFor']>): this { this.spec.input = { ...this.spec.input, waitFor: w }; return this; }
+  /** spec.speculation, enabled, with these settings over the defaults. */
+  speculation(s: Partial<NonNullable<BatchInferenceJobSpecInput['speculation']>> = {}): this { this.spec.speculation = { enabled: true, ...s }; return this; }
   gpus(n: number, hourlyCost?: number): this {
     this.spec.worker = { ...(this.spec.worker ?? {}), gpus: n, ...(hourlyCost !== undefined ? { gpuHourlyCost: hourlyCost } : {}) };
     return this;
@@ -103,6 +107,7 @@ export class AttemptBuilder {
   started(sec: number): this { this.a.startedAt = iso(sec); return this; }
   finished(sec: number): this { this.a.finishedAt = iso(sec); return this; }
   gpus(n: number): this { this.a.gpus = n; return this; }
+  speculative(): this { this.a.speculative = true; return this; }
   /** Its Job waits for Kueue's admission (suspended, no pod), in this LocalQueue. */
   queued(queue?: string, suspendedSinceSec?: number): this {
     this.a.state = 'active';
@@ -133,6 +138,7 @@ export class InputBuilder {
   private progressMap = new Map<string, number>();
   private progressTimingsMap = new Map<string, StageTimings>();
   private commitState: ReconcileInput['commit'] = { state: 'none' };
+  private readinessState?: InputReadiness;
   private nowDate = at(60);
   private errors?: FieldError[];
   private opts?: ReconcileOptions;
@@ -165,6 +171,9 @@ export class InputBuilder {
     if (timings) this.progressTimingsMap.set(`${shard}/${attemptNo}`, { read: 0, decode: 0, pack: 0, infer: 0, unpack: 0, write: 0, total: 0, ...timings });
     return this;
   }
+  /** What the caller saw of spec.input.waitFor. */
+  ready(found = 's3://lake/features/_SUCCESS exists'): this { this.readinessState = { ready: true, found }; return this; }
+  notReady(missing = 's3://lake/features/_SUCCESS does not exist (spec.input.waitFor.marker)'): this { this.readinessState = { ready: false, missing }; return this; }
   commitFailed(message: string): this {
     this.commitState = { state: 'error', message };
     return this;
@@ -187,6 +196,7 @@ export class InputBuilder {
       progress: new Map(this.progressMap),
       progressTimings: new Map(this.progressTimingsMap),
       commit: this.commitState,
+      ...(this.readinessState ? { readiness: this.readinessState } : {}),
       now: this.nowDate,
       ...(this.opts ? { options: this.opts } : {}),
     };
@@ -201,6 +211,7 @@ export function attemptFromJob(job: V1Job, now: Date): ObservedAttempt {
     runId: l[LABEL_RUN], shard: Number(l[LABEL_SHARD]), attempt: Number(l[LABEL_ATTEMPT]), jobName: job.metadata!.name!,
     state: 'active', disrupted: false, startedAt: isoSeconds(now),
     gpus: Number(job.spec?.template?.spec?.containers?.[0]?.resources?.limits?.['nvidia.com/gpu'] ?? 0),
+    ...(l[LABEL_SPECULATIVE] === 'true' ? { speculative: true } : {}),
     // Created suspended (Kueue): observed as queued until admitted.
     ...(job.spec?.suspend ? { queued: true } : {}),
     ...(l[LABEL_KUEUE_QUEUE] ? { queue: l[LABEL_KUEUE_QUEUE] } : {}),

@@ -28,13 +28,17 @@ const asObject = (bij: ReconcileBij, status: ReconcileBij['status'] | undefined)
 
 /** The object in `phase`, its status from reconcile(); throws if the reconciler gave another phase. */
 export function objectInPhase(phase: Phase): ClusterObject {
-  const bij = (phase === 'Suspended' ? makeBIJ().suspend() : makeBIJ()).gpus(1, 2.5).obj();
+  const b = phase === 'Suspended' ? makeBIJ().suspend() : phase === 'Waiting' ? makeBIJ().waitFor({ marker: '_SUCCESS' }) : makeBIJ();
+  const bij = b.gpus(1, 2.5).obj();
   const withStatus = (s: ReconcileBij['status']): ReconcileBij => ({ ...bij, status: s });
   let status: ReconcileBij['status'];
   switch (phase) {
     case 'Pending':
     case 'Suspended':
       status = reconcile(makeInput(bij).now(10).obj()).status;
+      break;
+    case 'Waiting':
+      status = reconcile(makeInput(bij).notReady('s3://lake/features/_SUCCESS does not exist (spec.input.waitFor.marker)').now(10).obj()).status;
       break;
     case 'Running':
       status = settle(makeInput(bij).uniformPlan(2).now(10).obj()).result.status;
