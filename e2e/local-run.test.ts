@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { runLocal } from '../cluster/src/embedded/run-local.js';
 import { silentLogger } from '../operator/src/log.js';
 import { RunManifestSchema } from '../operator/src/contract/index.js';
-import { writeDataset, writeModel, scorableRows, Duck, sqlString } from '../worker/src/testing/fixtures.js';
+import { writeDataset, writeModel, scorableRows, scoreProblems, Duck, sqlString } from '../worker/src/testing/fixtures.js';
 import { runCommand } from '../cluster/src/cli/run.js';
 import { rewriteWithParquetWasm } from '../worker/src/reader/testdata-gen.js';
 import { openStorage } from '../worker/src/storage/index.js';
@@ -156,6 +156,61 @@ describe('bij run, local files', () => {
     expect(manifest).toMatchObject({ rowCount: 0, failedRowCount: 0, inputRowCount: 0, files: [], shards: [] });
     expect(JSON.parse(readFileSync(join(out, '_SUCCESS'), 'utf8'))).toMatchObject({ runId: manifest.runId });
     expect(readdirSync(out).filter((f) => f.endsWith('.parquet'))).toEqual([]);
+  }, 180_000);
+
+  test('partitionBy and run columns: every row once, in the folder its values name (DuckDB hive_partitioning); stale partition parts removed', async () => {
+    const out = join(root, 'out-part');
+    // A stale part of an older run in a partition folder this run does not write. (DuckDB's `**` also
+    // matches _errors/, which has no partition folders: the reads below glob the partition folders.)
+    mkdirSync(join(out, 'region=old'), { recursive: true });
+    writeFileSync(join(out, 'region=old', 'part-s00009-00000.parquet'), 'stale');
+    const spec = {
+      output: {
+        uri: out + '/', partitionBy: ['region', 'run_date'], maxOpenPartitions: 2,
+        addColumns: [{ name: 'run_id', source: 'runId' }, { name: 'run_date', source: 'scheduledDate' }, { name: 'job', source: 'jobName' }],
+      },
+    };
+    const result = await runLocal(job(root, spec), { log: silentLogger(), timeoutMs: 120_000 });
+    expect(result.phase).toBe('Succeeded');
+    const total = FILES * ROWS_PER_FILE;
+    const manifest = RunManifestSchema.parse(JSON.parse(readFileSync(join(out, '_manifest.json'), 'utf8')));
+    const day = manifest.startedAt.slice(0, 10);
+    expect(manifest.partitionBy).toEqual(['region', 'run_date']);
+    expect(manifest.partitions?.map((p) => p.path)).toEqual(['r0', 'r1', 'r2'].map((r) => `region=${r}/run_date=${day}`));
+    expect(manifest.partitions?.reduce((a, p) => a + p.rowCount, 0)).toBe(manifest.rowCount);
+    expect(existsSync(join(out, 'region=old', 'part-s00009-00000.parquet'))).toBe(false);
+    const onDisk = (readdirSync(out, { recursive: true }) as string[]).filter((f) => f.endsWith('.parquet') && !f.startsWith('_')).sort();
+    expect(manifest.files.filter((f) => f.kind === 'data').map((f) => f.path).sort()).toEqual(onDisk);
+    const duck = await Duck.open();
+    try {
+      const rows = await duck.all(`SELECT id::BIGINT AS id, region, run_date::VARCHAR AS run_date, run_id, job, churn_score
+        FROM read_parquet(${sqlString(join(out, 'region=*', '**', '*.parquet'))}, hive_partitioning = true)`);
+      const scores = new Map<number, { count: number; score: number }>();
+      for (const r of rows) {
+        const id = Number(r.id);
+        expect(r.region).toBe(`r${id % 3}`); // the folder says what the input row held
+        expect([r.run_date, r.run_id, r.job]).toEqual([day, manifest.runId, 'scores']);
+        scores.set(id, { count: (scores.get(id)?.count ?? 0) + 1, score: Number(r.churn_score) });
+      }
+      expect(scoreProblems(scores, total, BAD_EVERY)).toEqual([]);
+      // The files hold neither partition column; the run columns that are not partitions are inside.
+      const cols = await duck.all(`DESCRIBE SELECT * FROM read_parquet(${sqlString(join(out, onDisk[0]))}, hive_partitioning = false)`);
+      expect(cols.map((c) => c.column_name)).toEqual(['id', 'churn_score', 'run_id', 'job']);
+    } finally {
+      duck.close();
+    }
+  }, 180_000);
+
+  test('partitionBy over an input without rows: no partition folders, and a manifest that says so', async () => {
+    const out = join(root, 'out-part-empty');
+    const result = await runLocal(job(root, {
+      input: { uri: join(root, 'in-empty') + '/', idColumn: 'id', passthroughColumns: ['region'] },
+      output: { uri: out + '/', partitionBy: ['region'] },
+    }), { log: silentLogger(), timeoutMs: 120_000 });
+    expect(result.phase).toBe('Succeeded');
+    const manifest = RunManifestSchema.parse(JSON.parse(readFileSync(join(out, '_manifest.json'), 'utf8')));
+    expect(manifest).toMatchObject({ rowCount: 0, files: [], partitionBy: ['region'], partitions: [] });
+    expect(readdirSync(out).filter((f) => !f.startsWith('_'))).toEqual([]);
   }, 180_000);
 
   test('an input folder without any Parquet file stays an error, with its message', async () => {

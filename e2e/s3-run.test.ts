@@ -13,7 +13,7 @@ import { RunManifestSchema } from '../operator/src/contract/index.js';
 import { openStorage } from '../worker/src/storage/index.js';
 import { startS3Server, s3OptionsFor, type S3Server } from './support/s3-server.js';
 import { useS3Credentials } from './support/s3-target.js';
-import { writeDataset, writeModel, readScores, referenceScore } from '../worker/src/testing/fixtures.js';
+import { writeDataset, writeModel, readScores, referenceScore, Duck, sqlString } from '../worker/src/testing/fixtures.js';
 
 describe('bij run, S3', () => {
   let server: S3Server;
@@ -75,6 +75,40 @@ describe('bij run, S3', () => {
     for await (const o of s3.list(`s3://scores/churn/v3/date=2024-02-27/_bij/`)) left.push(o.uri);
     // The plan stays for audit, and the run's released claim (commit/claim.ts) as the record of who wrote it.
     expect(left).toEqual([`s3://scores/churn/v3/date=2024-02-27/_bij/claims/0000000001.json`, `s3://scores/churn/v3/date=2024-02-27/_bij/${manifest.runId}/plan.json`]);
+  }, 180_000);
+
+  test('partitionBy on S3: every row once, in the folder its values name (DuckDB hive_partitioning), stale partition parts removed', async () => {
+    const out = 's3://scores/churn/v3/partitioned/';
+    const s3 = openStorage({ s3: s3OptionsFor(server) });
+    await s3.write(`${out}region=old/part-s00009-00000.parquet`, 'stale');
+    const result = await runLocal(job(out, { output: { uri: out, partitionBy: ['region'], maxOpenPartitions: 2, addColumns: [{ name: 'run_id', source: 'runId' }] } }), {
+      log: silentLogger(), timeoutMs: 120_000, workerEnv: { ...server.env },
+    });
+    expect([result.phase, result.message]).toEqual(['Succeeded', 'committed 10000 rows in 5 shards']);
+    const manifest = RunManifestSchema.parse(JSON.parse(await s3.readText(`${out}_manifest.json`)));
+    expect(manifest.partitions?.map((p) => [p.path, p.values])).toEqual([0, 1, 2].map((r) => [`region=r${r}`, { region: `r${r}` }]));
+    expect(await s3.exists(`${out}region=old/part-s00009-00000.parquet`)).toBe(false);
+    const keys: string[] = [];
+    for await (const o of s3.list(out)) if (o.uri.endsWith('.parquet')) keys.push(o.uri.slice(out.length));
+    expect(keys.sort()).toEqual(manifest.files.map((f) => f.path).sort());
+    // Copy the committed tree down, keys as they are, and read it with DuckDB's Hive partitioning.
+    const down = mkdtempSync(join(tmpdir(), 'bij-e2e-s3-part-'));
+    for (const k of keys) await s3.copy(`${out}${k}`, join(down, k));
+    const duck = await Duck.open();
+    try {
+      const rows = await duck.all(`SELECT id::BIGINT AS id, region, run_id, churn_score FROM read_parquet(${sqlString(join(down, '**', '*.parquet'))}, hive_partitioning = true)`);
+      expect(rows).toHaveLength(10_000);
+      const seen = new Set<number>();
+      for (const r of rows) {
+        const id = Number(r.id);
+        expect(seen.has(id)).toBe(false);
+        seen.add(id);
+        expect([r.region, r.run_id]).toEqual([`r${id % 3}`, manifest.runId]);
+        expect(Number(r.churn_score)).toBeCloseTo(referenceScore(id), 5);
+      }
+    } finally {
+      duck.close();
+    }
   }, 180_000);
 
   test('a missing input bucket fails the run with a message naming the bucket', async () => {

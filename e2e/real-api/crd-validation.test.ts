@@ -237,6 +237,15 @@ const rows: Row[] = [
   refuse('a name starting with a dash', 'metadata.name', (j) => { j.metadata.name = '-churn'; }),
   refuse('a name ending with a dot', 'metadata.name', (j) => { j.metadata.name = 'churn.'; }),
   refuse('a name of 254 characters', 'metadata.name', (j) => { j.metadata.name = 'n'.repeat(254); }),
+  accept('partitionBy and addColumns (issue 15)', (j) => {
+    j.spec.input.passthroughColumns = ['region'];
+    j.spec.output = { uri: 's3://lake/scores/', partitionBy: ['region', 'run_date'], maxOpenPartitions: 32,
+      addColumns: [{ name: 'run_id', source: 'runId' }, { name: 'run_date', source: 'scheduledDate', timeZone: 'Europe/Berlin' }] };
+  }),
+  refuse('five partition columns', 'spec.output.partitionBy', (j) => { j.spec.output.partitionBy = ['a', 'b', 'c', 'd', 'e']; }),
+  refuse('an unknown run column source', 'spec.output.addColumns[0].source', (j) => { j.spec.output.addColumns = [{ name: 'x', source: 'hostname' }]; }),
+  refuse('a run column without a name', 'spec.output.addColumns[0].name', (j) => { j.spec.output.addColumns = [{ source: 'runId' }]; }),
+  refuse('maxOpenPartitions 0', 'spec.output.maxOpenPartitions', (j) => { j.spec.output.maxOpenPartitions = 0; }),
 
   // YAML-level mistakes: neither side has a field path, both name the key.
   { name: 'a key given twice', want: 'refuse', names: /parallelism/, job: (j) => { j.spec.parallelism = RAW('2\n  parallelism: 3'); } },
@@ -312,6 +321,9 @@ describe('the semantic checks are bij\'s alone', () => {
     ['a duplicate passthrough column', 'spec.input.passthroughColumns[1]', (j) => { j.spec.input.passthroughColumns = ['region', 'region']; }],
     ['a reserved BIJ_ variable', 'spec.worker.env[0].name', (j) => { j.spec.worker = { env: [{ name: 'BIJ_FAULT', value: 'exit:0' }] }; }],
     ['a schedule\'s placeholder in a job made by hand', 'spec.input.uri', (j) => { j.spec.input.uri = 's3://lake/features/date=${date}/'; }],
+    ['a partition column that is not passed through', 'spec.output.partitionBy[0]', (j) => { j.spec.output.partitionBy = ['region']; }],
+    ['a partition column that is the idColumn', 'spec.output.partitionBy[0]', (j) => { j.spec.output.partitionBy = ['id']; }],
+    ['a run column named like the output column', 'spec.output.addColumns[0].name', (j) => { j.spec.output.addColumns = [{ name: 'score', source: 'runId' }]; }],
   ])('%s: the server stores it, bij refuses naming %s', async (name, field, change) => {
     const job = baseJob(`semantic-${name.toLowerCase().replace(/[^a-z]+/g, '-').replace(/-+$/, '')}`);
     change(job);

@@ -97,12 +97,35 @@ export const SpeculationSchema = z
   })
   .strict();
 
+/** Where a run column's value comes from: a closed set, each the same in every row of a run. */
+export const RUN_COLUMN_SOURCES = ['runId', 'jobName', 'modelVersion', 'modelSha256', 'scheduledTime', 'scheduledDate'] as const;
+export type RunColumnSource = (typeof RUN_COLUMN_SOURCES)[number];
+
+export const AddColumnSchema = z
+  .object({
+    name: name.describe('Name of the column in every output row.'),
+    source: z.enum(RUN_COLUMN_SOURCES)
+      .describe('runId, jobName, modelVersion (needs spec.model.version), modelSha256 (strings); scheduledTime (timestamp, UTC: the slot of the BatchInferenceSchedule that created the job, else the run\'s start); scheduledDate (date of scheduledTime in timeZone).'),
+    timeZone: z.string().min(1).optional()
+      .describe('For scheduledDate: the IANA zone whose calendar date is taken (default UTC).'),
+  })
+  .strict();
+
+/** Most partition columns: each adds a folder level, and a file per shard per partition. */
+export const MAX_PARTITION_COLUMNS = 4;
+
 export const OutputSchema = z
   .object({
     uri: name.describe('Prefix that receives the Parquet parts, _manifest.json and _SUCCESS.'),
     compression: z.enum(['zstd', 'snappy', 'gzip', 'lz4', 'none']).default('zstd'),
     targetFileBytes: z.number().int().min(1 << 20).default(128 << 20)
-      .describe('Approximate size of each output Parquet part.'),
+      .describe('Approximate size of each output Parquet part (of each partition\'s parts, with partitionBy).'),
+    partitionBy: z.array(name).max(MAX_PARTITION_COLUMNS).optional()
+      .describe('Passthrough or added columns: parts go under Hive-style folders col=value/ (in this order), and the columns are not repeated inside the files.'),
+    maxOpenPartitions: z.number().int().min(1).max(1024).optional()
+      .describe('With partitionBy: most partitions a worker writes at once (default 16); the least recently used part is closed to open another.'),
+    addColumns: z.array(AddColumnSchema).max(16).optional()
+      .describe('Run columns: the same value in every output row (run id, model, job, scheduled time), so readers can filter or delete by run.'),
   })
   .strict();
 
@@ -167,3 +190,4 @@ export type OutputMapping = z.infer<typeof OutputMappingSchema>;
 export type S3Settings = z.infer<typeof S3SettingsSchema>;
 export type WaitFor = z.infer<typeof WaitForSchema>;
 export type Speculation = z.infer<typeof SpeculationSchema>;
+export type AddColumn = z.infer<typeof AddColumnSchema>;

@@ -176,3 +176,33 @@ test('fieldPath', () => {
   expect(fieldPath(['model', 'inputs', 'my input', 'columns', 0], 'spec')).toBe('spec.model.inputs["my input"].columns[0]');
   expect(fieldPath([])).toBe('');
 });
+
+describe('spec.output.partitionBy and addColumns (semantic checks)', () => {
+  const out = (o: Record<string, unknown>, passthrough: string[] = ['region']) => withSpec((s) => {
+    s.input.passthroughColumns = passthrough;
+    s.model.version = undefined;
+    Object.assign(s.output, o);
+  });
+  test.each<[string, BatchInferenceJobSpecInput, string[]]>([
+    ['a passthrough and a run column', out({ partitionBy: ['region', 'day'], addColumns: [{ name: 'day', source: 'scheduledDate', timeZone: 'Europe/Berlin' }] }), []],
+    ['a column neither passed through nor added', out({ partitionBy: ['country'] }), ['spec.output.partitionBy[0]']],
+    ['the idColumn', out({ partitionBy: ['id'] }), ['spec.output.partitionBy[0]']],
+    ['an output column', out({ partitionBy: ['score'] }), ['spec.output.partitionBy[0]']],
+    ['a column twice', out({ partitionBy: ['region', 'region'] }), ['spec.output.partitionBy[1]']],
+    ['a run column named like the id', out({ addColumns: [{ name: 'id', source: 'runId' }] }), ['spec.output.addColumns[0].name']],
+    ['a run column named like a passthrough column', out({ addColumns: [{ name: 'region', source: 'runId' }] }), ['spec.output.addColumns[0].name']],
+    ['a run column named like an output column', out({ addColumns: [{ name: 'score', source: 'jobName' }] }), ['spec.output.addColumns[0].name']],
+    ['two run columns of one name', out({ addColumns: [{ name: 'r', source: 'runId' }, { name: 'r', source: 'jobName' }] }), ['spec.output.addColumns[1].name']],
+    ['modelVersion without spec.model.version', out({ addColumns: [{ name: 'v', source: 'modelVersion' }] }), ['spec.output.addColumns[0].source']],
+    ['a timeZone on a non-date column', out({ addColumns: [{ name: 't', source: 'scheduledTime', timeZone: 'UTC' }] }), ['spec.output.addColumns[0].timeZone']],
+    ['an unknown time zone', out({ addColumns: [{ name: 'd', source: 'scheduledDate', timeZone: 'Mars/Olympus' }] }), ['spec.output.addColumns[0].timeZone']],
+  ])('%s', (_n, spec, fields) => {
+    const errors = validateSpecSemantics(BatchInferenceJobSpecSchema.parse(spec));
+    expect(errors.map((e) => e.field)).toEqual(fields);
+    for (const e of errors) expect(e.message.length).toBeGreaterThan(20);
+  });
+  test('five partition columns are refused by the schema', () => {
+    const r = parseBatchInferenceJob(doc(out({ partitionBy: ['a', 'b', 'c', 'd', 'e'] })));
+    expect(r.ok ? [] : r.errors.map((e) => e.field)).toEqual(['spec.output.partitionBy']);
+  });
+});

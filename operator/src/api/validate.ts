@@ -16,6 +16,7 @@ import { BatchInferenceJobStatusSchema, type BatchInferenceJobStatus } from './s
 import { ENV } from '../contract/process.js';
 import { lexicalLocation, overlap } from '../../../worker/src/storage/location.js';
 import { jobPlaceholderErrors } from '../schedule/placeholders.js';
+import { outputColumnErrors } from './validate-output.js';
 
 export interface FieldError {
   /** Path of the offending field, e.g. `spec.input.idColumn`. */
@@ -146,6 +147,8 @@ export function validateSpecSemantics(spec: BatchInferenceJobSpec): FieldError[]
     else if (outCols.has(c)) add(f, `output column ${c} is also written by output ${outCols.get(c)}`);
     if (!outCols.has(c)) outCols.set(c, name);
   }
+
+  errors.push(...outputColumnErrors(spec, outCols));
 
   // A schedule's placeholders (${date}...) are filled in when it creates a job; in a job they would be
   // read as a literal path, so they are refused, naming the field.

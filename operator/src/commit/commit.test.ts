@@ -214,3 +214,79 @@ describe('commitRun', () => {
     expect((await readSuccessMarker(storage, out))?.runId).toBe('r1');
   });
 });
+
+describe('commitRun with spec.output.partitionBy', () => {
+  function partitionedPlan(out: string, runId: string, shardRows: number[]): ShardPlan {
+    const plan = makePlan(out, runId, shardRows);
+    return { ...plan, spec: { ...plan.spec, output: { ...plan.spec.output, partitionBy: ['region'] } } };
+  }
+  /** A shard manifest with data files in partition folders: [region value, rows][] (null: the default partition). */
+  function partitioned(runId: string, shard: number, attempt: number, parts: [string | null, number][]): ShardManifest {
+    const m = manifest(runId, shard, attempt, []);
+    const files: ShardManifest['files'] = parts.map(([v, rows], i) => {
+      const folder = v === null ? 'region=__HIVE_DEFAULT_PARTITION__' : `region=${v.replace('/', '%2F')}`;
+      return { path: `${folder}/part-0000${i}-w${attempt}.parquet`, kind: 'data', rowCount: rows, bytes: 1, sha256: 'x'.repeat(64), partition: { path: folder, values: { region: v } } };
+    });
+    const scored = parts.reduce((a, [, r]) => a + r, 0);
+    return { ...m, files, rows: { read: scored, scored, failed: 0 } };
+  }
+
+  test('promotes into partition folders, lists partitions, and removes stale parts in partition folders', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'bij-commit-part-'));
+    const out = join(root, 'out') + '/';
+    // An older committed run left parts in folders (one this run also writes, one it does not) and at the top.
+    for (const stale of ['region=emea/part-s00000-00003.parquet', 'region=gone/part-s00007-00000.parquet', 'part-s00000-00000.parquet']) {
+      mkdirSync(join(out, stale, '..'), { recursive: true });
+      writeFileSync(join(out, stale), 'old');
+    }
+    mkdirSync(join(out, 'region=emea', 'notes'), { recursive: true });
+    writeFileSync(join(out, 'region=emea', 'notes', 'readme.txt'), 'not ours');
+    const plan = partitionedPlan(out, 'r5', [30, 20]);
+    await storage.write(planUri(out, 'r5'), JSON.stringify(plan));
+    await writeAttempt(plan, partitioned('r5', 0, 0, [['emea', 10], ['a/b', 15], [null, 5]]));
+    await writeAttempt(plan, partitioned('r5', 0, 1, [['emea', 30]])); // a losing attempt
+    await writeAttempt(plan, partitioned('r5', 1, 0, [['emea', 20]]));
+    const m = await commitRun(storage, plan, [{ shard: 0, attempt: 0 }, { shard: 1, attempt: 0 }]);
+    const all = (readdirSync(out, { recursive: true }) as string[]).filter((f) => f.endsWith('.parquet')).sort();
+    expect(all).toEqual([
+      'region=__HIVE_DEFAULT_PARTITION__/part-s00000-00000.parquet', 'region=a%2Fb/part-s00000-00000.parquet',
+      'region=emea/part-s00000-00000.parquet', 'region=emea/part-s00001-00000.parquet',
+    ]);
+    expect(readFileSync(join(out, 'region=emea', 'notes', 'readme.txt'), 'utf8')).toBe('not ours');
+    expect(m.partitionBy).toEqual(['region']);
+    expect(m.partitions).toEqual([
+      { path: 'region=__HIVE_DEFAULT_PARTITION__', values: { region: null }, rowCount: 5, files: ['region=__HIVE_DEFAULT_PARTITION__/part-s00000-00000.parquet'] },
+      { path: 'region=a%2Fb', values: { region: 'a/b' }, rowCount: 15, files: ['region=a%2Fb/part-s00000-00000.parquet'] },
+      { path: 'region=emea', values: { region: 'emea' }, rowCount: 30, files: ['region=emea/part-s00000-00000.parquet', 'region=emea/part-s00001-00000.parquet'] },
+    ]);
+    expect((await readSuccessMarker(storage, out))?.runId).toBe('r5');
+  });
+
+  test('the same commit under a file: URI output (keys with % and = encoded in the URI)', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'bij-commit-part-uri-'));
+    const out = `file://${join(root, 'out')}/`;
+    const plan = partitionedPlan(out, 'r6', [5]);
+    await storage.write(planUri(out, 'r6'), JSON.stringify(plan));
+    const m = partitioned('r6', 0, 0, [['x:y', 5]]);
+    const prefix = attemptPrefix(out, 'r6', 0, 0);
+    await storage.write(`${prefix}/region%3Dx%253Ay/part-00000-w0.parquet`, 'data');
+    await storage.write(shardManifestUri(out, 'r6', 0, 0), JSON.stringify({ ...m, files: [{ ...m.files[0], path: 'region=x%3Ay/part-00000-w0.parquet', bytes: 4, partition: { path: 'region=x%3Ay', values: { region: 'x:y' } } }] }));
+    await commitRun(storage, plan, [{ shard: 0, attempt: 0 }]);
+    expect(readFileSync(join(root, 'out', 'region=x%3Ay', 'part-s00000-00000.parquet'), 'utf8')).toBe('data');
+  });
+
+  test.each([
+    ['a data file without a partition', (m: ShardManifest) => ({ ...m, files: m.files.map(({ partition: _p, ...f }) => f) }), /has no partition, but spec.output.partitionBy is \[region\]/],
+    ['a folder its values do not name', (m: ShardManifest) => ({ ...m, files: m.files.map((f) => ({ ...f, partition: { path: f.partition!.path, values: { region: 'other' } } })) }), /but its values name the folder region=other/],
+  ])('refuses %s (CommitError)', (_n, edit, message) => {
+    const plan = partitionedPlan('/out/', 'r1', [10]);
+    expect(() => mergeManifests(plan, [edit(partitioned('r1', 0, 0, [['emea', 10]]))])).toThrow(message);
+  });
+
+  test('no rows: no partition folders, and a manifest that says so', () => {
+    const plan = { ...partitionedPlan('/out/', 'r1', []), shards: [] };
+    const { manifest: m, promotions } = mergeManifests(plan, []);
+    expect(m).toMatchObject({ rowCount: 0, files: [], partitionBy: ['region'], partitions: [] });
+    expect(promotions).toEqual([]);
+  });
+});

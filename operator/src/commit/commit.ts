@@ -4,7 +4,8 @@
  *   2. remove a _SUCCESS (and _manifest.json) of another run, so no reader trusts a mix;
  *   3. read the chosen shard manifests and merge them (pure, merge.ts);
  *   4. copy each chosen attempt file to its deterministic committed name;
- *   5. delete committed-looking files that do not belong to this run (leftovers of older runs);
+ *   5. delete committed-looking files that do not belong to this run (leftovers of older runs), in
+ *      partition folders too;
  *   6. write _manifest.json, then _SUCCESS last;
  *   7. delete the run's attempt files (losers and winners) and abort its open uploads.
  * A crash anywhere before 6 leaves no _SUCCESS; running the commit again gives the same result.
@@ -12,7 +13,7 @@
 import type { Storage } from '../../../worker/src/storage/types.js';
 import { mapLimit } from '../../../worker/src/storage/retry.js';
 import {
-  NotFoundError, RunManifestSchema, checkShardManifest, joinUri, runManifestUri, shardManifestUri,
+  NotFoundError, RunManifestSchema, checkShardManifest, joinUri, keyUri, relativeKey, runManifestUri, shardManifestUri,
   successUri, runPrefix, readSuccessMarker, toJson, type RowCounts, type RunManifest, type ShardManifest, type ShardPlan, type SuccessMarker,
 } from '../contract/index.js';
 import { CommitError, mergeManifests } from './merge.js';
@@ -54,8 +55,10 @@ export async function readShardManifest(storage: Storage, plan: ShardPlan, shard
   return manifest;
 }
 
-/** Committed data files look like part-s00003-00000.parquet at the top level, errors under _errors/. */
-const COMMITTED = /^(part-s\d+-\d+\.parquet|_errors\/part-s\d+-\d+\.parquet)$/;
+/** Committed data files look like part-s00003-00000.parquet at the top level or under partition folders
+ * (`col=value/`, never `_` or `.` folders: hive-path.ts escapes `=` and `/` inside names and values),
+ * errors under _errors/. */
+const COMMITTED = /^((?:[^/_.][^/=]*=[^/]*\/)*part-s\d+-\d+\.parquet|_errors\/part-s\d+-\d+\.parquet)$/;
 
 export async function commitRun(
   storage: Storage,
@@ -97,7 +100,7 @@ export async function commitRun(
   const stale: string[] = [];
   const base = outputUri.replace(/\/+$/, '') + '/';
   for await (const o of storage.list(base)) {
-    const rel = o.uri.slice(base.length);
+    const rel = relativeKey(base, o.uri);
     if (COMMITTED.test(rel) && !keep.has(rel) && !(await isInput(o.uri))) stale.push(o.uri);
   }
   await mapLimit(stale, options.concurrency ?? 16, (uri) => storage.delete(uri));
@@ -120,7 +123,7 @@ export async function commitRun(
  * (never _SUCCESS over a missing or cut file). */
 async function verifyCommitted(storage: Storage, outputUri: string, manifest: RunManifest, concurrency: number): Promise<void> {
   await mapLimit(manifest.files, concurrency, async (f) => {
-    const uri = joinUri(outputUri, f.path);
+    const uri = keyUri(outputUri, f.path);
     let info;
     try {
       info = await storage.stat(uri);

@@ -1,7 +1,7 @@
 /** Pure: merges the chosen shard manifests into the run manifest and the list of copies to make. */
 import {
-  committedDataPath, committedErrorsPath, joinUri, attemptPrefix,
-  type RunManifest, type ShardManifest, type ShardPlan,
+  committedDataPath, committedErrorsPath, keyUri, attemptPrefix, partitionPath,
+  type OutputFile, type RunManifest, type RunPartition, type ShardManifest, type ShardPlan,
 } from '../contract/index.js';
 
 /** The chosen attempts cannot be committed as they are (a manifest gone, counts that disagree):
@@ -27,6 +27,7 @@ export interface MergeResult {
  */
 export function mergeManifests(plan: ShardPlan, shardManifests: ShardManifest[]): MergeResult {
   const outputUri = plan.spec.output.uri;
+  const partitionBy = plan.spec.output.partitionBy ?? [];
   const byShard = new Map<number, ShardManifest>();
   for (const m of shardManifests) {
     if (m.runId !== plan.runId) throw new CommitError(`shard manifest of shard ${m.shard} belongs to run ${m.runId}, not ${plan.runId}`);
@@ -49,12 +50,20 @@ export function mergeManifests(plan: ShardPlan, shardManifests: ShardManifest[])
       throw new CommitError(`shard ${planned.index} attempt ${m.attempt} read ${m.rows.read} rows but the plan has ${planned.rows}`);
     }
     const prefix = attemptPrefix(outputUri, plan.runId, m.shard, m.attempt);
-    let dataPart = 0;
+    // Parts are numbered per shard and partition, in the shard manifest's order: deterministic.
+    const dataParts = new Map<string, number>();
     let errorPart = 0;
     for (const f of m.files) {
-      const path = f.kind === 'data' ? committedDataPath(m.shard, dataPart++) : committedErrorsPath(m.shard, errorPart++);
+      let path: string;
+      if (f.kind === 'errors') path = committedErrorsPath(m.shard, errorPart++);
+      else {
+        const folder = partitionOf(f, partitionBy, m);
+        const n = dataParts.get(folder) ?? 0;
+        dataParts.set(folder, n + 1);
+        path = committedDataPath(m.shard, n, folder || undefined);
+      }
       files.push({ ...f, path, shard: m.shard });
-      promotions.push({ from: joinUri(prefix, f.path), to: joinUri(outputUri, path), bytes: f.bytes });
+      promotions.push({ from: keyUri(prefix, f.path), to: keyUri(outputUri, path), bytes: f.bytes });
     }
     rowCount += m.rows.scored;
     failed += m.rows.failed;
@@ -79,10 +88,44 @@ export function mergeManifests(plan: ShardPlan, shardManifests: ShardManifest[])
     failedRowCount: failed,
     inputRowCount: read,
     files,
+    ...(partitionBy.length > 0 ? { partitionBy: [...partitionBy], partitions: partitionsOf(files) } : {}),
     startedAt: startedAt || plan.createdAt,
     // From the shard manifests, not the clock: a commit run again writes the same bytes.
     finishedAt: finishedAt || plan.createdAt,
     shards,
   };
   return { manifest, promotions };
+}
+
+/** The partition folder of a shard's data file ('' without partitionBy); CommitError when the file's
+ * partition does not match spec.output.partitionBy or is not the folder its values name. */
+function partitionOf(f: OutputFile, partitionBy: readonly string[], m: ShardManifest): string {
+  const where = `shard ${m.shard} attempt ${m.attempt}: data file ${f.path}`;
+  if (partitionBy.length === 0) {
+    if (f.partition) throw new CommitError(`${where} lies in partition ${f.partition.path}, but spec.output.partitionBy is not set`);
+    return '';
+  }
+  if (!f.partition) throw new CommitError(`${where} has no partition, but spec.output.partitionBy is [${partitionBy.join(', ')}]`);
+  const columns = Object.keys(f.partition.values);
+  if (columns.length !== partitionBy.length || partitionBy.some((c) => !(c in f.partition!.values))) {
+    throw new CommitError(`${where} is partitioned by [${columns.join(', ')}], not by spec.output.partitionBy [${partitionBy.join(', ')}]`);
+  }
+  const expected = partitionPath(partitionBy, partitionBy.map((c) => f.partition!.values[c]));
+  if (f.partition.path !== expected || !f.path.startsWith(expected + '/')) {
+    throw new CommitError(`${where} lies in ${f.partition.path}, but its values name the folder ${expected}`);
+  }
+  return expected;
+}
+
+/** The run's partitions, sorted by folder, with their rows and files. */
+function partitionsOf(files: RunManifest['files']): RunPartition[] {
+  const byPath = new Map<string, RunPartition>();
+  for (const f of files) {
+    if (f.kind !== 'data' || !f.partition) continue;
+    let p = byPath.get(f.partition.path);
+    if (!p) byPath.set(f.partition.path, (p = { ...f.partition, rowCount: 0, files: [] }));
+    p.rowCount += f.rowCount;
+    p.files.push(f.path);
+  }
+  return [...byPath.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }

@@ -1,5 +1,6 @@
 /** The contract shared by operator and worker. Both import it from here; neither redefines it. */
 export * from './layout.js';
+export * from './hive-path.js';
 export * from './run-plan.js';
 export * from './manifest.js';
 export * from './process.js';

@@ -7,7 +7,9 @@
  *   <output>/_bij/<runId>/shards/<s>/a<n>/errors-00000-<w>.parquet rows that could not be scored
  *   <output>/_bij/<runId>/shards/<s>/a<n>/progress.json          rows done, rewritten while running
  *   <output>/_bij/<runId>/shards/<s>/a<n>/manifest.json          shard manifest, written last
+ *   <output>/_bij/<runId>/shards/<s>/a<n>/<col=v>/part-00000-<w>.parquet  with spec.output.partitionBy
  *   <output>/part-s<s>-00000.parquet                             committed data (promoted by the operator)
+ *   <output>/<col=v>/.../part-s<s>-00000.parquet                 committed data of one partition (hive-path.ts)
  *   <output>/_errors/part-s<s>-00000.parquet                     committed error rows
  *   <output>/_manifest.json, then <output>/_SUCCESS              the commit
  *
@@ -27,6 +29,28 @@ export function joinUri(prefix: string, ...parts: string[]): string {
   return out;
 }
 
+/**
+ * A key below a prefix, as a URI: `rel` is a storage key relative to the prefix (it may hold
+ * partition folders with `%` and `=` in them, hive-path.ts). Under a `file:` URI the key is
+ * percent-encoded, since a file URI's path is decoded when it is opened; S3 URIs and plain paths
+ * carry keys as they are.
+ */
+export function keyUri(prefix: string, rel: string): string {
+  if (!/^file:/i.test(prefix)) return joinUri(prefix, rel);
+  return joinUri(prefix, rel.split('/').map(encodeURIComponent).join('/'));
+}
+
+/** The inverse of keyUri for a URI that storage.list gave under `base` (which ends in `/`). */
+export function relativeKey(base: string, uri: string): string {
+  const rel = uri.slice(base.length);
+  if (!/^file:/i.test(base)) return rel;
+  try {
+    return rel.split('/').map(decodeURIComponent).join('/');
+  } catch {
+    return rel; // not an encoding of ours: no committed file of ours either
+  }
+}
+
 export const pad = (n: number, width = 5): string => String(n).padStart(width, '0');
 
 export const runPrefix = (outputUri: string, runId: string): string => joinUri(outputUri, BIJ_DIR, runId);
@@ -44,8 +68,10 @@ export const progressUri = (outputUri: string, runId: string, shard: number, att
 export const attemptDataName = (part: number, writer: string): string => `part-${pad(part)}-${writer}.parquet`;
 export const attemptErrorsName = (part: number, writer: string): string => `errors-${pad(part)}-${writer}.parquet`;
 
-/** Committed names, relative to output.uri: deterministic, so a re-run commit rewrites the same keys. */
-export const committedDataPath = (shard: number, part: number): string => `part-s${pad(shard)}-${pad(part)}.parquet`;
+/** Committed names, relative to output.uri: deterministic, so a re-run commit rewrites the same keys.
+ * `partition` is the partition's folders (hive-path.ts partitionPath), absent without partitionBy. */
+export const committedDataPath = (shard: number, part: number, partition?: string): string =>
+  `${partition ? partition + '/' : ''}part-s${pad(shard)}-${pad(part)}.parquet`;
 export const committedErrorsPath = (shard: number, part: number): string =>
   `${ERRORS_DIR}/part-s${pad(shard)}-${pad(part)}.parquet`;
 

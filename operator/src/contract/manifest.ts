@@ -10,14 +10,29 @@ export const ModelInfoSchema = z.object({
   sha256: z.string(),
 });
 
+/** Which partition (spec.output.partitionBy) a data file belongs to. */
+export const PartitionRefSchema = z.object({
+  path: z.string().describe('Its folders, relative to output.uri (or the attempt prefix): region=emea/day=2026-12-05 (hive-path.ts).'),
+  values: z.record(z.string(), z.string().nullable()).describe('Column -> the value as a string (what the folder says, unescaped); null for __HIVE_DEFAULT_PARTITION__.'),
+});
+export type PartitionRef = z.infer<typeof PartitionRefSchema>;
+
 export const OutputFileSchema = z.object({
-  path: z.string().describe('Relative to the prefix that holds it: the attempt prefix in a shard manifest, output.uri in the run manifest.'),
+  path: z.string().describe('Relative to the prefix that holds it: the attempt prefix in a shard manifest, output.uri in the run manifest (partition folders included).'),
   kind: z.enum(['data', 'errors']),
   rowCount: z.number().int().nonnegative(),
   bytes: z.number().int().nonnegative(),
   sha256: z.string(),
+  partition: PartitionRefSchema.optional().describe('With spec.output.partitionBy, on data files only.'),
 });
 export type OutputFile = z.infer<typeof OutputFileSchema>;
+
+/** One partition of a committed run: its folders, values, rows and files. */
+export const RunPartitionSchema = PartitionRefSchema.extend({
+  rowCount: z.number().int().nonnegative(),
+  files: z.array(z.string()).describe('Paths relative to output.uri, as in files[].'),
+});
+export type RunPartition = z.infer<typeof RunPartitionSchema>;
 
 /** Seconds spent in each pipeline stage (busy time, not wall time). */
 export const StageTimingsSchema = z.object({
@@ -79,12 +94,15 @@ export function checkShardManifest(text: string, expected: { runId: string; shar
 export const RunManifestSchema = z.object({
   kind: z.literal('RunManifest'),
   runId: z.string(),
-  job: z.object({ namespace: z.string(), name: z.string(), uid: z.string(), generation: z.number().int() }),
+  job: z.object({ namespace: z.string(), name: z.string(), uid: z.string(), generation: z.number().int(), scheduledTime: z.string().optional() }),
   model: ModelInfoSchema,
   rowCount: z.number().int().nonnegative().describe('Rows in the data files: every scored input row, once.'),
   failedRowCount: z.number().int().nonnegative(),
   inputRowCount: z.number().int().nonnegative(),
   files: z.array(OutputFileSchema.extend({ shard: z.number().int() })),
+  partitionBy: z.array(z.string()).optional().describe('spec.output.partitionBy, when set: the folders data files lie in.'),
+  partitions: z.array(RunPartitionSchema).optional()
+    .describe('With partitionBy: every partition the run wrote, sorted by path; [] when no row was scored (no partition folders).'),
   startedAt: z.string(),
   finishedAt: z.string(),
   shards: z.array(z.object({

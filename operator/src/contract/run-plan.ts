@@ -42,7 +42,10 @@ export const ShardPlanSchema = z.object({
   kind: z.literal('ShardPlan'),
   runId: z.string(),
   createdAt: z.string(),
-  job: z.object({ namespace: z.string(), name: z.string(), uid: z.string(), generation: z.number().int() }),
+  job: z.object({
+    namespace: z.string(), name: z.string(), uid: z.string(), generation: z.number().int(),
+    scheduledTime: z.string().optional().describe('The slot a BatchInferenceSchedule created the job for (its batchinference.dev/scheduled-time annotation).'),
+  }),
   spec: BatchInferenceJobSpecSchema,
   /** Absent only in plans written before the model was frozen (older operators). */
   model: PlannedModelSchema.optional(),

@@ -47,7 +47,10 @@ async function decide(ctx: ReconcileContext, observed: Observed, o: ActOptions):
     try {
       // The output is claimed before anything is written there (plan.json included).
       await holdClaim(ctx, storage, input, runId, spec.output.uri, o);
-      const job = { namespace: input.bij.metadata.namespace, name: input.bij.metadata.name, uid: input.bij.metadata.uid, generation: input.bij.metadata.generation ?? 0 };
+      const job = {
+        namespace: input.bij.metadata.namespace, name: input.bij.metadata.name, uid: input.bij.metadata.uid, generation: input.bij.metadata.generation ?? 0,
+        ...(observed.scheduledTime ? { scheduledTime: observed.scheduledTime } : {}),
+      };
       const plan = await freezePlan(storage, await planRun(storage, job, spec, runId, ctx.now));
       ctx.runState.rememberPlan(plan);
       input.plan = { state: 'ready', runId, totalRows: plan.totalRows, shardRows: plan.shards.map((s) => s.rows) };

@@ -7,6 +7,7 @@ import type { Storage } from '../../../worker/src/storage/types.js';
 import type { S3Settings } from '../api/spec.js';
 import type { BatchInferenceJobStatus } from '../api/status.js';
 import { parseBatchInferenceJob, parseStatus } from '../api/validate.js';
+import { scheduledTimeOf } from '../schedule/names.js';
 import { needsStorage, observeAttempts, runId as computeRunId, type ReconcileInput } from '../reconciler/index.js';
 import { runManifestUri } from '../contract/index.js';
 import type { Logger } from '../log.js';
@@ -28,6 +29,8 @@ export interface Observed {
   input: ReconcileInput;
   /** Storage of the job's spec (absent when the spec does not parse). */
   storage?: Storage;
+  /** The slot of the schedule that created the job (its annotation), for the plan's run columns. */
+  scheduledTime?: string;
 }
 
 export async function observe(ctx: ReconcileContext, obj: BijObject, jobs: k8s.V1Job[], pods: k8s.V1Pod[]): Promise<Observed> {
@@ -60,7 +63,8 @@ export async function observe(ctx: ReconcileContext, obj: BijObject, jobs: k8s.V
     now: ctx.now,
   };
   const storage = spec ? ctx.openStorage(spec.storage.s3) : undefined;
-  if (!spec || !storage || !needsStorage(bij, specErrors)) return { input, storage };
+  const { scheduledTime } = scheduledTimeOf(meta.annotations);
+  if (!spec || !storage || !needsStorage(bij, specErrors)) return { input, storage, scheduledTime };
 
   const outputUri = spec.output.uri;
   const runId = computeRunId(bij.metadata.uid, spec);
@@ -69,7 +73,7 @@ export async function observe(ctx: ReconcileContext, obj: BijObject, jobs: k8s.V
     // No plan yet: is the input ready to be planned (spec.input.waitFor)?
     const waitFor = spec.input.waitFor;
     if (waitFor && !spec.suspend) input.readiness = await checkReadiness(storage, { uri: spec.input.uri, waitFor });
-    return { input, storage };
+    return { input, storage, scheduledTime };
   }
   input.plan = { state: 'ready', runId, totalRows: plan.totalRows, shardRows: plan.shards.map((s) => s.rows) };
 
@@ -85,5 +89,5 @@ export async function observe(ctx: ReconcileContext, obj: BijObject, jobs: k8s.V
   input.progress = progress.rows;
   input.progressTimings = progress.timings;
   input.commit = committed ? { state: 'done', manifestUri: runManifestUri(outputUri), rows: committed } : { state: 'none' };
-  return { input, storage };
+  return { input, storage, scheduledTime };
 }

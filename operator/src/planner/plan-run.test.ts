@@ -74,6 +74,24 @@ describe('mappingProblems: the spec against the model and one file, as the worke
   });
 });
 
+describe('columnProblems: partition columns that cannot name a folder', () => {
+  const specWith = (passthroughColumns: string[], partitionBy: string[]) => BatchInferenceJobSpecSchema.parse({
+    model: { uri: 's3://m/model.onnx', inputs: { X: { columns: ['f'] } }, outputs: { Y: { column: 'y' } } },
+    input: { uri: 's3://lake/', idColumn: 'id', passthroughColumns }, output: { uri: 's3://out/', partitionBy, addColumns: [{ name: 'day', source: 'scheduledDate' }] },
+  });
+  test.each<[string, A.DataType, RegExp | undefined]>([
+    ['a string', new A.Utf8(), undefined],
+    ['an integer', new A.Int32(), undefined],
+    ['a timestamp', new A.TimestampMicrosecond('UTC'), undefined],
+    ['a double', new A.Float64(), /spec\.output\.partitionBy\[0\]: column "p" in .* is .*: Float64 cannot name a partition folder/],
+    ['a list', new A.List(new A.Field('item', new A.Int32())), /spec\.output\.partitionBy\[0\]: .*cannot name a partition folder/],
+  ])('%s', (_n, type, problem) => {
+    const problems = columnProblems(specWith(['p'], ['p', 'day']), footer({ id: new A.Int64(), f: new A.Float32(), p: type }));
+    if (problem) expect(problems).toEqual([expect.stringMatching(problem)]);
+    else expect(problems).toEqual([]);
+  });
+});
+
 describe('planRun reads the model and refuses a mismatch before any pod starts', () => {
   const root = mkdtempSync(join(tmpdir(), 'bij-plan-'));
   const storage = openStorage();

@@ -13,6 +13,7 @@ import { mapLimit } from '../../../worker/src/storage/retry.js';
 import { readFooter, type ParquetFooter } from '../../../worker/src/reader/index.js';
 import { checkScoring } from '../../../worker/src/tensors/plan.js';
 import { missingColumnProblem } from '../../../worker/src/tensors/type-rules.js';
+import { partitionTypeProblem } from '../../../worker/src/writer/partition-values.js';
 import type { ModelMeta } from '../../../worker/src/tensors/types.js';
 import type { BatchInferenceJobSpec } from '../api/spec.js';
 import {
@@ -49,6 +50,13 @@ export function columnProblems(spec: BatchInferenceJobSpec, footer: Pick<Parquet
   };
   need(spec.input.idColumn, 'spec.input.idColumn', isScalar, SCALAR);
   for (const [i, col] of (spec.input.passthroughColumns ?? []).entries()) need(col, `spec.input.passthroughColumns[${i}]`);
+  // Partition columns that are passthrough columns (added run columns have types of their own).
+  const passthrough = new Set(spec.input.passthroughColumns ?? []);
+  for (const [i, col] of (spec.output.partitionBy ?? []).entries()) {
+    const c = byName.get(col);
+    const why = c && passthrough.has(col) ? partitionTypeProblem(c.arrowType) : undefined;
+    if (why) problems.push(`spec.output.partitionBy[${i}]: column "${col}" in ${footer.uri} is ${c!.type}: ${why}`);
+  }
   return problems;
 }
 

@@ -6,6 +6,13 @@ export const LABEL_SCHEDULE = 'batchinference.dev/schedule';
 /** The slot a job was created for, RFC 3339 in UTC (like CronJob's batch.kubernetes.io/cronjob-scheduled-timestamp). */
 export const ANNOTATION_SCHEDULED_TIME = 'batchinference.dev/scheduled-time';
 
+/** The slot a job's annotation names, as the plan records it ({} when absent or not a time): the run
+ * columns' scheduledTime (worker/src/writer/run-columns.ts). */
+export function scheduledTimeOf(annotations: Record<string, string> | undefined): { scheduledTime?: string } {
+  const v = annotations?.[ANNOTATION_SCHEDULED_TIME];
+  return v && !Number.isNaN(Date.parse(v)) ? { scheduledTime: new Date(v).toISOString() } : {};
+}
+
 /** A job name fits a label value (63 characters), so `-l batchinference.dev/job=<name>` finds its shard Jobs as written. */
 export const MAX_SCHEDULED_JOB_NAME = 63;
 

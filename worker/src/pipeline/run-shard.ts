@@ -19,7 +19,7 @@ import {
 } from '../../../operator/src/contract/index.js';
 import { newReadStats } from '../reader/index.js';
 import { defaultDecoders, readShardParallel } from './parallel-decode.js';
-import { PartWriter, ErrorsWriter } from '../writer/index.js';
+import { ErrorsWriter, openDataWriter, runFacts, type DataWriter } from '../writer/index.js';
 import { ParquetThread } from '../reader/parquet-thread.js';
 import { availableCpus, createScoringSession, cudaProviderLibrary, type ExecutionProviderChoice, type ScoringSession } from '../session/index.js';
 import { packInputs, planScoring, unpackOutputs, type PackedBatch, type ScoringPlan, type DenseTensor } from '../tensors/index.js';
@@ -147,7 +147,7 @@ export async function runShard(o: ShardRunOptions): Promise<ShardRunResult> {
   let rowsRead = 0;
   let rowsScored = 0;
   let session: ScoringSession | undefined;
-  let data: PartWriter | undefined;
+  let data: DataWriter | undefined;
   let errors: ErrorsWriter | undefined;
   const channels: { fail(err: unknown): void }[] = [];
   try {
@@ -167,7 +167,8 @@ export async function runShard(o: ShardRunOptions): Promise<ShardRunResult> {
     const common = { storage, prefix, writerToken: o.writerToken, targetFileBytes: spec.output.targetFileBytes, compression: spec.output.compression, metadata };
     // One encoder thread for both: error parts are small, and a second thread would start (a wasm
     // instance, a fresh isolate) at the first bad row.
-    data = new PartWriter({ ...common, kind: 'data', thread: encoder });
+    // Run columns and partition folders (spec.output.addColumns, partitionBy): data-writer.ts.
+    data = openDataWriter({ ...common, thread: encoder, output: spec.output, facts: runFacts(plan, model.sha256) });
     errors = new ErrorsWriter({ ...common, idColumn: spec.input.idColumn, thread: encoder });
     progress.start();
     const packed = pipe<{ batch: arrow.RecordBatch; packed: PackedBatch }>(depth, async (send) => {

@@ -17,7 +17,7 @@
  */
 import { createHash } from 'node:crypto';
 import * as arrow from 'apache-arrow';
-import { attemptDataName, attemptErrorsName, joinUri, type OutputFile } from '../../../operator/src/contract/index.js';
+import { attemptDataName, attemptErrorsName, keyUri, type OutputFile, type PartitionRef } from '../../../operator/src/contract/index.js';
 import type { Storage } from '../storage/types.js';
 import { ParquetThread, type WriteCompression } from '../reader/parquet-thread.js';
 import { DEFAULT_ROW_GROUP_ROWS, partSchema, schemaKey } from './encode.js';
@@ -56,6 +56,10 @@ export interface PartWriterOptions {
   uploadPartBytes?: number;
   /** Encode in this thread (left running on close) instead of one of the writer's own. */
   thread?: ParquetThread;
+  /** A partition's parts: written under `prefix/<partition.path>/`, and each file records it. */
+  partition?: PartitionRef;
+  /** Number of the first part (a partition reopened after it was closed goes on numbering). Default 0. */
+  firstPart?: number;
 }
 
 const isStringLike = (t: arrow.DataType): boolean =>
@@ -102,7 +106,7 @@ interface OpenPart {
 }
 
 export class PartWriter {
-  private readonly opts: Required<Omit<PartWriterOptions, 'thread' | 'metadata'>> & { metadata: OutputMetadata };
+  private readonly opts: Required<Omit<PartWriterOptions, 'thread' | 'metadata' | 'partition' | 'firstPart'>> & { metadata: OutputMetadata; partition?: PartitionRef };
   private readonly keyValueMetadata: Record<string, string>;
   private thread: ParquetThread | undefined;
   private readonly ownThread: boolean;
@@ -130,6 +134,18 @@ export class PartWriter {
     this.keyValueMetadata = metadataKeys(options.metadata);
     this.thread = options.thread;
     this.ownThread = options.thread === undefined;
+    this.nextPart = options.firstPart ?? 0;
+  }
+
+  /** Estimated Parquet bytes of the open part: what it holds in memory (encoded row groups in the
+   * encoder thread, gathered batches here) until it is cut. */
+  get openBytes(): number {
+    return this.current ? Math.round(this.current.arrowBytes * this.compressionRatio) : 0;
+  }
+
+  /** Parts numbered so far (the next part's number). */
+  get partsStarted(): number {
+    return this.nextPart;
   }
 
   /** Rows accepted by write() so far. */
@@ -277,17 +293,18 @@ export class PartWriter {
   }
 
   private nameOf(part: OpenPart): string {
-    return this.opts.kind === 'errors' ? attemptErrorsName(part.index, this.opts.writerToken) : attemptDataName(part.index, this.opts.writerToken);
+    const name = this.opts.kind === 'errors' ? attemptErrorsName(part.index, this.opts.writerToken) : attemptDataName(part.index, this.opts.writerToken);
+    return this.opts.partition ? `${this.opts.partition.path}/${name}` : name;
   }
 
   private encodingFailed(part: OpenPart, e: unknown): Error {
-    const uri = joinUri(this.opts.prefix, this.nameOf(part));
+    const uri = keyUri(this.opts.prefix, this.nameOf(part));
     return new Error(`encoding ${uri} (${part.rows} rows so far) as Parquet failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
   }
 
   private async finishPart(part: OpenPart): Promise<void> {
     const name = this.nameOf(part);
-    const uri = joinUri(this.opts.prefix, name);
+    const uri = keyUri(this.opts.prefix, name);
     const thread = this.thread!;
     let bytes: Uint8Array;
     try {
@@ -306,7 +323,10 @@ export class PartWriter {
     }
     this.arrowBytesWritten += part.arrowBytes;
     this.parquetBytesWritten += bytes.byteLength;
-    this.written.push({ path: name, kind: this.opts.kind, rowCount: part.rows, bytes: bytes.byteLength, sha256 });
+    this.written.push({
+      path: name, kind: this.opts.kind, rowCount: part.rows, bytes: bytes.byteLength, sha256,
+      ...(this.opts.partition ? { partition: this.opts.partition } : {}),
+    });
   }
 }
 
