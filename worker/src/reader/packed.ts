@@ -17,6 +17,8 @@ import { schemaOf } from './footer.js';
 import { normalizedType } from './normalize.js';
 import { ParquetThreadError, type OpenedFile } from './parquet-thread.js';
 import { readShard, type BatchKind, type ReadOptions, type ShardInput, type ThreadBatch } from './shard-reader.js';
+import { keptBatch } from './kept-columns.js';
+import type { WirePacked } from './thread-protocol.js';
 
 /** A batch of rows, packed. */
 export interface PackedRows {
@@ -51,28 +53,41 @@ export function readSchema(opened: OpenedFile, columns: readonly string[]): arro
   return new arrow.Schema(fields, schema.metadata);
 }
 
+/** The kept columns of a packed batch, as one record batch. */
+function keptRows(w: WirePacked, schema: () => arrow.Schema): arrow.RecordBatch {
+  if ('columns' in w.keep) return keptBatch(w.keep.columns, schema(), w.numRows);
+  let keep: arrow.RecordBatch[];
+  try {
+    keep = arrow.tableFromIPC(w.keep.ipc).batches;
+  } catch (e) {
+    throw new ParquetThreadError(`Arrow could not read the kept columns of a packed batch: ${String(e)}`, false, { cause: e });
+  }
+  if (keep.length !== 1 || keep[0].numRows !== w.numRows) {
+    throw new ParquetThreadError(`a packed batch of ${w.numRows} rows came with its kept columns in ${keep.length} batches `
+      + `of ${keep.map((b) => b.numRows).join(', ')} rows`, false);
+  }
+  return keep[0];
+}
+
 /** Packed batches, for readShard. */
 export function packedBatches(setup: PackSetup, columns: readonly string[]): BatchKind<PackedRows> {
+  const schemas = new WeakMap<OpenedFile, arrow.Schema>();
+  const schemaOfFile = (opened: OpenedFile): arrow.Schema => {
+    let s = schemas.get(opened);
+    if (!s) schemas.set(opened, (s = readSchema(opened, columns)));
+    return s;
+  };
   return {
     async prepare(thread, opened, file) {
-      const plan = await setup.planFor(readSchema(opened, columns), file);
+      const plan = await setup.planFor(schemaOfFile(opened), file);
       await thread.pack(opened.handle, { plan, idColumn: setup.idColumn, keep: setup.keep, scoreInfinity: setup.scoreInfinity });
     },
-    take(batch: ThreadBatch): PackedRows[] {
+    take(batch: ThreadBatch, _columns: string[], opened: OpenedFile): PackedRows[] {
       if (!('packed' in batch)) throw new ParquetThreadError('the thread answered Arrow IPC where a packed batch was asked for', false);
       const w = batch.packed;
-      let keep: arrow.RecordBatch[];
-      try {
-        keep = arrow.tableFromIPC(w.keep).batches;
-      } catch (e) {
-        throw new ParquetThreadError(`Arrow could not read the kept columns of a packed batch: ${String(e)}`, false, { cause: e });
-      }
-      if (keep.length !== 1 || keep[0].numRows !== w.numRows) {
-        throw new ParquetThreadError(`a packed batch of ${w.numRows} rows came with its kept columns in ${keep.length} batches `
-          + `of ${keep.map((b) => b.numRows).join(', ')} rows`, false);
-      }
+      const keep = keptRows(w, () => schemaOfFile(opened));
       const tensors: PackedTensor[] = w.tensors.map((t) => ({ name: t.name, type: t.type, dims: t.dims, data: t.data as TensorData }));
-      return [{ numRows: w.numRows, keep: keep[0], packed: { numRows: w.numRows, goodRows: w.goodRows, bad: w.bad, tensors } }];
+      return [{ numRows: w.numRows, keep, packed: { numRows: w.numRows, goodRows: w.goodRows, bad: w.bad, tensors } }];
     },
     rows: (p) => p.numRows,
   };

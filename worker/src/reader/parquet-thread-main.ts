@@ -5,7 +5,9 @@
  * It serves two kinds of work:
  * - decoding (the reader): open a file (its footer), stream row groups batch by batch, each batch
  *   either as Arrow IPC or, once the client sent a pack spec for the file, packed into the model's
- *   input tensors right here (thread-pack.ts), so the main thread has almost nothing to do per row;
+ *   input tensors right here, so the main thread has almost nothing to do per row: straight from
+ *   wasm memory where the batch allows (thread-fast-pack.ts), else through Arrow JS by every rule
+ *   (thread-pack.ts, loaded only when first needed);
  * - encoding (the writer): Parquet parts written as their rows arrive (thread-parts.ts).
  *
  * A wasm panic (parquet-wasm is built with panic=abort: corrupt data can make it trap) is reported
@@ -14,6 +16,8 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import { RangedBlob } from './thread-blob.js';
+import { ffiColumns } from './thread-ffi.js';
+import { fastPack } from './thread-fast-pack.js';
 import { Part, freeQuietly } from './thread-parts.js';
 import type {
   DataMessage, NextReply, Op, PackSpec, Replies, Request, ThreadData, ThreadMessage, ThreadTimes, WireError,
@@ -108,6 +112,19 @@ async function nextBatch(st: StreamEntry): Promise<WasmBatch | undefined> {
   }
 }
 
+/** The fast path: the batch packed where it lies, or null (then the general path packs it). */
+function packInWasmMemory(batch: WasmBatch, spec: PackSpec): ReturnType<typeof fastPack> {
+  const ffi = batch.toFFI();
+  try {
+    const arrayAddr = ffi.arrayAddr();
+    const schemaAddr = ffi.schemaAddr();
+    const mem = pw.wasmMemory().buffer as ArrayBuffer; // after the calls above: a grown memory detaches older views
+    return fastPack(mem, ffiColumns(mem, arrayAddr, schemaAddr), batch.numRows, spec);
+  } finally {
+    freeQuietly(ffi);
+  }
+}
+
 type Answer<K extends Op> = [Replies[K], ArrayBuffer[]?];
 
 async function open(m: Request<'open'>): Promise<Answer<'open'>> {
@@ -144,9 +161,22 @@ async function next(m: Request<'next'>): Promise<Answer<'next'>> {
     return [{ done: true, times: times() }];
   }
   const rows = batch.numRows;
+  const spec = st.file.pack;
+  if (spec) {
+    const t0 = performance.now();
+    let fast;
+    try {
+      fast = packInWasmMemory(batch, spec);
+    } finally {
+      packMs += performance.now() - t0;
+    }
+    if (fast) {
+      freeQuietly(batch);
+      return [{ done: false, rows, packed: fast.packed, times: times() }, fast.transfer];
+    }
+  }
   const ipc = batch.intoIPCStream();
   freeQuietly(batch);
-  const spec = st.file.pack;
   if (!spec) return [{ done: false, rows, ipc, times: times() }, [ipc.buffer as ArrayBuffer]];
   const { packIpc } = await loadPacker();
   const t0 = performance.now();
@@ -181,7 +211,6 @@ async function handle(m: Request): Promise<Answer<Op>> {
       const file = files.get(m.file);
       if (!file) throw new Error(`file handle ${m.file} is not open`);
       file.pack = m.spec;
-      void loadPacker().catch(() => undefined); // load Arrow JS and the packers now, off the first batch's path
       return [true];
     }
     case 'next':

@@ -68,9 +68,9 @@ export type ThreadBatch = Exclude<NextReply, { done: true }>;
 export interface BatchKind<T> {
   /** Once per file opened, before its first batch is asked for (its streams are already decoding). */
   prepare?(thread: ParquetThread, opened: OpenedFile, file: PlannedFile): Promise<void>;
-  /** A thread's answer -> what is yielded (several items, or none, are fine). Throws a
-   * ParquetThreadError if the answer cannot be read. */
-  take(batch: ThreadBatch, columns: string[]): T[];
+  /** A thread's answer about the open file `opened` -> what is yielded (several items, or none, are
+   * fine). Throws a ParquetThreadError if the answer cannot be read. */
+  take(batch: ThreadBatch, columns: string[], opened: OpenedFile): T[];
   rows(item: T): number;
 }
 
@@ -352,7 +352,7 @@ class ShardReader<T> {
         this.syncIo();
       }
       if (r.done) return;
-      yield* this.kind.take(r, this.columns);
+      yield* this.kind.take(r, this.columns, this.open!.opened);
     }
   }
 }

@@ -30,7 +30,7 @@ export function packIpc(ipc: Uint8Array, columns: string[], spec: PackSpec): Pac
   const keep = transferable(arrow.tableToIPC(table.select(spec.keep), 'stream'), true, taken);
   const packed: WirePacked = {
     numRows: table.numRows,
-    keep,
+    keep: { ipc: keep },
     goodRows: transferable(p.goodRows, true, taken),
     bad: {
       rows: transferable(p.bad.rows, true, taken),

@@ -87,11 +87,30 @@ export interface WireTensor {
   data: ArrayBufferView;
 }
 
+/**
+ * A kept column's buffers as the Arrow C data interface lays them out (copied out of wasm memory):
+ * the main thread rebuilds the column with the type the file's schema gives it.
+ */
+export interface WireColumn {
+  name: string;
+  /** Its C data interface format, checked against the schema's type by the main thread. */
+  format: string;
+  length: number;
+  offset: number;
+  nullCount: number;
+  validity?: Uint8Array;
+  /** Variable-width columns: the value offsets (32- or 64-bit, as the format says). */
+  offsets?: Uint8Array;
+  /** Fixed-width values, booleans' bits, or variable-width columns' bytes. */
+  values: Uint8Array;
+}
+
 /** A packed batch as it crosses: everything the main thread needs to score and write it. */
 export interface WirePacked {
   numRows: number;
-  /** The keep columns of every row of the batch, as an Arrow IPC stream. */
-  keep: Uint8Array;
+  /** The keep columns of every row of the batch: an Arrow IPC stream (the general path), or their
+   * buffers (the fast path, which never loads Arrow JS in the thread). */
+  keep: { ipc: Uint8Array } | { columns: WireColumn[] };
   goodRows: Int32Array;
   bad: WireBadRows;
   tensors: WireTensor[];
