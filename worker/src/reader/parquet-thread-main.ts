@@ -65,6 +65,7 @@ const parts = new Map<number, Part>();
 const reads = new Map<number, { resolve: (b: Uint8Array) => void; reject: (e: unknown) => void }>();
 let nextReadId = 1;
 let packMs = 0;
+let fastBatches = 0;
 
 function fetchRange(file: number, start: number, end: number): Promise<Uint8Array> {
   return new Promise((resolve, reject) => {
@@ -79,7 +80,7 @@ function post(m: ThreadMessage, transfer: ArrayBuffer[] = []): void {
 }
 
 function times(): ThreadTimes {
-  return { busyMs: performance.eventLoopUtilization().active, packMs };
+  return { busyMs: performance.eventLoopUtilization().active, packMs, fastBatches };
 }
 
 /** Starts decoding the stream's next batch (a rejection is kept for whoever awaits it). */
@@ -171,6 +172,7 @@ async function next(m: Request<'next'>): Promise<Answer<'next'>> {
       packMs += performance.now() - t0;
     }
     if (fast) {
+      fastBatches++;
       freeQuietly(batch);
       return [{ done: false, rows, packed: fast.packed, times: times() }, fast.transfer];
     }

@@ -118,7 +118,7 @@ export interface ParquetThreadOptions {
 export class ParquetThread {
   readonly io: IoStats = { rangeRequests: 0, bytesRead: 0, ioSeconds: 0 };
   /** The thread's own account of its time, as of its last batch (decode and pack, measured there). */
-  times: ThreadTimes = { busyMs: 0, packMs: 0 };
+  times: ThreadTimes = { busyMs: 0, packMs: 0, fastBatches: 0 };
   private readonly worker: Worker;
   private readonly calls: ThreadCalls<ParquetThreadError>;
   private readonly files = new Map<number, FileEntry>();

@@ -52,10 +52,12 @@ export interface ReadStats {
   threadSeconds: number;
   /** Of threadSeconds, the seconds spent packing tensors. */
   packSeconds: number;
+  /** Batches packed straight from wasm memory (the fast path); the others took the general one. */
+  fastPacked: number;
 }
 
 export const newReadStats = (): ReadStats => ({
-  files: 0, rowGroups: 0, batches: 0, rows: 0, rangeRequests: 0, bytesRead: 0, ioSeconds: 0, threadSeconds: 0, packSeconds: 0,
+  files: 0, rowGroups: 0, batches: 0, rows: 0, rangeRequests: 0, bytesRead: 0, ioSeconds: 0, threadSeconds: 0, packSeconds: 0, fastPacked: 0,
 });
 
 /** A batch of decoded rows as the thread answers it (not the end of the stream). */
@@ -176,7 +178,7 @@ class ShardReader<T> {
   private isolated = false;
   private open: { fileIndex: number; opened: OpenedFile; prepared?: Promise<void> } | undefined;
   /** Counters of threads already stopped. */
-  private readonly base: Pick<ReadStats, 'rangeRequests' | 'bytesRead' | 'ioSeconds' | 'threadSeconds' | 'packSeconds'>;
+  private readonly base: Pick<ReadStats, 'rangeRequests' | 'bytesRead' | 'ioSeconds' | 'threadSeconds' | 'packSeconds' | 'fastPacked'>;
 
   constructor(
     private readonly storage: Storage,
@@ -191,7 +193,7 @@ class ShardReader<T> {
     this.thread = newThread();
     this.base = {
       rangeRequests: stats.rangeRequests, bytesRead: stats.bytesRead, ioSeconds: stats.ioSeconds,
-      threadSeconds: stats.threadSeconds, packSeconds: stats.packSeconds,
+      threadSeconds: stats.threadSeconds, packSeconds: stats.packSeconds, fastPacked: stats.fastPacked,
     };
   }
 
@@ -207,6 +209,7 @@ class ShardReader<T> {
     this.stats.ioSeconds = this.base.ioSeconds + io.ioSeconds;
     this.stats.threadSeconds = this.base.threadSeconds + times.busyMs / 1000;
     this.stats.packSeconds = this.base.packSeconds + times.packMs / 1000;
+    this.stats.fastPacked = this.base.fastPacked + times.fastBatches;
   }
 
   /** Opens (stat-checking first) the range's file unless it is the one already open. */
@@ -239,7 +242,7 @@ class ShardReader<T> {
     this.syncIo();
     Object.assign(this.base, {
       rangeRequests: this.stats.rangeRequests, bytesRead: this.stats.bytesRead, ioSeconds: this.stats.ioSeconds,
-      threadSeconds: this.stats.threadSeconds, packSeconds: this.stats.packSeconds,
+      threadSeconds: this.stats.threadSeconds, packSeconds: this.stats.packSeconds, fastPacked: this.stats.fastPacked,
     });
     await this.thread.terminate();
     this.thread = this.newThread();

@@ -70,6 +70,8 @@ export type Request<K extends Op = Op> = { [P in K]: { op: P; id: number } & Req
 export interface ThreadTimes {
   busyMs: number;
   packMs: number;
+  /** Batches packed on the fast path, straight from wasm memory (thread-fast-pack.ts). */
+  fastBatches: number;
 }
 
 /** Rows that cannot be scored, as tensors/pack.ts BadRows. */
