@@ -127,7 +127,7 @@ export class ParquetThread {
   private terminated = false;
 
   constructor(options: ParquetThreadOptions = {}) {
-    const entry = options.entry ?? threadModuleUrl('parquet-thread-main.js', import.meta.url, ['.', '../tensors', '../threads']);
+    const entry = options.entry ?? threadModuleUrl('parquet-thread-main.js', import.meta.url);
     const workerData: ThreadData = { ...sharedParquetWasm(), ...(options.test !== undefined ? { test: options.test } : {}) };
     this.worker = new Worker(entry, { workerData });
     this.worker.unref();
