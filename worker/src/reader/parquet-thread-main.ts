@@ -113,6 +113,11 @@ async function nextBatch(st: StreamEntry): Promise<WasmBatch | undefined> {
   }
 }
 
+/** An error met while packing (not decoding): the client reports it as such, not as corrupt data. */
+function asPackingError(e: unknown): Error {
+  return Object.assign(e instanceof Error ? e : new Error(String(e)), { packing: true });
+}
+
 /** The fast path: the batch packed where it lies, or null (then the general path packs it). */
 function packInWasmMemory(batch: WasmBatch, spec: PackSpec): ReturnType<typeof fastPack> {
   const ffi = batch.toFFI();
@@ -168,6 +173,8 @@ async function next(m: Request<'next'>): Promise<Answer<'next'>> {
     let fast;
     try {
       fast = packInWasmMemory(batch, spec);
+    } catch (e) {
+      throw asPackingError(e);
     } finally {
       packMs += performance.now() - t0;
     }
@@ -186,7 +193,7 @@ async function next(m: Request<'next'>): Promise<Answer<'next'>> {
   try {
     out = packIpc(ipc, st.columns, spec);
   } catch (e) {
-    throw Object.assign(e instanceof Error ? e : new Error(String(e)), { packing: true });
+    throw asPackingError(e);
   } finally {
     packMs += performance.now() - t0;
   }
