@@ -45,6 +45,19 @@ describe.each([
     expect(emitted.filter((f) => TEST_FILE.test(f) || f.startsWith('e2e/') || f.startsWith('cluster/'))).toEqual([]);
   });
 
+  // tsc follows imports, not `new Worker(threadModuleUrl('x.js', import.meta.url))`: a thread module the
+  // image starts must be listed in the config's "files" or the image fails at the first shard.
+  test('holds every thread module its code starts', () => {
+    const missing: string[] = [];
+    for (const f of emitted) {
+      for (const m of readFileSync(path.join(out, f), 'utf8').matchAll(/threadModuleUrl\(['"`]([^'"`]+)['"`],\s*import\.meta\.url\)/g)) {
+        const thread = path.join(path.dirname(f), m[1]);
+        if (!emitted.includes(thread)) missing.push(`${thread} (started by ${f})`);
+      }
+    }
+    expect(missing).toEqual([]);
+  });
+
   test('reads no test-only setting', () => {
     const readers = emitted.filter((f) => TEST_SETTING.test(readFileSync(path.join(out, f), 'utf8')));
     expect(readers).toEqual([]);

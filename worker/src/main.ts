@@ -61,7 +61,9 @@ async function main(): Promise<number> {
       progressIntervalMs: a.progressIntervalMs, decoders: a.decoders, overrides: a.overrides, log: (msg, fields) => shardLog.info(fields ?? {}, msg),
     });
     rows = { rowsRead: manifest.rows.read, rowsScored: manifest.rows.scored, rowsFailed: manifest.rows.failed };
-    shardLog.info({ ...manifest.rows, provider, timings: manifest.timings, files: manifest.files.length }, 'shard done');
+    // Peak RSS of the worker process (its threads included): whether memory grows with the shard.
+    const peakRssMiB = Math.round(process.resourceUsage().maxRSS / 1024);
+    shardLog.info({ ...manifest.rows, provider, timings: manifest.timings, files: manifest.files.length, peakRssMiB }, 'shard done');
   } catch (err) {
     error = err;
   }

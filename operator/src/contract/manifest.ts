@@ -38,11 +38,13 @@ export type RunPartition = z.infer<typeof RunPartitionSchema>;
 export const StageTimingsSchema = z.object({
   read: z.number(),
   decode: z.number().describe('Seconds scoring waited for decoded rows once the model was ready (input wait).'),
-  pack: z.number(),
+  pack: z.number().describe('Seconds spent packing rows into tensors (in the decoder threads, summed over them).'),
   infer: z.number(),
   unpack: z.number(),
   write: z.number(),
   total: z.number(),
+  decodeThreads: z.number().optional()
+    .describe('Seconds the decoder threads were busy decoding (fetch handling, decompression, decoding), packing left out, summed over them.'),
 });
 export type StageTimings = z.infer<typeof StageTimingsSchema>;
 

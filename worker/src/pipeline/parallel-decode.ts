@@ -16,7 +16,8 @@ import type * as arrow from 'apache-arrow';
 import { BadInputError } from '../../../operator/src/contract/index.js';
 import type { Storage } from '../storage/types.js';
 import {
-  checkRanges, newReadStats, readShardRanges, type ReadOptions, type ReadStats, type ShardInput,
+  arrowBatches, checkRanges, newReadStats, packedBatches, readShard,
+  type BatchKind, type PackedRows, type PackSetup, type ReadOptions, type ReadStats, type ShardInput,
 } from '../reader/index.js';
 import { pipe, type Channel } from './channel.js';
 
@@ -44,9 +45,23 @@ export function defaultDecoders(cpus: number, model: 'gpu' | 'cpu' = 'cpu'): num
 
 const STATS_KEYS = Object.keys(newReadStats()) as (keyof ReadStats)[];
 
-export async function* readShardParallel(
+/** The shard's rows as Arrow record batches, from `options.decoders` threads. */
+export function readShardParallel(
   storage: Storage, shard: ShardInput, options: ParallelReadOptions,
 ): AsyncGenerator<arrow.RecordBatch, void, undefined> {
+  return readParallel(storage, shard, options, arrowBatches);
+}
+
+/** The shard's rows packed into the model's input tensors in the decoder threads (reader/packed.ts). */
+export function readShardParallelPacked(
+  storage: Storage, shard: ShardInput, options: ParallelReadOptions & { pack: PackSetup },
+): AsyncGenerator<PackedRows, void, undefined> {
+  return readParallel(storage, shard, options, packedBatches(options.pack, [...new Set(options.columns)]));
+}
+
+async function* readParallel<T>(
+  storage: Storage, shard: ShardInput, options: ParallelReadOptions, kind: BatchKind<T>,
+): AsyncGenerator<T, void, undefined> {
   checkRanges(shard);
   const order: { file: number; rowGroup: number; rows: number }[] = [];
   for (const r of shard.ranges) {
@@ -54,7 +69,7 @@ export async function* readShardParallel(
   }
   const k = Math.max(1, Math.min(Math.floor(options.decoders), MAX_DECODERS, order.length));
   if (k === 1) {
-    yield* readShardRanges(storage, shard, options);
+    yield* readShard(storage, shard, options, kind);
     return;
   }
   // Counters: the caller's plus the readers' (like readShardRanges, which adds to them); every reader
@@ -67,11 +82,11 @@ export async function* readShardParallel(
     for (const key of STATS_KEYS) stats[key] = base[key] + own.reduce((a, s) => a + s[key], 0);
     stats.files = base.files + files.size;
   };
-  const channels: Channel<arrow.RecordBatch>[] = own.map((s, j) => {
+  const channels: Channel<T>[] = own.map((s, j) => {
     const ranges = order.filter((_, i) => i % k === j)
       .map((o) => ({ file: o.file, rowGroupStart: o.rowGroup, rowGroupEnd: o.rowGroup + 1, rows: o.rows }));
-    return pipe<arrow.RecordBatch>(options.depth ?? 2, async (send) => {
-      for await (const b of readShardRanges(storage, { files: shard.files, ranges }, { ...options, stats: s })) await send(b);
+    return pipe<T>(options.depth ?? 2, async (send) => {
+      for await (const b of readShard(storage, { files: shard.files, ranges }, { ...options, stats: s }, kind)) await send(b);
     });
   });
   const readers = channels.map((c) => c[Symbol.asyncIterator]());
@@ -89,8 +104,9 @@ export async function* readShardParallel(
           // Readers check each row group's count against the footer (a BadInputError), so: a bug.
           throw new Error(`decoder ${i % k} ended with ${left} rows of row group ${o.rowGroup} of ${shard.files[o.file].uri} still to come`);
         }
-        if (next.value.numRows > left) throw surplus(o);
-        left -= next.value.numRows;
+        const n = kind.rows(next.value);
+        if (n > left) throw surplus(o);
+        left -= n;
         total();
         yield next.value;
       }

@@ -1,9 +1,9 @@
 /**
  * One shard attempt, as a chain of stages joined by bounded channels (backpressure everywhere):
  *
- *   read+decode (decoder thread, read-ahead) -> pack (typed arrays) -> infer (ONNX Runtime in a
- *   thread of its own, next batch queued there) -> assemble + write (Parquet encode in the writer's
- *   thread) -> storage
+ *   read+decode+pack (decoder threads, read-ahead: the main thread receives tensors ready to score)
+ *   -> infer (ONNX Runtime in a thread of its own, next batch queued there) -> assemble + write
+ *   (Parquet encode in the writer's thread) -> storage
  *
  * While the model runs a batch, the next row groups are fetched and decoded and the previous results
  * are encoded, so the model is not left waiting on I/O. Everything is written under the attempt's own
@@ -17,12 +17,12 @@ import {
   BadInputError, NotFoundError, attemptPrefix, progressUri, shardManifestUri, toJson,
   type ShardManifest, type ShardPlan, type StageTimings,
 } from '../../../operator/src/contract/index.js';
-import { newReadStats } from '../reader/index.js';
-import { defaultDecoders, readShardParallel } from './parallel-decode.js';
+import { newReadStats, type PackedRows } from '../reader/index.js';
+import { defaultDecoders, readShardParallelPacked } from './parallel-decode.js';
 import { ErrorsWriter, openDataWriter, runFacts, type DataWriter } from '../writer/index.js';
 import { ParquetThread } from '../reader/parquet-thread.js';
 import { availableCpus, createScoringSession, cudaProviderLibrary, type ExecutionProviderChoice, type ScoringSession } from '../session/index.js';
-import { packInputs, planScoring, unpackOutputs, type PackedBatch, type ScoringPlan, type DenseTensor } from '../tensors/index.js';
+import { planScoring, unpackOutputs, type ScoringPlan, type DenseTensor } from '../tensors/index.js';
 import { modelReadError } from '../tensors/model-info.js';
 import { pipe } from './channel.js';
 import { assembleOutput } from './assemble.js';
@@ -98,8 +98,7 @@ export async function loadModel(storage: Storage, uri: string): Promise<Uint8Arr
 }
 
 interface Scored {
-  batch: arrow.RecordBatch;
-  packed: PackedBatch;
+  rows: PackedRows;
   outputs: Record<string, DenseTensor>;
 }
 
@@ -114,7 +113,7 @@ export async function runShard(o: ShardRunOptions): Promise<ShardRunResult> {
   const startedAt = new Date();
   const maxFailedRows = o.overrides?.maxFailedRows ?? spec.maxFailedRows;
   const t0 = performance.now();
-  const busy = { input: 0, pack: 0, infer: 0, unpack: 0, write: 0 };
+  const busy = { input: 0, infer: 0, unpack: 0, write: 0 };
 
   // Start-up runs side by side: the model loads (seconds on a GPU) while the first row groups are
   // fetched and decoded and the encoder thread starts, so the model's first batch is waiting for it.
@@ -136,9 +135,11 @@ export async function runShard(o: ShardRunOptions): Promise<ShardRunResult> {
   const decodeRows = decodeBatchRows(spec.batchSize, columns.length, hasList);
   const decoders = o.decoders ?? defaultDecoders(availableCpus(), modelPlace(o.overrides?.executionProvider ?? spec.worker.executionProvider));
   const stats = newReadStats();
+  // Decoding and packing happen in the decoder threads, which measure them there (summed over threads).
   const timingsNow = (): StageTimings => ({
-    read: stats.ioSeconds, decode: seconds(busy.input), pack: seconds(busy.pack), infer: seconds(busy.infer),
+    read: stats.ioSeconds, decode: seconds(busy.input), pack: seconds(1000 * stats.packSeconds), infer: seconds(busy.infer),
     unpack: seconds(busy.unpack), write: seconds(busy.write), total: seconds(performance.now() - t0),
+    decodeThreads: seconds(1000 * (stats.threadSeconds - stats.packSeconds)),
   });
   const progress = new ProgressReporter(storage, progressUri(outputUri, plan.runId, shard, attempt),
     { shard, attempt, rowsTotal: planned.rows }, o.progressIntervalMs ?? 2000, timingsNow);
@@ -150,11 +151,25 @@ export async function runShard(o: ShardRunOptions): Promise<ShardRunResult> {
   let data: DataWriter | undefined;
   let errors: ErrorsWriter | undefined;
   const channels: { fail(err: unknown): void }[] = [];
+  // The scoring plan of each file, for its decoder thread (it packs with it); the first one made is
+  // the one scoring and unpacking use (their part of it, the outputs, does not depend on the file).
+  const planFor = async (schema: arrow.Schema, file: { uri: string }): Promise<ScoringPlan> => {
+    const model = await sessionReady;
+    let p: ScoringPlan;
+    try {
+      p = planScoring(spec.model, model, schema);
+    } catch (e) {
+      throw e instanceof BadInputError ? new BadInputError(`input file ${file.uri}: ${e.message}`, { cause: e }) : e;
+    }
+    scoring ??= p;
+    return p;
+  };
   try {
-    const decoded = pipe<arrow.RecordBatch>(depth, async (send) => {
-      for await (const batch of readShardParallel(storage, { files: plan.files, ranges: planned.ranges },
-        { columns, batchSize: decodeRows, readAhead: o.readAhead ?? 2, stats, decoders })) {
-        await send(batch);
+    const decoded = pipe<PackedRows>(depth, async (send) => {
+      const pack = { idColumn: spec.input.idColumn, keep, scoreInfinity: spec.model.scoreInfinity ?? false, planFor };
+      for await (const rows of readShardParallelPacked(storage, { files: plan.files, ranges: planned.ranges },
+        { columns, batchSize: decodeRows, readAhead: o.readAhead ?? 2, stats, decoders, pack })) {
+        await send(rows);
       }
     });
     channels.push(decoded);
@@ -171,65 +186,56 @@ export async function runShard(o: ShardRunOptions): Promise<ShardRunResult> {
     data = openDataWriter({ ...common, thread: encoder, output: spec.output, facts: runFacts(plan, model.sha256) });
     errors = new ErrorsWriter({ ...common, idColumn: spec.input.idColumn, thread: encoder });
     progress.start();
-    const packed = pipe<{ batch: arrow.RecordBatch; packed: PackedBatch }>(depth, async (send) => {
-      // Input wait: how long, once the model is ready, packing waited for decoded rows (the decoder's
-      // own waits during the model load do not count: nothing was waiting for it then).
-      const rows = decoded[Symbol.asyncIterator]();
-      for (;;) {
-        const w = performance.now();
-        const next = await rows.next();
-        busy.input += performance.now() - w;
-        if (next.done) break;
-        const batch = next.value;
-        const s = performance.now();
-        scoring ??= planScoring(spec.model, model, batch.schema);
-        const p = packInputs(batch, scoring, { idColumn: spec.input.idColumn, scoreInfinity: spec.model.scoreInfinity });
-        busy.pack += performance.now() - s;
-        await send({ batch, packed: p });
-      }
-    });
     let inferEnd = 0;
-    const scoreBatch = async (batch: arrow.RecordBatch, p: PackedBatch): Promise<Scored> => {
+    const scoreBatch = async (rows: PackedRows): Promise<Scored> => {
       const s = performance.now();
       // transfer: the packed tensors are not used after scoring (the thread takes their buffers).
-      const outputs = await model.score(scoring as ScoringPlan, p, { maxBatch: spec.batchSize, transfer: true });
+      const outputs = await model.score(scoring as ScoringPlan, rows.packed, { maxBatch: spec.batchSize, transfer: true });
       const e = performance.now();
       busy.infer += e - Math.max(s, inferEnd); // scores may overlap (below): count the time the model was busy
       inferEnd = e;
-      return { batch, packed: p, outputs };
+      return { rows, outputs };
     };
     const scored = pipe<Scored>(depth, async (send) => {
+      // Input wait: how long, once the model is ready, scoring waited for packed rows (the decoders'
+      // own waits during the model load do not count: nothing was waiting for them then).
       // With the model in its own thread, the next batch is handed to it before this one's outputs are
       // sent on: it is queued there, and starts the moment the current run ends.
+      const input = decoded[Symbol.asyncIterator]();
       let ahead: Promise<Scored> | undefined;
-      for await (const { batch, packed: p } of packed) {
-        const next = scoreBatch(batch, p);
+      for (;;) {
+        const w = performance.now();
+        const next = await input.next();
+        busy.input += performance.now() - w;
+        if (next.done) break;
+        const scoring = scoreBatch(next.value);
         if (!model.inThread) {
-          await send(await next);
+          await send(await scoring);
           continue;
         }
-        next.catch(() => undefined); // awaited below, after the batch ahead of it
+        scoring.catch(() => undefined); // awaited below, after the batch ahead of it
         if (ahead) await send(await ahead);
-        ahead = next;
+        ahead = scoring;
       }
       if (ahead) await send(await ahead);
     });
-    channels.push(packed, scored);
-    for await (const { batch, packed: p, outputs } of scored) {
+    channels.push(scored);
+    for await (const { rows: r, outputs } of scored) {
+      const p = r.packed;
       const s = performance.now();
       const vectors = unpackOutputs(outputs, scoring as ScoringPlan);
-      const pieces = assembleOutput(batch, keep, p.goodRows, vectors);
+      const pieces = assembleOutput(r.keep, keep, p.goodRows, vectors);
       busy.unpack += performance.now() - s;
       const w = performance.now();
       for (const piece of pieces) await data.write(piece);
       if (p.bad.rows.length > 0) {
-        const reasons = Array.from(p.bad.reason, (r) => p.bad.reasons[r]);
-        await errors.add(batch.getChild(spec.input.idColumn) as arrow.Vector, p.bad.rows, reasons);
+        const reasons = Array.from(p.bad.reason, (k) => p.bad.reasons[k]);
+        await errors.add(r.keep.getChild(spec.input.idColumn) as arrow.Vector, p.bad.rows, reasons);
       }
       busy.write += performance.now() - w;
-      rowsRead += batch.numRows;
+      rowsRead += r.numRows;
       rowsScored += p.goodRows.length;
-      progress.add(batch.numRows);
+      progress.add(r.numRows);
       await shardHook('batch', shard, attempt); // a no-op unless a test installed one (hooks.ts)
       if (rowsRead - rowsScored > maxFailedRows) {
         // The run cannot succeed (the operator enforces the same limit across shards): stop now.

@@ -24,6 +24,14 @@ export function decodeFailure(uri: string, where: string, e: unknown): Error {
   return e instanceof Error ? e : new Error(String(e));
 }
 
+/** Packing decoded rows into tensors failed in the decoder thread. Rows that do not fit the model's
+ * inputs (the packer's BadInputError) are bad input, named by file and row group; anything else is a
+ * plain error (a bug, not the data's fault). */
+export function packFailure(uri: string, where: string, e: ParquetThreadError): Error {
+  if (e.badInput) return new BadInputError(`input file ${uri}, ${where}: ${e.message}`, { cause: e });
+  return new Error(`packing ${where} of input file ${uri} into tensors failed: ${e.message}`, { cause: e });
+}
+
 /** Lists names, capped so an error message stays readable. */
 export function listNames(names: string[], max = 40): string {
   const shown = names.slice(0, max).join(', ');

@@ -1,7 +1,9 @@
 /** The worker's Parquet reader: footers for the planner, shard streams for the worker. */
 export { readFooter, type ParquetFooter, type ParquetColumn, type ReadFooterOptions } from './footer.js';
 export {
-  readShardRanges, checkRanges, checkUnchanged, newReadStats, type ShardInput, type ReadOptions, type ReadStats,
+  readShardRanges, readShard, arrowBatches, checkRanges, checkUnchanged, newReadStats,
+  type BatchKind, type ShardInput, type ReadOptions, type ReadStats, type ThreadBatch,
 } from './shard-reader.js';
+export { readShardPacked, packedBatches, readSchema, type PackedRows, type PackSetup } from './packed.js';
 export { normalizeBatch, normalizedType, decodeDictionary } from './normalize.js';
 export { ParquetThread, ParquetThreadError, sharedParquetThread, type WriteCompression } from './parquet-thread.js';

@@ -13,8 +13,8 @@
  * chunks it needs. Each `arrayBuffer()` becomes a `read` message to the main thread, which calls
  * `storage.readRange(uri, start, end)` and posts the bytes back (transferred, not copied).
  *
- * The thread's code is a plain-JS string run with `eval: true`, so it works the same from the compiled
- * dist/ tree and from the TypeScript sources under jest.
+ * The thread is a module file, parquet-thread-main.ts, with the typed messages of thread-protocol.ts.
+ * Started from dist/ it is this module's sibling; under jest, the build's (threads/module-file.ts).
  */
 import { Worker } from 'node:worker_threads';
 import { createRequire } from 'node:module';
@@ -22,10 +22,15 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Storage } from '../storage/types.js';
-import { THREAD_SOURCE } from './thread-source.js';
 import { footerLength, mendFooter, parquetTail } from './footer-fix.js';
 import { ThreadCalls } from '../threads/calls.js';
+import { threadModuleUrl } from '../threads/module-file.js';
 import { transferable } from '../threads/transfer.js';
+import type {
+  DataMessage, NextReply, Op, PackSpec, PartOptions, Replies, Requests, ThreadData, ThreadMessage, ThreadTimes, WireError,
+} from './thread-protocol.js';
+
+export type { PartOptions, WriteCompression } from './thread-protocol.js';
 
 
 /** An error reported by the thread (a parquet-wasm error), or the thread dying (a wasm panic). */
@@ -38,6 +43,10 @@ export class ParquetThreadError extends Error {
   /** What storage.readRange threw while serving the file this call was about, if it threw: usually the
    * real reason the call failed (the thread only sees its message). */
   ioError?: unknown;
+  /** It failed while packing decoded rows into tensors (the bytes decoded fine). */
+  packing = false;
+  /** The rows do not fit the model's inputs (the packer's BadInputError), with its message. */
+  badInput = false;
   constructor(message: string, fatal: boolean, options?: { cause?: unknown }) {
     super(message, options);
     this.fatal = fatal;
@@ -52,22 +61,6 @@ export interface OpenedFile {
   keyValueMetadata: Record<string, string>;
   /** The file's Arrow schema as an IPC stream (zero rows). */
   schemaIpc: Uint8Array;
-}
-
-export type WriteCompression = 'zstd' | 'snappy' | 'gzip' | 'lz4' | 'none';
-
-/** How a streamed part (openPart) is written. */
-export interface PartOptions {
-  compression: WriteCompression;
-  keyValueMetadata: Record<string, string>;
-  maxRowGroupRows?: number;
-  createdBy?: string;
-  /** Columns to dictionary-encode (the rest are not). */
-  dictionaryColumns?: string[];
-  /** Streamed parts: how long closing may take before the part fails (default 120 s). */
-  closeTimeoutMs?: number;
-  /** Top-level integer or timestamp columns to write DELTA_BINARY_PACKED. */
-  deltaColumns?: string[];
 }
 
 export interface IoStats {
@@ -98,8 +91,8 @@ interface FileEntry {
  * compiling, and decode at half speed until the hot functions were optimized again, which on a
  * 1M-row shard is a third of the decoder's work.
  */
-let wasm: { esmUrl: string; module: WebAssembly.Module } | undefined;
-function sharedParquetWasm(): { esmUrl: string; module: WebAssembly.Module } {
+let wasm: ThreadData | undefined;
+function sharedParquetWasm(): ThreadData {
   if (!wasm) {
     const nodeEntry = createRequire(import.meta.url).resolve('parquet-wasm'); // .../parquet-wasm/node/parquet_wasm.js
     const esmDir = join(dirname(dirname(nodeEntry)), 'esm');
@@ -111,12 +104,21 @@ function sharedParquetWasm(): { esmUrl: string; module: WebAssembly.Module } {
   return wasm;
 }
 
+export interface ParquetThreadOptions {
+  /** Tests only: the thread's module file instead of parquet-thread-main.js (a test's wrapper around
+   * it, say one that crashes on cue), and what to pass it as workerData.test. */
+  entry?: URL;
+  test?: unknown;
+}
+
 /**
  * Client for one parquet-wasm worker thread. Calls may overlap; each is answered in turn. The thread
  * holds the process open only while a call is in flight (it is unref'd when idle).
  */
 export class ParquetThread {
   readonly io: IoStats = { rangeRequests: 0, bytesRead: 0, ioSeconds: 0 };
+  /** The thread's own account of its time, as of its last batch (decode and pack, measured there). */
+  times: ThreadTimes = { busyMs: 0, packMs: 0, fastBatches: 0 };
   private readonly worker: Worker;
   private readonly calls: ThreadCalls<ParquetThreadError>;
   private readonly files = new Map<number, FileEntry>();
@@ -124,11 +126,13 @@ export class ParquetThread {
   private readonly streams = new Map<number, number>();
   private terminated = false;
 
-  constructor() {
-    this.worker = new Worker(THREAD_SOURCE, { eval: true, workerData: sharedParquetWasm() });
+  constructor(options: ParquetThreadOptions = {}) {
+    const entry = options.entry ?? threadModuleUrl('parquet-thread-main.js', import.meta.url);
+    const workerData: ThreadData = { ...sharedParquetWasm(), ...(options.test !== undefined ? { test: options.test } : {}) };
+    this.worker = new Worker(entry, { workerData });
     this.worker.unref();
     this.calls = new ThreadCalls(this.worker, () => !this.terminated);
-    this.worker.on('message', (m: any) => this.onMessage(m));
+    this.worker.on('message', (m: ThreadMessage) => this.onMessage(m));
     this.worker.on('error', (e: unknown) => {
       const msg = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
       this.die(new ParquetThreadError(`parquet-wasm crashed (${msg})`, true, { cause: e }));
@@ -165,7 +169,7 @@ export class ParquetThread {
         entry.ioError = e;
         throw new ParquetThreadError(`reading the footer: ${e instanceof Error ? e.message : String(e)}`, false, { cause: e });
       }
-      const r = await this.call({ op: 'open', file: handle, size: seen.size });
+      const r = await this.call('open', { file: handle, size: seen.size });
       entry.open = true;
       if (!seen.mended) entry.tail = undefined; // later reads are of column chunks: storage's
       return {
@@ -183,12 +187,13 @@ export class ParquetThread {
     }
   }
 
-  /** Starts streaming one row group; its first batch is decoded (and its bytes fetched) at once. */
-  async startStream(handle: number, rowGroup: number, columns: string[], batchSize: number): Promise<number> {
+  /** Starts streaming one row group; its first batch is decoded (and its bytes fetched) at once. The
+   * first `skip` rows of the row group are dropped in the thread. */
+  async startStream(handle: number, rowGroup: number, columns: string[], batchSize: number, skip = 0): Promise<number> {
     const id = this.calls.nextId();
     this.streams.set(id, handle);
     try {
-      await this.call({ op: 'stream', id, file: handle, rowGroup, columns, batchSize });
+      await this.call('stream', { id, file: handle, rowGroup, columns, batchSize, skip });
     } catch (e) {
       this.streams.delete(id);
       throw this.withIoError(handle, e);
@@ -196,20 +201,34 @@ export class ParquetThread {
     return id;
   }
 
-  /** The next batch of a stream as an Arrow IPC stream, or null at its end. */
-  async next(stream: number): Promise<Uint8Array | null> {
+  /** From now on the batches of this file's streams come packed into tensors (nextBatch). */
+  async pack(handle: number, spec: PackSpec): Promise<void> {
+    await this.call('pack', { file: handle, spec });
+  }
+
+  /** The next batch of a stream: Arrow IPC, or packed once pack() was called for its file. */
+  async nextBatch(stream: number): Promise<NextReply> {
     try {
-      const r = await this.call({ op: 'next', stream });
+      const r = await this.call('next', { stream });
+      this.times = r.times;
       if (r.done) this.streams.delete(stream);
-      return r.done ? null : r.ipc;
+      return r;
     } catch (e) {
       throw this.withIoError(this.streams.get(stream), e);
     }
   }
 
+  /** The next batch of a stream as an Arrow IPC stream, or null at its end. */
+  async next(stream: number): Promise<Uint8Array | null> {
+    const r = await this.nextBatch(stream);
+    if (r.done) return null;
+    if (!('ipc' in r)) throw new Error('next(): the stream\'s file is packed; use nextBatch()');
+    return r.ipc;
+  }
+
   async close(handle: number): Promise<void> {
     try {
-      if (!this.dead) await this.call({ op: 'close', file: handle });
+      if (!this.dead) await this.call('close', { file: handle });
     } finally {
       this.files.delete(handle);
     }
@@ -217,13 +236,13 @@ export class ParquetThread {
 
   /** Resolves once the thread is up and parquet-wasm instantiated (to start one ahead of need). */
   async ping(): Promise<void> {
-    await this.call({ op: 'ping' });
+    await this.call('ping', {});
   }
 
   /** Starts a Parquet file written as rows arrive (appendPart), encoded in this thread. Returns its id. */
   async openPart(req: PartOptions): Promise<number> {
     const part = this.calls.nextId();
-    await this.call({ ...req, op: 'part-open', part });
+    await this.call('part-open', { ...req, part });
     return part;
   }
 
@@ -231,18 +250,18 @@ export class ParquetThread {
    * that is, once it is done with the rows appended before: at most one append waits in the thread. */
   async appendPart(part: number, ipc: Uint8Array): Promise<void> {
     const own = transferable(ipc);
-    await this.call({ op: 'part-append', part, ipc: own }, [own.buffer as ArrayBuffer]);
+    await this.call('part-append', { part, ipc: own }, [own.buffer as ArrayBuffer]);
   }
 
   /** Finishes an open part (the footer) and returns the whole file. Fails unless the file holds
    * every row appended, and if the encoder does not finish within the part's closeTimeoutMs. */
   async closePart(part: number): Promise<Uint8Array> {
-    return await this.call({ op: 'part-close', part });
+    return await this.call('part-close', { part });
   }
 
   /** Drops an open part, discarding what was encoded. */
   async abortPart(part: number): Promise<void> {
-    if (!this.dead) await this.call({ op: 'part-abort', part });
+    if (!this.dead) await this.call('part-abort', { part });
   }
 
   /** Stops the thread, failing whatever is in flight. Idempotent. */
@@ -259,14 +278,16 @@ export class ParquetThread {
     const err = new ParquetThreadError(e.message, e.fatal, { cause: e.cause });
     err.ioError = ioError;
     err.stopped = e.stopped;
+    err.packing = e.packing;
+    err.badInput = e.badInput;
     return err;
   }
 
-  private call(msg: Record<string, unknown>, transfer: ArrayBuffer[] = []): Promise<any> {
-    return this.calls.call(msg, transfer);
+  private call<K extends Op>(op: K, msg: Requests[K], transfer: ArrayBuffer[] = []): Promise<Replies[K]> {
+    return this.calls.call({ ...msg, op }, transfer) as Promise<Replies[K]>;
   }
 
-  private onMessage(m: any): void {
+  private onMessage(m: ThreadMessage): void {
     if (m.t === 'read') {
       void this.serveRead(m.rid, m.file, m.start, m.end);
       return;
@@ -275,7 +296,7 @@ export class ParquetThread {
     const p = this.calls.settle(m.id);
     if (!p) return;
     if (m.error) {
-      const err = new ParquetThreadError(m.error.message, Boolean(m.error.fatal));
+      const err = threadError(m.error);
       if (err.fatal) {
         // A panic caught inside a call: the wasm instance is unusable from now on.
         p.reject(err);
@@ -350,7 +371,7 @@ export class ParquetThread {
 
   private async serveRead(rid: number, handle: number, start: number, end: number): Promise<void> {
     const entry = this.files.get(handle);
-    let reply: { t: 'data'; rid: number; bytes?: Uint8Array; error?: string };
+    let reply: DataMessage;
     let transfer: ArrayBuffer[] = [];
     if (!entry) {
       reply = { t: 'data', rid, error: `file handle ${handle} is not open` };
@@ -382,6 +403,13 @@ export class ParquetThread {
     this.calls.fail(err);
   }
 
+}
+
+function threadError(w: WireError): ParquetThreadError {
+  const err = new ParquetThreadError(w.message, w.fatal);
+  err.packing = w.packing;
+  err.badInput = w.badInput;
+  return err;
 }
 
 let shared: ParquetThread | undefined;

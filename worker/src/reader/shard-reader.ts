@@ -1,5 +1,7 @@
 /**
- * Streams one shard of the plan: only its row groups, only the needed columns, in plan order.
+ * Streams one shard of the plan: only its row groups, only the needed columns, in plan order, as
+ * Arrow record batches (readShardRanges) or packed into the model's input tensors in the decoder
+ * thread (packed.ts: readShardPacked).
  *
  * Memory: the thread holds, per row group it has started, the compressed bytes of the projected column
  * chunks plus one decoded batch (decoded ahead while the caller works on the previous one). At most
@@ -10,10 +12,11 @@
 import * as arrow from 'apache-arrow';
 import { BadInputError, NotFoundError, type PlannedFile, type ShardRange } from '../../../operator/src/contract/index.js';
 import type { Storage } from '../storage/types.js';
-import { decodeFailure, ioFailure, listNames } from './errors.js';
+import { decodeFailure, ioFailure, listNames, packFailure } from './errors.js';
 import { columnsOf, openFile, schemaOf } from './footer.js';
 import { normalizeBatch } from './normalize.js';
 import { type OpenedFile, ParquetThread, ParquetThreadError } from './parquet-thread.js';
+import type { NextReply } from './thread-protocol.js';
 
 export interface ShardInput {
   /** plan.files: ranges refer to them by index. */
@@ -31,6 +34,8 @@ export interface ReadOptions {
   readAhead?: number;
   /** Filled in as reading goes (live counters). */
   stats?: ReadStats;
+  /** Tests only: how decoder threads are made (a thread that crashes on cue, say). */
+  newThread?: () => ParquetThread;
 }
 
 export interface ReadStats {
@@ -42,11 +47,49 @@ export interface ReadStats {
   bytesRead: number;
   /** Seconds inside storage.readRange (summed; ranges may be fetched in parallel). */
   ioSeconds: number;
+  /** Seconds the decoder threads were busy (decoding, moving batches out, packing), summed over
+   * threads, as each thread measured itself. */
+  threadSeconds: number;
+  /** Of threadSeconds, the seconds spent packing tensors. */
+  packSeconds: number;
+  /** Batches packed straight from wasm memory (the fast path); the others took the general one. */
+  fastPacked: number;
 }
 
 export const newReadStats = (): ReadStats => ({
-  files: 0, rowGroups: 0, batches: 0, rows: 0, rangeRequests: 0, bytesRead: 0, ioSeconds: 0,
+  files: 0, rowGroups: 0, batches: 0, rows: 0, rangeRequests: 0, bytesRead: 0, ioSeconds: 0, threadSeconds: 0, packSeconds: 0, fastPacked: 0,
 });
+
+/** A batch of decoded rows as the thread answers it (not the end of the stream). */
+export type ThreadBatch = Exclude<NextReply, { done: true }>;
+
+/**
+ * What a shard reader yields, and how it gets it from its thread: Arrow batches (arrowBatches below)
+ * or packed tensors (packed.ts).
+ */
+export interface BatchKind<T> {
+  /** Once per file opened, before its first batch is asked for (its streams are already decoding). */
+  prepare?(thread: ParquetThread, opened: OpenedFile, file: PlannedFile): Promise<void>;
+  /** A thread's answer about the open file `opened` -> what is yielded (several items, or none, are
+   * fine). Throws a ParquetThreadError if the answer cannot be read. */
+  take(batch: ThreadBatch, columns: string[], opened: OpenedFile): T[];
+  rows(item: T): number;
+}
+
+/** Arrow record batches, dictionary columns decoded (normalize.ts). */
+export const arrowBatches: BatchKind<arrow.RecordBatch> = {
+  take(batch, columns) {
+    if (!('ipc' in batch)) throw new ParquetThreadError('the thread answered a packed batch where Arrow IPC was asked for', false);
+    let batches: arrow.RecordBatch[];
+    try {
+      batches = arrow.tableFromIPC(batch.ipc).batches;
+    } catch (e) {
+      throw new ParquetThreadError(`Arrow could not read the decoded batch: ${String(e)}`, false, { cause: e });
+    }
+    return batches.filter((b) => b.numRows > 0).map((b) => normalizeBatch(b, columns));
+  },
+  rows: (b) => b.numRows,
+};
 
 /** Fails with BadInputError if the file is not the one that was planned. */
 export async function checkUnchanged(storage: Storage, file: PlannedFile): Promise<void> {
@@ -98,15 +141,22 @@ export function checkRanges(shard: ShardInput): void {
  * Yields the shard's rows as Arrow RecordBatches (dictionary columns decoded; see normalize.ts), each
  * of at most batchSize rows. Stop early by breaking out of the loop: everything is released.
  */
-export async function* readShardRanges(
+export function readShardRanges(
   storage: Storage, shard: ShardInput, options: ReadOptions,
 ): AsyncGenerator<arrow.RecordBatch, void, undefined> {
+  return readShard(storage, shard, options, arrowBatches);
+}
+
+/** Yields the shard's rows as `kind` makes them (readShardRanges: Arrow batches). */
+export async function* readShard<T>(
+  storage: Storage, shard: ShardInput, options: ReadOptions, kind: BatchKind<T>,
+): AsyncGenerator<T, void, undefined> {
   const { columns, batchSize, readAhead } = checkOptions(options);
   const stats = options.stats ?? newReadStats();
   checkRanges(shard);
   if (shard.ranges.length === 0) return;
 
-  const reader = new ShardReader(storage, shard.files, columns, batchSize, readAhead, stats);
+  const reader = new ShardReader(storage, shard.files, columns, batchSize, readAhead, stats, kind, options.newThread ?? (() => new ParquetThread()));
   try {
     for (const range of shard.ranges) {
       if (range.rowGroupStart === range.rowGroupEnd) continue;
@@ -123,12 +173,12 @@ export async function* readShardRanges(
  * a fresh thread, turns read-ahead off for good, and resumes the row group it was reading after the
  * rows it already yielded. A crash with a single row group in flight is that row group's fault.
  */
-class ShardReader {
+class ShardReader<T> {
   private thread: ParquetThread;
   private isolated = false;
-  private open: { fileIndex: number; opened: OpenedFile } | undefined;
-  /** I/O counters of threads already stopped. */
-  private readonly ioBase: { rangeRequests: number; bytesRead: number; ioSeconds: number };
+  private open: { fileIndex: number; opened: OpenedFile; prepared?: Promise<void> } | undefined;
+  /** Counters of threads already stopped. */
+  private readonly base: Pick<ReadStats, 'rangeRequests' | 'bytesRead' | 'ioSeconds' | 'threadSeconds' | 'packSeconds' | 'fastPacked'>;
 
   constructor(
     private readonly storage: Storage,
@@ -137,9 +187,14 @@ class ShardReader {
     private readonly batchSize: number,
     private readAhead: number,
     private readonly stats: ReadStats,
+    private readonly kind: BatchKind<T>,
+    private readonly newThread: () => ParquetThread,
   ) {
-    this.thread = new ParquetThread();
-    this.ioBase = { rangeRequests: stats.rangeRequests, bytesRead: stats.bytesRead, ioSeconds: stats.ioSeconds };
+    this.thread = newThread();
+    this.base = {
+      rangeRequests: stats.rangeRequests, bytesRead: stats.bytesRead, ioSeconds: stats.ioSeconds,
+      threadSeconds: stats.threadSeconds, packSeconds: stats.packSeconds, fastPacked: stats.fastPacked,
+    };
   }
 
   async close(): Promise<void> {
@@ -148,9 +203,13 @@ class ShardReader {
   }
 
   private syncIo(): void {
-    this.stats.rangeRequests = this.ioBase.rangeRequests + this.thread.io.rangeRequests;
-    this.stats.bytesRead = this.ioBase.bytesRead + this.thread.io.bytesRead;
-    this.stats.ioSeconds = this.ioBase.ioSeconds + this.thread.io.ioSeconds;
+    const { io, times } = this.thread;
+    this.stats.rangeRequests = this.base.rangeRequests + io.rangeRequests;
+    this.stats.bytesRead = this.base.bytesRead + io.bytesRead;
+    this.stats.ioSeconds = this.base.ioSeconds + io.ioSeconds;
+    this.stats.threadSeconds = this.base.threadSeconds + times.busyMs / 1000;
+    this.stats.packSeconds = this.base.packSeconds + times.packMs / 1000;
+    this.stats.fastPacked = this.base.fastPacked + times.fastBatches;
   }
 
   /** Opens (stat-checking first) the range's file unless it is the one already open. */
@@ -170,30 +229,42 @@ class ShardReader {
     return opened;
   }
 
+  /** The open file made ready for its first batch (kind.prepare, once per file and thread). */
+  private prepared(): Promise<void> {
+    const open = this.open!;
+    if (!this.kind.prepare) return Promise.resolve();
+    open.prepared ??= this.kind.prepare(this.thread, open.opened, this.files[open.fileIndex]);
+    return open.prepared;
+  }
+
   /** After a crash with several row groups in flight: a fresh thread, and no read-ahead from now on. */
   private async isolate(fileIndex: number): Promise<void> {
     this.syncIo();
-    this.ioBase.rangeRequests = this.stats.rangeRequests;
-    this.ioBase.bytesRead = this.stats.bytesRead;
-    this.ioBase.ioSeconds = this.stats.ioSeconds;
+    Object.assign(this.base, {
+      rangeRequests: this.stats.rangeRequests, bytesRead: this.stats.bytesRead, ioSeconds: this.stats.ioSeconds,
+      threadSeconds: this.stats.threadSeconds, packSeconds: this.stats.packSeconds, fastPacked: this.stats.fastPacked,
+    });
     await this.thread.terminate();
-    this.thread = new ParquetThread();
+    this.thread = this.newThread();
     this.open = undefined;
     this.isolated = true;
     this.readAhead = 0;
     await this.ensureOpen(fileIndex, true);
   }
 
-  async *readRange(range: ShardRange): AsyncGenerator<arrow.RecordBatch, void, undefined> {
+  async *readRange(range: ShardRange): AsyncGenerator<T, void, undefined> {
     const file = this.files[range.file];
     await this.ensureOpen(range.file, false);
     // Row groups started (stream opened; first batch being fetched and decoded), in order.
     let started: { rowGroup: number; stream: Promise<number> }[] = [];
     let nextToStart = range.rowGroupStart;
+    // After a restart: the row group to resume, and how many of its rows were yielded already.
+    let resume = { rowGroup: -1, skip: 0 };
     const startUpTo = (limit: number): void => {
       const handle = this.open!.opened.handle;
       for (; nextToStart < limit; nextToStart++) {
-        const stream = this.thread.startStream(handle, nextToStart, this.columns, this.batchSize);
+        const skip = nextToStart === resume.rowGroup ? resume.skip : 0;
+        const stream = this.thread.startStream(handle, nextToStart, this.columns, this.batchSize, skip);
         stream.catch(() => undefined); // awaited in turn below
         started.push({ rowGroup: nextToStart, stream });
       }
@@ -205,32 +276,25 @@ class ShardReader {
         startUpTo(Math.min(range.rowGroupEnd, rg + 1 + this.readAhead));
         const inFlight = started.length;
         const { stream } = started.shift()!;
-        let skip = rows; // after a restart: rows already yielded
         try {
-          for await (const batch of this.batchesOf(stream)) {
-            let b = batch;
-            if (skip > 0) {
-              if (skip >= b.numRows) {
-                skip -= b.numRows;
-                continue;
-              }
-              b = b.slice(skip);
-              skip = 0;
-            }
-            rows += b.numRows;
-            this.stats.rows += b.numRows;
+          for await (const item of this.batchesOf(stream)) {
+            rows += this.kind.rows(item);
+            this.stats.rows += this.kind.rows(item);
             this.stats.batches++;
-            yield normalizeBatch(b, this.columns);
+            yield item;
           }
           break;
         } catch (e) {
+          if (e instanceof ParquetThreadError && e.packing) throw packFailure(file.uri, where, e);
           const crashed = e instanceof ParquetThreadError && e.fatal && e.ioError === undefined && !this.thread.stopped;
           if (crashed && inFlight > 1 && !this.isolated) {
             await this.isolate(range.file);
             started = [];
             nextToStart = rg;
+            resume = { rowGroup: rg, skip: rows };
             continue;
           }
+          if (!(e instanceof ParquetThreadError)) throw e; // not the thread's (kind.prepare: the model, the plan)
           throw await this.decodeError(range.file, rg, e);
         }
       }
@@ -262,7 +326,7 @@ class ShardReader {
     let thread: ParquetThread | undefined;
     try {
       for (const column of this.columns) {
-        thread = thread && !thread.dead ? thread : new ParquetThread();
+        thread = thread && !thread.dead ? thread : this.newThread();
         try {
           const opened = await thread.open(this.storage, file.uri, file.size, file.etag);
           const stream = await thread.startStream(opened.handle, rowGroup, [column], this.batchSize);
@@ -279,24 +343,19 @@ class ShardReader {
     }
   }
 
-  /** The batches of one started row group, as Arrow JS batches. Thread errors pass through untouched. */
-  private async *batchesOf(stream: Promise<number>): AsyncGenerator<arrow.RecordBatch, void, undefined> {
+  /** The items of one started row group. Thread errors pass through untouched. */
+  private async *batchesOf(stream: Promise<number>): AsyncGenerator<T, void, undefined> {
     const streamId = await stream;
+    await this.prepared();
     for (;;) {
-      let ipc: Uint8Array | null;
+      let r: NextReply;
       try {
-        ipc = await this.thread.next(streamId);
+        r = await this.thread.nextBatch(streamId);
       } finally {
         this.syncIo();
       }
-      if (ipc === null) return;
-      let batches: arrow.RecordBatch[];
-      try {
-        batches = arrow.tableFromIPC(ipc).batches;
-      } catch (e) {
-        throw new ParquetThreadError(`Arrow could not read the decoded batch: ${String(e)}`, false, { cause: e });
-      }
-      for (const b of batches) if (b.numRows > 0) yield b;
+      if (r.done) return;
+      yield* this.kind.take(r, this.columns, this.open!.opened);
     }
   }
 }

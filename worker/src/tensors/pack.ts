@@ -10,7 +10,11 @@
  * inputs as the nearest value; a value outside the input's range makes its row unscorable.
  */
 import { DataType, Precision, type Data } from 'apache-arrow';
-import { BadInputError, toJson } from '../../../operator/src/contract/index.js';
+// The contract's error and JSON modules, not its index: this module also runs in the decoder threads
+// (reader/thread-pack.ts), where loading the index (zod and every schema) would cost each thread
+// about 70 ms of CPU at start.
+import { BadInputError } from '../../../operator/src/contract/error-kinds.js';
+import { toJson } from '../../../operator/src/contract/json.js';
 import type { InputPlan, ScoringPlan } from './plan.js';
 import { ColumnCursor, HI, copyRows, listOffsets, readNum, sourceOf, targetFor } from './copy.js';
 import { ROUND } from './nearest.js';

@@ -1,0 +1,175 @@
+/**
+ * Inside a Parquet thread: Parquet files written as their rows arrive (the writer's parts).
+ *
+ * Each part is parquet-wasm's transformParquetStream fed from a ReadableStream: each appended IPC
+ * stream is encoded at once, and each row group's bytes are kept as it completes, so encoding overlaps
+ * whatever produces the rows instead of all happening when the file is cut.
+ */
+import type { RecordBatch as WasmBatch, Table as WasmTable } from 'parquet-wasm/esm';
+import type { PartOptions } from './thread-protocol.js';
+
+type ParquetWasm = typeof import('parquet-wasm/esm');
+
+/** Frees a wasm object unless it was consumed already. */
+export function freeQuietly(obj: { free(): void } | undefined | null): void {
+  if (obj && (obj as unknown as { __wbg_ptr?: number }).__wbg_ptr) {
+    try {
+      obj.free();
+    } catch {
+      /* already consumed */
+    }
+  }
+}
+
+const COMPRESSION = {
+  none: 'UNCOMPRESSED',
+  snappy: 'SNAPPY',
+  gzip: 'GZIP',
+  lz4: 'LZ4_RAW',
+  zstd: 'ZSTD',
+} as const;
+
+// Dictionary encoding only where it pays (strings: ids, regions, labels). On scores and unique ids
+// it costs 3x the encode time and grows the file before falling back.
+function writerProps(pw: ParquetWasm, m: PartOptions) {
+  let builder = new pw.WriterPropertiesBuilder()
+    .setCompression(pw.Compression[COMPRESSION[m.compression]])
+    .setDictionaryEnabled(false)
+    .setKeyValueMetadata(new Map(Object.entries(m.keyValueMetadata ?? {})));
+  for (const col of m.dictionaryColumns ?? []) builder = builder.setColumnDictionaryEnabled(col, true);
+  for (const col of m.deltaColumns ?? []) builder = builder.setColumnEncoding(col, pw.Encoding.DELTA_BINARY_PACKED);
+  if (m.maxRowGroupRows) builder = builder.setMaxRowGroupSize(m.maxRowGroupRows);
+  if (m.createdBy) builder = builder.setCreatedBy(m.createdBy);
+  return builder.build();
+}
+
+interface Append {
+  ipc: Uint8Array;
+  resolve: () => void;
+  reject: (e: unknown) => void;
+}
+
+/** One part being written. */
+export class Part {
+  private readonly pending: Append[] = [];
+  private wake: (() => void) | null = null;
+  private ended = false;
+  private error: unknown = null;
+  private chunks: Uint8Array[] = [];
+  /** Rows handed to the encoder so far. */
+  private rows = 0;
+  private readonly done: Promise<void>;
+  private readonly closeTimeoutMs: number;
+
+  constructor(private readonly pw: ParquetWasm, options: PartOptions) {
+    this.closeTimeoutMs = options.closeTimeoutMs ?? 120_000;
+    const input = new ReadableStream<WasmBatch>({
+      pull: async (controller) => {
+        while (this.pending.length === 0 && !this.ended) await new Promise<void>((r) => { this.wake = r; });
+        this.wake = null;
+        if (this.error) {
+          controller.error(this.error);
+          return;
+        }
+        const next = this.pending.shift();
+        if (!next) {
+          controller.close();
+          return;
+        }
+        let table: WasmTable | undefined;
+        try {
+          table = pw.Table.fromIPCStream(next.ipc);
+          for (const rb of table.recordBatches()) {
+            this.rows += rb.numRows;
+            controller.enqueue(rb);
+          }
+        } catch (e) {
+          next.reject(e);
+          this.fail(e);
+          controller.error(e);
+          return;
+        } finally {
+          freeQuietly(table);
+        }
+        next.resolve();
+      },
+    }, { highWaterMark: 0 });
+    this.done = (async () => {
+      const out = await pw.transformParquetStream(input, writerProps(pw, options));
+      for await (const chunk of out as unknown as AsyncIterable<Uint8Array>) {
+        if (this.error) throw this.error;
+        this.chunks.push(chunk);
+      }
+      if (this.error) throw this.error;
+    })();
+    this.done.catch((e: unknown) => this.fail(e));
+  }
+
+  /** Resolves when the encoder takes these rows (it has finished the ones before): backpressure. */
+  append(ipc: Uint8Array): Promise<void> {
+    if (this.error) return Promise.reject(this.error);
+    return new Promise<void>((resolve, reject) => {
+      this.pending.push({ ipc, resolve, reject });
+      this.wake?.();
+    });
+  }
+
+  /**
+   * Finishes the file and returns its bytes. parquet-wasm's stream writer drops write errors on the
+   * floor: a batch it could not take leaves its output open forever, or short of rows. Neither may
+   * pass for a finished file, so the close has a deadline and the footer's row count is checked.
+   */
+  async close(): Promise<Uint8Array> {
+    this.ended = true;
+    this.wake?.();
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([this.done, new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`the Parquet encoder did not finish the part within ${this.closeTimeoutMs} ms`)), this.closeTimeoutMs);
+      })]);
+    } catch (e) {
+      this.fail(e);
+      throw e;
+    } finally {
+      clearTimeout(timer);
+    }
+    let n = 0;
+    for (const c of this.chunks) n += c.byteLength;
+    const out = new Uint8Array(n);
+    let at = 0;
+    for (const c of this.chunks) {
+      out.set(c, at);
+      at += c.byteLength;
+    }
+    this.chunks = [];
+    const written = await this.footerRows(out);
+    if (written !== this.rows) throw new Error(`the Parquet encoder wrote ${written} rows of the ${this.rows} it was given`);
+    return out;
+  }
+
+  async abort(): Promise<void> {
+    this.fail(new Error('the part was aborted'));
+    await this.done.catch(() => undefined);
+  }
+
+  private fail(e: unknown): void {
+    if (!this.error) this.error = e;
+    this.ended = true;
+    for (const p of this.pending.splice(0)) p.reject(this.error);
+    this.wake?.();
+  }
+
+  /** Rows a Parquet file's footer says it holds. */
+  private async footerRows(bytes: Uint8Array): Promise<number> {
+    const pf = await this.pw.ParquetFile.fromFile(new Blob([bytes as Uint8Array<ArrayBuffer>]));
+    const md = pf.metadata();
+    const fmd = md.fileMetadata();
+    try {
+      return Number(fmd.numRows());
+    } finally {
+      freeQuietly(fmd);
+      freeQuietly(md);
+      freeQuietly(pf);
+    }
+  }
+}
