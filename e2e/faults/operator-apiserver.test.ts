@@ -99,7 +99,7 @@ describe('API server faults during a run', () => {
 
     // No Job twice, and one event per transition despite the conflicts.
     expect(rec.jobsCreated.map((j) => `${j.shard}/${j.attempt}`).sort()).toEqual(['0/0', '1/0', '2/0', '3/0']);
-    const reasons = await cluster.eventReasons(name);
+    const reasons = await cluster.waitForEvent(name, 'Committed'); // events follow the status write
     expect(count(reasons, 'Started')).toBe(1);
     expect(count(reasons, 'Committed')).toBe(1);
   }, 120_000);

@@ -84,7 +84,7 @@ describe('spec edited mid-run', () => {
     const manifest = await expectExactlyOnce(out, DATA.total);
     expect(manifest).toMatchObject({ runId: newRun, model: { version: 'v2' } });
     expect(await committedMetadata(out)).toEqual({ 'bij.run_id': [newRun], 'bij.model_version': ['v2'] });
-    const reasons = await cluster.eventReasons(name);
+    const reasons = await cluster.waitForEvent(name, 'Committed'); // events follow the status write
     expect(count(reasons, 'SpecChanged')).toBe(1);
     expect(count(reasons, 'Committed')).toBe(1);
   }, 120_000);

@@ -46,7 +46,7 @@ describe('storage errors seen by the operator', () => {
     const cond = st?.conditions?.find((c) => c.type === 'Failed');
     expect(cond?.reason).toBe('StorageError');
     expect(cond?.message).toMatch(/storage error \(after 3 tries\): cannot copy .*out-full\/part-s0000\d-00000\.parquet: ENOSPC/);
-    expect(await cluster.eventReasons('full')).toContain('StorageError');
+    expect(await cluster.waitForEvent('full', 'StorageError')).toContain('StorageError');
     expect(existsSync(join(out, '_SUCCESS'))).toBe(false);
     expect(await real.exists(join(out, '_manifest.json'))).toBe(false);
   }, 90_000);
@@ -64,7 +64,7 @@ describe('storage errors seen by the operator', () => {
     await cluster.apply(fixtureJob('flaky', { model, input: input + '/', output: out + '/' }));
     const waiting = await cluster.waitFor('flaky', (s) => /^retrying since .* after a storage error: cannot stat .*ECONNRESET/.test(s?.message ?? ''), 30_000);
     expect(waiting?.phase).not.toBe('Failed');
-    expect(await cluster.eventReasons('flaky')).toContain('StorageRetrying');
+    expect(await cluster.waitForEvent('flaky', 'StorageRetrying')).toContain('StorageRetrying');
     failing = false;
     const st = await cluster.waitForPhase('flaky', ['Succeeded', 'Failed'], 60_000);
     expect(st?.phase).toBe('Succeeded');

@@ -204,6 +204,18 @@ export class TestCluster {
     return (await this.events(name)).map((e) => e.reason ?? '');
   }
 
+  /** The job's event reasons once one is `reason`: the operator records events after the status write
+   * that they explain (best effort, through its own queue), so a test reads them by waiting, not at once. */
+  async waitForEvent(name: string, reason: string, timeoutMs = 30_000): Promise<string[]> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const reasons = await this.eventReasons(name);
+      if (reasons.includes(reason)) return reasons;
+      if (Date.now() > deadline) throw new Error(`no ${reason} event for ${name} within ${timeoutMs} ms; events: ${reasons.join(', ') || 'none'}`);
+      await sleep(100);
+    }
+  }
+
   async close(): Promise<void> {
     for (const op of this.operators.splice(0)) await op.stop();
     await this.kubelet.stop();
