@@ -314,4 +314,3 @@ function defaultErrors(value: unknown, schema: SchemaNode): string[] {
   return errors;
 }
 
-export { validateSpecSemantics, parseBatchInferenceJob, type FieldError } from './validate.js';

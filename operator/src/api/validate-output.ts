@@ -11,7 +11,7 @@
  * Column types (a list or a float passthrough) are checked at planning, where the files are read.
  */
 import type { BatchInferenceJobSpec } from './spec.js';
-import type { FieldError } from './validate.js';
+import type { FieldError } from './field-error.js';
 
 /** `outCols`: output column -> the ONNX output that writes it. */
 export function outputColumnErrors(spec: BatchInferenceJobSpec, outCols: ReadonlyMap<string, string>): FieldError[] {

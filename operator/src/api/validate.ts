@@ -18,11 +18,9 @@ import { lexicalLocation, overlap } from '../../../worker/src/storage/location.j
 import { jobPlaceholderErrors } from '../schedule/placeholders.js';
 import { outputColumnErrors } from './validate-output.js';
 
-export interface FieldError {
-  /** Path of the offending field, e.g. `spec.input.idColumn`. */
-  field: string;
-  message: string;
-}
+import type { FieldError } from './field-error.js';
+
+export type { FieldError } from './field-error.js';
 
 /** The metadata fields the operator reads. */
 export interface BijMetadata {
