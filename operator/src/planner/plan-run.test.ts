@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GraphBuilder, linearModel } from '../../../worker/src/modelgen/index.js';
-import { Duck, sqlString } from '../../../worker/src/reader/testdata-gen.js';
+import { Duck, sqlString } from '../../../worker/src/reader/duck.js';
 import { openStorage } from '../../../worker/src/storage/index.js';
 import type { Storage } from '../../../worker/src/storage/types.js';
 import type { ModelMeta, ValueMeta } from '../../../worker/src/tensors/types.js';

@@ -10,7 +10,7 @@
 import * as arrow from 'apache-arrow';
 import type { Storage } from '../../../worker/src/storage/types.js';
 import { mapLimit } from '../../../worker/src/storage/retry.js';
-import { readFooter, type ParquetFooter } from '../../../worker/src/reader/index.js';
+import { readFooter, type ParquetFooter } from '../../../worker/src/reader/footer.js';
 import { checkScoring } from '../../../worker/src/tensors/plan.js';
 import { missingColumnProblem } from '../../../worker/src/tensors/type-rules.js';
 import { partitionTypeProblem } from '../../../worker/src/writer/partition-values.js';

@@ -5,7 +5,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Duck, sqlString } from '../reader/testdata-gen.js';
+import { Duck, sqlString } from '../reader/duck.js';
 import { linearModel } from '../modelgen/index.js';
 
 export const FEATURES = ['f0', 'f1', 'f2', 'f3'];
