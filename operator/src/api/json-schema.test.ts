@@ -8,7 +8,7 @@ import { parse } from 'yaml';
 import {
   JSON_SCHEMA_FILE, SCHEDULE_JSON_SCHEMA_FILE, buildJobJsonSchema, buildScheduleJsonSchema, renderJobJsonSchema, renderScheduleJsonSchema,
 } from './json-schema.js';
-import { BatchInferenceJobSpecSchema, KIND } from './spec.js';
+import { BatchInferenceJobSpecSchema, KIND } from '../../../core/src/contract/job-spec.js';
 import { BatchInferenceScheduleSpecSchema, SCHEDULE_KIND } from './schedule.js';
 import { parseBatchInferenceSchedule } from './validate-schedule.js';
 

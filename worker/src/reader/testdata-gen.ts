@@ -5,18 +5,18 @@
 import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Duck, sqlString } from './duck.js';
+import { Duck, sqlString } from '../../../core/testing/duck.js';
 
 export { Duck, sqlString };
-import type { PlannedFile, ShardRange } from '../../../operator/src/contract/index.js';
+import type { PlannedFile, ShardRange } from '../../../core/src/contract/index.js';
 import * as arrow from 'apache-arrow';
-import { readFooter, type ParquetFooter } from './footer.js';
-import { ParquetThread } from './parquet-thread.js';
+import { readFooter, type ParquetFooter } from '../../../core/src/parquet/footer.js';
+import { ParquetThread } from '../../../core/src/parquet/parquet-thread.js';
 import { readShardRanges } from './shard-reader.js';
 import { encodeParquet } from '../writer/encode.js';
-import type { Storage } from '../storage/types.js';
-import { footerLength, parquetTail } from './footer-fix.js';
-import { T, fieldOf, readStruct, setField, writeStruct, type TList, type TStruct } from './thrift.js';
+import type { Storage } from '../../../core/src/storage/types.js';
+import { footerLength, parquetTail } from '../../../core/src/parquet/footer-fix.js';
+import { T, fieldOf, readStruct, setField, writeStruct, type TList, type TStruct } from '../../../core/src/parquet/thrift.js';
 
 
 export async function makeTempDir(prefix = 'bij-pq-'): Promise<string> {
