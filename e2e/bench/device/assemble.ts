@@ -92,15 +92,21 @@ function main(): void {
   sh(process.execPath, [tsc, '-p', join(REPO, 'e2e', 'bench', 'device', 'tsconfig.json'), '--outDir', join(stage, 'dist')], REPO);
   writeFileSync(join(stage, 'package.json'), JSON.stringify({ name: 'bij-device-bundle', private: true, type: 'module' }, null, 2) + '\n');
 
-  // 3. Production dependencies at the lock file's versions, onnxruntime-node at ORT_VERSION, in a
+  // 3. Production dependencies at the lock file's versions where it has them, onnxruntime-node at ORT_VERSION, in a
   //    folder of their own: the project's package.json and lock file are not touched.
   rmSync(deps, { recursive: true, force: true });
   mkdirSync(deps, { recursive: true });
   for (const f of ['package.json', 'package-lock.json', '.npmrc']) copyFileSync(join(REPO, f), join(deps, f));
-  const pkg = JSON.parse(readFileSync(join(deps, 'package.json'), 'utf8')) as { dependencies: Record<string, string>; devDependencies?: unknown; scripts?: unknown };
-  pkg.dependencies['onnxruntime-node'] = ORT_VERSION;
+  const pkg = JSON.parse(readFileSync(join(deps, 'package.json'), 'utf8')) as {
+    dependencies: Record<string, string>; devDependencies?: unknown; scripts?: unknown; workspaces?: unknown;
+  };
+  // One flat install: the workspaces' production dependencies (core and the worker, and the operator's
+  // for the planner the bench and compare.ts run), with no workspace links.
+  const depsOf = (w: string) => (JSON.parse(readFileSync(join(REPO, w, 'package.json'), 'utf8')) as { dependencies: Record<string, string> }).dependencies;
+  pkg.dependencies = { ...depsOf('core'), ...depsOf('operator'), ...depsOf('worker'), 'onnxruntime-node': ORT_VERSION };
   delete pkg.devDependencies;
   delete pkg.scripts;
+  delete pkg.workspaces;
   writeFileSync(join(deps, 'package.json'), JSON.stringify(pkg, null, 2));
   console.log(`installing production dependencies with onnxruntime-node ${ORT_VERSION} in ${deps}`);
   sh('npm', ['install', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund', '--loglevel=error'], deps,
