@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const storageModule = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'dist', 'worker', 'src', 'storage', 'index.js');
+const storageModule = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'dist', 'core', 'src', 'storage', 'index.js');
 
 test('writing under a read-only file system fails as bad input saying so, with the path', () => {
   const mountPoint = mkdtempSync(join(tmpdir(), 'bij-ro-'));

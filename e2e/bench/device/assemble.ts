@@ -138,7 +138,7 @@ function main(): void {
 
   // 5. The scripts the device runs, and what the bundle holds.
   mkdirSync(join(stage, 'device'));
-  for (const f of ['run.sh', 'anchor.py']) copyFileSync(join(REPO, 'worker', 'bench', 'device', f), join(stage, 'device', f));
+  for (const f of ['run.sh', 'anchor.py']) copyFileSync(join(REPO, 'e2e', 'bench', 'device', f), join(stage, 'device', f));
   let commit = 'unknown';
   try {
     commit = sh('git', ['rev-parse', 'HEAD'], REPO).trim() + (sh('git', ['status', '--porcelain'], REPO).trim() ? ' (with uncommitted changes)' : '');

@@ -21,7 +21,7 @@ describe('Dockerfile.worker and the GPU device check name the same versions', ()
     expect(args.ORT_CUDA_PROVIDER_SHA256).toBe(CUDA_PROVIDER_SHA256['libonnxruntime_providers_cuda.so']);
     expect(args.ORT_PROVIDERS_SHARED_SHA256).toBe(CUDA_PROVIDER_SHA256['libonnxruntime_providers_shared.so']);
     // The deps stage installs that release, and the provider files beside its Linux x64 library.
-    expect(dockerfile).toContain('npm pkg set "dependencies.onnxruntime-node=${ORT_VERSION}"');
+    expect(dockerfile).toContain('npm pkg set -w worker "dependencies.onnxruntime-node=${ORT_VERSION}"');
     expect(dockerfile).toContain('npm pack "${ORT_CUDA_PROVIDER}"');
     expect(dockerfile).toMatch(/ORT_CUDA_PROVIDER_SHA256}" libonnxruntime_providers_cuda\.so/);
   });
