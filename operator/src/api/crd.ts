@@ -21,7 +21,7 @@
  */
 import { z } from 'zod';
 import { stringify } from 'yaml';
-import { API_GROUP, API_VERSION, BatchInferenceJobSpecSchema, KIND, PLURAL, SHORT_NAME } from './spec.js';
+import { API_GROUP, API_VERSION, BatchInferenceJobSpecSchema, KIND, PLURAL, SHORT_NAME } from '../../../core/src/contract/job-spec.js';
 import { BatchInferenceJobStatusSchema } from './status.js';
 
 export const CRD_NAME = `${PLURAL}.${API_GROUP}`;

@@ -4,7 +4,7 @@
  * it to crds/ and the Helm chart's crds/; a test fails when a committed copy is stale.
  */
 import { stringify } from 'yaml';
-import { API_GROUP } from './spec.js';
+import { API_GROUP } from '../../../core/src/contract/job-spec.js';
 import { CRD_HEADER, crdFor, openApiSchemaOf, type SchemaNode } from './crd.js';
 import {
   BatchInferenceScheduleSpecSchema, BatchInferenceScheduleStatusSchema, SCHEDULE_KIND, SCHEDULE_PLURAL, SCHEDULE_SHORT_NAME,

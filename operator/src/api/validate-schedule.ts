@@ -5,7 +5,7 @@
  * checks (so a template whose output would lie inside its input is refused here, not at 2 a.m.).
  * Errors name fields as kubectl does: `spec.schedule`, `spec.jobTemplate.spec.input.uri`.
  */
-import { API_GROUP, API_VERSION } from './spec.js';
+import { API_GROUP, API_VERSION } from '../../../core/src/contract/job-spec.js';
 import {
   BatchInferenceScheduleSpecSchema, BatchInferenceScheduleStatusSchema, SCHEDULE_KIND,
   type BatchInferenceScheduleSpec, type BatchInferenceScheduleStatus,

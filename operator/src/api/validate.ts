@@ -10,11 +10,11 @@
 import type { z } from 'zod';
 import {
   API_GROUP, API_VERSION, BatchInferenceJobSpecSchema, KIND, OBJECT_NAME_MAX_LENGTH, OBJECT_NAME_PATTERN, type BatchInferenceJobSpec,
-} from './spec.js';
+} from '../../../core/src/contract/job-spec.js';
 import { specOpenApiSchema, type SchemaNode } from './crd.js';
 import { BatchInferenceJobStatusSchema, type BatchInferenceJobStatus } from './status.js';
-import { ENV } from '../contract/process.js';
-import { lexicalLocation, overlap } from '../../../worker/src/storage/location.js';
+import { ENV } from '../../../core/src/contract/process.js';
+import { lexicalLocation, overlap } from '../../../core/src/storage/location.js';
 import { jobPlaceholderErrors } from '../schedule/placeholders.js';
 import { outputColumnErrors } from './validate-output.js';
 

@@ -4,8 +4,8 @@
  * pass ends with one status write that reflects what it did. Errors propagate: the controller
  * requeues with backoff (or at once on a conflict) without writing status.
  */
-import type { Storage } from '../../../worker/src/storage/types.js';
-import { NotFoundError, describeError, isBadInput, runManifestUri } from '../contract/index.js';
+import type { Storage } from '../../../core/src/storage/types.js';
+import { NotFoundError, describeError, isBadInput, runManifestUri } from '../../../core/src/contract/index.js';
 import { jobSelector, reconcile, statusEqual, type ReconcileInput, type ReconcileResult } from '../reconciler/index.js';
 import { freezePlan, planRun } from '../planner/plan-run.js';
 import { CommitError, cleanupRun, commitRun, committedRowsOf, discardRun } from '../commit/commit.js';

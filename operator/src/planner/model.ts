@@ -7,10 +7,10 @@
  * weights (tensors/model-info.ts).
  */
 import { createHash } from 'node:crypto';
-import type { ObjectInfo, ReadOptions, Storage } from '../../../worker/src/storage/types.js';
-import { WHOLE_READ_BYTES, bytesSource, modelReadError, readModelInfo, type ModelBytes } from '../../../worker/src/tensors/model-info.js';
-import type { ModelMeta } from '../../../worker/src/tensors/types.js';
-import { BadInputError, type PlannedModel } from '../contract/index.js';
+import type { ObjectInfo, ReadOptions, Storage } from '../../../core/src/storage/types.js';
+import { WHOLE_READ_BYTES, bytesSource, modelReadError, readModelInfo, type ModelBytes } from '../../../core/src/tensors/model-info.js';
+import type { ModelMeta } from '../../../core/src/tensors/types.js';
+import { BadInputError, type PlannedModel } from '../../../core/src/contract/index.js';
 
 const CHUNK = 8 * 1024 * 1024;
 /** Ranged reads in flight at once (the hash consumes them in order). */

@@ -8,17 +8,17 @@
  * every shard reads exactly the same rows even if two operators plan at once.
  */
 import * as arrow from 'apache-arrow';
-import type { Storage } from '../../../worker/src/storage/types.js';
-import { mapLimit } from '../../../worker/src/storage/retry.js';
-import { readFooter, type ParquetFooter } from '../../../worker/src/reader/index.js';
-import { checkScoring } from '../../../worker/src/tensors/plan.js';
-import { missingColumnProblem } from '../../../worker/src/tensors/type-rules.js';
-import { partitionTypeProblem } from '../../../worker/src/writer/partition-values.js';
-import type { ModelMeta } from '../../../worker/src/tensors/types.js';
-import type { BatchInferenceJobSpec } from '../api/spec.js';
+import type { Storage } from '../../../core/src/storage/types.js';
+import { mapLimit } from '../../../core/src/storage/retry.js';
+import { readFooter, type ParquetFooter } from '../../../core/src/parquet/footer.js';
+import { checkScoring } from '../../../core/src/tensors/plan.js';
+import { missingColumnProblem } from '../../../core/src/tensors/type-rules.js';
+import { partitionTypeProblem } from '../../../core/src/contract/partition-values.js';
+import type { ModelMeta } from '../../../core/src/tensors/types.js';
+import type { BatchInferenceJobSpec } from '../../../core/src/contract/job-spec.js';
 import {
   BadInputError, parseShardPlan, planUri, toJson, type PlannedFile, type ShardPlan,
-} from '../contract/index.js';
+} from '../../../core/src/contract/index.js';
 import { listInputFiles } from './list-input.js';
 import { splitShards } from './split.js';
 import { checkInputOutputApart } from './overlap.js';

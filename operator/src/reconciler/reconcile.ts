@@ -25,7 +25,7 @@
 import type { BatchInferenceJobStatus } from '../api/status.js';
 import { specWarnings } from '../api/validate.js';
 import { policyViolations } from './worker-policy.js';
-import { planUri } from '../contract/layout.js';
+import { planUri } from '../../../core/src/contract/layout.js';
 import { buildStatus, failedReason, type StatusFacts } from './compute-status.js';
 import { efficiencyOf } from './efficiency.js';
 import { evictionEvents, failureEvents, phaseEvents, queueEvents, queuedText, replacedPodEvents } from './events.js';

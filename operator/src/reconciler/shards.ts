@@ -14,7 +14,7 @@
  * - Retry backoff after a counted failure: 10s * 2^(n-1), at most 5 min, from the failed attempt's
  *   finishedAt (n = counted failures of the shard). After a disruption: at once.
  */
-import { EXIT } from '../contract/process.js';
+import { EXIT } from '../../../core/src/contract/process.js';
 import type { Backoff, ManifestSummary, ObservedAttempt } from './types.js';
 
 export const BACKOFF_BASE_MS = 10_000;

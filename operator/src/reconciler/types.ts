@@ -20,11 +20,11 @@
  *   8. requeue after `requeueAfterMs` if set.
  */
 import type { V1Job } from '@kubernetes/client-node';
-import type { BatchInferenceJobSpec } from '../api/spec.js';
+import type { BatchInferenceJobSpec } from '../../../core/src/contract/job-spec.js';
 import type { BatchInferenceJobStatus } from '../api/status.js';
 import type { FieldError } from '../api/validate.js';
-import type { TerminationSummary } from '../contract/process.js';
-import type { RowCounts, StageTimings } from '../contract/manifest.js';
+import type { TerminationSummary } from '../../../core/src/contract/process.js';
+import type { RowCounts, StageTimings } from '../../../core/src/contract/manifest.js';
 import type { ShardJobOptions } from './job.js';
 
 export type { FieldError };

@@ -3,7 +3,7 @@
  * close to creating pods (its author picks the image, the service account, and Secrets to read), so
  * the operator can be told to refuse some of it (`bij operator --allowed-image-prefixes ...`). Pure.
  */
-import type { BatchInferenceJobSpec } from '../api/spec.js';
+import type { BatchInferenceJobSpec } from '../../../core/src/contract/job-spec.js';
 import type { FieldError, WorkerPolicy } from './types.js';
 
 type Ref = { secretRef?: unknown; valueFrom?: { secretKeyRef?: unknown } };

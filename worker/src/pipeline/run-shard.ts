@@ -11,19 +11,19 @@
  */
 import { hostname } from 'node:os';
 import * as arrow from 'apache-arrow';
-import type { Storage } from '../storage/types.js';
-import { AlreadyExistsError } from '../storage/errors.js';
+import type { Storage } from '../../../core/src/storage/types.js';
+import { AlreadyExistsError } from '../../../core/src/storage/errors.js';
 import {
   BadInputError, NotFoundError, attemptPrefix, progressUri, shardManifestUri, toJson,
   type ShardManifest, type ShardPlan, type StageTimings,
-} from '../../../operator/src/contract/index.js';
+} from '../../../core/src/contract/index.js';
 import { newReadStats, type PackedRows } from '../reader/index.js';
 import { defaultDecoders, readShardParallelPacked } from './parallel-decode.js';
 import { ErrorsWriter, openDataWriter, runFacts, type DataWriter } from '../writer/index.js';
-import { ParquetThread } from '../reader/parquet-thread.js';
+import { ParquetThread } from '../../../core/src/parquet/parquet-thread.js';
 import { availableCpus, createScoringSession, cudaProviderLibrary, type ExecutionProviderChoice, type ScoringSession } from '../session/index.js';
 import { planScoring, unpackOutputs, type ScoringPlan, type DenseTensor } from '../tensors/index.js';
-import { modelReadError } from '../tensors/model-info.js';
+import { modelReadError } from '../../../core/src/tensors/model-info.js';
 import { pipe } from './channel.js';
 import { assembleOutput } from './assemble.js';
 import { ProgressReporter } from './progress.js';

@@ -17,12 +17,12 @@
  */
 import { createHash } from 'node:crypto';
 import * as arrow from 'apache-arrow';
-import { attemptDataName, attemptErrorsName, keyUri, type OutputFile, type PartitionRef } from '../../../operator/src/contract/index.js';
-import type { Storage } from '../storage/types.js';
-import { ParquetThread, type WriteCompression } from '../reader/parquet-thread.js';
+import { attemptDataName, attemptErrorsName, keyUri, type OutputFile, type PartitionRef } from '../../../core/src/contract/index.js';
+import type { Storage } from '../../../core/src/storage/types.js';
+import { ParquetThread, type WriteCompression } from '../../../core/src/parquet/parquet-thread.js';
 import { DEFAULT_ROW_GROUP_ROWS, partSchema, schemaKey } from './encode.js';
 import { logicalBytes, retainedBytes } from './batch-bytes.js';
-import { normalizeBatch } from '../reader/normalize.js';
+import { normalizeBatch } from '../../../core/src/parquet/normalize.js';
 
 /** Key-value metadata written into every part. */
 export interface OutputMetadata {
