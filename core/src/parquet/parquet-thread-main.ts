@@ -24,6 +24,7 @@ import type {
 } from './thread-protocol.js';
 
 import type { ParquetFile as WasmFile, RecordBatch as WasmBatch } from 'parquet-wasm/esm';
+import { awaitedLater } from '../contract/settle.js';
 
 type ParquetWasm = typeof import('parquet-wasm/esm');
 type Packer = typeof import('./thread-pack.js');
@@ -38,7 +39,7 @@ const ready = import(data.esmUrl).then((m: ParquetWasm) => {
   m.initSync({ module: data.module });
   pw = m;
 });
-ready.catch(() => undefined); // every request awaits it and reports its failure
+awaitedLater(ready); // every request awaits it and reports its failure
 
 let packer: Promise<Packer> | undefined;
 const loadPacker = (): Promise<Packer> => (packer ??= import('./thread-pack.js'));
@@ -86,7 +87,7 @@ function times(): ThreadTimes {
 /** Starts decoding the stream's next batch (a rejection is kept for whoever awaits it). */
 function readAhead(st: StreamEntry): void {
   st.pending = st.reader.read();
-  st.pending.catch(() => undefined);
+  awaitedLater(st.pending);
 }
 
 /** The stream's next batch with rows, after dropping what `skip` says; undefined at its end. */

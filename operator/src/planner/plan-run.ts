@@ -24,6 +24,7 @@ import { splitShards } from './split.js';
 import { checkInputOutputApart } from './overlap.js';
 import { inspectModel } from './model.js';
 import { copiedColumnDisagreements } from './column-agreement.js';
+import { awaitedLater } from '../../../core/src/contract/settle.js';
 
 export interface JobIdentity {
   namespace: string;
@@ -81,7 +82,7 @@ export function mappingProblems(spec: BatchInferenceJobSpec, footer: Pick<Parque
 export async function planRun(storage: Storage, job: JobIdentity, spec: BatchInferenceJobSpec, runId: string, now: Date): Promise<ShardPlan> {
   await checkInputOutputApart(spec.input.uri, spec.output.uri);
   const inspected = inspectModel(storage, spec.model.uri, spec.model.sha256);
-  inspected.catch(() => undefined); // awaited below, beside the footers
+  awaitedLater(inspected); // awaited below, beside the footers
   const listed = await listInputFiles(storage, spec.input.uri);
   const [footers, { frozen, meta: model }] = await Promise.all([
     mapLimit(listed, 8, (info) => readFooter(storage, info.uri, { info })),

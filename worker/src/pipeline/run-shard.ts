@@ -29,6 +29,7 @@ import { assembleOutput } from './assemble.js';
 import { ProgressReporter } from './progress.js';
 import { shardHook } from '../hooks.js';
 import { discardAttempt, runCommitted } from './late-attempt.js';
+import { awaitedLater, bestEffort, errorText } from '../../../core/src/contract/settle.js';
 
 export interface ShardRunOptions {
   storage: Storage;
@@ -124,9 +125,9 @@ export async function runShard(o: ShardRunOptions): Promise<ShardRunResult> {
       : { expectedSha256: spec.model.sha256 }),
     intraOpThreads: o.intraOpThreads, thread: o.inferenceThread ?? true, transferBytes: true,
   }))();
-  sessionReady.catch(() => undefined); // awaited below
+  awaitedLater(sessionReady); // awaited below
   const encoder = new ParquetThread();
-  encoder.ping().catch(() => undefined); // a failure shows up on first use
+  awaitedLater(encoder.ping()); // a failure shows up on first use
 
   const keep = [spec.input.idColumn, ...(spec.input.passthroughColumns ?? [])];
   const mapped = Object.values(spec.model.inputs).flatMap((m) => (m.columns ? m.columns : [m.column as string]));
@@ -213,7 +214,7 @@ export async function runShard(o: ShardRunOptions): Promise<ShardRunResult> {
           await send(await scoring);
           continue;
         }
-        scoring.catch(() => undefined); // awaited below, after the batch ahead of it
+        awaitedLater(scoring); // awaited below, after the batch ahead of it
         if (ahead) await send(await ahead);
         ahead = scoring;
       }
@@ -273,7 +274,10 @@ export async function runShard(o: ShardRunOptions): Promise<ShardRunResult> {
       duplicate = true;
     }
     // After the last write: if the run was committed meanwhile, nobody will clean up after us.
-    if (await runCommitted(storage, plan).catch(() => false)) {
+    const committed = await bestEffort(runCommitted(storage, plan), (e) => log(
+      'cannot tell whether the run was committed while this attempt ran; its files stay',
+      { error: errorText(e) }), false);
+    if (committed) {
       log('the run was committed while this attempt ran; removing its files', { prefix });
       await discardAttempt(storage, prefix);
       return { manifest, provider: model.provider, duplicate, discarded: true };
