@@ -71,12 +71,7 @@ async function decide(ctx: ReconcileContext, observed: Observed, o: ActOptions):
       result = reconcile(input);
     }
   }
-  const stored = input.bij.status;
-  if (result.actions.commit && storage && spec && (stored.phase !== 'Merging' || stored.runId !== result.actions.commit.runId)) {
-    // The commit can take a while (copies of every part): first record Merging, so the status says
-    // what is happening, and a commit cut short shows as Merging; the next pass commits.
-    return { ...result, actions: { ...result.actions, commit: undefined }, requeueAfterMs: 0 };
-  }
+  // The reconciler asks for the commit only once Merging is recorded (run.ts, endByPolicy).
   if (result.actions.commit && storage && spec) {
     const { runId, chosen } = result.actions.commit;
     const plan = await ctx.runState.loadPlan(storage, spec.output.uri, runId);
