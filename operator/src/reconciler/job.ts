@@ -91,69 +91,8 @@ function workerResources(spec: BatchInferenceJobSpec): V1ResourceRequirements | 
 
 export function buildShardJob(bij: BijRef, a: ShardAssignment, options: ShardJobOptions = {}): V1Job {
   const { spec, metadata } = bij;
-  const w = spec.worker;
   const labels = attemptLabels(metadata.name, a);
-
-  const ours: V1EnvVar[] = [
-    { name: ENV.planUri, value: a.planUri },
-    { name: ENV.shard, value: String(a.shard) },
-    { name: ENV.attempt, value: String(a.attempt) },
-    { name: ENV.runId, value: a.runId },
-    { name: ENV.s3, value: JSON.stringify(spec.storage.s3) },
-    { name: ENV.maxFailedRows, value: String(spec.maxFailedRows) },
-    { name: ENV.executionProvider, value: spec.worker.executionProvider },
-  ];
-  const reserved = new Set(ours.map((e) => e.name));
-  const userEnv = (clone(w.env) ?? []) as unknown as V1EnvVar[];
-  const env = [...ours, ...userEnv.filter((e) => !reserved.has(e.name))];
-
-  const envFrom = (clone(w.envFrom) ?? []) as unknown as V1EnvFromSource[];
-  const secret = spec.storage.s3.credentialsSecret;
-  if (secret) envFrom.push({ secretRef: { name: secret } });
-
-  const resources = workerResources(spec);
-  const container: V1Container = {
-    name: WORKER_CONTAINER,
-    image: options.workerImage ?? w.image,
-    ...(w.imagePullPolicy ? { imagePullPolicy: w.imagePullPolicy } : {}),
-    ...(options.command ? { command: [...options.command] } : {}),
-    ...(options.args ? { args: [...options.args] } : {}),
-    env,
-    ...(envFrom.length > 0 ? { envFrom } : {}),
-    ...(resources ? { resources } : {}),
-    terminationMessagePath: DEFAULT_TERMINATION_LOG,
-    terminationMessagePolicy: 'FallbackToLogsOnError',
-    securityContext: {
-      runAsNonRoot: true,
-      runAsUser: WORKER_UID,
-      runAsGroup: WORKER_UID,
-      readOnlyRootFilesystem: true,
-      allowPrivilegeEscalation: false,
-      capabilities: { drop: ['ALL'] },
-      seccompProfile: { type: 'RuntimeDefault' },
-    },
-    volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
-  };
-
-  const podSpec: V1PodSpec = {
-    restartPolicy: 'Never',
-    containers: [container],
-    volumes: [{ name: 'tmp', emptyDir: {} }],
-    securityContext: {
-      runAsNonRoot: true,
-      runAsUser: WORKER_UID,
-      runAsGroup: WORKER_UID,
-      fsGroup: WORKER_UID,
-      seccompProfile: { type: 'RuntimeDefault' },
-    },
-    automountServiceAccountToken: false,
-    enableServiceLinks: false,
-    ...(w.nodeSelector ? { nodeSelector: { ...w.nodeSelector } } : {}),
-    ...(w.tolerations ? { tolerations: clone(w.tolerations) as V1PodSpec['tolerations'] } : {}),
-    ...(w.affinity ? { affinity: clone(w.affinity) as V1PodSpec['affinity'] } : {}),
-    ...(w.priorityClassName ? { priorityClassName: w.priorityClassName } : {}),
-    ...(w.serviceAccountName ? { serviceAccountName: w.serviceAccountName } : {}),
-  };
+  const podSpec = workerPodSpec(spec, workerContainer(spec, a, options));
 
   const kueue = kueueLabels(metadata.labels);
   const queued = LABEL_KUEUE_QUEUE in kueue;
@@ -186,5 +125,80 @@ export function buildShardJob(bij: BijRef, a: ShardAssignment, options: ShardJob
         spec: podSpec,
       },
     },
+  };
+}
+
+/** The worker's environment: the contract's variables (core/src/contract/process.ts, ENV), then the
+ * user's spec.worker.env without those names. */
+function workerEnv(spec: BatchInferenceJobSpec, a: ShardAssignment): V1EnvVar[] {
+  const ours: V1EnvVar[] = [
+    { name: ENV.planUri, value: a.planUri },
+    { name: ENV.shard, value: String(a.shard) },
+    { name: ENV.attempt, value: String(a.attempt) },
+    { name: ENV.runId, value: a.runId },
+    { name: ENV.s3, value: JSON.stringify(spec.storage.s3) },
+    { name: ENV.maxFailedRows, value: String(spec.maxFailedRows) },
+    { name: ENV.executionProvider, value: spec.worker.executionProvider },
+  ];
+  const reserved = new Set(ours.map((e) => e.name));
+  const userEnv = (clone(spec.worker.env) ?? []) as unknown as V1EnvVar[];
+  return [...ours, ...userEnv.filter((e) => !reserved.has(e.name))];
+}
+
+/** The worker container: hardened (non-root, read-only root, no capabilities), with the spec's
+ * resources and the S3 credentials Secret as envFrom. */
+function workerContainer(spec: BatchInferenceJobSpec, a: ShardAssignment, options: ShardJobOptions): V1Container {
+  const w = spec.worker;
+  const env = workerEnv(spec, a);
+  const envFrom = (clone(w.envFrom) ?? []) as unknown as V1EnvFromSource[];
+  const secret = spec.storage.s3.credentialsSecret;
+  if (secret) envFrom.push({ secretRef: { name: secret } });
+
+  const resources = workerResources(spec);
+  return {
+    name: WORKER_CONTAINER,
+    image: options.workerImage ?? w.image,
+    ...(w.imagePullPolicy ? { imagePullPolicy: w.imagePullPolicy } : {}),
+    ...(options.command ? { command: [...options.command] } : {}),
+    ...(options.args ? { args: [...options.args] } : {}),
+    env,
+    ...(envFrom.length > 0 ? { envFrom } : {}),
+    ...(resources ? { resources } : {}),
+    terminationMessagePath: DEFAULT_TERMINATION_LOG,
+    terminationMessagePolicy: 'FallbackToLogsOnError',
+    securityContext: {
+      runAsNonRoot: true,
+      runAsUser: WORKER_UID,
+      runAsGroup: WORKER_UID,
+      readOnlyRootFilesystem: true,
+      allowPrivilegeEscalation: false,
+      capabilities: { drop: ['ALL'] },
+      seccompProfile: { type: 'RuntimeDefault' },
+    },
+    volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
+  };
+}
+
+/** The pod: one container, never restarted (a retry is a new attempt's Job), with the spec's placement. */
+function workerPodSpec(spec: BatchInferenceJobSpec, container: V1Container): V1PodSpec {
+  const w = spec.worker;
+  return {
+    restartPolicy: 'Never',
+    containers: [container],
+    volumes: [{ name: 'tmp', emptyDir: {} }],
+    securityContext: {
+      runAsNonRoot: true,
+      runAsUser: WORKER_UID,
+      runAsGroup: WORKER_UID,
+      fsGroup: WORKER_UID,
+      seccompProfile: { type: 'RuntimeDefault' },
+    },
+    automountServiceAccountToken: false,
+    enableServiceLinks: false,
+    ...(w.nodeSelector ? { nodeSelector: { ...w.nodeSelector } } : {}),
+    ...(w.tolerations ? { tolerations: clone(w.tolerations) as V1PodSpec['tolerations'] } : {}),
+    ...(w.affinity ? { affinity: clone(w.affinity) as V1PodSpec['affinity'] } : {}),
+    ...(w.priorityClassName ? { priorityClassName: w.priorityClassName } : {}),
+    ...(w.serviceAccountName ? { serviceAccountName: w.serviceAccountName } : {}),
   };
 }

@@ -117,90 +117,103 @@ const parseIndex = (v: string | undefined): number | undefined => {
 
 export function observeAttempts(jobs: readonly V1Job[], pods: readonly V1Pod[]): ObservedAttempt[] {
   const index = podsByJob(pods);
-  const out: ObservedAttempt[] = [];
-  for (const job of jobs) {
-    const labels = job.metadata?.labels ?? {};
-    const runId = labels[LABEL_RUN];
-    const shard = parseIndex(labels[LABEL_SHARD]);
-    const attempt = parseIndex(labels[LABEL_ATTEMPT]);
-    const name = job.metadata?.name;
-    if (!runId || shard === undefined || attempt === undefined || !name) continue;
+  return jobs.flatMap((job) => observeAttempt(job, index) ?? []);
+}
 
-    const conds = job.status?.conditions;
-    const complete = condition(conds, 'Complete');
-    const failed = condition(conds, 'Failed');
-    // A Job being deleted (by the operator stopping it, or by someone else) is 'deleting' even if it
-    // has failed meanwhile: its pod was stopped, so the failure is not the workload's and not counted.
-    const state: ObservedAttempt['state'] = complete ? 'succeeded' : job.metadata?.deletionTimestamp ? 'deleting' : failed ? 'failed' : 'active';
+/** One shard Job (and its pods) as an attempt; undefined for a Job without the attempt's labels. */
+function observeAttempt(job: V1Job, index: ReturnType<typeof podsByJob>): ObservedAttempt | undefined {
+  const labels = job.metadata?.labels ?? {};
+  const runId = labels[LABEL_RUN];
+  const shard = parseIndex(labels[LABEL_SHARD]);
+  const attempt = parseIndex(labels[LABEL_ATTEMPT]);
+  const name = job.metadata?.name;
+  if (!runId || shard === undefined || attempt === undefined || !name) return undefined;
 
-    const uid = job.metadata?.uid;
-    const jobPods = (uid && index.byUid.get(uid)) || index.byName.get(name) || index.byAttempt.get(`${runId}/${shard}/${attempt}`) || [];
-    const pod = decidingPod(jobPods);
-    const term = pod ? terminatedOf(pod) : undefined;
-    const summary = parseTerminationSummary(term?.message);
+  const conds = job.status?.conditions;
+  const complete = condition(conds, 'Complete');
+  const failed = condition(conds, 'Failed');
+  // A Job being deleted (by the operator stopping it, or by someone else) is 'deleting' even if it
+  // has failed meanwhile: its pod was stopped, so the failure is not the workload's and not counted.
+  const state: ObservedAttempt['state'] = complete ? 'succeeded' : job.metadata?.deletionTimestamp ? 'deleting' : failed ? 'failed' : 'active';
 
-    let disrupted = pod !== undefined && podDisrupted(pod);
-    if (failed?.reason === 'PodFailurePolicy' && failed.message?.includes('DisruptionTarget')) disrupted = true;
-    const queue = labels[LABEL_KUEUE_QUEUE] || undefined;
-    const suspended = job.spec?.suspend === true;
-    const evicted = state === 'failed' && (suspended || condition(conds, 'Suspended') !== undefined);
-    if (evicted) disrupted = true;
-    const live = (p: V1Pod) => !ended(p) && !p.metadata?.deletionTimestamp;
-    const queued = state === 'active' && suspended && (job.status?.active ?? 0) === 0 && !jobPods.some(live);
+  const uid = job.metadata?.uid;
+  const jobPods = (uid && index.byUid.get(uid)) || index.byName.get(name) || index.byAttempt.get(`${runId}/${shard}/${attempt}`) || [];
+  const pod = decidingPod(jobPods);
+  const term = pod ? terminatedOf(pod) : undefined;
+  const summary = parseTerminationSummary(term?.message);
 
-    const rawMessage = term?.message?.trim() || pod?.status?.message || (failed ?? complete)?.message;
-    const a: ObservedAttempt = {
-      runId, shard, attempt, jobName: name, state, disrupted,
-      gpus: gpusOf(job),
-    };
-    if (queue) a.queue = queue;
-    if (labels[LABEL_SPECULATIVE] === 'true') a.speculative = true;
-    if (queued) {
-      a.queued = true;
-      const since = iso(condition(conds, 'Suspended')?.lastTransitionTime);
-      if (since) a.suspendedSince = since;
-    }
-    if (evicted) a.evicted = true;
-    if (term?.exitCode !== undefined) a.exitCode = term.exitCode;
-    const waiting = state === 'active' && pod ? workerStatus(pod)?.state?.waiting : undefined;
-    if (waiting?.reason) {
-      a.waiting = { reason: waiting.reason };
-      if (waiting.message) a.waiting.message = waiting.message;
-      const since = iso(pod?.metadata?.creationTimestamp);
-      if (since) a.waiting.since = since;
-    }
-    // For a disruption, the pod's DisruptionTarget reason (EvictionByEvictionAPI, PreemptionByScheduler,
-    // DeletionByTaintManager...) says what happened; the Job's own reason would be BackoffLimitExceeded.
-    const disruption = disrupted ? pod?.status?.conditions?.find((c) => c.type === 'DisruptionTarget' && c.status === 'True')?.reason : undefined;
-    const reason = (evicted ? (queue ? 'EvictedByKueue' : 'JobSuspended') : undefined)
-      ?? disruption
-      ?? (term?.reason && term.reason !== 'Error' && term.reason !== 'Completed' ? term.reason : undefined)
-      ?? pod?.status?.reason ?? failed?.reason ?? term?.reason;
-    if (reason) a.reason = reason;
-    // An evicted attempt's pod was stopped from outside: its last log lines say nothing about why.
-    const message = evicted
-      ? `its Job was suspended${queue ? ` by Kueue (LocalQueue ${queue})` : ''} while the pod ran, and the pod was stopped (preempted or evicted)`
-      : summary?.message ?? rawMessage;
-    if (message) a.message = message;
-    if (summary) a.summary = summary;
-    const startedAt = iso(job.status?.startTime) ?? iso(pod?.status?.startTime) ?? iso(job.metadata?.creationTimestamp);
-    if (startedAt) a.startedAt = startedAt;
-    if (state === 'succeeded' || state === 'failed') {
-      const finishedAt = iso(job.status?.completionTime) ?? iso((failed ?? complete)?.lastTransitionTime) ?? iso(term?.finishedAt);
-      if (finishedAt) a.finishedAt = finishedAt;
-    }
-    // Disrupted pods the Job controller replaced (the attempt is still running or succeeded): the
-    // attempt itself did not fail, but the user should see that its pod was taken away.
-    if (state === 'active' || state === 'succeeded') {
-      const replaced = jobPods.filter((p) => p.status?.phase === 'Failed' && podDisrupted(p));
-      if (replaced.length > 0) {
-        a.replacedPods = replaced.map((p) => {
-          const why = p.status?.conditions?.find((c) => c.type === 'DisruptionTarget' && c.status === 'True')?.reason ?? p.status?.reason;
-          return { pod: p.metadata?.name ?? '', ...(why ? { reason: why } : {}) };
-        });
-      }
-    }
-    out.push(a);
+  let disrupted = pod !== undefined && podDisrupted(pod);
+  if (failed?.reason === 'PodFailurePolicy' && failed.message?.includes('DisruptionTarget')) disrupted = true;
+  const queue = labels[LABEL_KUEUE_QUEUE] || undefined;
+  const suspended = job.spec?.suspend === true;
+  const evicted = state === 'failed' && (suspended || condition(conds, 'Suspended') !== undefined);
+  if (evicted) disrupted = true;
+  const live = (p: V1Pod) => !ended(p) && !p.metadata?.deletionTimestamp;
+  const queued = state === 'active' && suspended && (job.status?.active ?? 0) === 0 && !jobPods.some(live);
+
+  const rawMessage = term?.message?.trim() || pod?.status?.message || (failed ?? complete)?.message;
+  const a: ObservedAttempt = {
+    runId, shard, attempt, jobName: name, state, disrupted,
+    gpus: gpusOf(job),
+  };
+  if (queue) a.queue = queue;
+  if (labels[LABEL_SPECULATIVE] === 'true') a.speculative = true;
+  if (queued) {
+    a.queued = true;
+    const since = iso(condition(conds, 'Suspended')?.lastTransitionTime);
+    if (since) a.suspendedSince = since;
   }
-  return out;
+  if (evicted) a.evicted = true;
+  if (term?.exitCode !== undefined) a.exitCode = term.exitCode;
+  const waiting = state === 'active' && pod ? workerStatus(pod)?.state?.waiting : undefined;
+  if (waiting?.reason) {
+    a.waiting = { reason: waiting.reason };
+    if (waiting.message) a.waiting.message = waiting.message;
+    const since = iso(pod?.metadata?.creationTimestamp);
+    if (since) a.waiting.since = since;
+  }
+  const reason = endReason({ evicted, queue, disrupted, pod, term, failed });
+  if (reason) a.reason = reason;
+  // An evicted attempt's pod was stopped from outside: its last log lines say nothing about why.
+  const message = evicted
+    ? `its Job was suspended${queue ? ` by Kueue (LocalQueue ${queue})` : ''} while the pod ran, and the pod was stopped (preempted or evicted)`
+    : summary?.message ?? rawMessage;
+  if (message) a.message = message;
+  if (summary) a.summary = summary;
+  const startedAt = iso(job.status?.startTime) ?? iso(pod?.status?.startTime) ?? iso(job.metadata?.creationTimestamp);
+  if (startedAt) a.startedAt = startedAt;
+  if (state === 'succeeded' || state === 'failed') {
+    const finishedAt = iso(job.status?.completionTime) ?? iso((failed ?? complete)?.lastTransitionTime) ?? iso(term?.finishedAt);
+    if (finishedAt) a.finishedAt = finishedAt;
+  }
+  // Disrupted pods the Job controller replaced (the attempt is still running or succeeded): the
+  // attempt itself did not fail, but the user should see that its pod was taken away.
+  if (state === 'active' || state === 'succeeded') {
+    const replaced = replacedPods(jobPods);
+    if (replaced.length > 0) a.replacedPods = replaced;
+  }
+  return a;
+}
+
+/** Why an attempt ended as it did. For a disruption, the pod's DisruptionTarget reason
+ * (EvictionByEvictionAPI, PreemptionByScheduler, DeletionByTaintManager...) says what happened; the
+ * Job's own reason would be BackoffLimitExceeded. */
+function endReason(o: {
+  evicted: boolean; queue?: string; disrupted: boolean; pod?: V1Pod;
+  term?: ReturnType<typeof terminatedOf>; failed?: ReturnType<typeof condition>;
+}): string | undefined {
+  const { pod, term } = o;
+  const disruption = o.disrupted ? pod?.status?.conditions?.find((c) => c.type === 'DisruptionTarget' && c.status === 'True')?.reason : undefined;
+  return (o.evicted ? (o.queue ? 'EvictedByKueue' : 'JobSuspended') : undefined)
+    ?? disruption
+    ?? (term?.reason && term.reason !== 'Error' && term.reason !== 'Completed' ? term.reason : undefined)
+    ?? pod?.status?.reason ?? o.failed?.reason ?? term?.reason;
+}
+
+/** The attempt's pods that a disruption took away and the Job controller replaced. */
+function replacedPods(jobPods: readonly V1Pod[]): NonNullable<ObservedAttempt['replacedPods']> {
+  return jobPods.filter((p) => p.status?.phase === 'Failed' && podDisrupted(p)).map((p) => {
+    const why = p.status?.conditions?.find((c) => c.type === 'DisruptionTarget' && c.status === 'True')?.reason ?? p.status?.reason;
+    return { pod: p.metadata?.name ?? '', ...(why ? { reason: why } : {}) };
+  });
 }
