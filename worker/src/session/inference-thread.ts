@@ -18,7 +18,7 @@
 import { Worker } from 'node:worker_threads';
 import { createRequire } from 'node:module';
 import type { DenseTensor, TensorData } from '../tensors/types.js';
-import { INFERENCE_THREAD_SOURCE } from './inference-thread-source.js';
+import { INFERENCE_THREAD_SOURCE } from './inference-thread-main.js';
 import { ThreadCalls } from '../threads/calls.js';
 import { transferable } from '../threads/transfer.js';
 
