@@ -1,144 +1,93 @@
 /**
- * The source of the inference worker thread (see inference-thread.ts for why a thread). Plain
- * JavaScript in a string, run with `eval: true`, so it works the same from dist/ and under jest.
+ * The inference thread itself (see inference-thread.ts for why a thread, and thread-protocol.ts for
+ * the messages). Started by the client as a module file: `dist/worker/src/session/inference-thread-main.js`.
  *
- * It loads onnxruntime-node from the absolute path the main thread resolved, posts `ready` (or dies,
- * which the client reports as "cannot load onnxruntime-node in a worker thread"), and then serves
- * requests one at a time, in the order they arrive:
- *   load {bytes}            keep the model's bytes (transferred) for the sessions to come
- *   create {sid, options}   an InferenceSession from those bytes; replies with its metadata
- *   unload                  drop the bytes (every session needed is created)
- *   run {sid, feeds, names} one run; feeds/outputs are {name, type, dims, data} with transferred buffers
- *   score {sid, feeds, rows, fixedBatch, maxBatch, names}
- *                           the rows in runs of at most maxBatch (exactly fixedBatch, zero-padded),
- *                           back to back, outputs concatenated: the same as tensors/batch.ts
- *                           runInBatches, which it mirrors (tests compare the two paths)
- *   release {sid}           release a session
- *   crash                   test only: an uncaught exception ends the thread
- * No template placeholders may appear below (this is a TypeScript template string).
+ * It loads onnxruntime-node from the absolute path the client resolved (ThreadData.ortPath: the
+ * client's own copy, or a test's), posts `ready` (or dies, which the client reports as "cannot load
+ * onnxruntime-node in a worker thread"), and then serves requests one at a time, in the order they
+ * arrive: `load` keeps the model's bytes, `create` makes a session of them, `unload` drops the bytes,
+ * `run` is one run, `score` runs rows in batches exactly as the session does in process (the same
+ * tensors/batch.ts scoreInBatches), and `release` releases a session.
  */
-export const INFERENCE_THREAD_SOURCE = String.raw`
-'use strict';
-const { parentPort, workerData } = require('node:worker_threads');
-const ort = require(workerData.ort);
+import { parentPort, workerData } from 'node:worker_threads';
+import { createRequire } from 'node:module';
+import { performance } from 'node:perf_hooks';
+import type { InferenceSession, Tensor } from 'onnxruntime-node';
+import { BadInputError } from '../../../operator/src/contract/error-kinds.js';
+import { scoreInBatches } from '../tensors/batch.js';
+import type { DenseTensor, PackedTensor, TensorData } from '../tensors/types.js';
+import { retrySmallerOnOom } from './auto-batch.js';
+import { ortTensorOf, type OrtModule } from './ort-tensor.js';
+import type { Op, Replies, Request, ThreadData, ThreadMessage, WireError, WireTensor } from './thread-protocol.js';
 
-let modelBytes = null;
-const sessions = new Map();
+if (!parentPort) throw new Error('inference-thread-main.js runs as a worker thread');
+const port = parentPort;
+const data = workerData as ThreadData;
+const ort = createRequire(import.meta.url)(data.ortPath) as OrtModule;
 
-function badInput(message) {
-  const e = new Error(message);
-  e.badInput = true;
-  return e;
-}
+let modelBytes: Uint8Array | undefined;
+const sessions = new Map<number, InferenceSession>();
 
-function session(sid) {
+function session(sid: number): InferenceSession {
   const s = sessions.get(sid);
-  if (!s) throw new Error('no session ' + sid + ' in the inference thread');
+  if (!s) throw new Error(`no session ${sid} in the inference thread`);
   return s;
 }
 
-// float16 data goes to the binding as a Uint16Array of the bits: see ortTensor in session.ts.
-function toOrt(f, data, dims) {
-  const t = new ort.Tensor(f.type, data, dims);
-  if (f.type === 'float16') t.cpuData = new Uint16Array(data.buffer, data.byteOffset, data.length);
-  return t;
+function post(m: ThreadMessage, transfer: ArrayBuffer[] = []): void {
+  port.postMessage(m, transfer);
 }
 
-function wireOutputs(result, transfer) {
-  const out = [];
-  const seen = new Set();
-  for (const name of Object.keys(result)) {
-    const t = result[name];
-    out.push({ name, type: t.type, dims: Array.from(t.dims), data: t.data });
-    if (t.data && t.data.buffer && !seen.has(t.data.buffer)) { seen.add(t.data.buffer); transfer.push(t.data.buffer); }
-  }
-  return out;
+const toOrt = (t: { type: string; data: TensorData; dims: readonly number[] }): Tensor => ortTensorOf(ort, t.type, t.data, t.dims);
+
+async function runSession(s: InferenceSession, feeds: readonly { name: string; type: string; data: TensorData; dims: readonly number[] }[], names?: string[]): Promise<Record<string, DenseTensor>> {
+  const inputs: Record<string, Tensor> = {};
+  for (const f of feeds) inputs[f.name] = toOrt(f);
+  const result = names ? await s.run(inputs, names) : await s.run(inputs);
+  return result as unknown as Record<string, DenseTensor>;
 }
 
-function rowSize(dims) {
-  let n = 1;
-  for (let i = 1; i < dims.length; i++) n *= dims[i];
-  return n;
-}
-
-function sliceRows(data, dims, start, count, padTo) {
-  const rs = rowSize(dims);
-  const part = data.subarray(start * rs, (start + count) * rs);
-  if (padTo <= count) return part;
-  const out = new data.constructor(padTo * rs);
-  out.set(part);
-  return out;
-}
-
-function concatRows(parts) {
-  if (parts.length === 1) return parts[0];
-  let total = 0;
-  let rows = 0;
-  for (const p of parts) { total += p.data.length; rows += p.dims[0]; }
-  const data = new parts[0].data.constructor(total);
-  let at = 0;
-  for (const p of parts) { data.set(p.data, at); at += p.data.length; }
-  return { type: parts[0].type, dims: [rows].concat(parts[0].dims.slice(1)), data };
-}
-
-async function score(s, m) {
-  const rows = m.rows;
-  const fixed = m.fixedBatch;
-  const size = fixed != null ? fixed : Math.max(1, Math.min(m.maxBatch != null ? m.maxBatch : rows, rows));
-  const chunks = [];
-  if (rows === 0) chunks.push([0, 0]);
-  else for (let start = 0; start < rows; start += size) chunks.push([start, Math.min(size, rows - start)]);
-  const parts = new Map();
-  for (const [start, count] of chunks) {
-    const fed = fixed != null ? fixed : Math.max(count, 1);
-    const inputs = {};
-    for (const f of m.feeds) inputs[f.name] = toOrt(f, sliceRows(f.data, f.dims, start, count, fed), [fed].concat(f.dims.slice(1)));
-    const result = m.names ? await s.run(inputs, m.names) : await s.run(inputs);
-    for (const name of Object.keys(result)) {
-      const out = result[name];
-      const dims = Array.from(out.dims);
-      if (dims.length === 0 || dims[0] !== fed) {
-        throw badInput("model output '" + name + "' has shape [" + dims.join(', ') + '] for a batch of ' + fed
-          + ' rows; mapped outputs must have the batch as their first dimension');
-      }
-      const part = count === fed ? { type: out.type, dims, data: out.data }
-        : { type: out.type, dims: [count].concat(dims.slice(1)), data: sliceRows(out.data, dims, 0, count, count) };
-      if (!parts.has(name)) parts.set(name, []);
-      parts.get(name).push(part);
+/** The outputs as they cross, each buffer in the transfer list once. */
+function wireOutputs(result: Record<string, DenseTensor>, transfer: ArrayBuffer[]): WireTensor[] {
+  const seen = new Set<ArrayBufferLike>();
+  return Object.entries(result).map(([name, t]) => {
+    if (t.data?.buffer && !seen.has(t.data.buffer)) {
+      seen.add(t.data.buffer);
+      transfer.push(t.data.buffer as ArrayBuffer);
     }
-  }
-  const result = {};
-  for (const [name, ps] of parts) result[name] = concatRows(ps);
-  return result;
+    return { name, type: t.type, dims: Array.from(t.dims), data: t.data };
+  });
 }
 
-async function handle(m) {
+type Answer<K extends Op> = [Replies[K], ArrayBuffer[]?];
+
+async function handle(m: Request): Promise<Answer<Op>> {
   switch (m.op) {
     case 'load':
-      modelBytes = m.bytes;
+      modelBytes = m.bytes as Uint8Array;
       return [true];
     case 'create': {
       if (!modelBytes) throw new Error('no model bytes loaded in the inference thread');
       const s = await ort.InferenceSession.create(modelBytes, m.options);
       sessions.set(m.sid, s);
-      return [{ inputs: s.inputMetadata, outputs: s.outputMetadata }];
+      return [{ inputs: [...s.inputMetadata], outputs: [...s.outputMetadata] }];
     }
     case 'unload':
-      modelBytes = null;
+      modelBytes = undefined;
       return [true];
     case 'run': {
-      const s = session(m.sid);
-      const inputs = {};
-      for (const f of m.feeds) inputs[f.name] = toOrt(f, f.data, f.dims);
-      const result = m.names ? await s.run(inputs, m.names) : await s.run(inputs);
-      const transfer = [];
-      return [wireOutputs(result, transfer), transfer];
+      const transfer: ArrayBuffer[] = [];
+      return [wireOutputs(await runSession(session(m.sid), m.feeds, m.names), transfer), transfer];
     }
     case 'score': {
       const t0 = performance.now();
-      const result = await score(session(m.sid), m);
-      const transfer = [];
-      return [{ outputs: wireOutputs(result, transfer), ms: performance.now() - t0 }, transfer];
+      const s = session(m.sid);
+      const r = await scoreInBatches(m.feeds as PackedTensor[], m.rows,
+        { fixedBatch: m.fixedBatch, maxBatch: m.maxBatch, retrySmaller: m.shrinkOnOom ? retrySmallerOnOom : undefined },
+        (feeds) => runSession(s, feeds, m.names));
+      const transfer: ArrayBuffer[] = [];
+      const outputs = wireOutputs(r.outputs, transfer);
+      return [{ outputs, ms: performance.now() - t0, size: r.size, oom: r.retried, runs: r.runs }, transfer];
     }
     case 'release': {
       const s = sessions.get(m.sid);
@@ -146,25 +95,23 @@ async function handle(m) {
       if (s) await s.release();
       return [true];
     }
-    case 'crash':
-      setImmediate(() => { throw new Error('inference thread crash requested (test)'); });
-      return [true];
     default:
-      throw new Error('unknown op ' + m.op);
+      throw new Error(`unknown op ${(m as { op: unknown }).op}`);
   }
+}
+
+function wireError(e: unknown): WireError {
+  const err = e as { message?: unknown; name?: unknown } | undefined;
+  return { message: String(err?.message ?? e), name: String(err?.name ?? 'Error'), badInput: e instanceof BadInputError };
 }
 
 // One request at a time, in order: a request that arrives while a run is in progress waits here,
 // ready to start the moment that run ends.
-let queue = Promise.resolve();
-parentPort.on('message', (m) => {
+let queue: Promise<unknown> = Promise.resolve();
+port.on('message', (m: Request) => {
   queue = queue.then(() => handle(m)).then(
-    ([result, transfer]) => parentPort.postMessage({ t: 'reply', id: m.id, result }, transfer || []),
-    (e) => parentPort.postMessage({
-      t: 'reply', id: m.id,
-      error: { message: String((e && e.message) || e), name: String((e && e.name) || 'Error'), badInput: Boolean(e && e.badInput) },
-    }),
+    ([result, transfer]) => post({ t: 'reply', id: m.id, result }, transfer ?? []),
+    (e: unknown) => post({ t: 'reply', id: m.id, error: wireError(e) }),
   );
 });
-parentPort.postMessage({ t: 'ready' });
-`;
+post({ t: 'ready' });
