@@ -28,6 +28,7 @@ import { policyViolations } from './worker-policy.js';
 import { planUri } from '../contract/layout.js';
 import { buildStatus, failedReason, type StatusFacts } from './compute-status.js';
 import { efficiencyOf } from './efficiency.js';
+import { batchSizeChosen } from './batch-size.js';
 import { evictionEvents, failureEvents, phaseEvents, queueEvents, queuedText, replacedPodEvents } from './events.js';
 import { podStartFailure, runFailure, type RunFailure } from './failure-policy.js';
 import { buildShardJob } from './job.js';
@@ -272,6 +273,7 @@ function reconcileRun(input: ReconcileInput): ReconcileResult {
       const live = s.active.map((a) => input.progressTimings?.get(`${s.index}/${a.attempt}`)).find((t) => t !== undefined);
       return live ? [live] : [];
     })),
+    batchSize: batchSizeChosen(shards.flatMap((s) => (s.chosen?.batchSize ? [s.chosen.batchSize] : []))),
   };
 
   if (input.commit.state === 'done') {
@@ -296,6 +298,7 @@ function reconcileRun(input: ReconcileInput): ReconcileResult {
       // Figures from every shard, or else the previous status's (the commit may have deleted some
       // manifests already).
       efficiency: facts.efficiency?.shards === shards.length ? facts.efficiency : undefined,
+      batchSize: facts.batchSize?.shards === shards.length ? facts.batchSize : undefined,
     };
     if (c.manifestUri !== undefined) done.outputManifest = c.manifestUri;
     return finish(done, { delete: deletions(attempts, () => true, 'the run succeeded') }, failures);
