@@ -10,8 +10,8 @@ function drive(o: AutoBatchOptions, events: readonly Event[]): AutoBatchState {
   return s;
 }
 
-/** One measurement per size at a given throughput (rows per ms), long enough to count (200 ms). */
-const at = (size: number, rowsPerMs: number): Event => ({ size, rows: rowsPerMs * 200, ms: 200 });
+/** One measurement per size at a given throughput (rows per ms), long enough to count (100 ms). */
+const at = (size: number, rowsPerMs: number): Event => ({ size, rows: rowsPerMs * 100, ms: 100 });
 
 describe('the automatic batch size policy (pure: figures in, state out)', () => {
   test.each<[string, AutoBatchOptions, Event[], { size: number; settled: boolean; max: number; oom?: number[] }]>([
@@ -19,16 +19,20 @@ describe('the automatic batch size policy (pure: figures in, state out)', () => 
     ['starts at max when max is smaller', { max: 8 }, [], { size: 8, settled: true, max: 8 }],
     ['a fixed batch dimension: exactly that, untuned', { max: 65536, fixedBatch: 16 }, [at(16, 1), at(16, 2)], { size: 16, settled: true, max: 16 }],
     ['doubles while throughput rises', { max: 65536 }, [at(32, 10), at(64, 20), at(128, 30)], { size: 256, settled: false, max: 65536 }],
-    ['settles on the best size once throughput stops rising', { max: 65536 }, [at(32, 10), at(64, 20), at(128, 30), at(256, 30.5)], { size: 128, settled: true, max: 65536 }],
-    ['settles on the best size when throughput falls', { max: 65536 }, [at(32, 10), at(64, 20), at(128, 12)], { size: 64, settled: true, max: 65536 }],
-    ['a gain within the margin (5%) is not worth a doubling', { max: 65536 }, [at(32, 100), at(64, 104)], { size: 32, settled: true, max: 65536 }],
+    ['one size that does not beat the best: tries one more', { max: 65536 }, [at(32, 10), at(64, 20), at(128, 30), at(256, 30.5)], { size: 512, settled: false, max: 65536 }],
+    ['settles on the best size once throughput stops rising (two sizes in a row)', { max: 65536 }, [at(32, 10), at(64, 20), at(128, 30), at(256, 30.5), at(512, 29)], { size: 128, settled: true, max: 65536 }],
+    ['settles on the best size when throughput falls', { max: 65536 }, [at(32, 10), at(64, 20), at(128, 12), at(256, 11)], { size: 64, settled: true, max: 65536 }],
+    ['one dip in a noisy measurement does not end the search', { max: 65536 }, [at(32, 10), at(64, 20), at(128, 12), at(256, 40), at(512, 41), at(1024, 39)], { size: 256, settled: true, max: 65536 }],
+    ['with patience 0 the first miss settles it', { max: 65536, patience: 0 }, [at(32, 10), at(64, 20), at(128, 12)], { size: 64, settled: true, max: 65536 }],
+    ['a gain within the margin (5%) is not worth a doubling', { max: 65536 }, [at(32, 100), at(64, 104), at(128, 104.9)], { size: 32, settled: true, max: 65536 }],
+    ['a miss at max settles it at once', { max: 64 }, [at(32, 100), at(64, 90)], { size: 32, settled: true, max: 64 }],
     ['never grows past max, and settles there', { max: 100 }, [at(32, 1), at(64, 2), at(100, 3)], { size: 100, settled: true, max: 100 }],
     ['a measurement at another size does not count', { max: 65536 }, [at(32, 10), at(32, 50), at(64, 20)], { size: 128, settled: false, max: 65536 }],
     ['short runs (a row group tail) say nothing about the size tried', { max: 65536 }, [{ size: 20, rows: 20, ms: 500 }], { size: 32, settled: false, max: 65536 }],
-    ['measures each size over at least sampleMs', { max: 65536 }, [{ size: 32, rows: 320, ms: 100 }], { size: 32, settled: false, max: 65536 }],
-    ['... summing measurements until then', { max: 65536 }, [{ size: 32, rows: 320, ms: 100 }, { size: 32, rows: 320, ms: 100 }], { size: 64, settled: false, max: 65536 }],
+    ['measures each size over at least sampleMs', { max: 65536 }, [{ size: 32, rows: 320, ms: 50 }], { size: 32, settled: false, max: 65536 }],
+    ['... summing measurements until then', { max: 65536 }, [{ size: 32, rows: 320, ms: 50 }, { size: 32, rows: 320, ms: 50 }], { size: 64, settled: false, max: 65536 }],
     ['out of memory: half the size, never that size again, no more growth', { max: 65536 }, [at(32, 10), at(64, 20), { oom: 128 }], { size: 64, settled: true, max: 127, oom: [128] }],
-    ['out of memory after settling: backs off again', { max: 65536 }, [at(32, 10), at(64, 9), { oom: 32 }], { size: 16, settled: true, max: 31, oom: [32] }],
+    ['out of memory after settling: backs off again', { max: 65536 }, [at(32, 10), at(64, 9), at(128, 9), { oom: 32 }], { size: 16, settled: true, max: 31, oom: [32] }],
     ['out of memory twice: halves twice', { max: 65536 }, [{ oom: 32 }, { oom: 16 }], { size: 8, settled: true, max: 15, oom: [32, 16] }],
     ['out of memory at one row: the floor is one', { max: 65536 }, [{ oom: 2 }, { oom: 1 }], { size: 1, settled: true, max: 1, oom: [2, 1] }],
     ['a measurement after out of memory changes nothing', { max: 65536 }, [{ oom: 32 }, at(16, 1000)], { size: 16, settled: true, max: 31, oom: [32] }],

@@ -3,8 +3,8 @@
  * passes the figures in (no clock, no I/O here).
  *
  * The policy: start small, and double the size while a size's measured throughput (rows per
- * millisecond of model time) beats the best so far by more than `gain`; once it does not, settle on
- * the best size. An out-of-memory error at some size lowers the ceiling below that size for the rest
+ * millisecond of model time) beats the best so far by more than `gain`; once `patience` + 1 sizes in a
+ * row do not (one dip in a noisy measurement does not end the search), settle on the best size. An out-of-memory error at some size lowers the ceiling below that size for the rest
  * of the shard, backs off to half of it, and stops the growth (the device is at its limit). A model
  * with a fixed batch dimension gets exactly that size, and nothing is tuned.
  *
@@ -22,8 +22,10 @@ export interface AutoBatchOptions {
   start?: number;
   /** The throughput gain, as a fraction, that makes a doubling worth it (default 0.05). */
   gain?: number;
-  /** Model time to measure each size over, in milliseconds (default 200). */
+  /** Model time to measure each size over, in milliseconds (default 100). */
   sampleMs?: number;
+  /** Sizes that may fail to beat the best before it settles, less one (default 1: two in a row). */
+  patience?: number;
 }
 
 export const AUTO_BATCH_START = 32;
@@ -40,14 +42,17 @@ export interface AutoBatchState {
   readonly sample: { rows: number; ms: number };
   /** Sizes that ran out of memory, in order. */
   readonly oom: readonly number[];
+  /** Sizes in a row, since the best, that did not beat it. */
+  readonly misses: number;
   readonly gain: number;
   readonly sampleMs: number;
+  readonly patience: number;
 }
 
 /** The state before the first run. */
 export function startAutoBatch(o: AutoBatchOptions): AutoBatchState {
   if (!(Number.isInteger(o.max) && o.max >= 1)) throw new Error(`auto batch size: max must be a positive integer, not ${o.max}`);
-  const common = { sample: { rows: 0, ms: 0 }, oom: [], gain: o.gain ?? 0.05, sampleMs: o.sampleMs ?? 200 };
+  const common = { sample: { rows: 0, ms: 0 }, oom: [], misses: 0, gain: o.gain ?? 0.05, sampleMs: o.sampleMs ?? 100, patience: o.patience ?? 1 };
   if (o.fixedBatch !== undefined) return { ...common, size: o.fixedBatch, max: o.fixedBatch, settled: true };
   const size = Math.max(1, Math.min(o.start ?? AUTO_BATCH_START, o.max));
   return { ...common, size, max: o.max, settled: size >= o.max };
@@ -68,12 +73,14 @@ export function afterTiming(s: AutoBatchState, t: BatchTiming): AutoBatchState {
   const rowsPerMs = sample.rows / Math.max(sample.ms, 1e-6);
   const fresh = { rows: 0, ms: 0 };
   if (s.best !== undefined && rowsPerMs <= s.best.rowsPerMs * (1 + s.gain)) {
-    // No better than the best so far (by the margin): settle there.
-    return { ...s, size: s.best.size, settled: true, sample: fresh };
+    // No better than the best so far (by the margin): settle there, unless patience allows one more size.
+    const misses = s.misses + 1;
+    if (misses > s.patience || s.size >= s.max) return { ...s, size: s.best.size, settled: true, misses, sample: fresh };
+    return { ...s, size: Math.min(s.max, s.size * 2), misses, sample: fresh };
   }
   const best = { size: s.size, rowsPerMs };
-  if (s.size >= s.max) return { ...s, best, settled: true, sample: fresh };
-  return { ...s, best, size: Math.min(s.max, s.size * 2), sample: fresh };
+  if (s.size >= s.max) return { ...s, best, settled: true, misses: 0, sample: fresh };
+  return { ...s, best, size: Math.min(s.max, s.size * 2), misses: 0, sample: fresh };
 }
 
 /**
