@@ -1,5 +1,5 @@
 import { batchSizeChosen } from './batch-size.js';
-import type { BatchSizeUsed } from '../contract/index.js';
+import type { BatchSizeUsed } from '../../../core/src/contract/index.js';
 
 describe('status.batchSize: the sizes batchSize: auto chose, from the shard manifests', () => {
   test.each<[string, BatchSizeUsed[], ReturnType<typeof batchSizeChosen>]>([

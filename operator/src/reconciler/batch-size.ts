@@ -2,7 +2,7 @@
  * status.batchSize: with spec.batchSize auto, the rows per run the shards chose, from their
  * manifests (each shard tunes its own: worker/src/session/auto-batch.ts). Pure.
  */
-import type { BatchSizeUsed } from '../contract/index.js';
+import type { BatchSizeUsed } from '../../../core/src/contract/index.js';
 
 export interface BatchSizeChosen {
   min: number;

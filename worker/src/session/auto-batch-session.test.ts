@@ -1,9 +1,9 @@
 /** @jest-environment ./worker/src/session/jest-ort-environment.js */
 import { fileURLToPath } from 'node:url';
 import * as A from 'apache-arrow';
-import { mlpModel, prng } from '../modelgen/index.js';
+import { mlpModel, prng } from '../../../core/src/modelgen/index.js';
 import { packInputs, planScoring, type DenseTensor, type ModelMappingLike } from '../tensors/index.js';
-import { threadModuleUrl } from '../threads/module-file.js';
+import { threadModuleUrl } from '../../../core/src/threads/module-file.js';
 import type { OomCue } from '../testing/oom-ort.js';
 import { createScoringSession, type ScoreReport, type ScoringSessionOptions } from './session.js';
 

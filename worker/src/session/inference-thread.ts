@@ -20,10 +20,10 @@
 import { Worker } from 'node:worker_threads';
 import { createRequire } from 'node:module';
 import type { InferenceSession } from 'onnxruntime-node';
-import type { DenseTensor, TensorData } from '../tensors/types.js';
-import { ThreadCalls } from '../threads/calls.js';
-import { threadModuleUrl } from '../threads/module-file.js';
-import { transferable } from '../threads/transfer.js';
+import type { DenseTensor, TensorData } from '../../../core/src/tensors/types.js';
+import { ThreadCalls } from '../../../core/src/threads/calls.js';
+import { threadModuleUrl } from '../../../core/src/threads/module-file.js';
+import { transferable } from '../../../core/src/threads/transfer.js';
 import type { Op, RawValueMeta, Replies, Requests, ThreadData, ThreadMessage, WireTensor } from './thread-protocol.js';
 
 export type { RawValueMeta, WireTensor } from './thread-protocol.js';

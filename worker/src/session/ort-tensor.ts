@@ -3,7 +3,7 @@
  * in the inference thread (inference-thread-main.ts), each with the onnxruntime-node it loaded.
  */
 import type * as Ort from 'onnxruntime-node';
-import type { DenseTensor } from '../tensors/types.js';
+import type { DenseTensor } from '../../../core/src/tensors/types.js';
 
 /** What of onnxruntime-node is used: the module as imported (session.ts) or as required (the thread). */
 export type OrtModule = Pick<typeof Ort, 'Tensor' | 'InferenceSession'>;

@@ -8,7 +8,7 @@
  * input tensors and the outputs travel in the transfer list when they can (moved, not copied).
  */
 import type { InferenceSession } from 'onnxruntime-node';
-import type { TensorData } from '../tensors/types.js';
+import type { TensorData } from '../../../core/src/tensors/types.js';
 
 /** A tensor as it crosses the thread boundary. */
 export interface WireTensor {
