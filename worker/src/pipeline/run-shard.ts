@@ -83,8 +83,9 @@ export function modelPlace(provider: ExecutionProviderChoice): 'gpu' | 'cpu' {
 }
 
 /**
- * Rows per decoded batch. The model still runs spec.batchSize rows at a time; decoding in larger
- * batches only cuts overhead. List columns have no width known up front, so they keep batchSize.
+ * Rows per decoded batch. The model still runs spec.batchSize rows at a time (or what batchSize:
+ * auto chose); decoding in larger batches only cuts overhead. List columns have no width known up
+ * front, so they keep batchSize.
  */
 export function decodeBatchRows(batchSize: number, columns: number, hasListInput: boolean): number {
   if (hasListInput) return batchSize;

@@ -14,7 +14,7 @@
  *
  * The thread is a module file, inference-thread-main.ts, with the typed messages of thread-protocol.ts
  * (like the Parquet thread). Started from dist/ it is this module's sibling; under jest, the build's
- * (threads/module-file.ts). It loads onnxruntime-node by the absolute path resolved here, so a test
+ * (core/src/threads/module-file.ts). It loads onnxruntime-node by the absolute path resolved here, so a test
  * can point it elsewhere.
  */
 import { Worker } from 'node:worker_threads';
