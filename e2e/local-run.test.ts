@@ -85,6 +85,24 @@ describe('bij run, local files', () => {
     expect(eff!.modelBusyPercent).toBeLessThanOrEqual(100);
   }, 180_000);
 
+  test('batchSize: auto: every row once; each shard\'s chosen size in the run manifest, summed up in status.batchSize', async () => {
+    const out = join(root, 'out-auto');
+    const result = await runLocal(job(root, { batchSize: 'auto', output: { uri: out + '/' } }), { log: silentLogger(), timeoutMs: 120_000 });
+    expect(result).toMatchObject({ phase: 'Succeeded' });
+    const total = FILES * ROWS_PER_FILE;
+    await expectExactlyOnce(out, total, BAD_EVERY);
+    const manifest = RunManifestSchema.parse(JSON.parse(readFileSync(join(out, '_manifest.json'), 'utf8')));
+    const chosen = manifest.shards.map((s) => s.batchSize);
+    expect(chosen).toHaveLength(6);
+    for (const c of chosen) {
+      expect(c).toMatchObject({ auto: true });
+      expect(c!.chosen).toBeGreaterThanOrEqual(1);
+      expect(c!.chosen).toBeLessThanOrEqual(65536);
+    }
+    const sizes = chosen.map((c) => c!.chosen);
+    expect(result.status?.batchSize).toEqual({ min: Math.min(...sizes), max: Math.max(...sizes), shards: 6, outOfMemoryShards: 0 });
+  }, 180_000);
+
   test('a mapping that does not fit the model is refused at planning, before any pod starts, naming the input', async () => {
     const result = await runLocal(job(root, {
       output: { uri: join(root, 'out-unfit') + '/' },

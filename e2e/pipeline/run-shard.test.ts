@@ -2,7 +2,7 @@ import { mkdtempSync, mkdirSync, readdirSync, writeFileSync, existsSync } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openStorage } from '../../core/src/storage/index.js';
-import { runShard } from '../../worker/src/pipeline/run-shard.js';
+import { batchRows, runShard } from '../../worker/src/pipeline/run-shard.js';
 import { runCommitted } from '../../worker/src/pipeline/late-attempt.js';
 import { planRun, freezePlan } from '../../operator/src/planner/plan-run.js';
 import { BatchInferenceJobSpecSchema, type BatchInferenceJobSpecInput } from '../../core/src/contract/job-spec.js';
@@ -105,6 +105,57 @@ describe('runShard', () => {
     expect(manifest.rows.read).toBe(p.shards[1].rows);
     expect(Object.keys(manifest.timings)).toEqual(expect.arrayContaining(['read', 'decode', 'pack', 'infer', 'write', 'total']));
   }, 60_000);
+});
+
+describe('batchSize: auto', () => {
+  // The decoded batches of this dataset (6 columns read: id, region, f0..f3) bound the size tried.
+  const { autoMax } = batchRows('auto', 6, false);
+
+  test('every row scored once with reference values; each shard records a size within bounds', async () => {
+    const p = await plan(spec({ batchSize: 'auto' }), 'r-auto');
+    expect(p.spec.batchSize).toBe('auto');
+    const manifests = [];
+    for (const s of p.shards) manifests.push((await runShard({ storage, plan: p, shard: s.index, attempt: 0, writerToken: 'a1' })).manifest);
+    const scores = await readScores(join(root, 'out', '_bij', 'r-auto', 'shards', '*', 'a0', 'part-*.parquet'));
+    expect(scoreProblems(scores, 12_000, 97)).toEqual([]);
+    expect(manifests.reduce((n, m) => n + m.rows.read, 0)).toBe(12_000);
+    expect(autoMax).toBeGreaterThanOrEqual(4096);
+    for (const m of manifests) {
+      expect(m.batchSize).toEqual({ chosen: expect.any(Number), auto: true });
+      expect(m.batchSize!.chosen).toBeGreaterThanOrEqual(1);
+      expect(m.batchSize!.chosen).toBeLessThanOrEqual(autoMax as number);
+      // A power of two from the start size: the policy only doubles (and halves on out of memory).
+      expect(Math.log2(m.batchSize!.chosen / 32) % 1).toBe(0);
+    }
+  }, 60_000);
+
+  test('a model with a fixed batch dimension runs exactly that, untuned; every row once', async () => {
+    const fixed = writeModel(join(root, 'models'), 'fixed16.onnx', 16);
+    const p = await plan(spec({ batchSize: 'auto', model: { ...spec().model, uri: fixed } }), 'r-auto-fixed');
+    const manifests = [];
+    for (const s of p.shards) manifests.push((await runShard({ storage, plan: p, shard: s.index, attempt: 0, writerToken: 'f1' })).manifest);
+    expect(manifests.map((m) => m.batchSize)).toEqual([0, 1, 2].map(() => ({ chosen: 16, auto: true })));
+    const scores = await readScores(join(root, 'out', '_bij', 'r-auto-fixed', 'shards', '*', 'a0', 'part-*.parquet'));
+    expect(scoreProblems(scores, 12_000, 97)).toEqual([]);
+  }, 60_000);
+
+  test('a fixed batchSize is recorded as it is, and a fixed batch dimension over it', async () => {
+    const p = await plan(spec(), 'r-fixed-size');
+    expect((await runShard({ storage, plan: p, shard: 0, attempt: 0, writerToken: 's1' })).manifest.batchSize).toEqual({ chosen: 700, auto: false });
+    const fixed = writeModel(join(root, 'models'), 'fixed8.onnx', 8);
+    const q = await plan(spec({ model: { ...spec().model, uri: fixed } }), 'r-fixed-dim');
+    expect((await runShard({ storage, plan: q, shard: 0, attempt: 0, writerToken: 's2' })).manifest.batchSize).toEqual({ chosen: 8, auto: false });
+  }, 60_000);
+
+  test.each<[number | 'auto', number, boolean, { decode: number; autoMax?: number }]>([
+    [700, 6, false, { decode: 65536 }],
+    ['auto', 6, false, { decode: 65536, autoMax: 65536 }],
+    ['auto', 1024, false, { decode: 4096, autoMax: 4096 }],
+    ['auto', 6, true, { decode: 4096, autoMax: 4096 }],
+    [100, 6, true, { decode: 100 }],
+  ])('batchRows(%p, %i columns, list input %p)', (batchSize, columns, list, expected) => {
+    expect(batchRows(batchSize, columns, list)).toEqual(expected);
+  });
 });
 
 describe('files as other writers leave them are scored exactly', () => {

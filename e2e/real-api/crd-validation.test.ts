@@ -135,6 +135,8 @@ const rows: Row[] = [
   accept('maxFailedRows: 2^53 - 1, the largest safe integer', (j) => { j.spec.maxFailedRows = RAW('9007199254740991'); }),
   accept('model.version: 2024-01-31 (an unquoted date stays a string)', (j) => { j.spec.model.version = RAW('2024-01-31'); }),
   accept('gpuHourlyCost: 2 (an integer for a number)', (j) => { j.spec.worker = { gpuHourlyCost: 2 }; }),
+  accept('batchSize: auto (int-or-string: the one string allowed)', (j) => { j.spec.batchSize = 'auto'; }),
+  accept('batchSize: 1, the smallest', (j) => { j.spec.batchSize = 1; }),
 
   // Required fields.
   refuse('no spec', 'spec', (j) => del(j, 'spec')),
@@ -180,6 +182,11 @@ const rows: Row[] = [
   refuse('shards: 100001', 'spec.shards', (j) => { j.spec.shards = 100_001; }),
   refuse('parallelism: 0', 'spec.parallelism', (j) => { j.spec.parallelism = 0; }),
   refuse('batchSize: 2^20 + 1', 'spec.batchSize', (j) => { j.spec.batchSize = (1 << 20) + 1; }),
+  refuse('batchSize: 0', 'spec.batchSize', (j) => { j.spec.batchSize = 0; }),
+  refuse('batchSize: Auto (the case matters)', 'spec.batchSize', (j) => { j.spec.batchSize = 'Auto'; }),
+  refuse('batchSize: "4096" (a number in a string)', 'spec.batchSize', (j) => { j.spec.batchSize = '4096'; }),
+  refuse('batchSize: 1.5', 'spec.batchSize', (j) => { j.spec.batchSize = 1.5; }),
+  refuse('batchSize: true', 'spec.batchSize', (j) => { j.spec.batchSize = true; }),
   refuse('targetFileBytes under 1 MiB', 'spec.output.targetFileBytes', (j) => { j.spec.output.targetFileBytes = 1000; }),
   refuse('maxRetries: -1', 'spec.maxRetries', (j) => { j.spec.maxRetries = -1; }),
   refuse('gpus: -1', 'spec.worker.gpus', (j) => { j.spec.worker = { gpus: -1 }; }),

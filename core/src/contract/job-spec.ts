@@ -166,7 +166,11 @@ export const BatchInferenceJobSpecSchema = z
     shards: z.number().int().min(1).max(100000).optional(),
     targetRowsPerShard: z.number().int().min(1).optional(),
     parallelism: z.number().int().min(1).default(8).describe('At most this many shard Jobs at once.'),
-    batchSize: z.number().int().min(1).max(1 << 20).default(4096),
+    batchSize: z.union([z.number().int().min(1).max(1 << 20), z.literal('auto')]).default(4096)
+      .meta({ 'x-kubernetes-int-or-string': true })
+      .describe('Rows per model run, or auto: each worker starts small and doubles the batch while throughput rises, '
+        + 'halves it on an out-of-memory error, and records the size it chose (shard manifest, status.batchSize). '
+        + 'A model with a fixed batch dimension always runs that many rows.'),
     maxRetries: z.number().int().min(0).default(3)
       .describe('Per shard; pod disruptions (preemption, eviction) do not count.'),
     maxFailedRows: z.number().int().min(0).default(0)

@@ -56,6 +56,16 @@ export const RowCountsSchema = z.object({
 });
 export type RowCounts = z.infer<typeof RowCountsSchema>;
 
+/** The rows per model run a shard used: spec.batchSize, a model's fixed batch, or what batchSize: auto chose. */
+export const BatchSizeUsedSchema = z.object({
+  chosen: z.number().int().min(1)
+    .describe('Rows per run the shard ended with: the model\'s fixed batch dimension if it has one, else spec.batchSize, or with batchSize: auto the size the tuning chose.'),
+  auto: z.boolean().describe('spec.batchSize was auto.'),
+  outOfMemory: z.array(z.number().int().min(1)).optional()
+    .describe('batchSize: auto: runs that ran out of memory, by rows per run, in order (each was retried with half the rows).'),
+});
+export type BatchSizeUsed = z.infer<typeof BatchSizeUsedSchema>;
+
 export const ShardManifestSchema = z.object({
   kind: z.literal('ShardManifest'),
   runId: z.string(),
@@ -66,6 +76,7 @@ export const ShardManifestSchema = z.object({
   timings: StageTimingsSchema,
   model: ModelInfoSchema,
   executionProvider: z.string(),
+  batchSize: BatchSizeUsedSchema.optional().describe('Absent in manifests of workers older than batchSize: auto.'),
   startedAt: z.string(),
   finishedAt: z.string(),
   host: z.string().optional(),
@@ -113,6 +124,7 @@ export const RunManifestSchema = z.object({
     rows: RowCountsSchema,
     timings: StageTimingsSchema,
     executionProvider: z.string(),
+    batchSize: BatchSizeUsedSchema.optional(),
   })),
 });
 export type RunManifest = z.infer<typeof RunManifestSchema>;

@@ -146,6 +146,24 @@ describe('toStructural', () => {
     expect(() => openApiSchemaOf(z.record(z.string().regex(/^a/), z.string()))).toThrow(/propertyNames: key rule pattern/);
   });
 
+  test('an integer-or-string union marked x-kubernetes-int-or-string: the marker and one CEL rule of its bounds', () => {
+    const intOrAuto = z.union([z.number().int().min(1).max(64), z.literal('auto')]).meta({ 'x-kubernetes-int-or-string': true });
+    expect(openApiSchemaOf(z.object({ b: intOrAuto.default(8) })).properties).toEqual({
+      b: {
+        default: 8, 'x-kubernetes-int-or-string': true,
+        'x-kubernetes-validations': [{ rule: 'type(self) == string ? self == "auto" : (self >= 1 && self <= 64)', message: "must be an integer (at least 1, at most 64) or 'auto'" }],
+      },
+    });
+    const intOrEnum = z.union([z.number().int(), z.enum(['a', 'b'])]).meta({ 'x-kubernetes-int-or-string': true });
+    expect(openApiSchemaOf(intOrEnum)['x-kubernetes-validations']).toEqual([
+      { rule: 'type(self) == string ? self in ["a", "b"] : (self >= -9007199254740991 && self <= 9007199254740991)', message: expect.any(String) },
+    ]);
+    // What the rule cannot say is refused at generation.
+    expect(() => openApiSchemaOf(z.union([z.number().int(), z.string().min(2)]).meta({ 'x-kubernetes-int-or-string': true }))).toThrow(/const or an enum/);
+    expect(() => openApiSchemaOf(z.union([z.number(), z.literal('x')]).meta({ 'x-kubernetes-int-or-string': true }))).toThrow(/one integer and one string branch/);
+    expect(structuralSchemaErrors(openApiSchemaOf(z.object({ b: intOrAuto })))).toEqual([]);
+  });
+
   test('refuses what a structural schema cannot say', () => {
     expect(() => openApiSchemaOf(z.object({ u: z.union([z.string(), z.number()]) }))).toThrow(/union/);
     expect(() => openApiSchemaOf(z.object({ u: z.union([z.object({ a: z.string() }), z.object({ b: z.string() })]) }))).toThrow(/anyOf/);

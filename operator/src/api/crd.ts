@@ -9,7 +9,9 @@
  *     x-kubernetes-int-or-string;
  *   - maps are `additionalProperties: <schema>`, never together with `properties`;
  *   - no `$ref`/`$defs`, no `additionalProperties: false`, no `propertyNames`, no `anyOf`/`oneOf`/
- *     `allOf`/`not` (zod would need them only for unions, which the API does not use), no `const`;
+ *     `allOf`/`not` (zod would need them only for unions), no `const`; the one union the API has,
+ *     an integer or a string (`batchSize: auto`), is marked x-kubernetes-int-or-string and its
+ *     branches' bounds become a CEL rule (intOrStringRule);
  *   - `exclusiveMinimum`/`exclusiveMaximum` are OpenAPI 3.0 booleans;
  *   - zod's safe-integer bounds on `.int()` (+-9007199254740991) are kept: the apiserver takes any
  *     int64, and a larger number would reach the operator rounded (`bij validate` refuses it too);
@@ -69,6 +71,45 @@ function propertyNamesAsCel(node: unknown, path: string): SchemaNode[] {
   return rules;
 }
 
+/**
+ * A union of an integer and a string marked `x-kubernetes-int-or-string` (zod
+ * `z.union([z.number().int()..., z.literal('auto')]).meta({'x-kubernetes-int-or-string': true})`):
+ * a structural schema has no anyOf, so the node keeps only the marker, and the branches' bounds
+ * become one CEL rule (CEL sees such a value as an int or a string).
+ */
+function intOrStringRule(branches: unknown, path: string): SchemaNode {
+  if (!Array.isArray(branches) || branches.length !== 2) throw new Error(`${path}: an int-or-string union must have exactly two branches`);
+  const int = branches.find((b) => isObj(b) && b.type === 'integer') as SchemaNode | undefined;
+  const str = branches.find((b) => isObj(b) && b.type === 'string') as SchemaNode | undefined;
+  if (!int || !str) throw new Error(`${path}: an int-or-string union must have one integer and one string branch`);
+  const intCond: string[] = [];
+  const intWords: string[] = [];
+  for (const [key, value] of Object.entries(int)) {
+    if (key === 'type') continue;
+    if (key === 'minimum' && typeof value === 'number') intCond.push(`self >= ${value}`);
+    else if (key === 'maximum' && typeof value === 'number') intCond.push(`self <= ${value}`);
+    else throw new Error(`${path}: integer branch keyword ${key} has no CEL form here`);
+  }
+  if (typeof int.minimum === 'number') intWords.push(`at least ${int.minimum}`);
+  if (typeof int.maximum === 'number') intWords.push(`at most ${int.maximum}`);
+  let strCond: string;
+  let strWords: string;
+  const keys = Object.keys(str).filter((k) => k !== 'type');
+  if (keys.length === 1 && keys[0] === 'const' && typeof str.const === 'string') {
+    strCond = `self == ${JSON.stringify(str.const)}`;
+    strWords = `'${str.const}'`;
+  } else if (keys.length === 1 && keys[0] === 'enum' && Array.isArray(str.enum) && str.enum.every((v) => typeof v === 'string')) {
+    strCond = `self in [${str.enum.map((v) => JSON.stringify(v)).join(', ')}]`;
+    strWords = str.enum.map((v) => `'${v}'`).join(' or ');
+  } else {
+    throw new Error(`${path}: the string branch of an int-or-string union must be a const or an enum`);
+  }
+  return {
+    rule: `type(self) == string ? ${strCond} : (${intCond.length > 0 ? intCond.join(' && ') : 'true'})`,
+    message: `must be an integer${intWords.length > 0 ? ` (${intWords.join(', ')})` : ''} or ${strWords}`,
+  };
+}
+
 /** zod JSON Schema (draft 2020-12, io: 'input') -> structural OpenAPI v3. Throws on anything it
  * cannot express, naming the JSON path. */
 export function toStructural(node: unknown, path = '$'): SchemaNode {
@@ -77,6 +118,10 @@ export function toStructural(node: unknown, path = '$'): SchemaNode {
   const keyRules: SchemaNode[] = [];
   for (const [key, value] of Object.entries(node)) {
     if (DROPPED.has(key)) continue;
+    if (key === 'anyOf' && node['x-kubernetes-int-or-string'] === true) {
+      keyRules.push(intOrStringRule(value, `${path}.anyOf`));
+      continue;
+    }
     switch (key) {
       case 'properties': {
         if (!isObj(value)) throw new Error(`${path}.properties: not an object`);

@@ -66,6 +66,13 @@ describe.each(examples)('examples/%s', (file) => {
   });
 });
 
+test('batchSize: auto is a valid job file, for the schema and for zod alike', () => {
+  const doc = parse(readFileSync(join(examplesDir, 'quickstart.yaml'), 'utf8')) as Record<string, any>;
+  doc.spec.batchSize = 'auto';
+  expect(errorsOf(doc)).toEqual([]);
+  expect(BatchInferenceJobSpecSchema.parse(doc.spec).batchSize).toBe('auto');
+});
+
 describe('broken job files are refused, by the schema and by zod alike', () => {
   const quickstart = () => parse(readFileSync(join(examplesDir, 'quickstart.yaml'), 'utf8')) as Record<string, any>;
   test.each<[string, (d: Record<string, any>) => void, string]>([
@@ -73,6 +80,8 @@ describe('broken job files are refused, by the schema and by zod alike', () => {
     ['an unknown (misspelt) spec field', (d) => { d.spec.paralelism = 2; }, '/spec must NOT have additional properties paralelism'],
     ['an unknown field deeper down', (d) => { d.spec.worker.gpu = 1; }, '/spec/worker must NOT have additional properties gpu'],
     ['a value out of range', (d) => { d.spec.parallelism = 0; }, '/spec/parallelism must be >= 1'],
+    ['batchSize: a string other than auto', (d) => { d.spec.batchSize = 'Auto'; }, '/spec/batchSize must match a schema in anyOf'],
+    ['batchSize: 0', (d) => { d.spec.batchSize = 0; }, '/spec/batchSize must match a schema in anyOf'],
     ['a value outside an enum', (d) => { d.spec.worker.executionProvider = 'tpu'; }, '/spec/worker/executionProvider must be equal to one of the allowed values'],
     ['both shards and targetRowsPerShard (a CEL rule)', (d) => { d.spec.targetRowsPerShard = 1000; }, '/spec must NOT be valid'],
     ['an input with both columns and column (a CEL rule)', (d) => { d.spec.model.inputs.X.column = 'embedding'; }, '/spec/model/inputs/X must match exactly one schema in oneOf'],

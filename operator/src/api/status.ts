@@ -44,6 +44,13 @@ export const EfficiencySchema = z.object({
   shards: z.number().int().describe('Shards the figures come from: those done (their manifests) and those running (their progress files).'),
 });
 
+export const BatchSizeStatusSchema = z.object({
+  min: z.number().int().describe('The smallest size a done shard chose.'),
+  max: z.number().int().describe('The largest size a done shard chose.'),
+  shards: z.number().int().describe('Shards the figures come from (their manifests).'),
+  outOfMemoryShards: z.number().int().describe('Of those, shards that ran out of memory at some size and backed off.'),
+});
+
 export const BatchInferenceJobStatusSchema = z.object({
   phase: PhaseSchema.optional(),
   observedGeneration: z.number().int().optional(),
@@ -60,6 +67,8 @@ export const BatchInferenceJobStatusSchema = z.object({
   estimatedCost: z.string().optional(),
   efficiency: EfficiencySchema.optional()
     .describe('Where the done shards spent their time: did the model (the GPU) wait for input or output?'),
+  batchSize: BatchSizeStatusSchema.optional()
+    .describe('With spec.batchSize auto: the rows per run the done shards chose (each shard tunes its own).'),
   waitingSince: z.string().optional()
     .describe('While the job waits for its input (phase Waiting, spec.input.waitFor): when the wait began; the timeout counts from it.'),
   startTime: z.string().optional(),

@@ -74,7 +74,10 @@ export function mergeManifests(plan: ShardPlan, shardManifests: ShardManifest[])
     sha = sha || m.model.sha256;
     if (!startedAt || m.startedAt < startedAt) startedAt = m.startedAt;
     if (m.finishedAt > finishedAt) finishedAt = m.finishedAt;
-    shards.push({ shard: m.shard, attempt: m.attempt, rows: m.rows, timings: m.timings, executionProvider: m.executionProvider });
+    shards.push({
+      shard: m.shard, attempt: m.attempt, rows: m.rows, timings: m.timings, executionProvider: m.executionProvider,
+      ...(m.batchSize ? { batchSize: m.batchSize } : {}),
+    });
   }
   const dataRows = files.filter((f) => f.kind === 'data').reduce((n, f) => n + f.rowCount, 0);
   if (dataRows !== rowCount) throw new CommitError(`data files hold ${dataRows} rows but the shards report ${rowCount} scored`);

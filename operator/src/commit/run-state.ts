@@ -59,7 +59,7 @@ export class RunState {
     const byShard = this.runManifests(runId);
     let attempts = byShard.get(shard);
     if (!attempts) byShard.set(shard, (attempts = new Map()));
-    attempts.set(attempt, { attempt, rows: parsed.rows, timings: parsed.timings });
+    attempts.set(attempt, { attempt, rows: parsed.rows, timings: parsed.timings, ...(parsed.batchSize ? { batchSize: parsed.batchSize } : {}) });
   }
 
   /**

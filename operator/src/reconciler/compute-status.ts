@@ -14,6 +14,7 @@ import { canonicalJson } from './runid.js';
 import type { RunFailure } from './failure-policy.js';
 import type { ObservedAttempt } from './types.js';
 import type { Efficiency } from './efficiency.js';
+import type { BatchSizeChosen } from './batch-size.js';
 
 /**
  * The condition types, always all present: the batch/v1 Job's set, plus Waiting (for the input,
@@ -51,6 +52,8 @@ export interface StatusFacts {
   /** From the chosen shard manifests; when none is observable (after the commit's cleanup), the
    * previous status's value of the same run is kept. */
   efficiency?: Efficiency;
+  /** batchSize: auto: the sizes the chosen shard manifests record; kept like efficiency. */
+  batchSize?: BatchSizeChosen;
 }
 
 /** The SHARDS printer column: succeeded/total, and the shards waiting for Kueue when there are any
@@ -162,6 +165,7 @@ export function buildStatus(old: BatchInferenceJobStatus, f: StatusFacts, now: D
   if (f.completionTime !== undefined) s.completionTime = f.completionTime;
   if (f.outputManifest !== undefined) s.outputManifest = f.outputManifest;
   s.efficiency = f.efficiency ?? (old.runId === s.runId ? old.efficiency : undefined);
+  s.batchSize = f.batchSize ?? (old.runId === s.runId ? old.batchSize : undefined);
   s.message = f.message;
 
   // Clock-derived fields: kept from the old status unless something else changed.
@@ -203,6 +207,7 @@ export function buildStatus(old: BatchInferenceJobStatus, f: StatusFacts, now: D
   put('gpuSeconds', gpuSeconds);
   put('estimatedCost', estimatedCost);
   put('efficiency', s.efficiency);
+  put('batchSize', s.batchSize);
   put('waitingSince', s.waitingSince);
   put('startTime', s.startTime);
   put('completionTime', s.completionTime);

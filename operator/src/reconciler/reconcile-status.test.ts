@@ -185,6 +185,25 @@ describe('status', () => {
     expect(half.status.efficiency).toEqual(r.status.efficiency);
   });
 
+  test('batchSize (batchSize: auto): the sizes the chosen attempts\' manifests record; kept once the commit has cleaned them up', () => {
+    const bij = running().obj();
+    const b = () => makeInput(bij).uniformPlan(3).attempts(
+      attempt(0).shard(0).succeeded(), attempt(0).shard(1).failed(), attempt(1).shard(1).succeeded(), attempt(2).shard(0).succeeded(), attempt(0).shard(2).active(),
+    )
+      .manifest(0, 0, {}, undefined, { chosen: 1024, auto: true })
+      .manifest(1, 1, {}, undefined, { chosen: 256, auto: true, outOfMemory: [512] })
+      .manifest(0, 2, {}, undefined, { chosen: 1, auto: true }); // not chosen: attempt 0 is
+    const r = reconcile(b().obj());
+    expect(r.status.batchSize).toEqual({ min: 256, max: 1024, shards: 2, outOfMemoryShards: 1 });
+    // A fixed batchSize: no figures.
+    expect(reconcile(makeInput(bij).uniformPlan(1).attempts(attempt(0).shard(0).succeeded())
+      .manifest(0, 0, {}, undefined, { chosen: 4096, auto: false }).obj()).status.batchSize).toBeUndefined();
+    // Committed, manifests gone: the last figures stay.
+    const after = reconcile(applyResult(makeInput(bij).uniformPlan(3).committed(undefined, { read: 300, scored: 300, failed: 0 }).obj(), r));
+    expect(after.status.phase).toBe('Succeeded');
+    expect(after.status.batchSize).toEqual(r.status.batchSize);
+  });
+
   test('idempotent: reconciling the resulting state again changes nothing', () => {
     const bij = makeBIJ().parallelism(2).obj();
     const { input, result } = settle(makeInput(bij).uniformPlan(4).attempts(attempt(0).shard(3).failed(0).disrupted()).obj());

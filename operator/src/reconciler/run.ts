@@ -10,6 +10,7 @@ import type { BatchInferenceJobStatus } from '../api/status.js';
 import { specWarnings } from '../api/validate.js';
 import { buildStatus, type StatusFacts } from './compute-status.js';
 import { efficiencyOf } from './efficiency.js';
+import { batchSizeChosen } from './batch-size.js';
 import { evictionEvents, failureEvents, phaseEvents, queueEvents, queuedText, replacedPodEvents } from './events.js';
 import { podStartFailure, runFailure, type RunFailure } from './failure-policy.js';
 import { buildShardJob } from './job.js';
@@ -189,6 +190,7 @@ function classify(r: Run, plan: Extract<ReconcileInput['plan'], { state: 'ready'
       const live = s.active.map((a) => input.progressTimings?.get(`${s.index}/${a.attempt}`)).find((t) => t !== undefined);
       return live ? [live] : [];
     })),
+    batchSize: batchSizeChosen(shards.flatMap((s) => (s.chosen?.batchSize ? [s.chosen.batchSize] : []))),
   };
   return { shards, failure, counts, facts, failures: () => shards.flatMap((s) => s.failures) };
 }
@@ -220,6 +222,7 @@ function endByPolicy(r: Run, c: Classified, plan: Extract<ReconcileInput['plan']
       // Figures from every shard, or else the previous status's (the commit may have deleted some
       // manifests already).
       efficiency: facts.efficiency?.shards === shards.length ? facts.efficiency : undefined,
+      batchSize: facts.batchSize?.shards === shards.length ? facts.batchSize : undefined,
     };
     if (commit.manifestUri !== undefined) done.outputManifest = commit.manifestUri;
     return finish(r, done, { delete: deletions(r.attempts, () => true, 'the run succeeded') }, failures);

@@ -24,7 +24,7 @@ import type { BatchInferenceJobSpec } from '../../../core/src/contract/job-spec.
 import type { BatchInferenceJobStatus } from '../api/status.js';
 import type { FieldError } from '../api/validate.js';
 import type { TerminationSummary } from '../../../core/src/contract/process.js';
-import type { RowCounts, StageTimings } from '../../../core/src/contract/manifest.js';
+import type { BatchSizeUsed, RowCounts, StageTimings } from '../../../core/src/contract/manifest.js';
 import type { ShardJobOptions } from './job.js';
 
 export type { FieldError };
@@ -87,6 +87,8 @@ export interface ManifestSummary {
   rows: RowCounts;
   /** The attempt's stage timings (status.efficiency). */
   timings?: StageTimings;
+  /** The rows per run it used (status.batchSize, with batchSize: auto). */
+  batchSize?: BatchSizeUsed;
 }
 
 /** The frozen plan of the current run, as far as the reconciler needs it. */

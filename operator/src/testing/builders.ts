@@ -156,11 +156,12 @@ export class InputBuilder {
   planError(message: string): this { this.planState = { state: 'error', message }; return this; }
   planIs(p: PlanState): this { this.planState = p; return this; }
   attempts(...a: (AttemptBuilder | ObservedAttempt)[]): this { this.list.push(...a); return this; }
-  manifest(shard: number, attemptNo: number, rows: Partial<ManifestSummary['rows']> = {}, timings?: Partial<StageTimings>): this {
+  manifest(shard: number, attemptNo: number, rows: Partial<ManifestSummary['rows']> = {}, timings?: Partial<StageTimings>, batchSize?: ManifestSummary['batchSize']): this {
     const read = rows.read ?? (this.planState.state === 'ready' ? this.planState.shardRows[shard] ?? 0 : 0);
     const failed = rows.failed ?? 0;
     const m: ManifestSummary = { attempt: attemptNo, rows: { read, scored: rows.scored ?? read - failed, failed } };
     if (timings) m.timings = { read: 0, decode: 0, pack: 0, infer: 0, unpack: 0, write: 0, total: 0, ...timings };
+    if (batchSize) m.batchSize = batchSize;
     const list = this.manifestMap.get(shard);
     if (list) list.push(m);
     else this.manifestMap.set(shard, [m]);

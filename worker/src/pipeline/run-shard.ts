@@ -15,13 +15,15 @@ import type { Storage } from '../../../core/src/storage/types.js';
 import { AlreadyExistsError } from '../../../core/src/storage/errors.js';
 import {
   BadInputError, NotFoundError, attemptPrefix, progressUri, shardManifestUri, toJson,
-  type ShardManifest, type ShardPlan, type StageTimings,
+  type BatchSizeUsed, type ShardManifest, type ShardPlan, type StageTimings,
 } from '../../../core/src/contract/index.js';
 import { newReadStats, type PackedRows } from '../reader/index.js';
 import { defaultDecoders, readShardParallelPacked } from './parallel-decode.js';
 import { ErrorsWriter, openDataWriter, runFacts, type DataWriter } from '../writer/index.js';
 import { ParquetThread } from '../../../core/src/parquet/parquet-thread.js';
 import { availableCpus, createScoringSession, cudaProviderLibrary, type ExecutionProviderChoice, type ScoringSession } from '../session/index.js';
+import { afterOom, afterTiming, startAutoBatch, type AutoBatchState } from '../session/auto-batch.js';
+import { isOutOfMemory } from '../session/out-of-memory.js';
 import { planScoring, unpackOutputs, type ScoringPlan, type DenseTensor } from '../tensors/index.js';
 import { modelReadError } from '../../../core/src/tensors/model-info.js';
 import { pipe } from './channel.js';
@@ -81,13 +83,27 @@ export function modelPlace(provider: ExecutionProviderChoice): 'gpu' | 'cpu' {
 }
 
 /**
- * Rows per decoded batch. The model still runs spec.batchSize rows at a time; decoding in larger
- * batches only cuts overhead. List columns have no width known up front, so they keep batchSize.
+ * Rows per decoded batch. The model still runs spec.batchSize rows at a time (or what batchSize:
+ * auto chose); decoding in larger batches only cuts overhead. List columns have no width known up
+ * front, so they keep batchSize.
  */
 export function decodeBatchRows(batchSize: number, columns: number, hasListInput: boolean): number {
   if (hasListInput) return batchSize;
   const rows = Math.floor(DECODE_BATCH_BYTES / (8 * Math.max(1, columns)));
   return Math.max(batchSize, Math.min(DECODE_BATCH_MAX_ROWS, rows));
+}
+
+/** batchSize: auto decodes as a batchSize of this many rows would (the wider the rows, the fewer). */
+export const AUTO_DECODE_ROWS = 4096;
+
+/**
+ * Rows per decoded batch for spec.batchSize, and with auto the most rows per run the tuning may try:
+ * a run never holds more rows than a decoded batch has.
+ */
+export function batchRows(batchSize: number | 'auto', columns: number, hasListInput: boolean): { decode: number; autoMax?: number } {
+  if (batchSize !== 'auto') return { decode: decodeBatchRows(batchSize, columns, hasListInput) };
+  const decode = decodeBatchRows(AUTO_DECODE_ROWS, columns, hasListInput);
+  return { decode, autoMax: decode };
 }
 
 export async function loadModel(storage: Storage, uri: string): Promise<Uint8Array> {
@@ -133,7 +149,8 @@ export async function runShard(o: ShardRunOptions): Promise<ShardRunResult> {
   const mapped = Object.values(spec.model.inputs).flatMap((m) => (m.columns ? m.columns : [m.column as string]));
   const columns = [...new Set([...keep, ...mapped])];
   const hasList = Object.values(spec.model.inputs).some((m) => m.column !== undefined);
-  const decodeRows = decodeBatchRows(spec.batchSize, columns.length, hasList);
+  const sizing = batchRows(spec.batchSize, columns.length, hasList);
+  const decodeRows = sizing.decode;
   const decoders = o.decoders ?? defaultDecoders(availableCpus(), modelPlace(o.overrides?.executionProvider ?? spec.worker.executionProvider));
   const stats = newReadStats();
   // Decoding and packing happen in the decoder threads, which measure them there (summed over threads).
@@ -152,6 +169,13 @@ export async function runShard(o: ShardRunOptions): Promise<ShardRunResult> {
   let data: DataWriter | undefined;
   let errors: ErrorsWriter | undefined;
   const channels: { fail(err: unknown): void }[] = [];
+  let tuning: AutoBatchState | undefined; // batchSize: auto, from the first score on
+  const batchSizeUsed = (): BatchSizeUsed => {
+    const fixed = scoring?.fixedBatch;
+    if (spec.batchSize !== 'auto') return { chosen: fixed ?? spec.batchSize, auto: false };
+    const t = tuning ?? startAutoBatch({ max: sizing.autoMax as number, fixedBatch: fixed });
+    return { chosen: t.size, auto: true, ...(t.oom.length > 0 ? { outOfMemory: [...t.oom] } : {}) };
+  };
   // The scoring plan of each file, for its decoder thread (it packs with it); the first one made is
   // the one scoring and unpacking use (their part of it, the outputs, does not depend on the file).
   const planFor = async (schema: arrow.Schema, file: { uri: string }): Promise<ScoringPlan> => {
@@ -188,10 +212,32 @@ export async function runShard(o: ShardRunOptions): Promise<ShardRunResult> {
     errors = new ErrorsWriter({ ...common, idColumn: spec.input.idColumn, thread: encoder });
     progress.start();
     let inferEnd = 0;
+    // batchSize: auto (session/auto-batch.ts): each score's report (rows per run, model time, runs
+    // that ran out of memory and were retried smaller) moves the tuning on; the next score uses its size.
+    const onReport = (r: { rows: number; size: number; ms: number; oom: number[] }): void => {
+      if (!tuning) return;
+      const was = tuning;
+      for (const n of r.oom) tuning = afterOom(tuning, n);
+      tuning = afterTiming(tuning, r);
+      if (r.oom.length > 0) log('out of memory: smaller batches from now on', { outOfMemoryAt: r.oom, batchSize: tuning.size });
+      else if (tuning.settled && !was.settled) log('batch size chosen', { batchSize: tuning.size, rowsPerMs: tuning.best?.rowsPerMs });
+    };
     const scoreBatch = async (rows: PackedRows): Promise<Scored> => {
+      const plan = scoring as ScoringPlan;
+      if (sizing.autoMax !== undefined) tuning ??= startAutoBatch({ max: sizing.autoMax, fixedBatch: plan.fixedBatch });
+      const maxBatch = tuning ? tuning.size : (spec.batchSize as number);
       const s = performance.now();
       // transfer: the packed tensors are not used after scoring (the thread takes their buffers).
-      const outputs = await model.score(scoring as ScoringPlan, rows.packed, { maxBatch: spec.batchSize, transfer: true });
+      let outputs: Record<string, DenseTensor>;
+      try {
+        outputs = await model.score(plan, rows.packed, { maxBatch, transfer: true, shrinkOnOom: tuning !== undefined, onReport });
+      } catch (e) {
+        if (!isOutOfMemory(e)) throw e;
+        const fix = plan.fixedBatch !== undefined ? `the model's fixed batch dimension (${plan.fixedBatch}) does not fit: use a device with more memory, or a model with a smaller or dynamic batch dimension`
+          : tuning ? 'batchSize: auto backed off to one row, and even that does not fit: use a device with more memory, or a smaller model'
+            : 'set a smaller spec.batchSize, or batchSize: auto (which backs off on out-of-memory errors)';
+        throw new Error(`the model ran out of memory scoring shard ${shard} (rows per run: ${maxBatch}): ${fix}`, { cause: e });
+      }
       const e = performance.now();
       busy.infer += e - Math.max(s, inferEnd); // scores may overlap (below): count the time the model was busy
       inferEnd = e;
@@ -258,6 +304,7 @@ export async function runShard(o: ShardRunOptions): Promise<ShardRunResult> {
       timings,
       model: { uri: spec.model.uri, version: spec.model.version, sha256: model.sha256 },
       executionProvider: model.provider,
+      batchSize: batchSizeUsed(),
       startedAt: startedAt.toISOString(), finishedAt: new Date().toISOString(), host: hostname(),
     };
     // Last: the manifest is what makes this attempt count. Everything it lists is complete.

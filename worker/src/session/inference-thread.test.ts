@@ -6,9 +6,12 @@ import { GraphBuilder, linearModel, mlpModel, prng, twoInputModel } from '../../
 import { packInputs, planScoring, type DenseTensor, type ModelMappingLike, type PackedBatch, type ScoringPlan } from '../tensors/index.js';
 import { InferenceThread, InferenceThreadError, toWire } from './inference-thread.js';
 import { createScoringSession, type ScoringSession, type ScoringSessionOptions } from './session.js';
+import { threadModuleUrl } from '../../../core/src/threads/module-file.js';
+import type { InferenceCrashCue } from '../testing/crashing-inference-thread.js';
 
 const cpu: ScoringSessionOptions = { executionProvider: 'cpu', modelUri: 'file:///models/m.onnx' };
 const threaded: ScoringSessionOptions = { ...cpu, thread: true };
+const threadEntry = threadModuleUrl('../testing/crashing-inference-thread.js', import.meta.url);
 const linear = linearModel({ features: 3, weights: [[1, -1], [0.5, 2], [-2, 0.25]], bias: [0.1, 0.2], sigmoid: true });
 
 /** Rejects with `what` timed out rather than letting a test hang. */
@@ -262,15 +265,17 @@ describe('the thread itself', () => {
 
   test('a thread that crashes fails the requests in flight and later ones with an error (no hang)', async () => {
     const m = mlpModel({ features: 4, hidden: [8], outputs: 2, seed: 1 });
-    const s = await createScoringSession(m.bytes, threaded);
+    // The test thread: the real one, crashing at its first score request (testing/crashing-inference-thread.ts).
+    const cue: InferenceCrashCue = { crashAtScore: 1 };
+    const s = await createScoringSession(m.bytes, { ...threaded, threadEntry, threadTest: cue });
+    expect(s.inThread).toBe(true);
     const t = table(50, 4, 1);
     const plan = planScoring(mapping(4, 'Y', 0), s, t.schema);
     const thread = s.thread as InferenceThread;
-    thread.crashForTest();
     const inFlight = caught(s.score(plan, packInputs(t, plan)));
     const e = await inFlight;
     expect(e).toBeInstanceOf(InferenceThreadError);
-    expect(e.message).toMatch(/^the inference thread (crashed: inference thread crash requested \(test\)|exited unexpectedly)/);
+    expect(e.message).toMatch(/^the inference thread (crashed: the test thread crashed on cue \(score request 1\)|exited unexpectedly)/);
     expect(e).not.toBeInstanceOf(BadInputError); // a retry may work: not the input's fault
     const later = await caught(s.score(plan, packInputs(t, plan)));
     expect(later.message).toBe(e.message);

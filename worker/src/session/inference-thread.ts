@@ -12,15 +12,21 @@
  * come back transferred. At most two run/score requests are posted at a time: one running, one
  * queued in the thread; more wait here (so at most two batches of inputs sit in the thread).
  *
- * The thread's code is a plain-JS string run with `eval: true` (like the Parquet thread), and loads
- * onnxruntime-node by the absolute path resolved here.
+ * The thread is a module file, inference-thread-main.ts, with the typed messages of thread-protocol.ts
+ * (like the Parquet thread). Started from dist/ it is this module's sibling; under jest, the build's
+ * (core/src/threads/module-file.ts). It loads onnxruntime-node by the absolute path resolved here, so a test
+ * can point it elsewhere.
  */
 import { Worker } from 'node:worker_threads';
 import { createRequire } from 'node:module';
+import type { InferenceSession } from 'onnxruntime-node';
 import type { DenseTensor, TensorData } from '../../../core/src/tensors/types.js';
-import { INFERENCE_THREAD_SOURCE } from './inference-thread-source.js';
 import { ThreadCalls } from '../../../core/src/threads/calls.js';
+import { threadModuleUrl } from '../../../core/src/threads/module-file.js';
 import { transferable } from '../../../core/src/threads/transfer.js';
+import type { Op, RawValueMeta, Replies, Requests, ThreadData, ThreadMessage, WireTensor } from './thread-protocol.js';
+
+export type { RawValueMeta, WireTensor } from './thread-protocol.js';
 
 /** The thread reported an error, died, or was stopped. */
 export class InferenceThreadError extends Error {
@@ -39,25 +45,25 @@ export class InferenceThreadError extends Error {
   }
 }
 
-/** A tensor as it crosses the thread boundary. */
-export interface WireTensor {
-  name: string;
-  type: string;
-  dims: number[];
-  data: TensorData;
-}
-
-/** onnxruntime's ValueMetadata, as the thread posts it. */
-export interface RawValueMeta {
-  name: string;
-  isTensor: boolean;
-  type?: string;
-  shape?: readonly (number | string)[];
-}
-
 export interface ThreadOptions {
   /** Absolute path of onnxruntime-node's entry point (default: resolved from here). Tests only. */
   ortPath?: string;
+  /** Tests only: the thread's module file instead of inference-thread-main.js (a test's wrapper around
+   * it, say one that crashes on cue), and what to pass it as workerData.test. */
+  entry?: URL;
+  test?: unknown;
+}
+
+/** What a score request did, as the thread measured it. */
+export interface ScoreReport {
+  /** Rows scored. */
+  rows: number;
+  /** Rows per run it started with. */
+  size: number;
+  /** Milliseconds of model time (the runs and the slicing around them; queueing not included). */
+  ms: number;
+  /** Runs that ran out of memory and were retried with fewer rows, by rows per run. */
+  oom: number[];
 }
 
 /** One run or score request at work in the thread plus one queued there. */
@@ -107,10 +113,12 @@ export class InferenceThread {
     this.ready = new Promise<void>((res, rej) => { readyResolve = res; readyReject = rej; });
     this.ready.catch(() => undefined);
     const path = options.ortPath ?? resolveOrt();
-    this.worker = new Worker(INFERENCE_THREAD_SOURCE, { eval: true, workerData: { ort: path } });
+    const entry = options.entry ?? threadModuleUrl('inference-thread-main.js', import.meta.url);
+    const workerData: ThreadData = { ortPath: path, ...(options.test !== undefined ? { test: options.test } : {}) };
+    this.worker = new Worker(entry, { workerData });
     this.calls = new ThreadCalls(this.worker, () => this.started && !this.terminated);
-    this.worker.on('message', (m: any) => {
-      if (m?.t === 'ready') {
+    this.worker.on('message', (m: ThreadMessage) => {
+      if (m.t === 'ready') {
         this.started = true;
         readyResolve();
         if (this.calls.inFlight === 0) this.worker.unref();
@@ -150,43 +158,46 @@ export class InferenceThread {
   /** Hands the model's bytes to the thread: transferred when `handOver` (they are detached here), else copied. */
   async load(bytes: Uint8Array, handOver: boolean): Promise<void> {
     const { feeds: [wire], transfer } = toWire([{ name: 'model', type: 'uint8', dims: [bytes.length], data: bytes as unknown as TensorData }], handOver);
-    await this.call({ op: 'load', bytes: wire.data }, transfer);
+    await this.call('load', { bytes: wire.data }, transfer);
   }
 
   /** Drops the model's bytes in the thread. */
   async unload(): Promise<void> {
-    await this.call({ op: 'unload' });
+    await this.call('unload', {});
   }
 
   /** Creates a session from the loaded bytes. Rejects with onnxruntime's error (message kept). */
-  async create(options: unknown): Promise<{ sid: number; inputs: RawValueMeta[]; outputs: RawValueMeta[] }> {
+  async create(options: InferenceSession.SessionOptions): Promise<{ sid: number; inputs: RawValueMeta[]; outputs: RawValueMeta[] }> {
     const sid = this.nextSid++;
-    const r = await this.call({ op: 'create', sid, options });
+    const r = await this.call('create', { sid, options });
     return { sid, inputs: r.inputs, outputs: r.outputs };
   }
 
   async release(sid: number): Promise<void> {
-    await this.call({ op: 'release', sid });
+    await this.call('release', { sid });
   }
 
   /** One run of the session. */
   async run(sid: number, feeds: WireTensor[], transfer: ArrayBuffer[], names?: readonly string[]): Promise<Record<string, DenseTensor>> {
-    const out: WireTensor[] = await this.slot(() => this.call({ op: 'run', sid, feeds, names: names ? [...names] : undefined }, transfer));
+    const out = await this.slot(() => this.call('run', { sid, feeds, names: names ? [...names] : undefined }, transfer));
     return Object.fromEntries(out.map((t) => [t.name, { type: t.type, dims: t.dims, data: t.data }]));
   }
 
-  /** `rows` rows of the feeds in runs of at most maxBatch rows (exactly fixedBatch, padded), back to back. */
-  async score(sid: number, feeds: WireTensor[], transfer: ArrayBuffer[], o: { rows: number; fixedBatch?: number; maxBatch?: number; names?: readonly string[] }): Promise<Record<string, DenseTensor>> {
-    const r: { outputs: WireTensor[]; ms: number } = await this.slot(() => this.call({
-      op: 'score', sid, feeds, rows: o.rows, fixedBatch: o.fixedBatch, maxBatch: o.maxBatch, names: o.names ? [...o.names] : undefined,
+  /**
+   * `rows` rows of the feeds in runs of at most maxBatch rows (exactly fixedBatch, padded), back to
+   * back. With `shrinkOnOom`, a run that runs out of memory is retried with fewer rows (auto-batch.ts).
+   */
+  async score(sid: number, feeds: WireTensor[], transfer: ArrayBuffer[],
+    o: { rows: number; fixedBatch?: number; maxBatch?: number; shrinkOnOom?: boolean; names?: readonly string[] },
+  ): Promise<{ outputs: Record<string, DenseTensor>; report: ScoreReport }> {
+    const r = await this.slot(() => this.call('score', {
+      sid, feeds, rows: o.rows, fixedBatch: o.fixedBatch, maxBatch: o.maxBatch, shrinkOnOom: o.shrinkOnOom, names: o.names ? [...o.names] : undefined,
     }, transfer));
     this.busyMs += r.ms;
-    return Object.fromEntries(r.outputs.map((t) => [t.name, { type: t.type, dims: t.dims, data: t.data }]));
-  }
-
-  /** Test only: makes the thread throw an uncaught exception (as a crash in it would). */
-  crashForTest(): void {
-    this.worker.postMessage({ op: 'crash', id: this.calls.nextId() });
+    return {
+      outputs: Object.fromEntries(r.outputs.map((t) => [t.name, { type: t.type, dims: t.dims, data: t.data }])),
+      report: { rows: o.rows, size: r.size, ms: r.ms, oom: r.oom },
+    };
   }
 
   /** Stops the thread, failing whatever is in flight, and waits until it has exited. Idempotent. */
@@ -212,12 +223,12 @@ export class InferenceThread {
     }
   }
 
-  private call(msg: Record<string, unknown>, transfer: ArrayBuffer[] = []): Promise<any> {
-    return this.calls.call(msg, transfer);
+  private call<K extends Op>(op: K, msg: Requests[K], transfer: ArrayBuffer[] = []): Promise<Replies[K]> {
+    return this.calls.call({ ...msg, op }, transfer) as Promise<Replies[K]>;
   }
 
-  private onMessage(m: any): void {
-    if (m?.t !== 'reply') return;
+  private onMessage(m: ThreadMessage): void {
+    if (m.t !== 'reply') return;
     const p = this.calls.settle(m.id);
     if (!p) return;
     if (m.error) {

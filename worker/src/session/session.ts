@@ -18,12 +18,16 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import ort from 'onnxruntime-node';
 import { BadInputError } from '../../../core/src/contract/index.js';
-import { runInBatches } from '../tensors/batch.js';
+import { scoreInBatches } from '../tensors/batch.js';
 import type { PackedBatch } from '../../../core/src/tensors/pack.js';
 import type { ScoringPlan } from '../../../core/src/tensors/plan.js';
 import type { DenseTensor, ModelMeta, PackedTensor, ValueMeta } from '../../../core/src/tensors/types.js';
 import { availableCpus } from './threads.js';
-import { InferenceThread, InferenceThreadError, toWire, type RawValueMeta } from './inference-thread.js';
+import { InferenceThread, InferenceThreadError, toWire, type RawValueMeta, type ScoreReport } from './inference-thread.js';
+import { retrySmallerOnOom } from './auto-batch.js';
+import { ortTensorOf } from './ort-tensor.js';
+
+export type { ScoreReport } from './inference-thread.js';
 
 export type ExecutionProviderChoice = 'cuda' | 'cpu' | 'auto';
 export type ExecutionProvider = 'cuda' | 'cpu';
@@ -51,6 +55,9 @@ export interface ScoringSessionOptions {
   transferBytes?: boolean;
   /** Tests only: the onnxruntime-node entry point the thread loads. */
   threadOrtPath?: string;
+  /** Tests only: the thread's module file and its workerData.test (inference-thread.ts ThreadOptions). */
+  threadEntry?: URL;
+  threadTest?: unknown;
 }
 
 export interface ScoreOptions {
@@ -59,6 +66,11 @@ export interface ScoreOptions {
   /** The caller hands `packed.tensors` over: the thread path transfers their buffers (they are
    * detached afterwards) instead of copying them. No effect in process. */
   transfer?: boolean;
+  /** Without a fixed batch size: a run that runs out of memory is retried with half its rows (the
+   * runs before it are kept), down to one row (auto-batch.ts). Default false: the error is thrown. */
+  shrinkOnOom?: boolean;
+  /** Called with what the score did (rows per run, model time, runs that ran out of memory). */
+  onReport?: (report: ScoreReport) => void;
 }
 
 export interface ScoringSession extends ModelMeta {
@@ -116,17 +128,9 @@ function toMeta(m: ort.InferenceSession.ValueMetadata | RawValueMeta): ValueMeta
     : { name: m.name, isTensor: false, dims: [] };
 }
 
-/**
- * An onnxruntime tensor over a dense tensor's data (no copy). float16 data goes to the binding as a
- * Uint16Array of the bits: onnxruntime-common turns float16 data into a Float16Array where the runtime
- * has one, and onnxruntime-node 1.30's binding then reads that array's byte length as 0 on Node 24
- * ("not enough space: expected 24, got 0"; microsoft/onnxruntime#32323). The binding takes a
- * Uint16Array. The inference thread does the same (inference-thread-source.ts).
- */
+/** An onnxruntime tensor over a dense tensor's data (no copy; float16 as its bits: ort-tensor.ts). */
 export function ortTensor(type: string, data: DenseTensor['data'], dims: readonly number[]): ort.Tensor {
-  const t = new ort.Tensor(type as 'float32', data as Float32Array, dims);
-  if (type === 'float16') (t as unknown as { cpuData: Uint16Array }).cpuData = new Uint16Array(data.buffer, data.byteOffset, data.length);
-  return t;
+  return ortTensorOf(ort, type, data, dims);
 }
 
 function toOrt(t: DenseTensor): ort.Tensor {
@@ -166,10 +170,15 @@ function inProcessEngine(bytes: Uint8Array): Engine {
         inputs: session.inputMetadata.map(toMeta),
         outputs: session.outputMetadata.map(toMeta),
         run,
-        score: (plan, packed, o) => {
+        score: async (plan, packed, o) => {
           const names = plan.outputs.map((out) => out.name);
-          return runInBatches(packed.tensors, packed.goodRows.length, { fixedBatch: plan.fixedBatch, maxBatch: o.maxBatch },
+          const rows = packed.goodRows.length;
+          const t0 = performance.now();
+          const r = await scoreInBatches(packed.tensors, rows,
+            { fixedBatch: plan.fixedBatch, maxBatch: o.maxBatch, retrySmaller: o.shrinkOnOom ? retrySmallerOnOom : undefined },
             (feeds: PackedTensor[]) => run(Object.fromEntries(feeds.map((f) => [f.name, f])), names));
+          o.onReport?.({ rows, size: r.size, ms: performance.now() - t0, oom: r.retried });
+          return r.outputs;
         },
         release: () => session.release(),
       };
@@ -197,9 +206,12 @@ function threadEngine(thread: InferenceThread): Engine {
         },
         score: async (plan, packed, o) => {
           const { feeds, transfer } = toWire(packed.tensors, o.transfer === true);
-          return await thread.score(sid, feeds, transfer, {
-            rows: packed.goodRows.length, fixedBatch: plan.fixedBatch, maxBatch: o.maxBatch, names: plan.outputs.map((out) => out.name),
+          const r = await thread.score(sid, feeds, transfer, {
+            rows: packed.goodRows.length, fixedBatch: plan.fixedBatch, maxBatch: o.maxBatch, shrinkOnOom: o.shrinkOnOom,
+            names: plan.outputs.map((out) => out.name),
           }).catch((e: unknown) => { throw fromThread(e); });
+          o.onReport?.(r.report);
+          return r.outputs;
         },
         release: () => thread.release(sid),
       };
@@ -213,7 +225,7 @@ function threadEngine(thread: InferenceThread): Engine {
 async function startThread(bytes: Uint8Array, options: ScoringSessionOptions): Promise<{ thread?: InferenceThread; reason?: string }> {
   let thread: InferenceThread | undefined;
   try {
-    thread = new InferenceThread({ ortPath: options.threadOrtPath });
+    thread = new InferenceThread({ ortPath: options.threadOrtPath, entry: options.threadEntry, test: options.threadTest });
     await thread.ready;
   } catch (e) {
     await thread?.terminate().catch(() => undefined);

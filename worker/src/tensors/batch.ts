@@ -3,7 +3,7 @@
  * exactly that many rows (the last one zero-padded, its padding dropped from the outputs); others
  * get one run, or chunks of at most `maxBatch` rows.
  */
-import { BadInputError } from '../../../core/src/contract/index.js';
+import { BadInputError } from '../../../core/src/contract/error-kinds.js';
 import type { DenseTensor, PackedTensor, TensorData } from '../../../core/src/tensors/types.js';
 
 export interface RowChunk {
@@ -52,9 +52,25 @@ export interface BatchOptions {
   fixedBatch?: number;
   /** Without a fixed batch, at most this many rows per run (default: all in one run). */
   maxBatch?: number;
+  /**
+   * Without a fixed batch: called when a run of `rows` rows throws; returns the rows per run to retry
+   * those rows with (fewer), or undefined to fail. Runs that succeeded before are kept, so every row
+   * is scored once. (session/auto-batch.ts: smaller runs after an out-of-memory error.)
+   */
+  retrySmaller?: (rows: number, error: unknown) => number | undefined;
 }
 
 export type RunFn = (feeds: PackedTensor[]) => Promise<Record<string, DenseTensor>>;
+
+export interface BatchResult {
+  outputs: Record<string, DenseTensor>;
+  /** Rows per run it started with. */
+  size: number;
+  /** Rows of each run that failed and was retried smaller (retrySmaller), in order. */
+  retried: number[];
+  /** Runs that succeeded. */
+  runs: number;
+}
 
 /**
  * Runs `rows` packed rows through `run` and returns each output with exactly `rows` rows. With zero
@@ -62,13 +78,32 @@ export type RunFn = (feeds: PackedTensor[]) => Promise<Record<string, DenseTenso
  * keep their shapes and types.
  */
 export async function runInBatches(inputs: readonly PackedTensor[], rows: number, options: BatchOptions, run: RunFn): Promise<Record<string, DenseTensor>> {
+  return (await scoreInBatches(inputs, rows, options, run)).outputs;
+}
+
+/** runInBatches, and what it did: the rows per run, and the runs retried smaller. */
+export async function scoreInBatches(inputs: readonly PackedTensor[], rows: number, options: BatchOptions, run: RunFn): Promise<BatchResult> {
   const { fixedBatch } = options;
-  const size = fixedBatch ?? Math.max(1, Math.min(options.maxBatch ?? rows, rows));
-  const chunks = rows === 0 ? [{ start: 0, count: 0 }] : chunkRows(rows, size);
+  const first = fixedBatch ?? Math.max(1, Math.min(options.maxBatch ?? rows, rows));
+  let size = first;
+  const retried: number[] = [];
+  let runs = 0;
   const parts: Record<string, DenseTensor[]> = {};
-  for (const { start, count } of chunks) {
+  // With zero rows: one run of one zero-filled row (or a fixed batch of them).
+  for (let start = 0; start < rows || (rows === 0 && runs === 0);) {
+    const count = Math.min(size, rows - start);
     const fed = fixedBatch ?? Math.max(count, 1);
-    const result = await run(inputs.map((t) => sliceRows(t, start, count, fed)));
+    let result: Record<string, DenseTensor>;
+    try {
+      result = await run(inputs.map((t) => sliceRows(t, start, count, fed)));
+    } catch (e) {
+      const smaller = fixedBatch === undefined && count > 1 ? options.retrySmaller?.(count, e) : undefined;
+      if (smaller === undefined || !(smaller >= 1 && smaller < count)) throw e;
+      retried.push(count);
+      size = Math.floor(smaller);
+      continue;
+    }
+    runs++;
     for (const [name, out] of Object.entries(result)) {
       if (out.dims.length === 0 || out.dims[0] !== fed) {
         throw new BadInputError(`model output '${name}' has shape [${out.dims.join(', ')}] for a batch of ${fed} rows; mapped outputs must have the batch as their first dimension`);
@@ -76,6 +111,7 @@ export async function runInBatches(inputs: readonly PackedTensor[], rows: number
       const trimmed = count === fed ? out : sliceRows(out, 0, count);
       (parts[name] ??= []).push(trimmed);
     }
+    start += count;
   }
-  return Object.fromEntries(Object.entries(parts).map(([name, ps]) => [name, concatRows(ps)]));
+  return { outputs: Object.fromEntries(Object.entries(parts).map(([name, ps]) => [name, concatRows(ps)])), size: first, retried, runs };
 }
