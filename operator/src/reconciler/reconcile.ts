@@ -37,6 +37,7 @@ import { classifyShards, type FailedAttempt, type ShardState } from './shards.js
 import { runCompletion } from './success-policy.js';
 import { planSpeculation, raceEvent, speculativeFailureEvents, startedEvent } from './speculation.js';
 import { decideWait, inputReadyEvent } from './wait.js';
+import { monitor, runStats } from './monitoring.js';
 import type { CleanupAction, FieldError, KubeEvent, ObservedAttempt, ReconcileInput, ReconcileResult } from './types.js';
 import type { V1Job } from '@kubernetes/client-node';
 
@@ -273,6 +274,10 @@ function reconcileRun(input: ReconcileInput): ReconcileResult {
       return live ? [live] : [];
     })),
   };
+  // Prediction statistics and drift (spec.monitoring): live from the running shards, final once all are done.
+  const mon = monitor(spec, plan.monitoring, runStats(shards, input.progressOutputs), runId);
+  Object.assign(facts, mon.outputs ? { outputs: mon.outputs } : {}, mon.condition ? { drifted: mon.condition } : {});
+  events.push(...mon.events);
 
   if (input.commit.state === 'done') {
     // _SUCCESS names this run: the run succeeded, whatever the attempts say now. (A crash after the
@@ -330,6 +335,11 @@ function reconcileRun(input: ReconcileInput): ReconcileResult {
   }
 
   const completion = runCompletion(shards);
+  if (completion.kind === 'commit' && mon.failure) {
+    // Drifted beyond spec.monitoring.failPSI: the output stays uncommitted.
+    return finish({ ...facts, phase: 'Failed', completionTime: completionTime('Failed'), message: mon.failure.message, failure: mon.failure },
+      { delete: [...redundant, ...stopActive('the run failed')] }, failures);
+  }
   if (completion.kind === 'commit') {
     return finish({ ...facts, phase: 'Merging', message: `all ${shards.length} shards are done; committing` },
       { delete: redundant, actions: { commit: { runId, chosen: completion.chosen } }, requeueAfterMs: 0, events: races }, failures);
