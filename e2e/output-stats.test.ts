@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runLocal } from '../cluster/src/embedded/run-local.js';
 import { silentLogger } from '../operator/src/log.js';
-import { RunManifestSchema, mergeOutputStats, type ColumnStats, type RunManifest } from '../operator/src/contract/index.js';
+import { RunManifestSchema, type RunManifest } from '../operator/src/contract/index.js';
+import { expectStatsMatchDuckDB } from './support/output-stats-check.js';
 import { BIAS, Duck, WEIGHTS, sqlString, writeDataset, writeModel } from '../worker/src/testing/fixtures.js';
 import { linearModel } from '../worker/src/modelgen/index.js';
 
@@ -38,47 +39,6 @@ function job(root: string, out: string, over: Record<string, unknown> = {}, mode
 }
 
 const readManifest = (out: string): RunManifest => RunManifestSchema.parse(JSON.parse(readFileSync(join(out, '_manifest.json'), 'utf8')));
-
-/** The statistics DuckDB computes over the committed data files, in the manifest's bins. */
-async function duckStats(out: string, s: ColumnStats) {
-  const { min, max, bins } = s.histogram.layout;
-  const duck = await Duck.open();
-  try {
-    const src = `(SELECT churn_score::DOUBLE AS v FROM read_parquet(${sqlString(join(out, '*.parquet'))}))`;
-    const [agg] = await duck.all(`SELECT count(*) AS n, count(v) AS nn, min(v) AS lo, max(v) AS hi, avg(v) AS mean, stddev_samp(v) AS sd FROM ${src}`);
-    const hist = await duck.all(`SELECT CASE WHEN v < ${min}::DOUBLE THEN -1 WHEN v > ${max}::DOUBLE THEN ${bins}
-        ELSE least(floor((v - ${min}::DOUBLE) / (${max}::DOUBLE - ${min}::DOUBLE) * ${bins}), ${bins - 1}) END::INTEGER AS b, count(*) AS c
-      FROM ${src} WHERE NOT isnan(v) GROUP BY b ORDER BY b`);
-    const counts = new Array<number>(bins).fill(0);
-    let underflow = 0;
-    let overflow = 0;
-    for (const r of hist) {
-      const b = Number(r.b);
-      if (b < 0) underflow += Number(r.c);
-      else if (b >= bins) overflow += Number(r.c);
-      else counts[b] = Number(r.c);
-    }
-    return { n: Number(agg.n), nulls: Number(agg.n) - Number(agg.nn), min: Number(agg.lo), max: Number(agg.hi), mean: Number(agg.mean), sd: Number(agg.sd), counts, underflow, overflow };
-  } finally {
-    duck.close();
-  }
-}
-
-async function expectStatsMatchDuckDB(out: string, m: RunManifest): Promise<ColumnStats> {
-  const s = m.outputs?.churn_score;
-  expect(s).toBeDefined();
-  const d = await duckStats(out, s!);
-  expect(s!.count).toBe(m.rowCount);
-  expect({ count: s!.count, nulls: s!.nulls, nan: s!.nan, min: s!.min, max: s!.max }).toEqual({ count: d.n, nulls: d.nulls, nan: 0, min: d.min, max: d.max });
-  expect(Math.abs(s!.mean! - d.mean)).toBeLessThanOrEqual(1e-12 * Math.max(1, Math.abs(d.mean)));
-  expect(Math.abs(s!.std! - d.sd) / d.sd).toBeLessThan(1e-9);
-  expect(s!.histogram.counts).toEqual(d.counts);
-  expect([s!.histogram.underflow, s!.histogram.overflow]).toEqual([d.underflow, d.overflow]);
-  // The run's figures are the shards' merged; each shard counted what it scored.
-  expect(m.shards.every((sh) => sh.outputs?.churn_score.count === sh.rows.scored)).toBe(true);
-  expect(mergeOutputStats(m.shards.map((sh) => sh.outputs!))).toEqual(m.outputs);
-  return s!;
-}
 
 describe('prediction statistics and drift, local files', () => {
   let root: string;
@@ -115,15 +75,24 @@ describe('prediction statistics and drift, local files', () => {
     expect(result.status?.conditions?.some((c) => c.type === 'Drifted')).toBe(false);
   }, 180_000);
 
-  test('other values: bins chosen once per run from the first batch scored (bins.json), the same in every shard', async () => {
+  test('other values: bins chosen once per run from the first batch scored (shards/bins.json), the same in every shard', async () => {
     const out = join(root, 'out-logits');
-    const result = await runLocal(job(root, out, {}, 'logits.onnx'), { log: silentLogger(), timeoutMs: 120_000 });
+    let bins: unknown;
+    const result = await runLocal(job(root, out, {}, 'logits.onnx'), {
+      log: silentLogger(), timeoutMs: 120_000,
+      // While the run runs, the bins are in shards/bins.json (the commit removes it with the attempts).
+      onStatus: (st) => {
+        const f = st?.runId ? join(out, '_bij', st.runId, 'shards', 'bins.json') : '';
+        if (!bins && f && existsSync(f)) bins = JSON.parse(readFileSync(f, 'utf8'));
+      },
+    });
     expect(result.phase).toBe('Succeeded');
     const m = readManifest(out);
     const s = await expectStatsMatchDuckDB(out, m);
     expect(s.histogram.layout.source).toBe('sample');
-    const bins = JSON.parse(readFileSync(join(out, '_bij', m.runId, 'bins.json'), 'utf8'));
-    expect(bins.columns.churn_score).toEqual(s.histogram.layout);
+    expect(m.shards.map((sh) => sh.outputs!.churn_score.histogram.layout)).toEqual(new Array(6).fill(s.histogram.layout));
+    expect(bins).toEqual({ kind: 'OutputBins', columns: { churn_score: s.histogram.layout } });
+    expect(existsSync(join(out, '_bij', m.runId, 'shards'))).toBe(false);
     expect(s.min! < 0 && s.max! > 1).toBe(true);
   }, 180_000);
 

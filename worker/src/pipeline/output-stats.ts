@@ -3,7 +3,7 @@
  * ColumnAccumulator (contract/output-stats.ts). The bins are fixed before the first value is counted,
  * the same for every shard of the run:
  * - a column the baseline run has (plan.monitoring.baseline) takes the baseline's bins (PSI needs them);
- * - the others take the bins in `_bij/<run>/bins.json`: the first attempt to score a batch chooses them
+ * - the others take the bins in `_bij/<run>/shards/bins.json`: the first attempt to score a batch chooses them
  *   from that batch (layoutFromSample) and writes the file if-none-match; every other attempt (and a
  *   loser of that race) reads the file.
  */
