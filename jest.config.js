@@ -13,7 +13,7 @@ export default {
     }],
   },
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
-  testMatch: ['<rootDir>/operator/**/*.test.ts', '<rootDir>/cluster/**/*.test.ts', '<rootDir>/worker/**/*.test.ts', '<rootDir>/e2e/**/*.test.ts'],
+  testMatch: ['<rootDir>/core/**/*.test.ts', '<rootDir>/operator/**/*.test.ts', '<rootDir>/cluster/**/*.test.ts', '<rootDir>/worker/**/*.test.ts', '<rootDir>/e2e/**/*.test.ts'],
   // Builds the S3 server the S3 tests run against, if missing (e2e/support/jest-global-setup.ts). Jest
   // loads globalSetup outside the test module system (no swc, no .js -> .ts mapping): the tsc output.
   globalSetup: '<rootDir>/dist/e2e/support/jest-global-setup.js',

@@ -9,11 +9,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runLocal } from '../cluster/src/embedded/run-local.js';
 import { silentLogger } from '../operator/src/log.js';
-import { RunManifestSchema } from '../operator/src/contract/index.js';
-import { writeDataset, writeModel, scorableRows, scoreProblems, Duck, sqlString } from '../worker/src/testing/fixtures.js';
+import { RunManifestSchema } from '../core/src/contract/index.js';
+import { writeDataset, writeModel, scorableRows, scoreProblems, Duck, sqlString } from '../core/testing/fixtures.js';
 import { runCommand } from '../cluster/src/cli/run.js';
 import { rewriteWithParquetWasm } from '../worker/src/reader/testdata-gen.js';
-import { openStorage } from '../worker/src/storage/index.js';
+import { openStorage } from '../core/src/storage/index.js';
 import { expectExactlyOnce } from './support/cluster.js';
 
 const ROWS_PER_FILE = 5_000;

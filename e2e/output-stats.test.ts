@@ -10,10 +10,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runLocal } from '../cluster/src/embedded/run-local.js';
 import { silentLogger } from '../operator/src/log.js';
-import { RunManifestSchema, type RunManifest } from '../operator/src/contract/index.js';
+import { RunManifestSchema, type RunManifest } from '../core/src/contract/index.js';
 import { expectStatsMatchDuckDB } from './support/output-stats-check.js';
-import { BIAS, Duck, WEIGHTS, sqlString, writeDataset, writeModel } from '../worker/src/testing/fixtures.js';
-import { linearModel } from '../worker/src/modelgen/index.js';
+import { BIAS, Duck, WEIGHTS, sqlString, writeDataset, writeModel } from '../core/testing/fixtures.js';
+import { linearModel } from '../core/src/modelgen/index.js';
 
 const ROWS_PER_FILE = 4_000;
 const FILES = 3;

@@ -9,12 +9,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runLocal } from '../cluster/src/embedded/run-local.js';
 import { silentLogger } from '../operator/src/log.js';
-import { RunManifestSchema } from '../operator/src/contract/index.js';
-import { openStorage } from '../worker/src/storage/index.js';
+import { RunManifestSchema } from '../core/src/contract/index.js';
+import { openStorage } from '../core/src/storage/index.js';
 import { startS3Server, s3OptionsFor, type S3Server } from './support/s3-server.js';
 import { useS3Credentials } from './support/s3-target.js';
 import { expectStatsMatchDuckDB } from './support/output-stats-check.js';
-import { writeDataset, writeModel, readScores, referenceScore, Duck, sqlString } from '../worker/src/testing/fixtures.js';
+import { writeDataset, writeModel, readScores, referenceScore, Duck, sqlString } from '../core/testing/fixtures.js';
 
 describe('bij run, S3', () => {
   let server: S3Server;

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
-import { writeDataset, writeModel } from '../../worker/src/testing/fixtures.js';
+import { writeDataset, writeModel } from '../../core/testing/fixtures.js';
 import { fixtureJob, sleep } from '../support/cluster.js';
 import { faultEnv } from '../support/fault-env.js';
 

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { runLocal } from '../../cluster/src/embedded/run-local.js';
 import type { JobDocument } from '../../operator/src/cli/job-file.js';
 import { silentLogger } from '../../operator/src/log.js';
-import { writeDataset, writeModel } from '../../worker/src/testing/fixtures.js';
+import { writeDataset, writeModel } from '../../core/testing/fixtures.js';
 import { expectExactlyOnce, fixtureJob } from '../support/cluster.js';
 import { faultEnv } from '../support/fault-env.js';
 

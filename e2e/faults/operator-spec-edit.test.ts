@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BIJ_REF } from '../../operator/src/kube/clients.js';
 import { mergePatch } from '../../operator/src/kube/clients.js';
-import { Duck, sqlString } from '../../worker/src/testing/fixtures.js';
+import { Duck, sqlString } from '../../core/testing/fixtures.js';
 import { NAMESPACE, TestCluster, expectExactlyOnce, fixtureJob, sleep } from '../support/cluster.js';
 import { DATA, filesUnder, recordCluster, writeFixtures, type ClusterRecord } from '../support/operator-process.js';
 

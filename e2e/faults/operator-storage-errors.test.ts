@@ -5,10 +5,10 @@
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openStorage } from '../../worker/src/storage/index.js';
-import { mapFsError } from '../../worker/src/storage/errors.js';
-import type { Storage } from '../../worker/src/storage/types.js';
-import { writeDataset, writeModel } from '../../worker/src/testing/fixtures.js';
+import { openStorage } from '../../core/src/storage/index.js';
+import { mapFsError } from '../../core/src/storage/errors.js';
+import type { Storage } from '../../core/src/storage/types.js';
+import { writeDataset, writeModel } from '../../core/testing/fixtures.js';
 import { TestCluster, fixtureJob } from '../support/cluster.js';
 
 const errno = (code: string, syscall: string, path: string) =>

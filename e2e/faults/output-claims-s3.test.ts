@@ -9,8 +9,8 @@
 import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openStorage } from '../../worker/src/storage/index.js';
-import { writeDataset, writeModel } from '../../worker/src/testing/fixtures.js';
+import { openStorage } from '../../core/src/storage/index.js';
+import { writeDataset, writeModel } from '../../core/testing/fixtures.js';
 import { TestCluster, expectExactlyOnce, fixtureJob } from '../support/cluster.js';
 import { s3OptionsFor } from '../support/s3-server.js';
 import { startProxiedS3, type ProxiedS3 } from '../support/s3-target.js';

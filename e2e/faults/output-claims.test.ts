@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runLocal } from '../../cluster/src/embedded/run-local.js';
 import { silentLogger } from '../../operator/src/log.js';
-import { writeDataset, writeModel } from '../../worker/src/testing/fixtures.js';
+import { writeDataset, writeModel } from '../../core/testing/fixtures.js';
 import { expectExactlyOnce } from '../support/cluster.js';
 import { faultEnv } from '../support/fault-env.js';
 

@@ -15,8 +15,8 @@ import {
 } from '../support/faults-helpers.js';
 import { workerEntry } from '../../cluster/src/embedded/run-local.js';
 import { LABEL_ATTEMPT } from '../../operator/src/reconciler/names.js';
-import { ENV } from '../../operator/src/contract/index.js';
-import { writeDataset, writeModel } from '../../worker/src/testing/fixtures.js';
+import { ENV } from '../../core/src/contract/index.js';
+import { writeDataset, writeModel } from '../../core/testing/fixtures.js';
 import {
   BAD_EVERY, ROW_GROUP_ROWS, SLOW, TEST_TIMEOUT, TOTAL, pause, resume, pidOf, waitForEvent,
   failedCondition, committedAttempts, expectOnlyCommitted, jobByName, envOf, useFaultRuns, type Run,

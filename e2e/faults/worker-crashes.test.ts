@@ -11,7 +11,7 @@ import {
   attemptDir, listFiles, readPlan, sha256File, shardJobName, waitForMidShard, waitForRunId, waitUntil,
 } from '../support/faults-helpers.js';
 import { LABEL_ATTEMPT } from '../../operator/src/reconciler/names.js';
-import { Duck, sqlString } from '../../worker/src/testing/fixtures.js';
+import { Duck, sqlString } from '../../core/testing/fixtures.js';
 import {
   BAD_EVERY, SLOW, TEST_TIMEOUT, TOTAL, waitForEvent, failedCondition, committedAttempts,
   expectOnlyCommitted, useFaultRuns,

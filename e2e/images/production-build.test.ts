@@ -25,9 +25,9 @@ const TEST_FILE = /(\.test\.js$|(^|\/)testing\/|testkit|fixture|testdata-gen|tes
 const TEST_SETTING = /(process\.env|env)(\.|\[['"`])(BIJ_TEST_\w*|BIJ_FAULT\b|JEST_WORKER_ID)|['"`](BIJ_TEST_\w*|BIJ_FAULT|JEST_WORKER_ID)['"`]/;
 
 describe.each([
-  ['operator', 'tsconfig.operator.json', 'operator/src/cli/main.js'],
-  ['worker', 'tsconfig.worker.json', 'worker/src/main.js'],
-])('the %s image build', (_plane, config, entry) => {
+  ['operator', 'tsconfig.operator.json', 'operator/src/cli/main.js', 'worker/'],
+  ['worker', 'tsconfig.worker.json', 'worker/src/main.js', 'operator/'],
+])('the %s image build', (plane, config, entry, otherPlane) => {
   let out: string;
   let emitted: string[];
   beforeAll(() => {
@@ -39,6 +39,26 @@ describe.each([
 
   test('holds its entry point', () => {
     expect(emitted).toContain(entry);
+  });
+
+  test('holds its own plane and core/ only: nothing of the other plane', () => {
+    expect(emitted.filter((f) => f.startsWith(otherPlane))).toEqual([]);
+    expect(emitted.filter((f) => !f.startsWith(`${plane}/`) && !f.startsWith('core/'))).toEqual([]);
+  });
+
+  // Each image installs only its workspace's and core's production dependencies (npm ci -w): every
+  // package the image's code imports must be declared there, or the image fails at start.
+  test('imports only packages its workspace or core declares', () => {
+    const declared = new Set([plane, 'core'].flatMap((w) => Object.keys(
+      (JSON.parse(readFileSync(path.join(root, w, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> }).dependencies ?? {})));
+    const undeclared = new Set<string>();
+    for (const f of emitted) {
+      for (const m of readFileSync(path.join(out, f), 'utf8').matchAll(/(?:from|import\()\s*['"]([^'".][^'"]*)['"]/g)) {
+        const name = m[1].startsWith('@') ? m[1].split('/').slice(0, 2).join('/') : m[1].split('/')[0];
+        if (!name.startsWith('node:') && !declared.has(name)) undeclared.add(`${name} (${f})`);
+      }
+    }
+    expect([...undeclared]).toEqual([]);
   });
 
   test('holds no test file, no test support, nothing of e2e/ or of the local cluster', () => {

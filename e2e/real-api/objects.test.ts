@@ -7,10 +7,10 @@
 import * as k8s from '@kubernetes/client-node';
 import { CRD_NAME } from '../../operator/src/api/crd.js';
 import { parseBatchInferenceJob } from '../../operator/src/api/validate.js';
-import { planUri } from '../../operator/src/contract/index.js';
+import { planUri } from '../../core/src/contract/index.js';
 import { buildShardJob } from '../../operator/src/reconciler/job.js';
 import { jobSelector } from '../../operator/src/reconciler/names.js';
-import { until } from '../../operator/src/testing/until.js';
+import { until } from '../../core/testing/until.js';
 import { installCrd } from '../../cluster/src/up/install.js';
 import { useControlPlane } from '../support/control-plane.js';
 import { api, bijPath, expectStatus, waitEstablished } from '../support/real-api-helpers.js';

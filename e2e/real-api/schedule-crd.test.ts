@@ -9,7 +9,7 @@ import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
-import { API_GROUP, API_VERSION } from '../../operator/src/api/spec.js';
+import { API_GROUP, API_VERSION } from '../../core/src/contract/job-spec.js';
 import { SCHEDULE_PLURAL, type BatchInferenceScheduleStatus } from '../../operator/src/api/schedule.js';
 import { SCHEDULE_CRD_FILE, SCHEDULE_CRD_NAME } from '../../operator/src/api/schedule-crd.js';
 import { repoRoot } from '../../cluster/src/go-binary.js';

@@ -16,7 +16,7 @@ import type { AddressInfo } from 'node:net';
 import type { ControlPlane } from '../../cluster/src/control-plane/launch.js';
 import { kubeConfigFor, kubeconfigYaml } from '../../cluster/src/control-plane/kubeconfig.js';
 import { ADMIN_USER, type KeyPair } from '../../cluster/src/control-plane/pki.js';
-import { errorFor, matches, type FaultHandle, type FaultMatch, type FaultRule } from '../../cluster/src/embedded/apiserver/faults.js';
+import { FaultRules } from '../../cluster/src/embedded/apiserver/faults.js';
 import { parseRequest } from '../../cluster/src/embedded/apiserver/requestinfo.js';
 import { RequestLog, type LoggedRequest, type RequestFilter } from '../../cluster/src/embedded/apiserver/requestlog.js';
 import { failure } from '../../cluster/src/embedded/apiserver/status.js';
@@ -29,28 +29,13 @@ interface OpenWatch {
   upstream: http.ClientRequest;
 }
 
-export class ProxyFaults {
-  private rules: FaultHandle[] = [];
+export class ProxyFaults extends FaultRules {
   /** Watches from a resourceVersion at or below this get 410 Gone. */
   compactedRv = 0;
   /** The highest resourceVersion seen in any response: what "now" is. */
   latestRv = 0;
 
-  constructor(private readonly watches: Set<OpenWatch>) {}
-
-  inject(rule: FaultRule): FaultHandle {
-    const h: FaultHandle = { rule, remaining: rule.times ?? 1, hits: 0, cancel: () => { this.rules = this.rules.filter((r) => r !== h); } };
-    this.rules.push(h);
-    return h;
-  }
-
-  failNext(match: FaultMatch, status: number, times = 1, extra: Partial<FaultRule> = {}): FaultHandle {
-    return this.inject({ ...match, ...extra, status, times });
-  }
-
-  latency(ms: number, match: FaultMatch = {}, times = Infinity): FaultHandle {
-    return this.inject({ ...match, latencyMs: ms, times });
-  }
+  constructor(private readonly watches: Set<OpenWatch>) { super(); }
 
   /** Ends open watches: 'graceful' like a server-side timeout (clients resume), 'abrupt' as a reset connection. */
   dropWatches(opts: { mode?: CloseMode; resource?: string } = {}): number {
@@ -69,24 +54,6 @@ export class ProxyFaults {
   /** From now on, a watch resumed from any resourceVersion seen so far gets 410 Gone. */
   compactHistory(): void {
     this.compactedRv = this.latestRv;
-  }
-
-  clear(): void {
-    this.rules = [];
-  }
-
-  decide(info: ReturnType<typeof parseRequest>): { latencyMs: number; error?: ReturnType<typeof errorFor> } {
-    const out: { latencyMs: number; error?: ReturnType<typeof errorFor> } = { latencyMs: 0 };
-    for (const h of [...this.rules]) {
-      if (h.remaining <= 0 || !matches(h.rule, info)) continue;
-      if (h.rule.status !== undefined && out.error) continue;
-      h.remaining--;
-      h.hits++;
-      if (h.remaining <= 0) h.cancel();
-      out.latencyMs += h.rule.latencyMs ?? 0;
-      if (h.rule.status !== undefined) out.error = errorFor(h.rule, info);
-    }
-    return out;
   }
 }
 

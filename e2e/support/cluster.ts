@@ -15,16 +15,16 @@ import { startControlPlane, type ControlPlane } from '../../cluster/src/control-
 import { parseEntries, plainText } from '../../cluster/src/kubelet/log-format.js';
 import { startProcessKubelet, type ProcessKubelet } from '../../cluster/src/kubelet/kubelet.js';
 import { installCrd, installOperatorIdentity, OPERATOR_NAMESPACE, type OperatorIdentity } from '../../cluster/src/up/install.js';
-import type { S3Settings } from '../../operator/src/api/spec.js';
+import type { S3Settings } from '../../core/src/contract/job-spec.js';
 import type { BatchInferenceJobStatus } from '../../operator/src/api/status.js';
 import { Controller, type ControllerOptions } from '../../operator/src/kube/controller.js';
 import { BIJ_REF, makeClients, type KubeClients } from '../../operator/src/kube/clients.js';
 import { silentLogger } from '../../operator/src/log.js';
 import { OperatorMetrics } from '../../operator/src/metrics.js';
-import { RunManifestSchema, type RunManifest } from '../../operator/src/contract/index.js';
-import { openStorage } from '../../worker/src/storage/index.js';
-import type { Storage } from '../../worker/src/storage/types.js';
-import { readScores, scoreProblems, scorableRows } from '../../worker/src/testing/fixtures.js';
+import { RunManifestSchema, type RunManifest } from '../../core/src/contract/index.js';
+import { openStorage } from '../../core/src/storage/index.js';
+import type { Storage } from '../../core/src/storage/types.js';
+import { readScores, scoreProblems, scorableRows } from '../../core/testing/fixtures.js';
 import { startApiFaultProxy, type ApiFaultProxy } from './api-fault-proxy.js';
 import { faultEnv } from './fault-env.js';
 

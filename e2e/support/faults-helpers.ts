@@ -9,11 +9,11 @@ import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   attemptPrefix, planUri, progressUri, ProgressSchema, ShardPlanSchema, type ShardPlan,
-} from '../../operator/src/contract/index.js';
+} from '../../core/src/contract/index.js';
 import { jobName } from '../../operator/src/reconciler/names.js';
-import { Duck, sqlString } from '../../worker/src/testing/fixtures.js';
+import { Duck, sqlString } from '../../core/testing/fixtures.js';
 import type { TestCluster } from './cluster.js';
-import { until } from '../../operator/src/testing/until.js';
+import { until } from '../../core/testing/until.js';
 
 /** Polls `fn` until it returns something other than undefined/false; fails naming `what`. */
 export function waitUntil<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 30_000, everyMs = 25): Promise<T> {

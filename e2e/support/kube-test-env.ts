@@ -20,7 +20,7 @@ import { kubeConfigFor } from '../../cluster/src/control-plane/kubeconfig.js';
 import { installCrd, installOperatorIdentity, OPERATOR_NAMESPACE, type OperatorIdentity } from '../../cluster/src/up/install.js';
 import { buildCrd } from '../../operator/src/api/crd.js';
 import { BIJ_REF, makeClients, type KubeClients } from '../../operator/src/kube/clients.js';
-import { until } from '../../operator/src/testing/until.js';
+import { until } from '../../core/testing/until.js';
 import type { LoggedRequest, RequestFilter } from '../../cluster/src/embedded/apiserver/requestlog.js';
 import { startApiFaultProxy, type ApiFaultProxy } from './api-fault-proxy.js';
 import { useControlPlane } from './control-plane.js';

@@ -17,8 +17,8 @@ import { OPERATOR_NAMESPACE } from '../../cluster/src/up/install.js';
 import type { KubeClients } from '../../operator/src/kube/clients.js';
 import { isNotFound } from '../../operator/src/kube/api-errors.js';
 import { sleep, type TestCluster } from './cluster.js';
-import { until as poll } from '../../operator/src/testing/until.js';
-import { writeDataset, writeModel } from '../../worker/src/testing/fixtures.js';
+import { until as poll } from '../../core/testing/until.js';
+import { writeDataset, writeModel } from '../../core/testing/fixtures.js';
 import { faultEnv } from './fault-env.js';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');

@@ -2,8 +2,8 @@
  * data files: count, nulls, min, max, mean, standard deviation and every histogram bin (of the
  * churn_score column the test fixtures' model writes). */
 import { join } from 'node:path';
-import { mergeOutputStats, type ColumnStats, type RunManifest } from '../../operator/src/contract/index.js';
-import { Duck, sqlString } from '../../worker/src/testing/fixtures.js';
+import { mergeOutputStats, type ColumnStats, type RunManifest } from '../../core/src/contract/index.js';
+import { Duck, sqlString } from '../../core/testing/fixtures.js';
 
 /** The statistics DuckDB computes over the data files in `dir` (flat), in the manifest's bins. */
 async function duckStats(dir: string, s: ColumnStats) {

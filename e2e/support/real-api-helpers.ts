@@ -7,7 +7,7 @@ import https from 'node:https';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ControlPlane } from '../../cluster/src/control-plane/launch.js';
-import { API_GROUP, API_VERSION, PLURAL } from '../../operator/src/api/spec.js';
+import { API_GROUP, API_VERSION, PLURAL } from '../../core/src/contract/job-spec.js';
 import { parseBatchInferenceJob, type ParsedBatchInferenceJob } from '../../operator/src/api/validate.js';
 import { readJobFile, resolveLocalPaths } from '../../operator/src/cli/job-file.js';
 import { validateCommand } from '../../operator/src/cli/validate.js';

@@ -29,7 +29,7 @@ import path from 'node:path';
 import {
   CreateBucketCommand, DeleteBucketCommand, DeleteObjectCommand, ListBucketsCommand, PutObjectCommand, S3Client,
 } from '@aws-sdk/client-s3';
-import type { S3Options } from '../../worker/src/storage/types.js';
+import type { S3Options } from '../../core/src/storage/types.js';
 import { ensureGoBinary, type EnsureOptions, type GoToolPin } from '../../cluster/src/go-binary.js';
 
 export const SEAWEEDFS: GoToolPin = { name: 'weed', pinDir: 'tools/s3', pkg: 'github.com/seaweedfs/seaweedfs/weed' };

@@ -20,10 +20,10 @@ import {
   ListObjectsV2Command, S3Client, type BucketLocationConstraint,
 } from '@aws-sdk/client-s3';
 import { randomBytes } from 'node:crypto';
-import type { S3Options } from '../../worker/src/storage/types.js';
+import type { S3Options } from '../../core/src/storage/types.js';
 import { startS3FaultProxy, type S3FaultProxy } from './s3-fault-proxy.js';
 import { s3OptionsFor, startS3Server, type S3Server } from './s3-server.js';
-import { S3Storage } from '../../worker/src/storage/s3.js';
+import { S3Storage } from '../../core/src/storage/s3.js';
 
 export interface S3TestTarget {
   /** The server started for these tests; undefined against BIJ_TEST_S3_ENDPOINT. */

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TestCluster, NAMESPACE, fixtureJob } from './cluster.js';
 import { TreeWatcher, committedPartMetadata, listFiles, waitUntil } from './faults-helpers.js';
-import { writeDataset, writeModel } from '../../worker/src/testing/fixtures.js';
+import { writeDataset, writeModel } from '../../core/testing/fixtures.js';
 export const FILES = 3;
 /** DuckDB writes row groups of at least 2048 rows: three per file. */
 export const ROW_GROUP_ROWS = 2_048;

@@ -1,6 +1,6 @@
 import { parseAssignment } from './assignment.js';
 import { outcomeOf, serializeSummary } from './termination.js';
-import { BadInputError, EXIT } from '../../operator/src/contract/index.js';
+import { BadInputError, EXIT } from '../../core/src/contract/index.js';
 
 describe('parseAssignment', () => {
   const env = { BIJ_PLAN_URI: 's3://b/out/_bij/r1/plan.json', BIJ_SHARD: '3', BIJ_ATTEMPT: '1', BIJ_RUN_ID: 'r1' };

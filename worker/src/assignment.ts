@@ -5,8 +5,8 @@
  */
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { BadInputError, DEFAULT_TERMINATION_LOG, ENV } from '../../operator/src/contract/index.js';
-import { S3SettingsSchema } from '../../operator/src/api/spec.js';
+import { BadInputError, DEFAULT_TERMINATION_LOG, ENV } from '../../core/src/contract/index.js';
+import { S3SettingsSchema } from '../../core/src/contract/job-spec.js';
 import { MAX_DECODERS } from './pipeline/parallel-decode.js';
 
 export interface Assignment {

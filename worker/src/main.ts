@@ -5,13 +5,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
-import { parseShardPlan, BadInputError, NotFoundError, bestEffort, describeError, errorText, toJsonValue } from '../../operator/src/contract/index.js';
-import { openStorage } from './storage/index.js';
+import { parseShardPlan, BadInputError, NotFoundError, bestEffort, describeError, errorText, toJsonValue } from '../../core/src/contract/index.js';
+import { openStorage } from '../../core/src/storage/index.js';
 import { parseAssignment, type Assignment } from './assignment.js';
 import { outcomeOf, writeTerminationLog } from './termination.js';
 import { runShard } from './pipeline/run-shard.js';
 import { runCommitted } from './pipeline/late-attempt.js';
-import type { Storage } from './storage/types.js';
+import type { Storage } from '../../core/src/storage/types.js';
 import { applyWorkerGcTuning, WORKER_V8_FLAGS } from './gc-tuning.js';
 import { exitWithParent } from './parent-watch.js';
 

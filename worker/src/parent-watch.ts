@@ -6,7 +6,7 @@
  * into a run nobody commits. In Kubernetes the variable is absent and this does nothing.
  */
 import { Socket } from 'node:net';
-import { ENV } from '../../operator/src/contract/process.js';
+import { ENV } from '../../core/src/contract/process.js';
 /** The exit code of a worker whose parent died: worth retrying, if anyone is left to. */
 const EXIT_PARENT_GONE = 75;
 

@@ -2,7 +2,7 @@
 import { writeFileSync } from 'node:fs';
 import {
   EXIT, TERMINATION_MESSAGE_LIMIT, describeError, isBadInput, toJson, type TerminationSummary,
-} from '../../operator/src/contract/index.js';
+} from '../../core/src/contract/index.js';
 
 /** Pure: the outcome, exit code and summary for an error (or success when err is undefined). */
 export function outcomeOf(err: unknown, base: Omit<TerminationSummary, 'outcome' | 'message'>, okMessage = 'shard scored'):

@@ -5,7 +5,7 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import * as arrow from 'apache-arrow';
-import { linearModel, prng } from '../../../worker/src/modelgen/index.js';
+import { linearModel, prng } from '../../../core/src/modelgen/index.js';
 import { encodeParquet } from '../../../worker/src/writer/index.js';
 
 export const QUICKSTART = { features: 8, files: 4, rowsPerFile: 30_000, seed: 7 };

@@ -7,9 +7,9 @@
  * (its input may have new rows under the same names), under a new uid.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import type { Storage } from '../../../worker/src/storage/types.js';
-import type { BatchInferenceJobSpec } from '../../../operator/src/api/spec.js';
-import { planUri, readSuccessMarker } from '../../../operator/src/contract/index.js';
+import type { Storage } from '../../../core/src/storage/types.js';
+import type { BatchInferenceJobSpec } from '../../../core/src/contract/job-spec.js';
+import { planUri, readSuccessMarker } from '../../../core/src/contract/index.js';
 import { runId as computeRunId } from '../../../operator/src/reconciler/runid.js';
 
 /** A uid (UUID-shaped) that depends only on the job's namespace, name and output. Pure. */

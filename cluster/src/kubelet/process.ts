@@ -6,7 +6,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, readFileSync } from 'node:fs';
-import { ENV } from '../../../operator/src/contract/process.js';
+import { ENV } from '../../../core/src/contract/process.js';
 import { formatEntry, LineSplitter, type LogEntry, type Stream } from './log-format.js';
 
 export interface ProcessExit {

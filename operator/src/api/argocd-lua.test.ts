@@ -2,20 +2,15 @@
  * The Argo CD health check and resource actions (helm/bij-operator/argocd/*.lua), run by the real Lua 5.1
  * interpreter on objects with the statuses the reconciler writes in each phase.
  */
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { parse } from 'yaml';
 import type { Phase } from './status.js';
 import { asMap, flatten, luaLiteral, runArgoLua } from '../testing/lua.js';
 import { objectInPhase, objectWithoutStatus, withGenerationLag, type ClusterObject } from '../testing/phase-objects.js';
+import { repoRoot } from './repo-root.js';
 
-function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) dir = dirname(dir);
-  return dir;
-}
 const ARGOCD = join(repoRoot(), 'helm/bij-operator/argocd');
 const HEALTH = join(ARGOCD, 'health.lua');
 const DISCOVERY = join(ARGOCD, 'actions/discovery.lua');

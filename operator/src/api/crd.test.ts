@@ -1,18 +1,13 @@
 import { readFileSync, existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { z } from 'zod';
 import { Ajv } from 'ajv';
 import { parse } from 'yaml';
 import { CRD_FILE, HELM_CRD_FILE, CRD_HEADER, buildCrd, renderCrdYaml, structuralSchemaErrors, toStructural, openApiSchemaOf, type SchemaNode } from './crd.js';
 import { makeBIJ, makeInput, attempt } from '../testing/builders.js';
 import { reconcile } from '../reconciler/reconcile.js';
+import { repoRoot } from './repo-root.js';
 
-function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) dir = dirname(dir);
-  return dir;
-}
 
 type Crd = {
   spec: {

@@ -21,7 +21,7 @@
  */
 import { z } from 'zod';
 import { stringify } from 'yaml';
-import { API_GROUP, API_VERSION, BatchInferenceJobSpecSchema, KIND, PLURAL, SHORT_NAME } from './spec.js';
+import { API_GROUP, API_VERSION, BatchInferenceJobSpecSchema, KIND, PLURAL, SHORT_NAME } from '../../../core/src/contract/job-spec.js';
 import { BatchInferenceJobStatusSchema } from './status.js';
 
 export const CRD_NAME = `${PLURAL}.${API_GROUP}`;
@@ -142,19 +142,44 @@ export const statusOpenApiSchema = (): SchemaNode => openApiSchemaOf(BatchInfere
 
 /** The CustomResourceDefinition object (apiextensions.k8s.io/v1). */
 export function buildCrd(): SchemaNode {
+  return crdFor({
+    name: CRD_NAME, kind: KIND, plural: PLURAL, shortName: SHORT_NAME,
+    description: 'BatchInferenceJob scores Parquet input with an ONNX model, sharded across Kubernetes Jobs.',
+    printerColumns: [
+      { name: 'Phase', type: 'string', jsonPath: '.status.phase' },
+      { name: 'Shards', type: 'string', jsonPath: '.status.shardsSummary', description: 'Succeeded/total shards, and those queued by Kueue if any' },
+      { name: 'Progress', type: 'string', jsonPath: '.status.progress', description: 'Percent of input rows processed' },
+      { name: 'Rows', type: 'integer', jsonPath: '.status.rows.processed', description: 'Input rows processed' },
+      { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+      { name: 'Model-Busy', type: 'integer', jsonPath: '.status.efficiency.modelBusyPercent', priority: 1,
+        description: 'Percent of the done shards\' time the model was running (the rest it waited on input, output or start-up)' },
+      { name: 'Run', type: 'string', jsonPath: '.status.runId', priority: 1 },
+      { name: 'Message', type: 'string', jsonPath: '.status.message', priority: 1 },
+    ],
+    spec: specOpenApiSchema(),
+    status: statusOpenApiSchema(),
+  });
+}
+
+/** One kind's CustomResourceDefinition (apiextensions.k8s.io/v1), as both of this project's kinds have
+ * it: namespaced, in the `batch` category, one served and stored version with the status subresource. */
+export function crdFor(o: {
+  name: string; kind: string; plural: string; shortName: string; description: string;
+  printerColumns: SchemaNode[]; spec: SchemaNode; status: SchemaNode;
+}): SchemaNode {
   return {
     apiVersion: 'apiextensions.k8s.io/v1',
     kind: 'CustomResourceDefinition',
-    metadata: { name: CRD_NAME },
+    metadata: { name: o.name },
     spec: {
       group: API_GROUP,
       scope: 'Namespaced',
       names: {
-        kind: KIND,
-        listKind: `${KIND}List`,
-        plural: PLURAL,
-        singular: KIND.toLowerCase(),
-        shortNames: [SHORT_NAME],
+        kind: o.kind,
+        listKind: `${o.kind}List`,
+        plural: o.plural,
+        singular: o.kind.toLowerCase(),
+        shortNames: [o.shortName],
         categories: ['batch'],
       },
       versions: [
@@ -163,27 +188,17 @@ export function buildCrd(): SchemaNode {
           served: true,
           storage: true,
           subresources: { status: {} },
-          additionalPrinterColumns: [
-            { name: 'Phase', type: 'string', jsonPath: '.status.phase' },
-            { name: 'Shards', type: 'string', jsonPath: '.status.shardsSummary', description: 'Succeeded/total shards, and those queued by Kueue if any' },
-            { name: 'Progress', type: 'string', jsonPath: '.status.progress', description: 'Percent of input rows processed' },
-            { name: 'Rows', type: 'integer', jsonPath: '.status.rows.processed', description: 'Input rows processed' },
-            { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
-            { name: 'Model-Busy', type: 'integer', jsonPath: '.status.efficiency.modelBusyPercent', priority: 1,
-              description: 'Percent of the done shards\' time the model was running (the rest it waited on input, output or start-up)' },
-            { name: 'Run', type: 'string', jsonPath: '.status.runId', priority: 1 },
-            { name: 'Message', type: 'string', jsonPath: '.status.message', priority: 1 },
-          ],
+          additionalPrinterColumns: o.printerColumns,
           schema: {
             openAPIV3Schema: {
               type: 'object',
-              description: 'BatchInferenceJob scores Parquet input with an ONNX model, sharded across Kubernetes Jobs.',
+              description: o.description,
               properties: {
                 apiVersion: { type: 'string' },
                 kind: { type: 'string' },
                 metadata: { type: 'object' },
-                spec: specOpenApiSchema(),
-                status: statusOpenApiSchema(),
+                spec: o.spec,
+                status: o.status,
               },
               required: ['spec'],
             },
@@ -314,4 +329,3 @@ function defaultErrors(value: unknown, schema: SchemaNode): string[] {
   return errors;
 }
 
-export { validateSpecSemantics, parseBatchInferenceJob, type FieldError } from './validate.js';

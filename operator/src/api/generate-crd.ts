@@ -5,23 +5,13 @@
  * The only file in api/ that does I/O. Tests (crd.test.ts, json-schema.test.ts) fail when a
  * committed file is stale.
  */
-import { mkdirSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { CRD_FILE, HELM_CRD_FILE, renderCrdYaml } from './crd.js';
 import { JSON_SCHEMA_FILE, SCHEDULE_JSON_SCHEMA_FILE, renderJobJsonSchema, renderScheduleJsonSchema } from './json-schema.js';
 import { HELM_SCHEDULE_CRD_FILE, SCHEDULE_CRD_FILE, renderScheduleCrdYaml } from './schedule-crd.js';
+import { repoRoot } from './repo-root.js';
 
-/** The repository root: the nearest folder above this file that holds package.json. */
-function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) {
-    const up = dirname(dir);
-    if (up === dir) throw new Error(`no package.json above ${fileURLToPath(import.meta.url)}`);
-    dir = up;
-  }
-  return dir;
-}
 
 const files: [string, string][] = [
   [CRD_FILE, renderCrdYaml()], [HELM_CRD_FILE, renderCrdYaml()], [JSON_SCHEMA_FILE, renderJobJsonSchema()],

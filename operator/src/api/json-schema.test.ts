@@ -1,22 +1,17 @@
 /** The job files' JSON Schema (schemas/batchinferencejob.schema.json): committed up to date, referenced
  * by every example, accepting them and refusing broken ones, as the zod schema does. */
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
 import { Ajv } from 'ajv';
 import { parse } from 'yaml';
 import {
   JSON_SCHEMA_FILE, SCHEDULE_JSON_SCHEMA_FILE, buildJobJsonSchema, buildScheduleJsonSchema, renderJobJsonSchema, renderScheduleJsonSchema,
 } from './json-schema.js';
-import { BatchInferenceJobSpecSchema, KIND } from './spec.js';
+import { BatchInferenceJobSpecSchema, KIND } from '../../../core/src/contract/job-spec.js';
 import { BatchInferenceScheduleSpecSchema, SCHEDULE_KIND } from './schedule.js';
 import { parseBatchInferenceSchedule } from './validate-schedule.js';
+import { repoRoot } from './repo-root.js';
 
-function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) dir = dirname(dir);
-  return dir;
-}
 const root = repoRoot();
 const examplesDir = join(root, 'examples');
 const examples = readdirSync(examplesDir).filter((f) => /\.ya?ml$/.test(f));

@@ -11,7 +11,7 @@
  * one the spec carries is translated by the table below, and an unknown rule fails the generation.
  */
 import { z } from 'zod';
-import { API_GROUP, API_VERSION, BatchInferenceJobSpecSchema, KIND, OBJECT_NAME_MAX_LENGTH, OBJECT_NAME_PATTERN } from './spec.js';
+import { API_GROUP, API_VERSION, BatchInferenceJobSpecSchema, KIND, OBJECT_NAME_MAX_LENGTH, OBJECT_NAME_PATTERN } from '../../../core/src/contract/job-spec.js';
 import type { SchemaNode } from './crd.js';
 import { BatchInferenceScheduleSpecSchema, SCHEDULE_KIND } from './schedule.js';
 

@@ -1,17 +1,12 @@
 /** The BatchInferenceSchedule CRD: committed up to date (both copies), structural, with kubectl's columns. */
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { Ajv } from 'ajv';
 import { parse } from 'yaml';
 import { structuralSchemaErrors, type SchemaNode } from './crd.js';
 import { HELM_SCHEDULE_CRD_FILE, SCHEDULE_CRD_FILE, buildScheduleCrd, renderScheduleCrdYaml } from './schedule-crd.js';
+import { repoRoot } from './repo-root.js';
 
-function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) dir = dirname(dir);
-  return dir;
-}
 
 type Crd = { spec: { names: Record<string, unknown>; versions: { additionalPrinterColumns: { name: string; type: string; jsonPath: string; priority?: number }[]; schema: { openAPIV3Schema: SchemaNode } }[] } };
 const crd = buildScheduleCrd() as unknown as Crd;

@@ -4,8 +4,8 @@
  * it to crds/ and the Helm chart's crds/; a test fails when a committed copy is stale.
  */
 import { stringify } from 'yaml';
-import { API_GROUP, API_VERSION } from './spec.js';
-import { CRD_HEADER, openApiSchemaOf, type SchemaNode } from './crd.js';
+import { API_GROUP } from '../../../core/src/contract/job-spec.js';
+import { CRD_HEADER, crdFor, openApiSchemaOf, type SchemaNode } from './crd.js';
 import {
   BatchInferenceScheduleSpecSchema, BatchInferenceScheduleStatusSchema, SCHEDULE_KIND, SCHEDULE_PLURAL, SCHEDULE_SHORT_NAME,
 } from './schedule.js';
@@ -19,54 +19,21 @@ export const scheduleStatusOpenApiSchema = (): SchemaNode => openApiSchemaOf(Bat
 
 /** The CustomResourceDefinition object (apiextensions.k8s.io/v1). Columns as `kubectl get cronjob`'s. */
 export function buildScheduleCrd(): SchemaNode {
-  return {
-    apiVersion: 'apiextensions.k8s.io/v1',
-    kind: 'CustomResourceDefinition',
-    metadata: { name: SCHEDULE_CRD_NAME },
-    spec: {
-      group: API_GROUP,
-      scope: 'Namespaced',
-      names: {
-        kind: SCHEDULE_KIND,
-        listKind: `${SCHEDULE_KIND}List`,
-        plural: SCHEDULE_PLURAL,
-        singular: SCHEDULE_KIND.toLowerCase(),
-        shortNames: [SCHEDULE_SHORT_NAME],
-        categories: ['batch'],
-      },
-      versions: [
-        {
-          name: API_VERSION,
-          served: true,
-          storage: true,
-          subresources: { status: {} },
-          additionalPrinterColumns: [
-            { name: 'Schedule', type: 'string', jsonPath: '.spec.schedule' },
-            { name: 'Timezone', type: 'string', jsonPath: '.spec.timeZone', priority: 1 },
-            { name: 'Suspend', type: 'boolean', jsonPath: '.spec.suspend' },
-            { name: 'Active', type: 'integer', jsonPath: '.status.activeCount', description: 'Runs of the schedule still running' },
-            { name: 'Last Schedule', type: 'date', jsonPath: '.status.lastScheduleTime', description: 'The scheduled time of the newest run started' },
-            { name: 'Last Success', type: 'date', jsonPath: '.status.lastSuccessfulTime', description: 'When the newest successful run completed' },
-            { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
-          ],
-          schema: {
-            openAPIV3Schema: {
-              type: 'object',
-              description: 'BatchInferenceSchedule creates a BatchInferenceJob on a cron schedule, as a CronJob creates Jobs.',
-              properties: {
-                apiVersion: { type: 'string' },
-                kind: { type: 'string' },
-                metadata: { type: 'object' },
-                spec: scheduleSpecOpenApiSchema(),
-                status: scheduleStatusOpenApiSchema(),
-              },
-              required: ['spec'],
-            },
-          },
-        },
-      ],
-    },
-  };
+  return crdFor({
+    name: SCHEDULE_CRD_NAME, kind: SCHEDULE_KIND, plural: SCHEDULE_PLURAL, shortName: SCHEDULE_SHORT_NAME,
+    description: 'BatchInferenceSchedule creates a BatchInferenceJob on a cron schedule, as a CronJob creates Jobs.',
+    printerColumns: [
+      { name: 'Schedule', type: 'string', jsonPath: '.spec.schedule' },
+      { name: 'Timezone', type: 'string', jsonPath: '.spec.timeZone', priority: 1 },
+      { name: 'Suspend', type: 'boolean', jsonPath: '.spec.suspend' },
+      { name: 'Active', type: 'integer', jsonPath: '.status.activeCount', description: 'Runs of the schedule still running' },
+      { name: 'Last Schedule', type: 'date', jsonPath: '.status.lastScheduleTime', description: 'The scheduled time of the newest run started' },
+      { name: 'Last Success', type: 'date', jsonPath: '.status.lastSuccessfulTime', description: 'When the newest successful run completed' },
+      { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+    ],
+    spec: scheduleSpecOpenApiSchema(),
+    status: scheduleStatusOpenApiSchema(),
+  });
 }
 
 export function renderScheduleCrdYaml(): string {

@@ -4,7 +4,7 @@
  * JSON Schema, as spec.ts is for the BatchInferenceJob.
  */
 import { z } from 'zod';
-import { BatchInferenceJobSpecSchema } from './spec.js';
+import { BatchInferenceJobSpecSchema } from '../../../core/src/contract/job-spec.js';
 
 export const SCHEDULE_KIND = 'BatchInferenceSchedule';
 export const SCHEDULE_PLURAL = 'batchinferenceschedules';

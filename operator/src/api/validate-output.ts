@@ -10,8 +10,8 @@
  *   prediction is not a business dimension, and a float makes a folder per value.
  * Column types (a list or a float passthrough) are checked at planning, where the files are read.
  */
-import type { BatchInferenceJobSpec } from './spec.js';
-import type { FieldError } from './validate.js';
+import type { BatchInferenceJobSpec } from '../../../core/src/contract/job-spec.js';
+import type { FieldError } from './field-error.js';
 
 /** `outCols`: output column -> the ONNX output that writes it. */
 export function outputColumnErrors(spec: BatchInferenceJobSpec, outCols: ReadonlyMap<string, string>): FieldError[] {

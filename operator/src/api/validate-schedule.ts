@@ -5,14 +5,14 @@
  * checks (so a template whose output would lie inside its input is refused here, not at 2 a.m.).
  * Errors name fields as kubectl does: `spec.schedule`, `spec.jobTemplate.spec.input.uri`.
  */
-import { API_GROUP, API_VERSION } from './spec.js';
+import { API_GROUP, API_VERSION } from '../../../core/src/contract/job-spec.js';
 import {
   BatchInferenceScheduleSpecSchema, BatchInferenceScheduleStatusSchema, SCHEDULE_KIND,
   type BatchInferenceScheduleSpec, type BatchInferenceScheduleStatus,
 } from './schedule.js';
 import { scheduleSpecOpenApiSchema } from './schedule-crd.js';
 import type { SchemaNode } from './crd.js';
-import { dropNullFields, issuesToFieldErrors, nameError, validateSpecSemantics, type BijMetadata, type FieldError } from './validate.js';
+import { parseEnvelope, validateSpecSemantics, type BijMetadata, type FieldError } from './validate.js';
 import { parseCron } from '../schedule/cron.js';
 import { renderTemplateSpec, templatePlaceholderErrors } from '../schedule/placeholders.js';
 
@@ -59,27 +59,10 @@ export function validateScheduleSemantics(spec: BatchInferenceScheduleSpec): Fie
 export function parseBatchInferenceSchedule(obj: unknown): ScheduleParseResult {
   if (!isRecord(obj)) return { ok: false, errors: [{ field: '(root)', message: 'not an object' }], status: {} };
   const status = parseScheduleStatus(obj.status);
-  const errors: FieldError[] = [];
-  const apiVersion = `${API_GROUP}/${API_VERSION}`;
-  if (obj.apiVersion !== undefined && obj.apiVersion !== apiVersion) errors.push({ field: 'apiVersion', message: `must be ${apiVersion}` });
-  if (obj.kind !== undefined && obj.kind !== SCHEDULE_KIND) errors.push({ field: 'kind', message: `must be ${SCHEDULE_KIND}` });
-  const metadata = obj.metadata;
-  if (!isRecord(metadata) || typeof metadata.name !== 'string' || metadata.name.length === 0) {
-    errors.push({ field: 'metadata.name', message: 'is required' });
-  } else {
-    const bad = nameError(metadata.name);
-    if (bad) errors.push(bad);
-  }
-  if (obj.spec === undefined || obj.spec === null) {
-    errors.push({ field: 'spec', message: 'is required' });
-    return { ok: false, errors, status };
-  }
-  const parsed = BatchInferenceScheduleSpecSchema.safeParse(dropNullFields(obj.spec, (structural ??= scheduleSpecOpenApiSchema())));
-  if (!parsed.success) {
-    errors.push(...issuesToFieldErrors(parsed.error.issues, 'spec'));
-    return { ok: false, errors, status };
-  }
-  errors.push(...validateScheduleSemantics(parsed.data));
-  if (errors.length > 0) return { ok: false, errors, status };
-  return { ok: true, schedule: { apiVersion, kind: SCHEDULE_KIND, metadata: metadata as BijMetadata, spec: parsed.data, status } };
+  const { errors, metadata, spec } = parseEnvelope(obj, {
+    kind: SCHEDULE_KIND, schema: BatchInferenceScheduleSpecSchema,
+    structural: () => (structural ??= scheduleSpecOpenApiSchema()), semantics: validateScheduleSemantics,
+  });
+  if (errors.length > 0 || !spec) return { ok: false, errors, status };
+  return { ok: true, schedule: { apiVersion: `${API_GROUP}/${API_VERSION}`, kind: SCHEDULE_KIND, metadata, spec, status } };
 }

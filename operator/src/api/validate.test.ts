@@ -1,5 +1,5 @@
 import { baseSpec } from '../testing/builders.js';
-import { BatchInferenceJobSpecSchema, type BatchInferenceJobSpecInput } from './spec.js';
+import { BatchInferenceJobSpecSchema, type BatchInferenceJobSpecInput } from '../../../core/src/contract/job-spec.js';
 import { dropNullFields, fieldPath, parseBatchInferenceJob, parseStatus, specWarnings, validateSpecSemantics } from './validate.js';
 
 const doc = (spec: unknown, extra: Record<string, unknown> = {}) => ({

@@ -10,19 +10,17 @@
 import type { z } from 'zod';
 import {
   API_GROUP, API_VERSION, BatchInferenceJobSpecSchema, KIND, OBJECT_NAME_MAX_LENGTH, OBJECT_NAME_PATTERN, type BatchInferenceJobSpec,
-} from './spec.js';
+} from '../../../core/src/contract/job-spec.js';
 import { specOpenApiSchema, type SchemaNode } from './crd.js';
 import { BatchInferenceJobStatusSchema, type BatchInferenceJobStatus } from './status.js';
-import { ENV } from '../contract/process.js';
-import { lexicalLocation, overlap } from '../../../worker/src/storage/location.js';
+import { ENV } from '../../../core/src/contract/process.js';
+import { lexicalLocation, overlap } from '../../../core/src/storage/location.js';
 import { jobPlaceholderErrors } from '../schedule/placeholders.js';
 import { outputColumnErrors } from './validate-output.js';
 
-export interface FieldError {
-  /** Path of the offending field, e.g. `spec.input.idColumn`. */
-  field: string;
-  message: string;
-}
+import type { FieldError } from './field-error.js';
+
+export type { FieldError } from './field-error.js';
 
 /** The metadata fields the operator reads. */
 export interface BijMetadata {
@@ -240,17 +238,20 @@ export function nameError(name: string): FieldError | undefined {
 }
 
 /**
- * A BatchInferenceJob object (from the apiserver, or a YAML file in local mode) -> the parsed object
- * with spec defaults applied, or every error found. The status is parsed leniently: an unreadable
- * status becomes `{}` (the operator rebuilds it) rather than an error.
+ * What both kinds' objects are checked for before their own rules: apiVersion, kind, metadata.name,
+ * then the spec through its zod schema (nulls dropped where the structural schema allows them, as the
+ * apiserver does) and the kind's semantic checks. `spec` is set when the schema parsed it.
  */
-export function parseBatchInferenceJob(obj: unknown): ParseResult {
-  if (!isRecord(obj)) return { ok: false, errors: [{ field: '(root)', message: 'not an object' }], status: {} };
-  const status = parseStatus(obj.status);
+export function parseEnvelope<S>(obj: Record<string, unknown>, o: {
+  kind: string;
+  schema: z.ZodType<S>;
+  structural: () => SchemaNode;
+  semantics: (spec: S) => FieldError[];
+}): { errors: FieldError[]; metadata: BijMetadata; spec?: S } {
   const errors: FieldError[] = [];
   const apiVersion = `${API_GROUP}/${API_VERSION}`;
   if (obj.apiVersion !== undefined && obj.apiVersion !== apiVersion) errors.push({ field: 'apiVersion', message: `must be ${apiVersion}` });
-  if (obj.kind !== undefined && obj.kind !== KIND) errors.push({ field: 'kind', message: `must be ${KIND}` });
+  if (obj.kind !== undefined && obj.kind !== o.kind) errors.push({ field: 'kind', message: `must be ${o.kind}` });
   const metadata = obj.metadata;
   if (!isRecord(metadata) || typeof metadata.name !== 'string' || metadata.name.length === 0) {
     errors.push({ field: 'metadata.name', message: 'is required' });
@@ -260,23 +261,28 @@ export function parseBatchInferenceJob(obj: unknown): ParseResult {
   }
   if (obj.spec === undefined || obj.spec === null) {
     errors.push({ field: 'spec', message: 'is required' });
-    return { ok: false, errors, status };
+    return { errors, metadata: metadata as BijMetadata };
   }
-  const parsed = BatchInferenceJobSpecSchema.safeParse(dropNullFields(obj.spec, specStructural()));
+  const parsed = o.schema.safeParse(dropNullFields(obj.spec, o.structural()));
   if (!parsed.success) {
     errors.push(...issuesToFieldErrors(parsed.error.issues, 'spec'));
-    return { ok: false, errors, status };
+    return { errors, metadata: metadata as BijMetadata };
   }
-  errors.push(...validateSpecSemantics(parsed.data));
-  if (errors.length > 0) return { ok: false, errors, spec: parsed.data, status };
-  return {
-    ok: true,
-    bij: {
-      apiVersion,
-      kind: KIND,
-      metadata: metadata as BijMetadata,
-      spec: parsed.data,
-      status,
-    },
-  };
+  errors.push(...o.semantics(parsed.data));
+  return { errors, metadata: metadata as BijMetadata, spec: parsed.data };
+}
+
+/**
+ * A BatchInferenceJob object (from the apiserver, or a YAML file in local mode) -> the parsed object
+ * with spec defaults applied, or every error found. The status is parsed leniently: an unreadable
+ * status becomes `{}` (the operator rebuilds it) rather than an error.
+ */
+export function parseBatchInferenceJob(obj: unknown): ParseResult {
+  if (!isRecord(obj)) return { ok: false, errors: [{ field: '(root)', message: 'not an object' }], status: {} };
+  const status = parseStatus(obj.status);
+  const { errors, metadata, spec } = parseEnvelope(obj, {
+    kind: KIND, schema: BatchInferenceJobSpecSchema, structural: specStructural, semantics: validateSpecSemantics,
+  });
+  if (errors.length > 0 || !spec) return { ok: false, errors, spec, status };
+  return { ok: true, bij: { apiVersion: `${API_GROUP}/${API_VERSION}`, kind: KIND, metadata, spec, status } };
 }

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parseAllDocuments, type Tags } from 'yaml';
-import { API_GROUP, API_VERSION, KIND } from '../api/spec.js';
+import { API_GROUP, API_VERSION, KIND } from '../../../core/src/contract/job-spec.js';
 
 export interface JobDocument {
   apiVersion?: string;

@@ -1,6 +1,6 @@
 /** `bij operator`: the operator in a cluster, with leader election, metrics and clean shutdown. */
 import { hostname } from 'node:os';
-import type { S3Settings } from '../api/spec.js';
+import type { S3Settings } from '../../../core/src/contract/job-spec.js';
 import { Controller } from '../kube/controller.js';
 import { ScheduleController } from '../kube/schedule-controller.js';
 import { loadKubeConfig, makeClients } from '../kube/clients.js';
@@ -8,9 +8,9 @@ import { LeaderElector } from '../kube/leader.js';
 import type { Logger } from '../log.js';
 import { OperatorMetrics } from '../metrics.js';
 import { serveMetrics } from '../serve.js';
-import { openStorage } from '../../../worker/src/storage/index.js';
+import { openStorage } from '../../../core/src/storage/index.js';
 import { commitStepHook } from '../commit/step-hook.js';
-import { bestEffort, errorText } from '../contract/index.js';
+import { bestEffort, errorText } from '../../../core/src/contract/index.js';
 
 export interface OperatorOptions {
   kubeconfig?: string;

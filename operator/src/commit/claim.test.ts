@@ -1,7 +1,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openStorage } from '../../../worker/src/storage/index.js';
+import { openStorage } from '../../../core/src/storage/index.js';
 import { OutputClaimedError, checkFence, claimOutput, currentClaim, releaseClaim, renewIfDue, type Claimant } from './claim.js';
 
 const storage = openStorage();

@@ -15,9 +15,9 @@
  * takes over from the old one without waiting: the operator stops the old run first.
  */
 import { z } from 'zod';
-import type { Storage } from '../../../worker/src/storage/types.js';
-import { isAlreadyExists } from '../../../worker/src/storage/errors.js';
-import { BIJ_DIR, joinUri, pad } from '../contract/index.js';
+import type { Storage } from '../../../core/src/storage/types.js';
+import { isAlreadyExists } from '../../../core/src/storage/errors.js';
+import { BIJ_DIR, joinUri, pad } from '../../../core/src/contract/index.js';
 
 export const CLAIMS_DIR = 'claims';
 /** A claim not renewed for this long belongs to a run that is gone. */

@@ -1,11 +1,11 @@
 import { mkdtempSync, readdirSync, readFileSync, existsSync, writeFileSync, mkdirSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openStorage } from '../../../worker/src/storage/index.js';
-import { BatchInferenceJobSpecSchema } from '../api/spec.js';
+import { openStorage } from '../../../core/src/storage/index.js';
+import { BatchInferenceJobSpecSchema } from '../../../core/src/contract/job-spec.js';
 import {
   attemptPrefix, shardManifestUri, planUri, readSuccessMarker, type ShardManifest, type ShardPlan,
-} from '../contract/index.js';
+} from '../../../core/src/contract/index.js';
 import { CommitError, commitRun, readShardManifest } from './commit.js';
 import { mergeManifests } from './merge.js';
 

@@ -10,12 +10,12 @@
  *   7. delete the run's attempt files (losers and winners) and abort its open uploads.
  * A crash anywhere before 6 leaves no _SUCCESS; running the commit again gives the same result.
  */
-import type { Storage } from '../../../worker/src/storage/types.js';
-import { mapLimit } from '../../../worker/src/storage/retry.js';
+import type { Storage } from '../../../core/src/storage/types.js';
+import { mapLimit } from '../../../core/src/storage/retry.js';
 import {
   NotFoundError, RunManifestSchema, checkShardManifest, joinUri, keyUri, relativeKey, runManifestUri, shardManifestUri,
   successUri, runPrefix, readSuccessMarker, toJson, type RowCounts, type RunManifest, type ShardManifest, type ShardPlan, type SuccessMarker,
-} from '../contract/index.js';
+} from '../../../core/src/contract/index.js';
 import { CommitError, mergeManifests } from './merge.js';
 import { inputFileGuard } from '../planner/overlap.js';
 

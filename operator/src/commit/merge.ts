@@ -3,7 +3,7 @@ import {
   StatsMergeError, committedDataPath, committedErrorsPath, driftOf, keyUri, attemptPrefix, mergeOutputStats, partitionPath,
   type OutputStats,
   type OutputFile, type RunManifest, type RunPartition, type ShardManifest, type ShardPlan,
-} from '../contract/index.js';
+} from '../../../core/src/contract/index.js';
 
 /** The chosen attempts cannot be committed as they are (a manifest gone, counts that disagree):
  * retrying the same commit cannot help, so the run fails with reason CommitFailed. */

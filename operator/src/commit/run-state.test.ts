@@ -1,8 +1,8 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openStorage } from '../../../worker/src/storage/index.js';
-import { shardManifestUri, type ShardManifest } from '../contract/index.js';
+import { openStorage } from '../../../core/src/storage/index.js';
+import { shardManifestUri, type ShardManifest } from '../../../core/src/contract/index.js';
 import { RunState } from './run-state.js';
 
 const storage = openStorage();

@@ -6,13 +6,13 @@
  * - progress of running attempts (re-read at most every `progressTtlMs` per attempt);
  * - whether the commit is done (_SUCCESS naming the run) and its row counts (cached once true).
  */
-import type { Storage } from '../../../worker/src/storage/types.js';
+import type { Storage } from '../../../core/src/storage/types.js';
 import type { ManifestSummary } from '../reconciler/types.js';
-import type { OutputStats, StageTimings } from '../contract/index.js';
+import type { OutputStats, StageTimings } from '../../../core/src/contract/index.js';
 import {
   ProgressSchema, checkShardManifest, parseShardPlan, readSuccessMarker, joinUri, planUri, progressUri, runPrefix,
   shardManifestUri, type RowCounts, type ShardPlan,
-} from '../contract/index.js';
+} from '../../../core/src/contract/index.js';
 import { committedRowsOf, readRunManifest } from './commit.js';
 import type { Claim } from './claim.js';
 

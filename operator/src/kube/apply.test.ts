@@ -8,11 +8,11 @@
  */
 import type * as k8s from '@kubernetes/client-node';
 import { useKubeTestEnv } from '../../../e2e/support/kube-test-env.js';
-import { PLURAL, type S3Settings } from '../api/spec.js';
+import { PLURAL, type S3Settings } from '../../../core/src/contract/job-spec.js';
 import { silentLogger } from '../log.js';
 import { OperatorMetrics } from '../metrics.js';
 import { RunState } from '../commit/run-state.js';
-import { openStorage } from '../../../worker/src/storage/index.js';
+import { openStorage } from '../../../core/src/storage/index.js';
 import { act } from './apply.js';
 import { BIJ_REF, FIELD_MANAGER, type KubeClients } from './clients.js';
 import { Controller } from './controller.js';
@@ -20,11 +20,11 @@ import { apiReason, isConflict } from './api-errors.js';
 import { COMPONENT } from './events.js';
 import { FINALIZER } from '../reconciler/names.js';
 import { observe, type BijObject, type ReconcileContext } from './gather.js';
-import { until } from '../testing/until.js';
+import { until } from '../../../core/testing/until.js';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { BatchInferenceJobSpecSchema } from '../api/spec.js';
+import { BatchInferenceJobSpecSchema } from '../../../core/src/contract/job-spec.js';
 import { runId as computeRunId } from '../reconciler/runid.js';
 
 const env = useKubeTestEnv({ proxy: 'operator', prefix: 'st' });

@@ -4,8 +4,8 @@
  * pass ends with one status write that reflects what it did. Errors propagate: the controller
  * requeues with backoff (or at once on a conflict) without writing status.
  */
-import type { Storage } from '../../../worker/src/storage/types.js';
-import { NotFoundError, describeError, isBadInput, runManifestUri } from '../contract/index.js';
+import type { Storage } from '../../../core/src/storage/types.js';
+import { NotFoundError, describeError, isBadInput, runManifestUri } from '../../../core/src/contract/index.js';
 import { jobSelector, reconcile, statusEqual, type ReconcileInput, type ReconcileResult } from '../reconciler/index.js';
 import { freezePlan, planRun } from '../planner/plan-run.js';
 import { CommitError, cleanupRun, commitRun, committedRowsOf, discardRun } from '../commit/commit.js';
@@ -71,12 +71,7 @@ async function decide(ctx: ReconcileContext, observed: Observed, o: ActOptions):
       result = reconcile(input);
     }
   }
-  const stored = input.bij.status;
-  if (result.actions.commit && storage && spec && (stored.phase !== 'Merging' || stored.runId !== result.actions.commit.runId)) {
-    // The commit can take a while (copies of every part): first record Merging, so the status says
-    // what is happening, and a commit cut short shows as Merging; the next pass commits.
-    return { ...result, actions: { ...result.actions, commit: undefined }, requeueAfterMs: 0 };
-  }
+  // The reconciler asks for the commit only once Merging is recorded (run.ts, endByPolicy).
   if (result.actions.commit && storage && spec) {
     const { runId, chosen } = result.actions.commit;
     const plan = await ctx.runState.loadPlan(storage, spec.output.uri, runId);

@@ -3,7 +3,7 @@ import * as k8s from '@kubernetes/client-node';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { API_GROUP, API_VERSION, PLURAL } from '../api/spec.js';
+import { API_GROUP, API_VERSION, PLURAL } from '../../../core/src/contract/job-spec.js';
 
 export interface KubeClients {
   kc: k8s.KubeConfig;

@@ -12,16 +12,16 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { useKubeTestEnv } from '../../../e2e/support/kube-test-env.js';
-import { API_GROUP, API_VERSION, PLURAL, type S3Settings } from '../api/spec.js';
+import { API_GROUP, API_VERSION, PLURAL, type S3Settings } from '../../../core/src/contract/job-spec.js';
 import type { BatchInferenceJobStatus } from '../api/status.js';
 import { silentLogger } from '../log.js';
 import { OperatorMetrics } from '../metrics.js';
-import { writeDataset, writeModel } from '../../../worker/src/testing/fixtures.js';
-import { openStorage } from '../../../worker/src/storage/index.js';
+import { writeDataset, writeModel } from '../../../core/testing/fixtures.js';
+import { openStorage } from '../../../core/src/storage/index.js';
 import { BIJ_REF, FIELD_MANAGER, type KubeClients } from './clients.js';
 import { Controller } from './controller.js';
 import { FINALIZER, LABEL_JOB } from '../reconciler/names.js';
-import { until as poll } from '../testing/until.js';
+import { until as poll } from '../../../core/testing/until.js';
 
 type KObject = k8s.KubernetesObject & { spec?: unknown; status?: BatchInferenceJobStatus };
 interface Change { res: string; type: string; name: string; finalizers: string[]; rv: number }

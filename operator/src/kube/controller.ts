@@ -6,9 +6,9 @@
  */
 import type * as k8s from '@kubernetes/client-node';
 import { hostname } from 'node:os';
-import type { Storage } from '../../../worker/src/storage/types.js';
-import type { S3Settings } from '../api/spec.js';
-import { PLURAL, API_GROUP, API_VERSION } from '../api/spec.js';
+import type { Storage } from '../../../core/src/storage/types.js';
+import type { S3Settings } from '../../../core/src/contract/job-spec.js';
+import { PLURAL, API_GROUP, API_VERSION } from '../../../core/src/contract/job-spec.js';
 import type { Logger } from '../log.js';
 import type { OperatorMetrics } from '../metrics.js';
 import { RunState } from '../commit/run-state.js';
@@ -25,7 +25,7 @@ import { recordEvents } from './events.js';
 import { runId as computeRunId, type ReconcileOptions } from '../reconciler/index.js';
 import { storageFailureOutcome, type StorageFailure } from '../reconciler/storage-failure.js';
 import { parseBatchInferenceJob, parseStatus } from '../api/validate.js';
-import { describeError } from '../contract/index.js';
+import { describeError } from '../../../core/src/contract/index.js';
 
 export interface ControllerOptions {
   clients: KubeClients;

@@ -3,7 +3,7 @@ import type * as k8s from '@kubernetes/client-node';
 import { createHash, randomBytes } from 'node:crypto';
 import type { KubeClients } from './clients.js';
 import { isAlreadyExists } from './api-errors.js';
-import { API_GROUP, API_VERSION, KIND } from '../api/spec.js';
+import { API_GROUP, API_VERSION, KIND } from '../../../core/src/contract/job-spec.js';
 
 export interface BijEvent {
   type: 'Normal' | 'Warning';

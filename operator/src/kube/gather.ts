@@ -3,13 +3,13 @@
  * RunState's caches). Produces the pure reconciler's input; does not decide anything.
  */
 import type * as k8s from '@kubernetes/client-node';
-import type { Storage } from '../../../worker/src/storage/types.js';
-import type { S3Settings } from '../api/spec.js';
+import type { Storage } from '../../../core/src/storage/types.js';
+import type { S3Settings } from '../../../core/src/contract/job-spec.js';
 import type { BatchInferenceJobStatus } from '../api/status.js';
 import { parseBatchInferenceJob, parseStatus } from '../api/validate.js';
 import { scheduledTimeOf } from '../schedule/names.js';
 import { needsStorage, observeAttempts, runId as computeRunId, type ReconcileInput } from '../reconciler/index.js';
-import { runManifestUri } from '../contract/index.js';
+import { runManifestUri } from '../../../core/src/contract/index.js';
 import type { Logger } from '../log.js';
 import type { RunState } from '../commit/run-state.js';
 import { checkReadiness } from '../planner/readiness.js';

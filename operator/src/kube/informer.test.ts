@@ -11,7 +11,7 @@ import type * as k8s from '@kubernetes/client-node';
 import { useKubeTestEnv } from '../../../e2e/support/kube-test-env.js';
 import { silentLogger } from '../log.js';
 import { InformerEvent, SelfHealingInformer } from './informer.js';
-import { until as poll } from '../testing/until.js';
+import { until as poll } from '../../../core/testing/until.js';
 
 type Seen = { kind: 'add' | 'update' | 'delete'; name: string; data?: Record<string, string> };
 

@@ -8,7 +8,7 @@ import { useKubeTestEnv } from '../../../e2e/support/kube-test-env.js';
 import { makeLogger, silentLogger } from '../log.js';
 import { FIELD_MANAGER, makeClients } from './clients.js';
 import { LeaderElector, canAcquire, type LeaseView } from './leader.js';
-import { until as poll } from '../testing/until.js';
+import { until as poll } from '../../../core/testing/until.js';
 
 describe('canAcquire', () => {
   const now = new Date('2030-01-01T00:00:10Z');

@@ -10,7 +10,7 @@ import type { KubeClients } from './clients.js';
 import { isAlreadyExists, isConflict, isNotFound } from './api-errors.js';
 import { microTime } from './micro-time.js';
 import type { Logger } from '../log.js';
-import { bestEffort, errorText } from '../contract/index.js';
+import { bestEffort, errorText } from '../../../core/src/contract/index.js';
 
 export interface LeaderElectionOptions {
   namespace: string;

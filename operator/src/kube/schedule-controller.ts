@@ -10,11 +10,11 @@
  */
 import type * as k8s from '@kubernetes/client-node';
 import { hostname } from 'node:os';
-import { API_GROUP, API_VERSION, PLURAL } from '../api/spec.js';
+import { API_GROUP, API_VERSION, PLURAL } from '../../../core/src/contract/job-spec.js';
 import { SCHEDULE_KIND, SCHEDULE_PLURAL, type BatchInferenceScheduleStatus } from '../api/schedule.js';
 import type { BatchInferenceJobStatus } from '../api/status.js';
 import { parseBatchInferenceSchedule, parseScheduleStatus } from '../api/validate-schedule.js';
-import { describeError } from '../contract/index.js';
+import { describeError } from '../../../core/src/contract/index.js';
 import type { Logger } from '../log.js';
 import { decideSchedule, withCreatedUids } from '../schedule/decide.js';
 import { ANNOTATION_SCHEDULED_TIME, LABEL_SCHEDULE } from '../schedule/names.js';

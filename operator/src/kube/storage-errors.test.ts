@@ -1,5 +1,5 @@
-import { BadInputError, NotFoundError } from '../contract/index.js';
-import { RetriesExhaustedError, mapFsError } from '../../../worker/src/storage/errors.js';
+import { BadInputError, NotFoundError } from '../../../core/src/contract/index.js';
+import { RetriesExhaustedError, mapFsError } from '../../../core/src/storage/errors.js';
 import { classifyStorageError } from './storage-errors.js';
 
 const errno = (code: string) => Object.assign(new Error(`${code}: x`), { code, syscall: 'open' });

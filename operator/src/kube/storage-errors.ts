@@ -2,8 +2,8 @@
  * Which errors a reconcile threw came from storage, and whether retrying can help. Kubernetes API
  * errors are not storage errors (the work queue's backoff handles them as before).
  */
-import { RetriesExhaustedError, isRetryableS3Error } from '../../../worker/src/storage/errors.js';
-import { describeError, isBadInput } from '../contract/index.js';
+import { RetriesExhaustedError, isRetryableS3Error } from '../../../core/src/storage/errors.js';
+import { describeError, isBadInput } from '../../../core/src/contract/index.js';
 
 /** File-system errors retrying cannot fix: full, over quota, read-only, not permitted, too large. */
 const TERMINAL_ERRNO = new Set(['ENOSPC', 'EDQUOT', 'EROFS', 'EACCES', 'EPERM', 'EFBIG']);

@@ -1,7 +1,7 @@
 /** The worker loop both controllers share: success, conflict and error, in that contract. */
 import { Writable } from 'node:stream';
 import { makeLogger } from '../log.js';
-import { until } from '../testing/until.js';
+import { until } from '../../../core/testing/until.js';
 import { runWorkerLoop, type ReconcileOutcome } from './worker-loop.js';
 import { WorkQueue } from './workqueue.js';
 

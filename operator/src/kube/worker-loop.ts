@@ -4,7 +4,7 @@
  * for; a conflict is re-read soon without an error log; any other error is requeued with per-key
  * backoff. Shared by the BatchInferenceJob and BatchInferenceSchedule controllers.
  */
-import { describeError } from '../contract/index.js';
+import { describeError } from '../../../core/src/contract/index.js';
 import type { Logger } from '../log.js';
 import { isConflict } from './api-errors.js';
 import type { WorkQueue } from './workqueue.js';

@@ -2,9 +2,9 @@
 import { mkdtemp, mkdir, writeFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FileStorage } from '../../../worker/src/storage/file.js';
-import { BatchInferenceJobSpecSchema } from '../api/spec.js';
-import { ColumnAccumulator, type RunManifest } from '../contract/index.js';
+import { FileStorage } from '../../../core/src/storage/file.js';
+import { BatchInferenceJobSpecSchema } from '../../../core/src/contract/job-spec.js';
+import { ColumnAccumulator, type RunManifest } from '../../../core/src/contract/index.js';
 import { baseSpec } from '../testing/builders.js';
 import { baselineManifestUri, readBaseline } from './baseline.js';
 

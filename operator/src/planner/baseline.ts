@@ -3,11 +3,11 @@
  * run's output statistics (contract/output-stats.ts). `uri` names a manifest that must be there;
  * `previousRun` takes the run committed at output.uri before this one, if there is one.
  */
-import type { Storage } from '../../../worker/src/storage/types.js';
-import type { BatchInferenceJobSpec } from '../api/spec.js';
+import type { Storage } from '../../../core/src/storage/types.js';
+import type { BatchInferenceJobSpec } from '../../../core/src/contract/job-spec.js';
 import {
   BadInputError, NotFoundError, RunManifestSchema, readSuccessMarker, runManifestUri, type RunManifest, type ShardPlan,
-} from '../contract/index.js';
+} from '../../../core/src/contract/index.js';
 
 /** The manifest a baseline uri names: itself when it names a .json file, else the _manifest.json under it. */
 export const baselineManifestUri = (uri: string): string => (/\.json$/i.test(uri) ? uri : runManifestUri(uri));

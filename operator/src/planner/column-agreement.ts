@@ -3,8 +3,8 @@
  * the input files: every output part then has one schema, and a reader that globs the parts can read
  * them as one table. Pure.
  */
-import type { ParquetFooter } from '../../../worker/src/reader/index.js';
-import type { BatchInferenceJobSpec } from '../api/spec.js';
+import type { ParquetFooter } from '../../../core/src/parquet/footer.js';
+import type { BatchInferenceJobSpec } from '../../../core/src/contract/job-spec.js';
 
 /** One message per copied column whose type differs between files, naming two files and both types. */
 export function copiedColumnDisagreements(spec: BatchInferenceJobSpec, footers: readonly Pick<ParquetFooter, 'uri' | 'columns'>[]): string[] {

@@ -1,6 +1,6 @@
 /** Finds the input Parquet files of a job: one file, or every *.parquet under a prefix. */
-import type { ObjectInfo, Storage } from '../../../worker/src/storage/types.js';
-import { BadInputError, NotFoundError } from '../contract/index.js';
+import type { ObjectInfo, Storage } from '../../../core/src/storage/types.js';
+import { BadInputError, NotFoundError } from '../../../core/src/contract/index.js';
 
 /** Hidden and bookkeeping files of other engines (Spark's _SUCCESS, _temporary/, .crc) are not input. Pure. */
 export function isInputParquet(prefix: string, uri: string): boolean {

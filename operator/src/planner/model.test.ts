@@ -2,12 +2,12 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openStorage } from '../../../worker/src/storage/index.js';
-import type { Storage } from '../../../worker/src/storage/types.js';
-import { linearModel } from '../../../worker/src/modelgen/index.js';
-import { ProtoError } from '../../../worker/src/modelgen/protobuf.js';
-import { WHOLE_READ_BYTES, bytesSource, readModelInfo } from '../../../worker/src/tensors/model-info.js';
-import { BadInputError } from '../contract/index.js';
+import { openStorage } from '../../../core/src/storage/index.js';
+import type { Storage } from '../../../core/src/storage/types.js';
+import { linearModel } from '../../../core/src/modelgen/index.js';
+import { ProtoError } from '../../../core/src/modelgen/protobuf.js';
+import { WHOLE_READ_BYTES, bytesSource, readModelInfo } from '../../../core/src/tensors/model-info.js';
+import { BadInputError } from '../../../core/src/contract/index.js';
 import { inspectModel } from './model.js';
 
 const storage = openStorage();

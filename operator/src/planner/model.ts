@@ -7,10 +7,11 @@
  * weights (tensors/model-info.ts).
  */
 import { createHash } from 'node:crypto';
-import type { ObjectInfo, ReadOptions, Storage } from '../../../worker/src/storage/types.js';
-import { WHOLE_READ_BYTES, bytesSource, modelReadError, readModelInfo, type ModelBytes } from '../../../worker/src/tensors/model-info.js';
-import type { ModelMeta } from '../../../worker/src/tensors/types.js';
-import { BadInputError, type PlannedModel } from '../contract/index.js';
+import type { ObjectInfo, ReadOptions, Storage } from '../../../core/src/storage/types.js';
+import { WHOLE_READ_BYTES, bytesSource, modelReadError, readModelInfo, type ModelBytes } from '../../../core/src/tensors/model-info.js';
+import type { ModelMeta } from '../../../core/src/tensors/types.js';
+import { BadInputError, type PlannedModel } from '../../../core/src/contract/index.js';
+import { awaitedLater } from '../../../core/src/contract/settle.js';
 
 const CHUNK = 8 * 1024 * 1024;
 /** Ranged reads in flight at once (the hash consumes them in order). */
@@ -24,7 +25,7 @@ async function hashModel(storage: Storage, uri: string, info: ObjectInfo, pin: R
   const fill = () => {
     while (reads.length < AHEAD && next < info.size) {
       const p = storage.readRange(uri, next, Math.min(info.size, next + CHUNK), pin);
-      p.catch(() => undefined); // awaited in order below
+      awaitedLater(p); // awaited in order below
       reads.push(p);
       next += CHUNK;
     }

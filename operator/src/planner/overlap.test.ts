@@ -1,7 +1,7 @@
 import { mkdirSync, mkdtempSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BadInputError } from '../contract/index.js';
+import { BadInputError } from '../../../core/src/contract/index.js';
 import { checkInputOutputApart } from './overlap.js';
 
 const refusal = (input: string, output: string) => checkInputOutputApart(input, output).then(() => undefined, (e: unknown) => e);

@@ -3,8 +3,8 @@
  * the next run, and an output equal to the input lets the commit overwrite or delete input files.
  * validate.ts refuses overlapping spellings; this check, at planning, also follows symlinks.
  */
-import { canonicalLocation, locationText, overlap } from '../../../worker/src/storage/location.js';
-import { BadInputError } from '../contract/index.js';
+import { canonicalLocation, locationText, overlap } from '../../../core/src/storage/location.js';
+import { BadInputError } from '../../../core/src/contract/index.js';
 
 export async function checkInputOutputApart(inputUri: string, outputUri: string): Promise<void> {
   const [input, output] = await Promise.all([canonicalLocation(inputUri), canonicalLocation(outputUri)]);

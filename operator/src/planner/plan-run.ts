@@ -8,23 +8,24 @@
  * every shard reads exactly the same rows even if two operators plan at once.
  */
 import * as arrow from 'apache-arrow';
-import type { Storage } from '../../../worker/src/storage/types.js';
-import { mapLimit } from '../../../worker/src/storage/retry.js';
-import { readFooter, type ParquetFooter } from '../../../worker/src/reader/index.js';
-import { checkScoring } from '../../../worker/src/tensors/plan.js';
-import { missingColumnProblem } from '../../../worker/src/tensors/type-rules.js';
-import { partitionTypeProblem } from '../../../worker/src/writer/partition-values.js';
-import type { ModelMeta } from '../../../worker/src/tensors/types.js';
-import type { BatchInferenceJobSpec } from '../api/spec.js';
+import type { Storage } from '../../../core/src/storage/types.js';
+import { mapLimit } from '../../../core/src/storage/retry.js';
+import { readFooter, type ParquetFooter } from '../../../core/src/parquet/footer.js';
+import { checkScoring } from '../../../core/src/tensors/plan.js';
+import { missingColumnProblem } from '../../../core/src/tensors/type-rules.js';
+import { partitionTypeProblem } from '../../../core/src/contract/partition-values.js';
+import type { ModelMeta } from '../../../core/src/tensors/types.js';
+import type { BatchInferenceJobSpec } from '../../../core/src/contract/job-spec.js';
 import {
   BadInputError, parseShardPlan, planUri, toJson, type PlannedFile, type ShardPlan,
-} from '../contract/index.js';
+} from '../../../core/src/contract/index.js';
 import { listInputFiles } from './list-input.js';
 import { splitShards } from './split.js';
 import { checkInputOutputApart } from './overlap.js';
 import { inspectModel } from './model.js';
 import { readBaseline } from './baseline.js';
 import { copiedColumnDisagreements } from './column-agreement.js';
+import { awaitedLater } from '../../../core/src/contract/settle.js';
 
 export interface JobIdentity {
   namespace: string;
@@ -82,7 +83,7 @@ export function mappingProblems(spec: BatchInferenceJobSpec, footer: Pick<Parque
 export async function planRun(storage: Storage, job: JobIdentity, spec: BatchInferenceJobSpec, runId: string, now: Date): Promise<ShardPlan> {
   await checkInputOutputApart(spec.input.uri, spec.output.uri);
   const inspected = inspectModel(storage, spec.model.uri, spec.model.sha256);
-  inspected.catch(() => undefined); // awaited below, beside the footers
+  awaitedLater(inspected); // awaited below, beside the footers
   const listed = await listInputFiles(storage, spec.input.uri);
   const [footers, { frozen, meta: model }, monitoring] = await Promise.all([
     mapLimit(listed, 8, (info) => readFooter(storage, info.uri, { info })),

@@ -2,7 +2,7 @@
 import { mkdtemp, mkdir, writeFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FileStorage } from '../../../worker/src/storage/file.js';
+import { FileStorage } from '../../../core/src/storage/file.js';
 import { checkReadiness, markerUri } from './readiness.js';
 
 let dir: string;

@@ -2,9 +2,9 @@
  * Input readiness (spec.input.waitFor): is the marker there, and are there enough Parquet files? The
  * I/O half of the sensor; reconciler/wait.ts decides what to do with the answer.
  */
-import type { Storage } from '../../../worker/src/storage/types.js';
-import type { WaitFor } from '../api/spec.js';
-import { NotFoundError, joinUri } from '../contract/index.js';
+import type { Storage } from '../../../core/src/storage/types.js';
+import type { WaitFor } from '../../../core/src/contract/job-spec.js';
+import { NotFoundError, joinUri } from '../../../core/src/contract/index.js';
 import type { InputReadiness } from '../reconciler/types.js';
 import { isInputParquet } from './list-input.js';
 

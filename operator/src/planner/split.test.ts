@@ -1,6 +1,6 @@
 import { splitShards, type SplitBy } from './split.js';
-import type { PlannedShard } from '../contract/run-plan.js';
-import { prng } from '../../../worker/src/modelgen/models.js';
+import type { PlannedShard } from '../../../core/src/contract/run-plan.js';
+import { prng } from '../../../core/src/modelgen/models.js';
 
 const file = (uri: string, rowGroupRows: number[]) => ({ uri, rows: rowGroupRows.reduce((a, b) => a + b, 0), rowGroupRows });
 

@@ -17,7 +17,7 @@
  * - No rows at all (files without row groups, or whose row groups are empty) is a plan with no
  *   shards: the run commits an empty output at once (an empty daily partition is a normal night).
  */
-import type { PlannedFile, PlannedShard, ShardRange } from '../contract/run-plan.js';
+import type { PlannedFile, PlannedShard, ShardRange } from '../../../core/src/contract/run-plan.js';
 
 export type SplitBy = { shards: number } | { targetRowsPerShard: number };
 

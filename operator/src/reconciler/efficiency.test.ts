@@ -1,4 +1,4 @@
-import type { StageTimings } from '../contract/index.js';
+import type { StageTimings } from '../../../core/src/contract/index.js';
 import { describeEfficiency, efficiencyOf } from './efficiency.js';
 
 const t = (x: Partial<StageTimings>): StageTimings => ({ read: 0, decode: 0, pack: 0, infer: 0, unpack: 0, write: 0, total: 0, ...x });

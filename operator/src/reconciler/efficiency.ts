@@ -6,7 +6,7 @@
  * handing output to the writer (encoding or uploads that fell behind). They need not sum to 100: the
  * rest is packing, start-up, and work that overlapped.
  */
-import type { StageTimings } from '../contract/index.js';
+import type { StageTimings } from '../../../core/src/contract/index.js';
 
 export interface Efficiency {
   modelBusyPercent: number;

@@ -28,7 +28,7 @@ import type { BatchInferenceJobStatus } from '../api/status.js';
 import type { FailedAttempt } from './shards.js';
 import { failureText, truncate } from './shards.js';
 import type { KubeEvent, ObservedAttempt } from './types.js';
-import type { StageTimings } from '../contract/manifest.js';
+import type { StageTimings } from '../../../core/src/contract/manifest.js';
 
 const failedCondition = (s: BatchInferenceJobStatus) => s.conditions?.find((c) => c.type === 'Failed' && c.status === 'True');
 

@@ -17,8 +17,8 @@
  *   its pods: Kueue's pod integration must not take the pods for workloads of their own.
  */
 import type { V1Container, V1EnvFromSource, V1EnvVar, V1Job, V1PodSpec, V1ResourceRequirements } from '@kubernetes/client-node';
-import { API_GROUP, API_VERSION, KIND, type BatchInferenceJobSpec } from '../api/spec.js';
-import { DEFAULT_TERMINATION_LOG, ENV } from '../contract/process.js';
+import { API_GROUP, API_VERSION, KIND, type BatchInferenceJobSpec } from '../../../core/src/contract/job-spec.js';
+import { DEFAULT_TERMINATION_LOG, ENV } from '../../../core/src/contract/process.js';
 import {
   KUEUE_LABELS, LABEL_ATTEMPT, LABEL_JOB, LABEL_KUEUE_QUEUE, LABEL_MANAGED_BY, LABEL_RUN, LABEL_SHARD, LABEL_SPECULATIVE, MANAGED_BY, WORKER_CONTAINER,
   jobName, labelValue,

@@ -6,11 +6,11 @@
  * column's PSI against it gives the Drifted condition (True above warnPSI, with a Warning event once
  * per run and column); once every shard is done, a PSI above failPSI fails the run before its commit.
  */
-import type { BatchInferenceJobSpec } from '../api/spec.js';
+import type { BatchInferenceJobSpec } from '../../../core/src/contract/job-spec.js';
 import type { OutputSummary } from '../api/status.js';
 import {
   StatsMergeError, driftOf, mergeOutputStats, worstColumn, type Drift, type OutputStats, type ShardPlan,
-} from '../contract/index.js';
+} from '../../../core/src/contract/index.js';
 import type { RunFailure } from './failure-policy.js';
 import type { ShardState } from './shards.js';
 import type { KubeEvent } from './types.js';

@@ -20,7 +20,7 @@
  *   Failed=True says the suspension came first. That is a disruption, not the worker's failure.
  */
 import type { V1Job, V1JobCondition, V1Pod, V1ContainerStateTerminated } from '@kubernetes/client-node';
-import { TerminationSummarySchema, type TerminationSummary } from '../contract/process.js';
+import { TerminationSummarySchema, type TerminationSummary } from '../../../core/src/contract/process.js';
 import { GPU_RESOURCE } from './job.js';
 import { LABEL_ATTEMPT, LABEL_KUEUE_QUEUE, LABEL_RUN, LABEL_SHARD, LABEL_SPECULATIVE, WORKER_CONTAINER, isoSeconds } from './names.js';
 import type { ObservedAttempt } from './types.js';

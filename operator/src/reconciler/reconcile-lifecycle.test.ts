@@ -2,7 +2,7 @@
 import {
   applyResult, attempt, currentRun, iso, makeBIJ, makeInput,
 } from '../testing/builders.js';
-import { cond, reasons, running, shardsOf } from '../testing/reconcile-helpers.js';
+import { cond, reasons, running, shardsOf, withStatus } from '../testing/reconcile-helpers.js';
 import { reconcile, isTerminal } from './reconcile.js';
 import { statusEqual } from './compute-status.js';
 
@@ -146,7 +146,11 @@ describe('planning', () => {
 
   test('zero shards: done at once, commit with nothing chosen', () => {
     const bij = makeBIJ().obj();
-    const r = reconcile(makeInput(bij).plan([]).obj());
+    const input = makeInput(bij).plan([]).obj();
+    const recorded = reconcile(input);
+    expect(recorded.status.phase).toBe('Merging');
+    expect(recorded.actions.commit).toBeUndefined();
+    const r = reconcile(withStatus(input, recorded));
     expect(r.status.phase).toBe('Merging');
     expect(r.actions.commit).toEqual({ runId: currentRun(bij), chosen: [] });
   });

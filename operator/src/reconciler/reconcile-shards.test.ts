@@ -3,7 +3,7 @@ import {
   applyResult, at, attempt, currentRun, iso, makeBIJ, makeInput, updateAttempt,
 } from '../testing/builders.js';
 import { attemptsOf, cond, reasons, running, shardsOf } from '../testing/reconcile-helpers.js';
-import { EXIT } from '../contract/process.js';
+import { EXIT } from '../../../core/src/contract/process.js';
 import { reconcile } from './reconcile.js';
 import { retryBackoffMs } from './shards.js';
 

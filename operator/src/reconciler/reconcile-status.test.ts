@@ -2,7 +2,7 @@
 import {
   T0, applyResult, at, attempt, currentRun, iso, makeBIJ, makeInput, updateAttempt,
 } from '../testing/builders.js';
-import { cond, reasons, running, settle, shardsOf } from '../testing/reconcile-helpers.js';
+import { cond, reasons, running, settle, shardsOf, withStatus } from '../testing/reconcile-helpers.js';
 import { FINALIZER } from './names.js';
 import { reconcile, needsStorage } from './reconcile.js';
 import { statusEqual } from './compute-status.js';
@@ -23,11 +23,18 @@ describe('success', () => {
     const bij = running().obj();
     const b = () => makeInput(bij).uniformPlan(3).attempts(attempt(0).shard(0).succeeded(), attempt(0).shard(1).failed(), attempt(1).shard(1).succeeded(), attempt(0).shard(2).succeeded())
       .manifest(0, 0).manifest(1, 1).manifest(2, 0);
-    const merging = reconcile(b().obj());
+    // First Merging is recorded (the commit can take a while: the status says what is happening, and a
+    // commit cut short shows as Merging); the pass after that write asks for the commit.
+    const recorded = reconcile(b().obj());
+    expect(recorded.status.phase).toBe('Merging');
+    expect(recorded.actions.commit).toBeUndefined();
+    expect(recorded.requeueAfterMs).toBe(0);
+    expect(reasons(recorded)).toContain('Merging');
+    const merging = reconcile(withStatus(b().obj(), recorded));
     expect(merging.status.phase).toBe('Merging');
     expect(merging.actions.commit).toEqual({ runId: currentRun(bij), chosen: [{ shard: 0, attempt: 0 }, { shard: 1, attempt: 1 }, { shard: 2, attempt: 0 }] });
     expect(merging.delete).toEqual([]);
-    expect(reasons(merging)).toContain('Merging');
+    expect(reasons(merging)).toEqual([]);
 
     const done = reconcile(applyResult(b().committed().obj(), merging));
     expect(done.status).toMatchObject({ phase: 'Succeeded', outputManifest: 's3://scores/churn/_manifest.json', completionTime: iso(60), progress: '100%' });
@@ -90,8 +97,9 @@ describe('success', () => {
 
   test('two manifests for one shard: the lowest attempt is chosen, the other running attempt is stopped', () => {
     const bij = running().obj();
-    const r = reconcile(makeInput(bij).uniformPlan(2).attempts(attempt(1).shard(0).active(), attempt(2).shard(0).active(), attempt(0).shard(1).succeeded())
-      .manifest(0, 2).manifest(0, 1).manifest(1, 0).obj());
+    const input = makeInput(bij).uniformPlan(2).attempts(attempt(1).shard(0).active(), attempt(2).shard(0).active(), attempt(0).shard(1).succeeded())
+      .manifest(0, 2).manifest(0, 1).manifest(1, 0).obj();
+    const r = reconcile(withStatus(input, reconcile(input)));
     expect(r.actions.commit?.chosen).toEqual([{ shard: 0, attempt: 1 }, { shard: 1, attempt: 0 }]);
     expect(r.delete.map((d) => d.name)).toEqual([`churn-${currentRun(bij)}-s0-a2`]);
   });
@@ -260,9 +268,10 @@ describe('events', () => {
     const pending = reconcile(makeInput(bij).obj());
     const empty = () => makeInput({ ...bij, status: pending.status }).plan([]);
     // A plan with no shards is complete: no Jobs, straight to the commit.
-    const merging = reconcile(empty().obj());
-    expect(merging.status).toMatchObject({ phase: 'Merging', shards: { total: 0 }, rows: { total: 0, processed: 0 } });
-    expect(merging.create).toEqual([]);
+    const recorded = reconcile(empty().obj());
+    expect(recorded.status).toMatchObject({ phase: 'Merging', shards: { total: 0 }, rows: { total: 0, processed: 0 } });
+    expect(recorded.create).toEqual([]);
+    const merging = reconcile(withStatus(empty().obj(), recorded));
     expect(merging.actions.commit).toEqual({ runId: currentRun(bij), chosen: [] });
     const done = reconcile(applyResult(empty().committed(undefined, { read: 0, scored: 0, failed: 0 }).obj(), merging));
     expect(done.status).toMatchObject({ phase: 'Succeeded', progress: '100%', rows: { total: 0, processed: 0, failed: 0 }, message: 'the input holds no rows: committed an empty output' });

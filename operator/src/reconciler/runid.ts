@@ -1,6 +1,6 @@
 /** The run id: which spec fields define a run's output. Pure. */
 import { createHash } from 'node:crypto';
-import type { BatchInferenceJobSpec } from '../api/spec.js';
+import type { BatchInferenceJobSpec } from '../../../core/src/contract/job-spec.js';
 
 /** JSON with object keys sorted and undefined fields dropped: equal values give equal strings. */
 export function canonicalJson(value: unknown): string {

@@ -14,17 +14,13 @@
  * - Retry backoff after a counted failure: 10s * 2^(n-1), at most 5 min, from the failed attempt's
  *   finishedAt (n = counted failures of the shard). After a disruption: at once.
  */
-import { EXIT } from '../contract/process.js';
-import type { ManifestSummary, ObservedAttempt } from './types.js';
+import { EXIT } from '../../../core/src/contract/process.js';
+import type { Backoff, ManifestSummary, ObservedAttempt } from './types.js';
 
 export const BACKOFF_BASE_MS = 10_000;
 export const BACKOFF_MAX_MS = 300_000;
 
 /** Delay before retrying after the n-th counted failure (n >= 1). */
-export interface Backoff {
-  baseMs: number;
-  maxMs: number;
-}
 export const DEFAULT_BACKOFF: Backoff = { baseMs: BACKOFF_BASE_MS, maxMs: BACKOFF_MAX_MS };
 
 export const retryBackoffMs = (n: number, b: Backoff = DEFAULT_BACKOFF): number => Math.min(b.baseMs * 2 ** Math.max(0, n - 1), b.maxMs);

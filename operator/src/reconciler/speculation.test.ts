@@ -2,7 +2,7 @@
 import { applyResult, attempt, makeBIJ, makeInput, makeJob } from '../testing/builders.js';
 import { observeAttempts } from './observe.js';
 import { buildShardJob } from './job.js';
-import { attemptsOf, reasons, shardsOf } from '../testing/reconcile-helpers.js';
+import { attemptsOf, reasons, shardsOf, withStatus } from '../testing/reconcile-helpers.js';
 import { LABEL_SPECULATIVE } from './names.js';
 import { reconcile } from './reconcile.js';
 
@@ -57,8 +57,10 @@ describe('speculation', () => {
     expect(reasons(r)).toContain('SpeculativeWon');
     expect(r.events.find((e) => e.reason === 'SpeculativeWon')!.message).toBe('shard 3: speculative attempt 1 finished first; stopping attempt 0');
     expect(r.status.phase).toBe('Merging');
-    expect(r.actions.commit?.chosen).toEqual([{ shard: 0, attempt: 0 }, { shard: 1, attempt: 0 }, { shard: 2, attempt: 0 }, { shard: 3, attempt: 1 }]);
     expect(r.status.shards).toMatchObject({ succeeded: 4, retries: 0, failed: 0 });
+    // The commit, once Merging is recorded.
+    const commit = reconcile(withStatus(input.obj(), r));
+    expect(commit.actions.commit?.chosen).toEqual([{ shard: 0, attempt: 0 }, { shard: 1, attempt: 0 }, { shard: 2, attempt: 0 }, { shard: 3, attempt: 1 }]);
   });
 
   test('the slow attempt wins after all: the speculative one is stopped, SpeculativeLost', () => {

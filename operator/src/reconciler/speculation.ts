@@ -14,7 +14,7 @@
  * - The first manifest decides (shards.ts: the lowest attempt with a manifest is chosen; the others are
  *   stopped by reconcile.ts as redundant, and their files are swept by the commit's cleanup).
  */
-import type { Speculation } from '../api/spec.js';
+import type { Speculation } from '../../../core/src/contract/job-spec.js';
 import type { ShardState } from './shards.js';
 import type { KubeEvent, ObservedAttempt } from './types.js';
 

@@ -20,13 +20,13 @@
  *   8. requeue after `requeueAfterMs` if set.
  */
 import type { V1Job } from '@kubernetes/client-node';
-import type { BatchInferenceJobSpec } from '../api/spec.js';
+import type { BatchInferenceJobSpec } from '../../../core/src/contract/job-spec.js';
 import type { BatchInferenceJobStatus } from '../api/status.js';
 import type { FieldError } from '../api/validate.js';
-import type { TerminationSummary } from '../contract/process.js';
-import type { RowCounts, StageTimings } from '../contract/manifest.js';
-import type { OutputStats } from '../contract/output-stats.js';
-import type { ShardPlan } from '../contract/run-plan.js';
+import type { TerminationSummary } from '../../../core/src/contract/process.js';
+import type { RowCounts, StageTimings } from '../../../core/src/contract/manifest.js';
+import type { OutputStats } from '../../../core/src/contract/output-stats.js';
+import type { ShardPlan } from '../../../core/src/contract/run-plan.js';
 import type { ShardJobOptions } from './job.js';
 
 export type { FieldError };
@@ -166,9 +166,9 @@ export interface ReconcileOptions {
   maxEvents?: number;
   /** Delay before retrying a shard after its n-th counted failure: baseMs * 2^(n-1), at most maxMs.
    * Default 10 s doubling to 5 min. */
-  backoff?: import('./shards.js').Backoff;
+  backoff?: Backoff;
   /** What the cluster admin allows workers to be (image, service account, Secrets in env). */
-  policy?: import('./worker-policy.js').WorkerPolicy;
+  policy?: WorkerPolicy;
 }
 
 export interface KubeEvent {
@@ -218,4 +218,20 @@ export interface ReconcileResult {
   events: KubeEvent[];
   /** Requeue after this many ms (0: right away, through the rate-limited queue); unset: wait for a watch event. */
   requeueAfterMs?: number;
+}
+
+/** Retry delays: baseMs doubling per retry, at most maxMs (shards.ts, retryBackoffMs). */
+export interface Backoff {
+  baseMs: number;
+  maxMs: number;
+}
+
+/** What a platform team allows shard Jobs to run as (worker-policy.ts checks it). */
+export interface WorkerPolicy {
+  /** The worker image must start with one of these (e.g. `registry.example.com/ml/`). Empty: any. */
+  allowedImagePrefixes?: string[];
+  /** spec.worker.serviceAccountName (default `default`) must be one of these. Empty: any. */
+  allowedServiceAccounts?: string[];
+  /** false: spec.worker.env and envFrom may not name Secrets (storage.s3.credentialsSecret stays allowed). */
+  allowSecretEnv?: boolean;
 }

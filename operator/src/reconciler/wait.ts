@@ -9,7 +9,7 @@
  *   if sooner);
  * - not ready at waitingSince + timeoutSeconds: Failed, reason InputNotReady, naming what is missing.
  */
-import type { WaitFor } from '../api/spec.js';
+import type { WaitFor } from '../../../core/src/contract/job-spec.js';
 import type { BatchInferenceJobStatus } from '../api/status.js';
 import type { RunFailure } from './failure-policy.js';
 import { isoSeconds } from './names.js';

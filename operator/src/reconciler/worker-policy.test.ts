@@ -1,7 +1,8 @@
 import { makeBIJ, makeInput } from '../testing/builders.js';
 import { cond } from '../testing/reconcile-helpers.js';
 import { isTerminal, reconcile } from './reconcile.js';
-import { policyViolations, type WorkerPolicy } from './worker-policy.js';
+import { policyViolations } from './worker-policy.js';
+import type { WorkerPolicy } from './types.js';
 
 const spec = (worker: Record<string, unknown>) => makeBIJ().withSpec({ worker }).parsedSpec();
 

@@ -3,17 +3,8 @@
  * close to creating pods (its author picks the image, the service account, and Secrets to read), so
  * the operator can be told to refuse some of it (`bij operator --allowed-image-prefixes ...`). Pure.
  */
-import type { BatchInferenceJobSpec } from '../api/spec.js';
-import type { FieldError } from './types.js';
-
-export interface WorkerPolicy {
-  /** The worker image must start with one of these (e.g. `registry.example.com/ml/`). Empty: any. */
-  allowedImagePrefixes?: string[];
-  /** spec.worker.serviceAccountName (default `default`) must be one of these. Empty: any. */
-  allowedServiceAccounts?: string[];
-  /** false: spec.worker.env and envFrom may not name Secrets (storage.s3.credentialsSecret stays allowed). */
-  allowSecretEnv?: boolean;
-}
+import type { BatchInferenceJobSpec } from '../../../core/src/contract/job-spec.js';
+import type { FieldError, WorkerPolicy } from './types.js';
 
 type Ref = { secretRef?: unknown; valueFrom?: { secretKeyRef?: unknown } };
 

@@ -1,5 +1,5 @@
 /** The BatchInferenceJob a schedule creates for one slot: a pure constructor with a deterministic name. */
-import { API_GROUP, API_VERSION, KIND } from '../api/spec.js';
+import { API_GROUP, API_VERSION, KIND } from '../../../core/src/contract/job-spec.js';
 import { SCHEDULE_KIND, type BatchInferenceScheduleSpec } from '../api/schedule.js';
 import { isoSeconds, labelValue } from '../reconciler/names.js';
 import { renderTemplateSpec } from './placeholders.js';

@@ -20,7 +20,7 @@
  * - `status.lastSuccessfulTime` is the newest completion time of a succeeded job.
  * - Requeue at the next slot (plus 100 ms, as CronJob), or in an hour if that is sooner.
  */
-import { API_GROUP, API_VERSION, KIND } from '../api/spec.js';
+import { API_GROUP, API_VERSION, KIND } from '../../../core/src/contract/job-spec.js';
 import type { BatchInferenceScheduleStatus, JobReference } from '../api/schedule.js';
 import { isoSeconds } from '../reconciler/names.js';
 import { buildScheduledJob } from './build-job.js';

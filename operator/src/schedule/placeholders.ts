@@ -17,7 +17,7 @@
  * and Argo's, short enough to read inside a path, safe unquoted in YAML, and it cannot be mistaken
  * for Kubernetes' `$(VAR)` expansion in container args. Pure.
  */
-import type { FieldError } from '../api/validate.js';
+import type { FieldError } from '../api/field-error.js';
 
 export const PLACEHOLDER_NAMES = ['date', 'datetime', 'year', 'month', 'day', 'hour', 'minute'] as const;
 type PlaceholderName = (typeof PLACEHOLDER_NAMES)[number];

@@ -1,5 +1,5 @@
 /** Input and output of the schedule's pure decision (decide.ts). */
-import type { BatchInferenceJobSpec } from '../api/spec.js';
+import type { BatchInferenceJobSpec } from '../../../core/src/contract/job-spec.js';
 import type { BatchInferenceScheduleSpec, BatchInferenceScheduleStatus } from '../api/schedule.js';
 import type { Phase } from '../api/status.js';
 import type { FieldError } from '../api/validate.js';

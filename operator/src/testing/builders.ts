@@ -9,11 +9,11 @@
  * created as active attempts, deleted Jobs gone, finalizer changed), for multi-step scenarios.
  */
 import type { V1Job, V1Pod } from '@kubernetes/client-node';
-import { BatchInferenceJobSpecSchema, type BatchInferenceJobSpec, type BatchInferenceJobSpecInput } from '../api/spec.js';
+import { BatchInferenceJobSpecSchema, type BatchInferenceJobSpec, type BatchInferenceJobSpecInput } from '../../../core/src/contract/job-spec.js';
 import type { BatchInferenceJobStatus } from '../api/status.js';
-import type { TerminationSummary } from '../contract/process.js';
-import type { RowCounts, StageTimings } from '../contract/manifest.js';
-import type { OutputStats } from '../contract/output-stats.js';
+import type { TerminationSummary } from '../../../core/src/contract/process.js';
+import type { RowCounts, StageTimings } from '../../../core/src/contract/manifest.js';
+import type { OutputStats } from '../../../core/src/contract/output-stats.js';
 import { FINALIZER, LABEL_ATTEMPT, LABEL_KUEUE_QUEUE, LABEL_RUN, LABEL_SHARD, LABEL_SPECULATIVE, isoSeconds } from '../reconciler/names.js';
 import { runId } from '../reconciler/runid.js';
 import type {

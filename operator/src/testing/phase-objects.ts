@@ -4,7 +4,7 @@
  * kstatus rules and the Argo CD health script.
  */
 import type { Phase } from '../api/status.js';
-import { API_GROUP, API_VERSION, KIND } from '../api/spec.js';
+import { API_GROUP, API_VERSION, KIND } from '../../../core/src/contract/job-spec.js';
 import { reconcile } from '../reconciler/reconcile.js';
 import type { ReconcileBij } from '../reconciler/types.js';
 import { attempt, makeBIJ, makeInput } from './builders.js';

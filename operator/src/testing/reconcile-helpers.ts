@@ -9,6 +9,10 @@ export const attemptsOf = (r: ReconcileResult) => r.create.map((j) => Number(j.m
 export const reasons = (r: ReconcileResult) => r.events.map((e) => e.reason);
 export const cond = (r: ReconcileResult, type: string) => r.status.conditions?.find((c) => c.type === type);
 
+/** The same observed state, with the status a pass wrote (a pass records Merging before the pass after
+ * it asks for the commit). */
+export const withStatus = (input: ReconcileInput, r: ReconcileResult): ReconcileInput => ({ ...input, bij: { ...input.bij, status: r.status } });
+
 /** Reconciles and applies until nothing is created or deleted and the status is written (at most n steps). */
 export function settle(input: ReconcileInput, n = 10): { input: ReconcileInput; result: ReconcileResult } {
   let cur = input;

@@ -6,8 +6,8 @@
  * work if it is there) and after its last write (and removes what it wrote if it is there). The
  * commit deletes attempt files only after writing `_SUCCESS`, so one of the two always cleans up.
  */
-import { readSuccessMarker, type ShardPlan } from '../../../operator/src/contract/index.js';
-import type { Storage } from '../storage/types.js';
+import { readSuccessMarker, type ShardPlan } from '../../../core/src/contract/index.js';
+import type { Storage } from '../../../core/src/storage/types.js';
 
 /** True when `_SUCCESS` names this plan's run. A missing marker is false; an I/O error propagates. */
 export async function runCommitted(storage: Storage, plan: ShardPlan): Promise<boolean> {

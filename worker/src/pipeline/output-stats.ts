@@ -8,12 +8,12 @@
  *   loser of that race) reads the file.
  */
 import type * as arrow from 'apache-arrow';
-import type { Storage } from '../storage/types.js';
-import { AlreadyExistsError } from '../storage/errors.js';
+import type { Storage } from '../../../core/src/storage/types.js';
+import { AlreadyExistsError } from '../../../core/src/storage/errors.js';
 import {
   BadInputError, BinLayoutSchema, ColumnAccumulator, NotFoundError, layoutFromSample, toJson,
   type BinLayout, type OutputStats,
-} from '../../../operator/src/contract/index.js';
+} from '../../../core/src/contract/index.js';
 import { z } from 'zod';
 
 const BinsFileSchema = z.object({ kind: z.literal('OutputBins'), columns: z.record(z.string(), BinLayoutSchema) });

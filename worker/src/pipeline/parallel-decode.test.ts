@@ -1,7 +1,7 @@
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import type * as arrow from 'apache-arrow';
-import { BadInputError, type PlannedFile, type ShardRange } from '../../../operator/src/contract/index.js';
+import { BadInputError, type PlannedFile, type ShardRange } from '../../../core/src/contract/index.js';
 import { newReadStats, readFooter, readShardRanges } from '../reader/index.js';
 import { LocalTestStorage } from '../reader/test-storage.js';
 import { copyToParquet, corruptColumnChunk, Duck, makeTempDir, plannedFile, rangeOf } from '../reader/testdata-gen.js';

@@ -13,8 +13,8 @@
  * another's decoding instead (`readAhead` has no further effect).
  */
 import type * as arrow from 'apache-arrow';
-import { BadInputError } from '../../../operator/src/contract/index.js';
-import type { Storage } from '../storage/types.js';
+import { BadInputError } from '../../../core/src/contract/index.js';
+import type { Storage } from '../../../core/src/storage/types.js';
 import {
   arrowBatches, checkRanges, newReadStats, packedBatches, readShard,
   type BatchKind, type PackedRows, type PackSetup, type ReadOptions, type ReadStats, type ShardInput,

@@ -1,9 +1,9 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ColumnAccumulator, ProgressSchema, type StageTimings } from '../../../operator/src/contract/index.js';
-import { openStorage } from '../storage/index.js';
-import type { Storage } from '../storage/types.js';
+import { ColumnAccumulator, ProgressSchema, type StageTimings } from '../../../core/src/contract/index.js';
+import { openStorage } from '../../../core/src/storage/index.js';
+import type { Storage } from '../../../core/src/storage/types.js';
 import { ProgressReporter } from './progress.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'bij-progress-'));

@@ -1,7 +1,7 @@
 /** Writes progress.json while a shard runs: rows done and the stage timings so far, cheap for the
  * operator to read. */
-import type { Storage } from '../storage/types.js';
-import { toJson, type OutputStats, type Progress, type StageTimings } from '../../../operator/src/contract/index.js';
+import type { Storage } from '../../../core/src/storage/types.js';
+import { toJson, type OutputStats, type Progress, type StageTimings } from '../../../core/src/contract/index.js';
 
 export class ProgressReporter {
   private rowsDone = 0;

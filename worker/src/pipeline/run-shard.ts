@@ -11,25 +11,26 @@
  */
 import { hostname } from 'node:os';
 import * as arrow from 'apache-arrow';
-import type { Storage } from '../storage/types.js';
-import { AlreadyExistsError } from '../storage/errors.js';
+import type { Storage } from '../../../core/src/storage/types.js';
+import { AlreadyExistsError } from '../../../core/src/storage/errors.js';
 import {
   BadInputError, NotFoundError, attemptPrefix, binsUri, progressUri, shardManifestUri, toJson,
   type ShardManifest, type ShardPlan, type StageTimings,
-} from '../../../operator/src/contract/index.js';
+} from '../../../core/src/contract/index.js';
 import { newReadStats, type PackedRows } from '../reader/index.js';
 import { defaultDecoders, readShardParallelPacked } from './parallel-decode.js';
 import { ErrorsWriter, openDataWriter, runFacts, type DataWriter } from '../writer/index.js';
-import { ParquetThread } from '../reader/parquet-thread.js';
+import { ParquetThread } from '../../../core/src/parquet/parquet-thread.js';
 import { availableCpus, createScoringSession, cudaProviderLibrary, type ExecutionProviderChoice, type ScoringSession } from '../session/index.js';
 import { planScoring, unpackOutputs, type ScoringPlan, type DenseTensor } from '../tensors/index.js';
-import { modelReadError } from '../tensors/model-info.js';
+import { modelReadError } from '../../../core/src/tensors/model-info.js';
 import { pipe } from './channel.js';
 import { assembleOutput } from './assemble.js';
 import { ProgressReporter } from './progress.js';
 import { ShardOutputStats } from './output-stats.js';
 import { shardHook } from '../hooks.js';
 import { discardAttempt, runCommitted } from './late-attempt.js';
+import { awaitedLater, bestEffort, errorText } from '../../../core/src/contract/settle.js';
 
 export interface ShardRunOptions {
   storage: Storage;
@@ -125,9 +126,9 @@ export async function runShard(o: ShardRunOptions): Promise<ShardRunResult> {
       : { expectedSha256: spec.model.sha256 }),
     intraOpThreads: o.intraOpThreads, thread: o.inferenceThread ?? true, transferBytes: true,
   }))();
-  sessionReady.catch(() => undefined); // awaited below
+  awaitedLater(sessionReady); // awaited below
   const encoder = new ParquetThread();
-  encoder.ping().catch(() => undefined); // a failure shows up on first use
+  awaitedLater(encoder.ping()); // a failure shows up on first use
 
   const keep = [spec.input.idColumn, ...(spec.input.passthroughColumns ?? [])];
   const mapped = Object.values(spec.model.inputs).flatMap((m) => (m.columns ? m.columns : [m.column as string]));
@@ -218,7 +219,7 @@ export async function runShard(o: ShardRunOptions): Promise<ShardRunResult> {
           await send(await scoring);
           continue;
         }
-        scoring.catch(() => undefined); // awaited below, after the batch ahead of it
+        awaitedLater(scoring); // awaited below, after the batch ahead of it
         if (ahead) await send(await ahead);
         ahead = scoring;
       }
@@ -281,7 +282,10 @@ export async function runShard(o: ShardRunOptions): Promise<ShardRunResult> {
       duplicate = true;
     }
     // After the last write: if the run was committed meanwhile, nobody will clean up after us.
-    if (await runCommitted(storage, plan).catch(() => false)) {
+    const committed = await bestEffort(runCommitted(storage, plan), (e) => log(
+      'cannot tell whether the run was committed while this attempt ran; its files stay',
+      { error: errorText(e) }), false);
+    if (committed) {
       log('the run was committed while this attempt ran; removing its files', { prefix });
       await discardAttempt(storage, prefix);
       return { manifest, provider: model.provider, duplicate, discarded: true };

@@ -5,7 +5,7 @@
  * now this thread's.
  */
 import * as arrow from 'apache-arrow';
-import type { WireColumn } from './thread-protocol.js';
+import type { WireColumn } from '../../../core/src/parquet/thread-protocol.js';
 
 const UNIT = ['s', 'm', 'u', 'n'];
 

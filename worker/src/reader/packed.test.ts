@@ -7,15 +7,15 @@
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import * as arrow from 'apache-arrow';
-import { BadInputError, type PlannedFile } from '../../../operator/src/contract/index.js';
+import { BadInputError, type PlannedFile } from '../../../core/src/contract/index.js';
 import { packInputs, planScoring, type ScoringPlan } from '../tensors/index.js';
-import { f32List, meta, tensor } from '../tensors/testing.js';
+import { f32List, meta, tensor } from '../../../core/testing/tensors.js';
 import { encodeParquet } from '../writer/encode.js';
-import { threadModuleUrl } from '../threads/module-file.js';
+import { threadModuleUrl } from '../../../core/src/threads/module-file.js';
 import type { CrashCue } from '../testing/crashing-parquet-thread.js';
 import { newReadStats, readFooter, readShardRanges, type ReadStats } from './index.js';
 import { readShardPacked, readSchema, type PackedRows, type PackSetup } from './packed.js';
-import { ParquetThread } from './parquet-thread.js';
+import { ParquetThread } from '../../../core/src/parquet/parquet-thread.js';
 import { LocalTestStorage } from './test-storage.js';
 import { copyToParquet, corruptColumnChunk, Duck, makeTempDir, plannedFile, rangeOf } from './testdata-gen.js';
 
@@ -200,8 +200,8 @@ describe('a decoder thread that dies', () => {
 
 describe('the thread module file', () => {
   test('beside its client in dist/; under jest, the build\'s, with the fix when there is none', async () => {
-    expect(threadModuleUrl('parquet-thread-main.js', 'file:///app/dist/worker/src/reader/parquet-thread.js').href)
-      .toBe('file:///app/dist/worker/src/reader/parquet-thread-main.js');
+    expect(threadModuleUrl('parquet-thread-main.js', 'file:///app/dist/core/src/parquet/parquet-thread.js').href)
+      .toBe('file:///app/dist/core/src/parquet/parquet-thread-main.js');
     const root = await makeTempDir('bij-threadfile-');
     try {
       await fs.writeFile(path.join(root, 'package.json'), '{}');

@@ -8,17 +8,17 @@
  * its file's plan before its first batch is asked for (BatchKind.prepare), and decodes ahead meanwhile.
  */
 import * as arrow from 'apache-arrow';
-import type { PlannedFile } from '../../../operator/src/contract/index.js';
-import type { Storage } from '../storage/types.js';
-import type { PackedBatch } from '../tensors/pack.js';
-import type { ScoringPlan } from '../tensors/plan.js';
-import type { PackedTensor, TensorData } from '../tensors/types.js';
-import { schemaOf } from './footer.js';
-import { normalizedType } from './normalize.js';
-import { ParquetThreadError, type OpenedFile } from './parquet-thread.js';
+import type { PlannedFile } from '../../../core/src/contract/index.js';
+import type { Storage } from '../../../core/src/storage/types.js';
+import type { PackedBatch } from '../../../core/src/tensors/pack.js';
+import type { ScoringPlan } from '../../../core/src/tensors/plan.js';
+import type { PackedTensor, TensorData } from '../../../core/src/tensors/types.js';
+import { schemaOf } from '../../../core/src/parquet/footer.js';
+import { normalizedType } from '../../../core/src/parquet/normalize.js';
+import { ParquetThreadError, type OpenedFile } from '../../../core/src/parquet/parquet-thread.js';
 import { readShard, type BatchKind, type ReadOptions, type ShardInput, type ThreadBatch } from './shard-reader.js';
 import { keptBatch } from './kept-columns.js';
-import type { WirePacked } from './thread-protocol.js';
+import type { WirePacked } from '../../../core/src/parquet/thread-protocol.js';
 
 /** A batch of rows, packed. */
 export interface PackedRows {

@@ -6,7 +6,7 @@
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import type * as arrow from 'apache-arrow';
-import { BadInputError, type PlannedFile, type ShardRange } from '../../../operator/src/contract/index.js';
+import { BadInputError, type PlannedFile, type ShardRange } from '../../../core/src/contract/index.js';
 import { readFooter, readShardRanges, type ParquetFooter } from './index.js';
 import { LocalTestStorage } from './test-storage.js';
 import { Duck, copyToParquet, makeTempDir, plannedFile, rangeOf, sqlString, typesQuery } from './testdata-gen.js';

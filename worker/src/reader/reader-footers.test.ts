@@ -7,7 +7,7 @@ import { readFooter } from './index.js';
 import {
   FOOTER_QUIRKS, columnMetasOf, parseFooter, rangeOf, rewriteFooter, rewriteWithParquetWasm, rowGroupsOf, withFooterQuirks,
 } from './testdata-gen.js';
-import { T, fieldOf, setField, writeStruct } from './thrift.js';
+import { T, fieldOf, setField, writeStruct } from '../../../core/src/parquet/thrift.js';
 import { ROWS, useReaderFixture } from './reader-fixture.js';
 
 const { storage, file, planOf, collect, expectBadInput, checkAgainstDuckDB } = useReaderFixture();

@@ -1,9 +1,9 @@
 import * as fs from 'node:fs/promises';
 import * as arrow from 'apache-arrow';
-import { BadInputError, type PlannedFile } from '../../../operator/src/contract/index.js';
+import { BadInputError, type PlannedFile } from '../../../core/src/contract/index.js';
 import { readFooter, readShardRanges, newReadStats, normalizeBatch } from './index.js';
 import { encodeParquet } from '../writer/encode.js';
-import { openStorage } from '../storage/index.js';
+import { openStorage } from '../../../core/src/storage/index.js';
 import {
   corruptColumnChunk, plannedFile, rangeOf, rewriteWithParquetWasm, sqlString,
 } from './testdata-gen.js';

@@ -10,13 +10,14 @@
  * whatever the file size.
  */
 import * as arrow from 'apache-arrow';
-import { BadInputError, NotFoundError, type PlannedFile, type ShardRange } from '../../../operator/src/contract/index.js';
-import type { Storage } from '../storage/types.js';
-import { decodeFailure, ioFailure, listNames, packFailure } from './errors.js';
-import { columnsOf, openFile, schemaOf } from './footer.js';
-import { normalizeBatch } from './normalize.js';
-import { type OpenedFile, ParquetThread, ParquetThreadError } from './parquet-thread.js';
-import type { NextReply } from './thread-protocol.js';
+import { BadInputError, NotFoundError, type PlannedFile, type ShardRange } from '../../../core/src/contract/index.js';
+import type { Storage } from '../../../core/src/storage/types.js';
+import { decodeFailure, ioFailure, listNames, packFailure } from '../../../core/src/parquet/errors.js';
+import { columnsOf, openFile, schemaOf } from '../../../core/src/parquet/footer.js';
+import { normalizeBatch } from '../../../core/src/parquet/normalize.js';
+import { type OpenedFile, ParquetThread, ParquetThreadError } from '../../../core/src/parquet/parquet-thread.js';
+import type { NextReply } from '../../../core/src/parquet/thread-protocol.js';
+import { awaitedLater } from '../../../core/src/contract/settle.js';
 
 export interface ShardInput {
   /** plan.files: ranges refer to them by index. */
@@ -265,7 +266,7 @@ class ShardReader<T> {
       for (; nextToStart < limit; nextToStart++) {
         const skip = nextToStart === resume.rowGroup ? resume.skip : 0;
         const stream = this.thread.startStream(handle, nextToStart, this.columns, this.batchSize, skip);
-        stream.catch(() => undefined); // awaited in turn below
+        awaitedLater(stream); // awaited in turn below
         started.push({ rowGroup: nextToStart, stream });
       }
     };

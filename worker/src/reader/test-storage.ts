@@ -1,13 +1,13 @@
 /**
  * Test support: a Storage over the local filesystem that records every ranged read. Only for tests of
- * the reader and writer (the real backends live in worker/src/storage).
+ * the reader and writer (the real backends live in core/src/storage).
  */
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { NotFoundError } from '../../../operator/src/contract/index.js';
-import type { ObjectInfo, Storage, WriteOptions } from '../storage/types.js';
+import { NotFoundError } from '../../../core/src/contract/index.js';
+import type { ObjectInfo, Storage, WriteOptions } from '../../../core/src/storage/types.js';
 
 export interface RangeRead {
   uri: string;

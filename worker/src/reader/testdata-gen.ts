@@ -5,48 +5,19 @@
 import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
-import type { PlannedFile, ShardRange } from '../../../operator/src/contract/index.js';
+import { Duck, sqlString } from '../../../core/testing/duck.js';
+
+export { Duck, sqlString };
+import type { PlannedFile, ShardRange } from '../../../core/src/contract/index.js';
 import * as arrow from 'apache-arrow';
-import { readFooter, type ParquetFooter } from './footer.js';
-import { ParquetThread } from './parquet-thread.js';
+import { readFooter, type ParquetFooter } from '../../../core/src/parquet/footer.js';
+import { ParquetThread } from '../../../core/src/parquet/parquet-thread.js';
 import { readShardRanges } from './shard-reader.js';
 import { encodeParquet } from '../writer/encode.js';
-import type { Storage } from '../storage/types.js';
-import { footerLength, parquetTail } from './footer-fix.js';
-import { T, fieldOf, readStruct, setField, writeStruct, type TList, type TStruct } from './thrift.js';
+import type { Storage } from '../../../core/src/storage/types.js';
+import { footerLength, parquetTail } from '../../../core/src/parquet/footer-fix.js';
+import { T, fieldOf, readStruct, setField, writeStruct, type TList, type TStruct } from '../../../core/src/parquet/thrift.js';
 
-export class Duck {
-  private constructor(private readonly instance: DuckDBInstance, readonly con: DuckDBConnection) {}
-
-  static async open(): Promise<Duck> {
-    const instance = await DuckDBInstance.create(':memory:', { threads: '2' });
-    return new Duck(instance, await instance.connect());
-  }
-
-  async run(sql: string): Promise<void> {
-    await this.con.run(sql);
-  }
-
-  /** Rows as plain JS values (BIGINT -> bigint, lists -> arrays, DECIMAL -> number...). */
-  async all(sql: string): Promise<Record<string, any>[]> {
-    const r = await this.con.runAndReadAll(sql);
-    return r.getRowObjectsJS() as Record<string, any>[];
-  }
-
-  async one(sql: string): Promise<Record<string, any>> {
-    const rows = await this.all(sql);
-    if (rows.length !== 1) throw new Error(`expected one row from ${sql}, got ${rows.length}`);
-    return rows[0];
-  }
-
-  close(): void {
-    this.con.closeSync();
-    this.instance.closeSync();
-  }
-}
-
-export const sqlString = (s: string): string => `'${s.replace(/'/g, "''")}'`;
 
 export async function makeTempDir(prefix = 'bij-pq-'): Promise<string> {
   return fs.mkdtemp(path.join(os.tmpdir(), prefix));

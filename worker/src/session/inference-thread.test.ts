@@ -1,8 +1,8 @@
 /** @jest-environment ./worker/src/session/jest-ort-environment.js */
 import { jest } from '@jest/globals';
 import * as A from 'apache-arrow';
-import { BadInputError } from '../../../operator/src/contract/index.js';
-import { GraphBuilder, linearModel, mlpModel, prng, twoInputModel } from '../modelgen/index.js';
+import { BadInputError } from '../../../core/src/contract/index.js';
+import { GraphBuilder, linearModel, mlpModel, prng, twoInputModel } from '../../../core/src/modelgen/index.js';
 import { packInputs, planScoring, type DenseTensor, type ModelMappingLike, type PackedBatch, type ScoringPlan } from '../tensors/index.js';
 import { InferenceThread, InferenceThreadError, toWire } from './inference-thread.js';
 import { createScoringSession, type ScoringSession, type ScoringSessionOptions } from './session.js';

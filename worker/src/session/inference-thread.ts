@@ -17,10 +17,10 @@
  */
 import { Worker } from 'node:worker_threads';
 import { createRequire } from 'node:module';
-import type { DenseTensor, TensorData } from '../tensors/types.js';
+import type { DenseTensor, TensorData } from '../../../core/src/tensors/types.js';
 import { INFERENCE_THREAD_SOURCE } from './inference-thread-source.js';
-import { ThreadCalls } from '../threads/calls.js';
-import { transferable } from '../threads/transfer.js';
+import { ThreadCalls } from '../../../core/src/threads/calls.js';
+import { transferable } from '../../../core/src/threads/transfer.js';
 
 /** The thread reported an error, died, or was stopped. */
 export class InferenceThreadError extends Error {

@@ -1,10 +1,10 @@
 /** @jest-environment ./worker/src/session/jest-ort-environment.js */
 import { createHash } from 'node:crypto';
 import * as A from 'apache-arrow';
-import { BadInputError } from '../../../operator/src/contract/index.js';
-import { linearModel, mlpModel, prng, twoInputModel } from '../modelgen/index.js';
+import { BadInputError } from '../../../core/src/contract/index.js';
+import { linearModel, mlpModel, prng, twoInputModel } from '../../../core/src/modelgen/index.js';
 import { packInputs, planScoring, unpackOutputs, type ModelMappingLike } from '../tensors/index.js';
-import { decimalVector } from '../tensors/testing.js';
+import { decimalVector } from '../../../core/testing/tensors.js';
 import { availableCpus } from './threads.js';
 import { createScoringSession, cudaProviderLibrary, CudaUnavailableError, type ScoringSessionOptions } from './session.js';
 

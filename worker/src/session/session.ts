@@ -17,11 +17,11 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import ort from 'onnxruntime-node';
-import { BadInputError } from '../../../operator/src/contract/index.js';
+import { BadInputError } from '../../../core/src/contract/index.js';
 import { runInBatches } from '../tensors/batch.js';
-import type { PackedBatch } from '../tensors/pack.js';
-import type { ScoringPlan } from '../tensors/plan.js';
-import type { DenseTensor, ModelMeta, PackedTensor, ValueMeta } from '../tensors/types.js';
+import type { PackedBatch } from '../../../core/src/tensors/pack.js';
+import type { ScoringPlan } from '../../../core/src/tensors/plan.js';
+import type { DenseTensor, ModelMeta, PackedTensor, ValueMeta } from '../../../core/src/tensors/types.js';
 import { availableCpus } from './threads.js';
 import { InferenceThread, InferenceThreadError, toWire, type RawValueMeta } from './inference-thread.js';
 

@@ -1,5 +1,5 @@
 import { chunkRows, concatRows, runInBatches, sliceRows } from './batch.js';
-import type { DenseTensor, PackedTensor } from './types.js';
+import type { DenseTensor, PackedTensor } from '../../../core/src/tensors/types.js';
 
 const x = (rows: number): PackedTensor => ({ name: 'X', type: 'float32', dims: [rows, 2], data: Float32Array.from({ length: rows * 2 }, (_, i) => i + 1) });
 

@@ -3,8 +3,8 @@
  * exactly that many rows (the last one zero-padded, its padding dropped from the outputs); others
  * get one run, or chunks of at most `maxBatch` rows.
  */
-import { BadInputError } from '../../../operator/src/contract/index.js';
-import type { DenseTensor, PackedTensor, TensorData } from './types.js';
+import { BadInputError } from '../../../core/src/contract/index.js';
+import type { DenseTensor, PackedTensor, TensorData } from '../../../core/src/tensors/types.js';
 
 export interface RowChunk {
   start: number;

@@ -1,7 +1,7 @@
 import * as A from 'apache-arrow';
-import { BadInputError } from '../../../operator/src/contract/index.js';
-import type { OutputPlan, ScoringPlan } from './plan.js';
-import type { DenseTensor } from './types.js';
+import { BadInputError } from '../../../core/src/contract/index.js';
+import type { OutputPlan, ScoringPlan } from '../../../core/src/tensors/plan.js';
+import type { DenseTensor } from '../../../core/src/tensors/types.js';
 import { unpackOutput, unpackOutputs } from './unpack.js';
 
 const plan = (o: Partial<OutputPlan> = {}): OutputPlan => ({ name: 'Y', column: 'y', type: 'float32', dims: [], width: undefined, ...o });

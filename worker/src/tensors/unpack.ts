@@ -10,10 +10,10 @@ import {
   Field, FixedSizeList, Float32, Float64, Int16, Int32, Int64, Int8, Uint16, Uint32, Uint64, Uint8, makeData, makeVector,
   type DataType, type Vector,
 } from 'apache-arrow';
-import { BadInputError } from '../../../operator/src/contract/index.js';
-import { formatDims, type OutputPlan, type ScoringPlan } from './plan.js';
-import { elementTypeProblem } from './type-rules.js';
-import { type DenseTensor, type ElementType, type TensorData } from './types.js';
+import { BadInputError } from '../../../core/src/contract/index.js';
+import { formatDims, type OutputPlan, type ScoringPlan } from '../../../core/src/tensors/plan.js';
+import { elementTypeProblem } from '../../../core/src/tensors/type-rules.js';
+import { type DenseTensor, type ElementType, type TensorData } from '../../../core/src/tensors/types.js';
 
 export interface UnpackOptions {
   /** For each tensor row, its row in the output column (e.g. PackedBatch.goodRows). */

@@ -20,4 +20,4 @@ parentPort?.on('message', (m: { op?: string }) => {
   throw new Error(`the test thread crashed on cue (next request ${nexts})`);
 });
 
-await import('../reader/parquet-thread-main.js');
+await import('../../../core/src/parquet/parquet-thread-main.js');

@@ -3,8 +3,8 @@
  * batch, then flat parts (PartWriter) or partition folders (PartitionedWriter).
  */
 import type * as arrow from 'apache-arrow';
-import type { BatchInferenceJobSpec } from '../../../operator/src/api/spec.js';
-import type { OutputFile } from '../../../operator/src/contract/index.js';
+import type { BatchInferenceJobSpec } from '../../../core/src/contract/job-spec.js';
+import type { OutputFile } from '../../../core/src/contract/index.js';
 import { PartWriter, type PartWriterOptions } from './part-writer.js';
 import { PartitionedWriter } from './partitioned-writer.js';
 import { runColumns, withRunColumns, type RunFacts } from './run-columns.js';

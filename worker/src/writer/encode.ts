@@ -3,8 +3,8 @@
  * encodes in a worker thread. */
 import * as arrow from 'apache-arrow';
 import * as pw from 'parquet-wasm';
-import { normalizeBatch, normalizedType } from '../reader/normalize.js';
-import type { WriteCompression } from '../reader/parquet-thread.js';
+import { normalizeBatch, normalizedType } from '../../../core/src/parquet/normalize.js';
+import type { WriteCompression } from '../../../core/src/parquet/parquet-thread.js';
 
 export type { WriteCompression };
 

@@ -4,9 +4,9 @@
  *   <idColumn> (the input's id, its type unchanged), reason (Utf8), shard (Int32).
  */
 import * as arrow from 'apache-arrow';
-import { normalizedType } from '../reader/normalize.js';
+import { normalizedType } from '../../../core/src/parquet/normalize.js';
 import { PartWriter, type PartWriterOptions } from './part-writer.js';
-import type { OutputFile } from '../../../operator/src/contract/index.js';
+import type { OutputFile } from '../../../core/src/contract/index.js';
 
 export interface ErrorsWriterOptions extends Omit<PartWriterOptions, 'kind'> {
   /** spec.input.idColumn: the name of the id column in the errors files. */

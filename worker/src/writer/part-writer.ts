@@ -17,12 +17,13 @@
  */
 import { createHash } from 'node:crypto';
 import * as arrow from 'apache-arrow';
-import { attemptDataName, attemptErrorsName, keyUri, type OutputFile, type PartitionRef } from '../../../operator/src/contract/index.js';
-import type { Storage } from '../storage/types.js';
-import { ParquetThread, type WriteCompression } from '../reader/parquet-thread.js';
+import { attemptDataName, attemptErrorsName, keyUri, type OutputFile, type PartitionRef } from '../../../core/src/contract/index.js';
+import type { Storage } from '../../../core/src/storage/types.js';
+import { ParquetThread, type WriteCompression } from '../../../core/src/parquet/parquet-thread.js';
 import { DEFAULT_ROW_GROUP_ROWS, partSchema, schemaKey } from './encode.js';
 import { logicalBytes, retainedBytes } from './batch-bytes.js';
-import { normalizeBatch } from '../reader/normalize.js';
+import { normalizeBatch } from '../../../core/src/parquet/normalize.js';
+import { awaitedLater } from '../../../core/src/contract/settle.js';
 
 /** Key-value metadata written into every part. */
 export interface OutputMetadata {
@@ -208,7 +209,7 @@ export class PartWriter {
       dictionaryColumns: schema.fields.filter((f) => isStringLike(f.type)).map((f) => f.name),
       deltaColumns: schema.fields.filter((f) => isDeltaFriendly(f.type)).map((f) => f.name),
     });
-    handle.catch(() => undefined); // awaited by every append and by the close
+    awaitedLater(handle); // awaited by every append and by the close
     const part: OpenPart = {
       key, schema: partSchema(schema),
       index: this.nextPart++, handle, rows: 0, arrowBytes: 0, gathered: [], gatheredBytes: 0, appending: Promise.resolve(),
@@ -232,7 +233,7 @@ export class PartWriter {
     }
     const thread = this.thread!;
     part.appending = part.handle.then((h) => thread.appendPart(h, ipc));
-    part.appending.catch(() => undefined); // awaited by the next append or the close
+    awaitedLater(part.appending); // awaited by the next append or the close
   }
 
   /** Writes what is gathered and waits for every part; returns all parts written. */

@@ -1,5 +1,5 @@
 import * as arrow from 'apache-arrow';
-import { formatTimestamp, partitionTypeProblem, routeRows } from './partition-values.js';
+import { formatTimestamp, partitionTypeProblem, routeRows } from '../../../core/src/contract/partition-values.js';
 import { takeRows } from './take.js';
 
 const batchOf = (cols: Record<string, arrow.Vector>): arrow.RecordBatch => new arrow.Table(cols).batches[0];

@@ -4,7 +4,7 @@ import * as arrow from 'apache-arrow';
 import { LocalTestStorage } from '../reader/test-storage.js';
 import { Duck, makeTempDir, sqlString } from '../reader/testdata-gen.js';
 import { openDataWriter, PartitionedWriter, type OutputMetadata } from './index.js';
-import { ParquetThread } from '../reader/parquet-thread.js';
+import { ParquetThread } from '../../../core/src/parquet/parquet-thread.js';
 
 let dir: string;
 let duck: Duck;

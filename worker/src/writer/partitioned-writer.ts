@@ -14,10 +14,10 @@
  * partition columns, or by date) gets one part per partition per targetFileBytes.
  */
 import * as arrow from 'apache-arrow';
-import type { OutputFile, PartitionRef } from '../../../operator/src/contract/index.js';
-import { normalizeBatch } from '../reader/normalize.js';
+import type { OutputFile, PartitionRef } from '../../../core/src/contract/index.js';
+import { normalizeBatch } from '../../../core/src/parquet/normalize.js';
 import { PartWriter, type PartWriterOptions } from './part-writer.js';
-import { routeRows, type RoutedPartition } from './partition-values.js';
+import { routeRows, type RoutedPartition } from '../../../core/src/contract/partition-values.js';
 import { takeRows } from './take.js';
 
 export const DEFAULT_MAX_OPEN_PARTITIONS = 16;

@@ -10,9 +10,9 @@
  * shard writes the same ones.
  */
 import * as arrow from 'apache-arrow';
-import type { AddColumn, RunColumnSource } from '../../../operator/src/api/spec.js';
-import type { ShardPlan } from '../../../operator/src/contract/run-plan.js';
-import { formatDate, formatTimestamp } from './partition-values.js';
+import type { AddColumn, RunColumnSource } from '../../../core/src/contract/job-spec.js';
+import type { ShardPlan } from '../../../core/src/contract/run-plan.js';
+import { formatDate, formatTimestamp } from '../../../core/src/contract/partition-values.js';
 
 /** What the sources are read from. */
 export interface RunFacts {

@@ -1,14 +1,14 @@
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import * as arrow from 'apache-arrow';
-import { attemptDataName, attemptErrorsName } from '../../../operator/src/contract/index.js';
+import { attemptDataName, attemptErrorsName } from '../../../core/src/contract/index.js';
 import { LocalTestStorage, sha256Hex } from '../reader/test-storage.js';
 import { Duck, makeTempDir, sqlString } from '../reader/testdata-gen.js';
 import { encodeParquet, ErrorsWriter, PartWriter, type OutputMetadata, type PartWriterOptions } from './index.js';
 import { APPEND_BYTES } from './part-writer.js';
-import { until } from '../../../operator/src/testing/until.js';
+import { until } from '../../../core/testing/until.js';
 import { logicalBytes } from './batch-bytes.js';
-import { ParquetThread } from '../reader/parquet-thread.js';
+import { ParquetThread } from '../../../core/src/parquet/parquet-thread.js';
 
 let dir: string;
 let duck: Duck;

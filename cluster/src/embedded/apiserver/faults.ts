@@ -57,10 +57,10 @@ export function errorFor(rule: FaultRule, info: RequestInfo): ApiError {
   }
 }
 
-export class Faults {
+/** Fault rules and how a request consumes them: shared by the embedded server (Faults, below) and the
+ * fault proxy in front of the real kube-apiserver (e2e/support/api-fault-proxy.ts). */
+export class FaultRules {
   private rules: FaultHandle[] = [];
-
-  constructor(private readonly store: Store) {}
 
   /** Adds a rule; the returned handle counts hits and can cancel it. */
   inject(rule: FaultRule): FaultHandle {
@@ -79,14 +79,6 @@ export class Faults {
     return this.inject({ ...match, latencyMs: ms, times });
   }
 
-  /** Ends open watches: 'graceful' like a server-side timeout (clients resume), 'abrupt' as a reset connection. */
-  dropWatches(opts: { mode?: CloseMode; resource?: string } = {}): number {
-    return this.store.hub.dropAll(opts.mode ?? 'graceful', opts.resource);
-  }
-
-  /** Forgets the event history: resuming a watch (or a paged list) from an older resourceVersion gets 410. */
-  compactHistory(): void { this.store.compact(); }
-
   clear(): void { this.rules = []; }
 
   /** Consumes the rules matching a request. */
@@ -102,4 +94,16 @@ export class Faults {
     }
     return out;
   }
+}
+
+export class Faults extends FaultRules {
+  constructor(private readonly store: Store) { super(); }
+
+  /** Ends open watches: 'graceful' like a server-side timeout (clients resume), 'abrupt' as a reset connection. */
+  dropWatches(opts: { mode?: CloseMode; resource?: string } = {}): number {
+    return this.store.hub.dropAll(opts.mode ?? 'graceful', opts.resource);
+  }
+
+  /** Forgets the event history: resuming a watch (or a paged list) from an older resourceVersion gets 410. */
+  compactHistory(): void { this.store.compact(); }
 }

@@ -2,7 +2,7 @@
 import * as k8s from '@kubernetes/client-node';
 import { startApiServer, type ApiServer, type ApiServerOptions } from './server.js';
 import type { KObject } from './types.js';
-import { until as poll } from '../../../../operator/src/testing/until.js';
+import { until as poll } from '../../../../core/testing/until.js';
 
 export const TEST_GROUP = 'test.bij.dev';
 

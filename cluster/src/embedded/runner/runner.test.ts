@@ -11,7 +11,7 @@ import { startApiServer, type ApiServer } from '../apiserver/index.js';
 import { makeClients, type KubeClients } from '../../../../operator/src/kube/clients.js';
 import { silentLogger } from '../../../../operator/src/log.js';
 import { LocalJobRunner } from './runner.js';
-import { until as poll } from '../../../../operator/src/testing/until.js';
+import { until as poll } from '../../../../core/testing/until.js';
 
 const NS = 'default';
 /** Writes "<MESSAGE>|<SECRET_VALUE>" to the termination log (unless NO_LOG), sleeps SLEEP_MS, exits EXIT_CODE. */

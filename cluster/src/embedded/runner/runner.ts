@@ -14,7 +14,7 @@ import type { Logger } from '../../../../operator/src/log.js';
 import { makeClients, mergePatch, keyOf, type KubeClients } from '../../../../operator/src/kube/clients.js';
 import { SelfHealingInformer } from '../../../../operator/src/kube/informer.js';
 import { isConflict, isNotFound } from '../../../../operator/src/kube/api-errors.js';
-import { ENV, bestEffort, errorText } from '../../../../operator/src/contract/index.js';
+import { ENV, bestEffort, errorText } from '../../../../core/src/contract/index.js';
 import { resolveEnv } from './env.js';
 import { finishedJobStatus, runningPodStatus, terminatedPodStatus, type ProcessExit } from './pod-status.js';
 
