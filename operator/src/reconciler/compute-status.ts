@@ -53,8 +53,9 @@ export interface StatusFacts {
   efficiency?: Efficiency;
   /** status.outputs (monitoring.ts); when absent, the previous status's of the same run is kept. */
   outputs?: NonNullable<BatchInferenceJobStatus['outputs']>;
-  /** The Drifted condition (spec.monitoring only); when absent, the previous status's of the same run is kept. */
-  drifted?: { status: 'True' | 'False'; reason: string; message: string };
+  /** The Drifted condition (spec.monitoring only); null: none (spec.monitoring is not set); when
+   * absent (a pass that did not look), the previous status's of the same run is kept. */
+  drifted?: { status: 'True' | 'False'; reason: string; message: string } | null;
 }
 
 /** The SHARDS printer column: succeeded/total, and the shards waiting for Kueue when there are any
@@ -105,7 +106,7 @@ function desiredCondition(type: ConditionType, f: StatusFacts): { status: 'True'
 export function computeConditions(old: readonly Condition[] | undefined, f: StatusFacts, now: Date, keepDrifted = false): Condition[] {
   const byType = new Map((old ?? []).map((c) => [c.type, c]));
   const types: string[] = [...CONDITION_TYPES];
-  const drifted = f.drifted ?? (keepDrifted ? byType.get('Drifted') : undefined);
+  const drifted = f.drifted === null ? undefined : f.drifted ?? (keepDrifted ? byType.get('Drifted') : undefined);
   if (drifted) types.push('Drifted');
   return types.map((type) => {
     const d = type === 'Drifted' ? drifted! : desiredCondition(type as ConditionType, f);

@@ -52,6 +52,18 @@ describe('status.outputs and the Drifted condition', () => {
     expect(r.status.phase).toBe('Running'); // warn only
   });
 
+  test('spec.monitoring removed mid-run: the Drifted condition goes with it', () => {
+    const before = reconcile(input(baseline(), [scores(100, 0.5, 1), scores(100, 0.5, 1)], [true, false], { monitoring: { baseline: { previousRun: true } } }));
+    expect(cond(before, 'Drifted')?.status).toBe('True');
+    const next = input(baseline(), [scores(100, 0.5, 1), scores(100, 0.5, 1)], [true, false]);
+    next.bij.status = { ...before.status, runId: currentRun(next.bij as never) };
+    const after = reconcile(next);
+    expect(after.status.runId).toBe(next.bij.status.runId);
+    expect(cond(after, 'Drifted')).toBeUndefined();
+    // The baseline stays the one frozen with the plan: the figures still say how far the run is from it.
+    expect(after.status.outputs?.[0].psi).toBeGreaterThan(0.2);
+  });
+
   test('no baseline yet (previousRun on the first run): False, NoBaseline, with the planner\'s note', () => {
     const r = reconcile(input({ note: 'no committed run at s3://scores/churn/ yet' }, [scores(10, 0, 1), scores(10, 0, 1)], [true, true], { monitoring: { baseline: { previousRun: true } } }));
     expect(cond(r, 'Drifted')).toMatchObject({ status: 'False', reason: 'NoBaseline', message: 'no committed run at s3://scores/churn/ yet' });

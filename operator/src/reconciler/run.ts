@@ -196,7 +196,7 @@ function classify(r: Run, plan: Extract<ReconcileInput['plan'], { state: 'ready'
   // Prediction statistics and drift (spec.monitoring): live from the running shards, final once all are done.
   const mon = monitor(spec, plan.monitoring, runStats(shards, input.progressOutputs), r.runId);
   if (mon.outputs) facts.outputs = mon.outputs;
-  if (mon.condition) facts.drifted = mon.condition;
+  facts.drifted = mon.condition ?? null;
   r.events.push(...mon.events);
   return { shards, failure, counts, facts, failures: () => shards.flatMap((s) => s.failures), ...(mon.failure ? { drift: mon.failure } : {}) };
 }
