@@ -13,6 +13,7 @@ import { RunManifestSchema } from '../core/src/contract/index.js';
 import { openStorage } from '../core/src/storage/index.js';
 import { startS3Server, s3OptionsFor, type S3Server } from './support/s3-server.js';
 import { useS3Credentials } from './support/s3-target.js';
+import { expectStatsMatchDuckDB } from './support/output-stats-check.js';
 import { writeDataset, writeModel, readScores, referenceScore, Duck, sqlString } from '../core/testing/fixtures.js';
 
 describe('bij run, S3', () => {
@@ -110,6 +111,47 @@ describe('bij run, S3', () => {
       duck.close();
     }
   }, 180_000);
+
+  test('prediction statistics and drift on S3: checked against DuckDB; previousRun, then failPSI on a shifted input leaves the output as it was', async () => {
+    const out = 's3://scores/churn/v3/monitored/';
+    const s3 = openStorage({ s3: s3OptionsFor(server) });
+    const run = (over: Record<string, unknown>) => runLocal(job(out, over), { log: silentLogger(), timeoutMs: 120_000, workerEnv: { ...server.env } });
+    const monitoring = { baseline: { previousRun: true }, warnPSI: 0.1, failPSI: 0.5 };
+
+    // The first run: no baseline yet.
+    const first = await run({ monitoring });
+    expect(first.phase).toBe('Succeeded');
+    expect(first.status?.conditions?.find((c) => c.type === 'Drifted')).toMatchObject({ status: 'False', reason: 'NoBaseline' });
+    const m1 = RunManifestSchema.parse(JSON.parse(await s3.readText(`${out}_manifest.json`)));
+    const down = mkdtempSync(join(tmpdir(), 'bij-e2e-s3-stats-'));
+    for (const f of m1.files.filter((x) => x.kind === 'data')) await s3.copy(`${out}${f.path}`, join(down, f.path));
+    await expectStatsMatchDuckDB(down, m1);
+    expect(m1.drift).toBeUndefined();
+
+    // The same input again: compared with the first run, no drift.
+    const second = await run({ monitoring, maxRetries: 2 });
+    expect(second.phase).toBe('Succeeded');
+    const m2 = RunManifestSchema.parse(JSON.parse(await s3.readText(`${out}_manifest.json`)));
+    expect(m2.drift).toMatchObject({ baseline: { uri: `${out}_manifest.json`, runId: m1.runId }, columns: { churn_score: { psi: 0, meanShift: 0 } } });
+
+    // A shifted input (f3 held high): above failPSI, so not committed; the second run's output stays.
+    const duck = await Duck.open();
+    const shifted = join(local, 'shifted.parquet');
+    try {
+      await duck.run(`COPY (SELECT i::BIGINT AS id, 'r0' AS region, 0.1::FLOAT AS f0, 0.2::FLOAT AS f1, 0.3::FLOAT AS f2, (0.7 + (i % 3) / 10.0)::FLOAT AS f3
+        FROM range(0, 3000) t(i)) TO ${sqlString(shifted)} (FORMAT parquet, ROW_GROUP_SIZE 500)`);
+    } finally {
+      duck.close();
+    }
+    await s3.copy(shifted, 's3://lake/shifted/part-0.parquet');
+    const third = await run({ monitoring, input: { uri: 's3://lake/shifted/', idColumn: 'id', passthroughColumns: ['region'] } });
+    expect(third.phase).toBe('Failed');
+    expect(third.status?.conditions?.find((c) => c.type === 'Failed')).toMatchObject({ reason: 'Drifted' });
+    expect(third.message).toMatch(new RegExp(`output column churn_score: PSI [0-9.]+ against baseline run ${m2.runId}.*above spec\\.monitoring\\.failPSI 0\\.5`));
+    const after = RunManifestSchema.parse(JSON.parse(await s3.readText(`${out}_manifest.json`)));
+    expect(after.runId).toBe(m2.runId);
+    expect(JSON.parse(await s3.readText(`${out}_SUCCESS`))).toMatchObject({ runId: m2.runId });
+  }, 300_000);
 
   test('a missing input bucket fails the run with a message naming the bucket', async () => {
     const result = await runLocal(job('s3://scores/missing/', {

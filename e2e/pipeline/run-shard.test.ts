@@ -6,7 +6,7 @@ import { batchRows, runShard } from '../../worker/src/pipeline/run-shard.js';
 import { runCommitted } from '../../worker/src/pipeline/late-attempt.js';
 import { planRun, freezePlan } from '../../operator/src/planner/plan-run.js';
 import { BatchInferenceJobSpecSchema, type BatchInferenceJobSpecInput } from '../../core/src/contract/job-spec.js';
-import { BadInputError, ProgressSchema, attemptPrefix, shardManifestUri, type Progress, type ShardPlan } from '../../core/src/contract/index.js';
+import { BadInputError, ProgressSchema, attemptPrefix, mergeOutputStats, shardManifestUri, type Progress, type ShardPlan } from '../../core/src/contract/index.js';
 import { writeDataset, writeModel, readScores, isBadRow, referenceScore, scoreProblems, scorableRows, Duck, sqlString } from '../../core/testing/fixtures.js';
 import { rewriteWithParquetWasm, withFooterQuirks } from '../../worker/src/reader/testdata-gen.js';
 
@@ -54,6 +54,13 @@ describe('runShard', () => {
     expect(read).toBe(12_000);
     expect(failed).toBe(bad);
     expect(manifests.every((m) => m.executionProvider === 'cpu' && m.model.sha256.length === 64)).toBe(true);
+    // Each manifest's statistics cover exactly what it scored, in the same bins; merged, they are the
+    // written scores' (min and max are float32 values, read back exactly).
+    expect(manifests.map((m) => m.outputs?.churn_score.count)).toEqual(manifests.map((m) => m.rows.scored));
+    const merged = mergeOutputStats(manifests.map((m) => m.outputs!)).churn_score;
+    const written = [...scores.values()].map((r) => r.score);
+    expect([merged.count, merged.min, merged.max]).toEqual([written.length, Math.min(...written), Math.max(...written)]);
+    expect(merged.mean!).toBeCloseTo(written.reduce((a, b) => a + b, 0) / written.length, 12);
 
     // Bad rows land in errors files with their id and the reason.
     const duck = await Duck.open();
@@ -74,6 +81,7 @@ describe('runShard', () => {
     const one = await runShard({ storage, plan: p, shard: 1, attempt: 0, writerToken: 'd1', decoders: 1 });
     const three = await runShard({ storage, plan: p, shard: 1, attempt: 1, writerToken: 'd3', decoders: 3 });
     expect(three.manifest.rows).toEqual(one.manifest.rows);
+    expect(three.manifest.outputs).toEqual(one.manifest.outputs); // the same figures, to the bit
     const ids = async (attempt: number) => {
       const duck = await Duck.open();
       try {

@@ -12,7 +12,8 @@ const d = loadDashboard();
 const DS_UID = '${datasource}';
 /** Series that carry a job's namespace and name. */
 const JOB_METRICS = ['bij_phase', 'bij_shards', 'bij_input_rows', 'bij_rows_per_second', 'bij_model_busy_ratio', 'bij_input_wait_ratio',
-  'bij_output_wait_ratio', 'bij_gpu_hourly_cost', 'bij_rows_processed_total', 'bij_rows_failed_total', 'bij_shard_retries_total', 'bij_gpu_seconds_total'];
+  'bij_output_wait_ratio', 'bij_gpu_hourly_cost', 'bij_rows_processed_total', 'bij_rows_failed_total', 'bij_shard_retries_total', 'bij_gpu_seconds_total',
+  'bij_output_mean', 'bij_output_stddev'];
 
 const exprs = (): { panel: string; expr: string }[] => queryPanels(d).flatMap((p) => (p.targets ?? []).map((t) => ({ panel: p.title, expr: t.expr })));
 
@@ -80,6 +81,7 @@ test('the promised panels are there', () => {
   };
   has('Jobs by phase', /sum by \(phase\)/, 'bij_phase');
   has('Rows per second', /rate\(bij_rows_processed_total/);
+  has('Prediction mean and standard deviation', /by \(namespace, name, column\) \(bij_output_mean/, /bij_output_stddev/);
   has('Progress', /bij_rows_processed_total.*\/.*bij_input_rows/);
   has('ETA', /bij_input_rows.*-.*bij_rows_processed_total/s, /\/ .*rate\(bij_rows_processed_total/, 'phase="Running"');
   has('Model busy vs input wait', 'bij_model_busy_ratio', 'bij_input_wait_ratio');

@@ -168,6 +168,13 @@ test('every dashboard panel\'s query returns series over the run', async () => {
     expect(v).toBeLessThanOrEqual(1);
   }
   expect(Math.max(...numbers(busy))).toBeGreaterThan(0);
+  // Predictions: the churn score's mean and standard deviation, probabilities both.
+  const [means, stds] = results.get('Prediction mean and standard deviation')!;
+  expect(means.map((s) => s.metric.column)).toEqual(['churn_score']);
+  for (const v of [...numbers(means), ...numbers(stds)]) {
+    expect(v).toBeGreaterThan(0);
+    expect(v).toBeLessThan(1);
+  }
   expect(last(results.get('Shard retries')![0])).toBeGreaterThanOrEqual(1);
   const gpuSeconds = last(results.get('GPU-seconds')![0]);
   expect(gpuSeconds).toBeGreaterThan(0);

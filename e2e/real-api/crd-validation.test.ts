@@ -254,6 +254,18 @@ const rows: Row[] = [
   refuse('a run column without a name', 'spec.output.addColumns[0].name', (j) => { j.spec.output.addColumns = [{ source: 'runId' }]; }),
   refuse('maxOpenPartitions 0', 'spec.output.maxOpenPartitions', (j) => { j.spec.output.maxOpenPartitions = 0; }),
 
+  // spec.monitoring (issue 15): a baseline by uri or previousRun, warnPSI and failPSI.
+  accept('monitoring: a baseline manifest, warnPSI default', (j) => { j.spec.monitoring = { baseline: { uri: 's3://lake/scores/2026-12-04/_manifest.json' } }; }),
+  accept('monitoring: previousRun, warnPSI and failPSI', (j) => { j.spec.monitoring = { baseline: { previousRun: true }, warnPSI: 0.1, failPSI: 0.25 }; }),
+  accept('monitoring: failPSI equal to warnPSI, no baseline', (j) => { j.spec.monitoring = { warnPSI: 0.3, failPSI: 0.3 }; }),
+  refuse('monitoring: a baseline with both uri and previousRun', 'spec.monitoring.baseline', (j) => { j.spec.monitoring = { baseline: { uri: 's3://lake/x/', previousRun: true } }; }),
+  refuse('monitoring: an empty baseline', 'spec.monitoring.baseline', (j) => { j.spec.monitoring = { baseline: {} }; }),
+  refuse('monitoring: previousRun false', 'spec.monitoring.baseline.previousRun', (j) => { j.spec.monitoring = { baseline: { previousRun: false } }; }),
+  refuse('monitoring: failPSI below warnPSI', 'spec.monitoring.failPSI', (j) => { j.spec.monitoring = { warnPSI: 0.3, failPSI: 0.2 }; }),
+  refuse('monitoring: failPSI below the default warnPSI', 'spec.monitoring.failPSI', (j) => { j.spec.monitoring = { failPSI: 0.1 }; }),
+  refuse('monitoring: a negative warnPSI', 'spec.monitoring.warnPSI', (j) => { j.spec.monitoring = { warnPSI: -0.1 }; }),
+  refuse('monitoring: a misspelt field', 'spec.monitoring.warnPsi', (j) => { j.spec.monitoring = { warnPsi: 0.1 }; }),
+
   // YAML-level mistakes: neither side has a field path, both name the key.
   { name: 'a key given twice', want: 'refuse', names: /parallelism/, job: (j) => { j.spec.parallelism = RAW('2\n  parallelism: 3'); } },
   { name: 'gpuHourlyCost: .nan (JSON has no NaN)', want: 'refuse', names: /NaN/, job: (j) => { j.spec.worker = { gpuHourlyCost: RAW('.nan') }; } },

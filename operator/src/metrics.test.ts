@@ -145,3 +145,32 @@ test('speculative attempts (spec.speculation) get a gauge, removed with the job;
   m.forgetJob('prod', 'spec');
   expect(await m.registry.metrics()).not.toContain('bij_speculative_attempts{namespace="prod",name="spec"}');
 });
+
+test('output columns (status.outputs): values, mean, stddev and PSI per column; gone with the column or the job', async () => {
+  const m = new OperatorMetrics();
+  m.observeJob('prod', 'drift', {
+    ...running,
+    outputs: [
+      { column: 'score', count: 900, nulls: 0, nan: 0, min: 0.01, max: 0.99, mean: 0.42, std: 0.2, psi: 0.31, meanShift: 0.1 },
+      { column: 'rank', count: 900, nulls: 0, nan: 0 },
+    ],
+  });
+  const text = await m.registry.metrics();
+  for (const line of [
+    'bij_output_values{namespace="prod",name="drift",column="score"} 900',
+    'bij_output_mean{namespace="prod",name="drift",column="score"} 0.42',
+    'bij_output_stddev{namespace="prod",name="drift",column="score"} 0.2',
+    'bij_output_psi{namespace="prod",name="drift",column="score"} 0.31',
+    'bij_output_values{namespace="prod",name="drift",column="rank"} 900',
+  ]) expect(text).toContain(line);
+  // A column without a mean or a baseline has no such series.
+  expect(text).not.toContain('bij_output_mean{namespace="prod",name="drift",column="rank"}');
+  expect(text).not.toContain('bij_output_psi{namespace="prod",name="drift",column="rank"}');
+  m.observeJob('prod', 'drift', { ...running, outputs: [{ column: 'score', count: 1000, nulls: 0, nan: 0, mean: 0.4 }] });
+  const next = await m.registry.metrics();
+  expect(next).toContain('bij_output_values{namespace="prod",name="drift",column="score"} 1000');
+  expect(next).not.toContain('column="rank"');
+  expect(next).not.toContain('bij_output_psi{namespace="prod",name="drift",column="score"}');
+  m.forgetJob('prod', 'drift');
+  expect(await m.registry.metrics()).not.toContain('name="drift",column=');
+});

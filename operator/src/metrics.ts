@@ -92,6 +92,27 @@ export class OperatorMetrics {
     labelNames: JOB_LABELS, registers: [this.registry],
   });
 
+  readonly outputValues = new Gauge({
+    name: 'bij_output_values', help: 'Values of an output column in a job\'s run so far, nulls and NaN included (status.outputs[].count).',
+    labelNames: [...JOB_LABELS, 'column'] as const, registers: [this.registry],
+  });
+  readonly outputMean = new Gauge({
+    name: 'bij_output_mean', help: 'Mean of an output column\'s predictions in a job\'s run so far (status.outputs[].mean).',
+    labelNames: [...JOB_LABELS, 'column'] as const, registers: [this.registry],
+  });
+  readonly outputStddev = new Gauge({
+    name: 'bij_output_stddev', help: 'Sample standard deviation of an output column\'s predictions so far (status.outputs[].std).',
+    labelNames: [...JOB_LABELS, 'column'] as const, registers: [this.registry],
+  });
+  readonly outputPsi = new Gauge({
+    name: 'bij_output_psi', help: 'Population stability index of an output column against spec.monitoring.baseline (status.outputs[].psi).',
+    labelNames: [...JOB_LABELS, 'column'] as const, registers: [this.registry],
+  });
+  private get outputGauges() {
+    return [this.outputValues, this.outputMean, this.outputStddev, this.outputPsi];
+  }
+  /** Per job: the output columns its series have. */
+  private readonly outputColumns = new Map<string, Set<string>>();
   /** Per job (namespace/name): the run its counters count, and the value each counter shows. */
   private readonly counted = new Map<string, { runId: string; values: Map<Counter<'namespace' | 'name'>, number> }>();
 
@@ -114,6 +135,22 @@ export class OperatorMetrics {
       this.modelBusy.set(job, e.modelBusyPercent / 100);
       this.inputWait.set(job, e.inputWaitPercent / 100);
       this.outputWait.set(job, e.outputWaitPercent / 100);
+    }
+    if (status.outputs) {
+      const seen = new Set<string>();
+      for (const o of status.outputs) {
+        const labels = { ...job, column: o.column };
+        seen.add(o.column);
+        this.outputValues.set(labels, o.count);
+        const set = (g: Gauge<'namespace' | 'name' | 'column'>, v: number | undefined) => (v === undefined ? g.remove(labels) : g.set(labels, v));
+        set(this.outputMean, o.mean);
+        set(this.outputStddev, o.std);
+        set(this.outputPsi, o.psi);
+      }
+      for (const c of this.outputColumns.get(`${namespace}/${name}`) ?? []) {
+        if (!seen.has(c)) for (const g of this.outputGauges) g.remove({ ...job, column: c });
+      }
+      this.outputColumns.set(`${namespace}/${name}`, seen);
     }
     const price = hourlyCostOf(spec);
     if (price !== undefined) this.gpuHourlyCost.set(job, price);
@@ -156,6 +193,8 @@ export class OperatorMetrics {
     for (const g of [this.speculative, this.inputRows, this.rowsPerSecond, this.modelBusy, this.inputWait, this.outputWait, this.gpuHourlyCost]) g.remove(job);
     for (const c of [this.rowsProcessed, this.rowsFailed, this.shardRetries, this.gpuSeconds]) c.remove(job);
     this.counted.delete(`${namespace}/${name}`);
+    for (const c of this.outputColumns.get(`${namespace}/${name}`) ?? []) for (const g of this.outputGauges) g.remove({ ...job, column: c });
+    this.outputColumns.delete(`${namespace}/${name}`);
   }
 }
 

@@ -7,3 +7,5 @@ export * from './process.js';
 export * from './error-kinds.js';
 export * from './json.js';
 export * from './settle.js';
+export * from './output-stats.js';
+export * from './drift.js';

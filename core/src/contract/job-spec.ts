@@ -129,6 +129,31 @@ export const OutputSchema = z
   })
   .strict();
 
+/** spec.monitoring.baseline: the run this one's predictions are compared with. */
+export const BaselineSchema = z
+  .object({
+    uri: name.optional()
+      .describe('An earlier run\'s _manifest.json (s3:// or file://), or the output prefix that holds it.'),
+    previousRun: z.literal(true).optional()
+      .describe('The run committed at output.uri before this one (its _manifest.json, read when this run is planned). The first run has no baseline.'),
+  })
+  .strict()
+  .refine((b) => (b.uri !== undefined) !== (b.previousRun !== undefined), { message: 'set exactly one of uri or previousRun: true' })
+  .meta({ 'x-kubernetes-validations': [{ rule: 'has(self.uri) != has(self.previousRun)', message: 'set exactly one of uri or previousRun: true' }] });
+
+/** spec.monitoring: prediction drift against a baseline run. */
+export const MonitoringSchema = z
+  .object({
+    baseline: BaselineSchema.optional(),
+    warnPSI: z.number().min(0).default(0.2)
+      .describe('Above this population stability index of an output column: a Warning event and the Drifted condition.'),
+    failPSI: z.number().min(0).optional()
+      .describe('Above this PSI (at least warnPSI) of an output column once every shard is done: the run fails (reason Drifted) and is not committed.'),
+  })
+  .strict()
+  .refine((m) => m.failPSI === undefined || m.failPSI >= m.warnPSI, { message: 'failPSI must be at least warnPSI', path: ['failPSI'] })
+  .meta({ 'x-kubernetes-validations': [{ rule: '!has(self.failPSI) || !has(self.warnPSI) || self.failPSI >= self.warnPSI', message: 'failPSI must be at least warnPSI', fieldPath: '.failPSI' }] });
+
 export const WorkerSchema = z
   .object({
     image: z.string().default('ghcr.io/batchinference/bij-worker:0.1.0'),
@@ -180,6 +205,8 @@ export const BatchInferenceJobSpecSchema = z
     suspend: z.boolean().default(false),
     speculation: SpeculationSchema.optional()
       .describe('Start one more attempt of a shard that runs much longer than the finished ones; the first to finish wins.'),
+    monitoring: MonitoringSchema.optional()
+      .describe('Compare the output columns\' distributions with a baseline run (PSI, mean shift): warn, or fail before the commit.'),
   })
   .strict()
   .refine((s) => !(s.shards !== undefined && s.targetRowsPerShard !== undefined), {
@@ -195,3 +222,4 @@ export type S3Settings = z.infer<typeof S3SettingsSchema>;
 export type WaitFor = z.infer<typeof WaitForSchema>;
 export type Speculation = z.infer<typeof SpeculationSchema>;
 export type AddColumn = z.infer<typeof AddColumnSchema>;
+export type Monitoring = z.infer<typeof MonitoringSchema>;

@@ -3,6 +3,7 @@
  * (plans, commits, cleans up) compute locations only through these functions.
  *
  *   <output>/_bij/<runId>/plan.json                              frozen plan, written once by the operator
+ *   <output>/_bij/<runId>/shards/bins.json                       histogram bins of the output columns, written once
  *   <output>/_bij/<runId>/shards/<s>/a<n>/part-00000-<w>.parquet   an attempt's data (invisible to readers)
  *   <output>/_bij/<runId>/shards/<s>/a<n>/errors-00000-<w>.parquet rows that could not be scored
  *   <output>/_bij/<runId>/shards/<s>/a<n>/progress.json          rows done, rewritten while running
@@ -55,6 +56,10 @@ export const pad = (n: number, width = 5): string => String(n).padStart(width, '
 
 export const runPrefix = (outputUri: string, runId: string): string => joinUri(outputUri, BIJ_DIR, runId);
 export const planUri = (outputUri: string, runId: string): string => joinUri(runPrefix(outputUri, runId), 'plan.json');
+/** The histogram bins of the output columns without a baseline, chosen by the first attempt that
+ * scores a batch (if-none-match: one choice per run) and read by every other (output-stats.ts). It
+ * lies beside the attempts, so the commit's cleanup removes it with them (the manifests record the bins). */
+export const binsUri = (outputUri: string, runId: string): string => joinUri(runPrefix(outputUri, runId), 'shards', 'bins.json');
 export const shardPrefix = (outputUri: string, runId: string, shard: number): string =>
   joinUri(runPrefix(outputUri, runId), 'shards', pad(shard));
 export const attemptPrefix = (outputUri: string, runId: string, shard: number, attempt: number): string =>

@@ -3,6 +3,8 @@ import { z } from 'zod';
 import type { Storage } from '../storage/types.js';
 import { NotFoundError } from './error-kinds.js';
 import { successUri } from './layout.js';
+import { OutputStatsSchema } from './output-stats.js';
+import { DriftSchema } from './drift.js';
 
 export const ModelInfoSchema = z.object({
   uri: z.string(),
@@ -80,6 +82,7 @@ export const ShardManifestSchema = z.object({
   startedAt: z.string(),
   finishedAt: z.string(),
   host: z.string().optional(),
+  outputs: OutputStatsSchema.optional().describe('Statistics of each output column over the rows this attempt scored (output-stats.ts).'),
 });
 export type ShardManifest = z.infer<typeof ShardManifestSchema>;
 
@@ -125,7 +128,15 @@ export const RunManifestSchema = z.object({
     timings: StageTimingsSchema,
     executionProvider: z.string(),
     batchSize: BatchSizeUsedSchema.optional(),
+    outputs: OutputStatsSchema.optional(),
   })),
+  outputs: OutputStatsSchema.optional().describe('Statistics of each output column over the run: the shards\' merged (exactly).'),
+  drift: z.object({
+    baseline: z.object({ uri: z.string(), runId: z.string() }),
+    warnPSI: z.number(),
+    failPSI: z.number().optional(),
+    columns: DriftSchema,
+  }).optional().describe('With spec.monitoring.baseline: each output column against the baseline run\'s.'),
 });
 export type RunManifest = z.infer<typeof RunManifestSchema>;
 

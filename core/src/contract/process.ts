@@ -1,6 +1,7 @@
 /** The process contract between the operator (or local runner) and one worker attempt. */
 import { z } from 'zod';
 import { StageTimingsSchema } from './manifest.js';
+import { OutputStatsSchema } from './output-stats.js';
 
 /** Environment variables that carry a worker's assignment. Command-line flags of the same name win. */
 export const ENV = {
@@ -56,5 +57,7 @@ export const ProgressSchema = z.object({
   updatedAt: z.string(),
   /** Stage seconds so far (as in the shard manifest): status.efficiency while the shard runs. */
   timings: StageTimingsSchema.optional(),
+  /** Statistics of the output columns so far (as in the shard manifest): live statistics and drift. */
+  outputs: OutputStatsSchema.optional(),
 });
 export type Progress = z.infer<typeof ProgressSchema>;

@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { BatchInferenceJobSpecSchema } from './job-spec.js';
 import { BadInputError } from './error-kinds.js';
+import { OutputStatsSchema } from './output-stats.js';
 
 export const PlannedFileSchema = z.object({
   uri: z.string(),
@@ -50,6 +51,12 @@ export const ShardPlanSchema = z.object({
   /** Absent only in plans written before the model was frozen (older operators). */
   model: PlannedModelSchema.optional(),
   totalRows: z.number().int().nonnegative(),
+  /** spec.monitoring.baseline as planning found it, frozen with the plan: the baseline run's output
+   * statistics (whose bins every shard of this run counts into) or why there is none. */
+  monitoring: z.object({
+    baseline: z.object({ uri: z.string(), runId: z.string(), outputs: OutputStatsSchema }).optional(),
+    note: z.string().optional().describe('Why there is no baseline (previousRun: no committed run at output.uri yet).'),
+  }).optional(),
   files: z.array(PlannedFileSchema),
   shards: z.array(PlannedShardSchema),
 });

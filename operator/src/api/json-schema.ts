@@ -22,6 +22,9 @@ const CEL_AS_JSON_SCHEMA: Record<string, SchemaNode> = {
   'has(self.columns) != has(self.column)': { oneOf: [{ required: ['columns'] }, { required: ['column'] }] },
   '!(has(self.shards) && has(self.targetRowsPerShard))': { not: { required: ['shards', 'targetRowsPerShard'] } },
   'has(self.marker) || has(self.minFiles)': { anyOf: [{ required: ['marker'] }, { required: ['minFiles'] }] },
+  'has(self.uri) != has(self.previousRun)': { oneOf: [{ required: ['uri'] }, { required: ['previousRun'] }] },
+  // A comparison of two fields has no JSON Schema form: editors do not check it (the server and bij validate do).
+  '!has(self.failPSI) || !has(self.warnPSI) || self.failPSI >= self.warnPSI': {},
 };
 
 const isObj = (v: unknown): v is SchemaNode => typeof v === 'object' && v !== null && !Array.isArray(v);

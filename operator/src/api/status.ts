@@ -50,6 +50,20 @@ export const BatchSizeStatusSchema = z.object({
   shards: z.number().int().describe('Shards the figures come from (their manifests).'),
   outOfMemoryShards: z.number().int().describe('Of those, shards that ran out of memory at some size and backed off.'),
 });
+/** status.outputs: a short summary of one output column's predictions (the manifests hold the rest). */
+export const OutputSummarySchema = z.object({
+  column: z.string(),
+  count: z.number().int().describe('Values so far (a list column\'s elements), nulls and NaN included.'),
+  nulls: z.number().int(),
+  nan: z.number().int(),
+  min: z.number().optional().describe('Absent (as mean, std) while there is no value.'),
+  max: z.number().optional(),
+  mean: z.number().optional(),
+  std: z.number().optional().describe('Sample standard deviation.'),
+  psi: z.number().optional().describe('Population stability index against spec.monitoring.baseline.'),
+  meanShift: z.number().optional().describe('Mean minus the baseline\'s mean.'),
+});
+export type OutputSummary = z.infer<typeof OutputSummarySchema>;
 
 export const BatchInferenceJobStatusSchema = z.object({
   phase: PhaseSchema.optional(),
@@ -69,6 +83,10 @@ export const BatchInferenceJobStatusSchema = z.object({
     .describe('Where the done shards spent their time: did the model (the GPU) wait for input or output?'),
   batchSize: BatchSizeStatusSchema.optional()
     .describe('With spec.batchSize auto: the rows per run the done shards chose (each shard tunes its own).'),
+  outputs: z.array(OutputSummarySchema)
+    .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['column'] })
+    .optional()
+    .describe('Per output column, statistics of the predictions so far (six significant digits), and with spec.monitoring.baseline their drift; live while shards run.'),
   waitingSince: z.string().optional()
     .describe('While the job waits for its input (phase Waiting, spec.input.waitFor): when the wait began; the timeout counts from it.'),
   startTime: z.string().optional(),

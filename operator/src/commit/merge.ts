@@ -1,6 +1,7 @@
 /** Pure: merges the chosen shard manifests into the run manifest and the list of copies to make. */
 import {
-  committedDataPath, committedErrorsPath, keyUri, attemptPrefix, partitionPath,
+  StatsMergeError, committedDataPath, committedErrorsPath, driftOf, keyUri, attemptPrefix, mergeOutputStats, partitionPath,
+  type OutputStats,
   type OutputFile, type RunManifest, type RunPartition, type ShardManifest, type ShardPlan,
 } from '../../../core/src/contract/index.js';
 
@@ -43,6 +44,8 @@ export function mergeManifests(plan: ShardPlan, shardManifests: ShardManifest[])
   let sha = plan.model?.sha256 ?? '';
   let startedAt = '';
   let finishedAt = '';
+  const stats: OutputStats[] = [];
+  const statsOf: string[] = [];
   for (const planned of plan.shards) {
     const m = byShard.get(planned.index);
     if (!m) throw new CommitError(`no shard manifest chosen for shard ${planned.index}`);
@@ -77,8 +80,25 @@ export function mergeManifests(plan: ShardPlan, shardManifests: ShardManifest[])
     shards.push({
       shard: m.shard, attempt: m.attempt, rows: m.rows, timings: m.timings, executionProvider: m.executionProvider,
       ...(m.batchSize ? { batchSize: m.batchSize } : {}),
+      ...(m.outputs ? { outputs: m.outputs } : {}),
     });
+    if (m.outputs) {
+      stats.push(m.outputs);
+      statsOf.push(`shard ${m.shard} attempt ${m.attempt}`);
+    }
   }
+  // Statistics only when every shard has them (a shard manifest of an older worker has none).
+  let outputs: OutputStats | undefined;
+  if (stats.length === plan.shards.length && stats.length > 0) {
+    try {
+      outputs = mergeOutputStats(stats, statsOf);
+    } catch (e) {
+      if (e instanceof StatsMergeError) throw new CommitError(e.message, { cause: e });
+      throw e;
+    }
+  }
+  const baseline = plan.monitoring?.baseline;
+  const monitoring = plan.spec.monitoring;
   const dataRows = files.filter((f) => f.kind === 'data').reduce((n, f) => n + f.rowCount, 0);
   if (dataRows !== rowCount) throw new CommitError(`data files hold ${dataRows} rows but the shards report ${rowCount} scored`);
   const manifest: RunManifest = {
@@ -96,6 +116,14 @@ export function mergeManifests(plan: ShardPlan, shardManifests: ShardManifest[])
     // From the shard manifests, not the clock: a commit run again writes the same bytes.
     finishedAt: finishedAt || plan.createdAt,
     shards,
+    ...(outputs ? { outputs } : {}),
+    ...(outputs && baseline && monitoring ? {
+      drift: {
+        baseline: { uri: baseline.uri, runId: baseline.runId }, warnPSI: monitoring.warnPSI,
+        ...(monitoring.failPSI !== undefined ? { failPSI: monitoring.failPSI } : {}),
+        columns: driftOf(baseline.outputs, outputs),
+      },
+    } : {}),
   };
   return { manifest, promotions };
 }

@@ -8,7 +8,7 @@
  */
 import type { Storage } from '../../../core/src/storage/types.js';
 import type { ManifestSummary } from '../reconciler/types.js';
-import type { StageTimings } from '../../../core/src/contract/index.js';
+import type { OutputStats, StageTimings } from '../../../core/src/contract/index.js';
 import {
   ProgressSchema, checkShardManifest, parseShardPlan, readSuccessMarker, joinUri, planUri, progressUri, runPrefix,
   shardManifestUri, type RowCounts, type ShardPlan,
@@ -24,7 +24,7 @@ export class RunState {
   private manifests = new Map<string, Map<number, Map<number, ManifestSummary>>>();
   private listed = new Set<string>();
   private probed = new Set<string>();
-  private progress = new Map<string, { at: number; rows: number; timings?: StageTimings }>();
+  private progress = new Map<string, { at: number; rows: number; timings?: StageTimings; outputs?: OutputStats }>();
   private committed = new Map<string, RowCounts>();
   private sweptRuns = new Set<string>();
   private claims = new Map<string, Claim>();
@@ -59,7 +59,7 @@ export class RunState {
     const byShard = this.runManifests(runId);
     let attempts = byShard.get(shard);
     if (!attempts) byShard.set(shard, (attempts = new Map()));
-    attempts.set(attempt, { attempt, rows: parsed.rows, timings: parsed.timings, ...(parsed.batchSize ? { batchSize: parsed.batchSize } : {}) });
+    attempts.set(attempt, { attempt, rows: parsed.rows, timings: parsed.timings, ...(parsed.batchSize ? { batchSize: parsed.batchSize } : {}), ...(parsed.outputs ? { outputs: parsed.outputs } : {}) });
   }
 
   /**
@@ -99,18 +99,20 @@ export class RunState {
   /** Rows done by running attempts, and their stage timings so far, keyed `${shard}/${attempt}`.
    * Missing files count as 0 rows. */
   async progressFor(storage: Storage, outputUri: string, runId: string, running: { shard: number; attempt: number }[], now: number):
-    Promise<{ rows: Map<string, number>; timings: Map<string, StageTimings> }> {
+    Promise<{ rows: Map<string, number>; timings: Map<string, StageTimings>; outputs: Map<string, OutputStats> }> {
     const rows = new Map<string, number>();
     const timings = new Map<string, StageTimings>();
+    const outputs = new Map<string, OutputStats>();
     await Promise.all(running.map(async ({ shard, attempt }) => {
       const key = `${runId}/${shard}/${attempt}`;
       let entry = this.progress.get(key);
       if (!entry || now - entry.at >= this.progressTtlMs) {
-        entry = { at: now, rows: entry?.rows ?? 0, timings: entry?.timings };
+        entry = { at: now, rows: entry?.rows ?? 0, timings: entry?.timings, outputs: entry?.outputs };
         try {
           const p = ProgressSchema.parse(JSON.parse(await storage.readText(progressUri(outputUri, runId, shard, attempt))));
           entry.rows = p.rowsDone;
           entry.timings = p.timings;
+          entry.outputs = p.outputs;
         } catch {
           /* not written yet */
         }
@@ -118,8 +120,9 @@ export class RunState {
       }
       rows.set(`${shard}/${attempt}`, entry.rows);
       if (entry.timings) timings.set(`${shard}/${attempt}`, entry.timings);
+      if (entry.outputs) outputs.set(`${shard}/${attempt}`, entry.outputs);
     }));
-    return { rows, timings };
+    return { rows, timings, outputs };
   }
 
   /** The run's committed row counts when _SUCCESS names it (read from _manifest.json once), else undefined. */

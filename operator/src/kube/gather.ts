@@ -75,7 +75,10 @@ export async function observe(ctx: ReconcileContext, obj: BijObject, jobs: k8s.V
     if (waitFor && !spec.suspend) input.readiness = await checkReadiness(storage, { uri: spec.input.uri, waitFor });
     return { input, storage, scheduledTime };
   }
-  input.plan = { state: 'ready', runId, totalRows: plan.totalRows, shardRows: plan.shards.map((s) => s.rows) };
+  input.plan = {
+    state: 'ready', runId, totalRows: plan.totalRows, shardRows: plan.shards.map((s) => s.rows),
+    ...(plan.monitoring ? { monitoring: plan.monitoring } : {}),
+  };
 
   const current = input.attempts.filter((a) => a.runId === runId);
   const finished = current.filter((a) => a.state !== 'active').map(({ shard, attempt }) => ({ shard, attempt }));
@@ -88,6 +91,7 @@ export async function observe(ctx: ReconcileContext, obj: BijObject, jobs: k8s.V
   input.manifests = manifests;
   input.progress = progress.rows;
   input.progressTimings = progress.timings;
+  input.progressOutputs = progress.outputs;
   input.commit = committed ? { state: 'done', manifestUri: runManifestUri(outputUri), rows: committed } : { state: 'none' };
   return { input, storage, scheduledTime };
 }

@@ -23,6 +23,7 @@ import { listInputFiles } from './list-input.js';
 import { splitShards } from './split.js';
 import { checkInputOutputApart } from './overlap.js';
 import { inspectModel } from './model.js';
+import { readBaseline } from './baseline.js';
 import { copiedColumnDisagreements } from './column-agreement.js';
 import { awaitedLater } from '../../../core/src/contract/settle.js';
 
@@ -84,9 +85,10 @@ export async function planRun(storage: Storage, job: JobIdentity, spec: BatchInf
   const inspected = inspectModel(storage, spec.model.uri, spec.model.sha256);
   awaitedLater(inspected); // awaited below, beside the footers
   const listed = await listInputFiles(storage, spec.input.uri);
-  const [footers, { frozen, meta: model }] = await Promise.all([
+  const [footers, { frozen, meta: model }, monitoring] = await Promise.all([
     mapLimit(listed, 8, (info) => readFooter(storage, info.uri, { info })),
     inspected,
+    readBaseline(storage, spec),
   ]);
   // Problems of the model alone come once, not once per file.
   const problems = [...new Set(footers.flatMap((f) => [...columnProblems(spec, f), ...mappingProblems(spec, f, model)]))];
@@ -105,7 +107,7 @@ export async function planRun(storage: Storage, job: JobIdentity, spec: BatchInf
   // Files that hold no rows give a plan with no shards: the run commits an empty output (EmptyInput).
   return {
     kind: 'ShardPlan', runId, createdAt: now.toISOString(), job, spec: withoutEnv(spec), model: frozen,
-    totalRows: split.totalRows, files, shards: split.shards,
+    totalRows: split.totalRows, ...(monitoring ? { monitoring } : {}), files, shards: split.shards,
   };
 }
 

@@ -54,6 +54,11 @@ export interface StatusFacts {
   efficiency?: Efficiency;
   /** batchSize: auto: the sizes the chosen shard manifests record; kept like efficiency. */
   batchSize?: BatchSizeChosen;
+  /** status.outputs (monitoring.ts); when absent, the previous status's of the same run is kept. */
+  outputs?: NonNullable<BatchInferenceJobStatus['outputs']>;
+  /** The Drifted condition (spec.monitoring only); null: none (spec.monitoring is not set); when
+   * absent (a pass that did not look), the previous status's of the same run is kept. */
+  drifted?: { status: 'True' | 'False'; reason: string; message: string } | null;
 }
 
 /** The SHARDS printer column: succeeded/total, and the shards waiting for Kueue when there are any
@@ -101,10 +106,13 @@ function desiredCondition(type: ConditionType, f: StatusFacts): { status: 'True'
 }
 
 /** The conditions for these facts, keeping lastTransitionTime where a condition's status is unchanged. */
-export function computeConditions(old: readonly Condition[] | undefined, f: StatusFacts, now: Date): Condition[] {
+export function computeConditions(old: readonly Condition[] | undefined, f: StatusFacts, now: Date, keepDrifted = false): Condition[] {
   const byType = new Map((old ?? []).map((c) => [c.type, c]));
-  return CONDITION_TYPES.map((type) => {
-    const d = desiredCondition(type, f);
+  const types: string[] = [...CONDITION_TYPES];
+  const drifted = f.drifted === null ? undefined : f.drifted ?? (keepDrifted ? byType.get('Drifted') : undefined);
+  if (drifted) types.push('Drifted');
+  return types.map((type) => {
+    const d = type === 'Drifted' ? drifted! : desiredCondition(type as ConditionType, f);
     const prev = byType.get(type);
     const c: Condition = {
       type,
@@ -166,6 +174,7 @@ export function buildStatus(old: BatchInferenceJobStatus, f: StatusFacts, now: D
   if (f.outputManifest !== undefined) s.outputManifest = f.outputManifest;
   s.efficiency = f.efficiency ?? (old.runId === s.runId ? old.efficiency : undefined);
   s.batchSize = f.batchSize ?? (old.runId === s.runId ? old.batchSize : undefined);
+  s.outputs = f.outputs ?? (old.runId === s.runId ? old.outputs : undefined);
   s.message = f.message;
 
   // Clock-derived fields: kept from the old status unless something else changed.
@@ -208,12 +217,13 @@ export function buildStatus(old: BatchInferenceJobStatus, f: StatusFacts, now: D
   put('estimatedCost', estimatedCost);
   put('efficiency', s.efficiency);
   put('batchSize', s.batchSize);
+  put('outputs', s.outputs);
   put('waitingSince', s.waitingSince);
   put('startTime', s.startTime);
   put('completionTime', s.completionTime);
   put('outputManifest', s.outputManifest);
   put('message', s.message);
-  put('conditions', computeConditions(old.conditions, f, now));
+  put('conditions', computeConditions(old.conditions, f, now, old.runId === s.runId));
   return out;
 }
 

@@ -17,6 +17,8 @@ export type FailureReason =
   | 'OutputInUse'
   /** spec.input.waitFor timed out (wait.ts). */
   | 'InputNotReady'
+  /** An output column's PSI is above spec.monitoring.failPSI once every shard is done (monitoring.ts). */
+  | 'Drifted'
   /** Storage refused an operation in a way retrying cannot fix (reconciler/storage-failure.ts). */
   | 'StorageError'
   /** The spec asks for what the operator's policy does not allow (reconciler/worker-policy.ts). */

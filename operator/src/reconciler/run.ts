@@ -25,6 +25,7 @@ import { planSpeculation, raceEvent, speculativeFailureEvents, startedEvent } fr
 import { runCompletion } from './success-policy.js';
 import type { CleanupAction, KubeEvent, ObservedAttempt, ReconcileInput, ReconcileResult } from './types.js';
 import { decideWait, inputReadyEvent } from './wait.js';
+import { monitor, runStats } from './monitoring.js';
 
 type Base = Pick<StatusFacts, 'generation' | 'runId' | 'outputUri' | 'startTime' | 'gpus' | 'gpuHourlyCost'>;
 
@@ -56,6 +57,8 @@ interface Classified {
   /** The status facts of the run so far, without its phase and message. */
   facts: Omit<StatusFacts, 'phase' | 'message'>;
   failures: () => FailedAttempt[];
+  /** An output column drifted beyond spec.monitoring.failPSI once every shard is done (monitoring.ts). */
+  drift?: RunFailure;
 }
 
 export function reconcileRun(input: ReconcileInput): ReconcileResult {
@@ -192,7 +195,12 @@ function classify(r: Run, plan: Extract<ReconcileInput['plan'], { state: 'ready'
     })),
     batchSize: batchSizeChosen(shards.flatMap((s) => (s.chosen?.batchSize ? [s.chosen.batchSize] : []))),
   };
-  return { shards, failure, counts, facts, failures: () => shards.flatMap((s) => s.failures) };
+  // Prediction statistics and drift (spec.monitoring): live from the running shards, final once all are done.
+  const mon = monitor(spec, plan.monitoring, runStats(shards, input.progressOutputs), r.runId);
+  if (mon.outputs) facts.outputs = mon.outputs;
+  facts.drifted = mon.condition ?? null;
+  r.events.push(...mon.events);
+  return { shards, failure, counts, facts, failures: () => shards.flatMap((s) => s.failures), ...(mon.failure ? { drift: mon.failure } : {}) };
 }
 
 /** Step 7, second half: the commit's outcome, the failure policy, suspend, and the success policy
@@ -241,6 +249,11 @@ function endByPolicy(r: Run, c: Classified, plan: Extract<ReconcileInput['plan']
   const { redundant, races } = redundantAttempts(shards);
   const completion = runCompletion(shards);
   if (completion.kind !== 'commit') return undefined;
+  if (c.drift) {
+    // Drifted beyond spec.monitoring.failPSI: the output stays uncommitted.
+    return finish(r, { ...facts, phase: 'Failed', completionTime: completionTime(r, 'Failed'), message: c.drift.message, failure: c.drift },
+      { delete: [...redundant, ...stopActive(r, 'the run failed')] }, failures);
+  }
   // The commit can take a while (copies of every part): first record Merging, so the status says what
   // is happening and a commit cut short shows as Merging; the pass after that write commits.
   const merging = old.phase === 'Merging' && old.runId === runId;

@@ -25,6 +25,8 @@ import type { BatchInferenceJobStatus } from '../api/status.js';
 import type { FieldError } from '../api/validate.js';
 import type { TerminationSummary } from '../../../core/src/contract/process.js';
 import type { BatchSizeUsed, RowCounts, StageTimings } from '../../../core/src/contract/manifest.js';
+import type { OutputStats } from '../../../core/src/contract/output-stats.js';
+import type { ShardPlan } from '../../../core/src/contract/run-plan.js';
 import type { ShardJobOptions } from './job.js';
 
 export type { FieldError };
@@ -89,6 +91,8 @@ export interface ManifestSummary {
   timings?: StageTimings;
   /** The rows per run it used (status.batchSize, with batchSize: auto). */
   batchSize?: BatchSizeUsed;
+  /** Its output columns' statistics (status.outputs, drift). */
+  outputs?: OutputStats;
 }
 
 /** The frozen plan of the current run, as far as the reconciler needs it. */
@@ -96,7 +100,7 @@ export type PlanState =
   /** No plan.json yet for the current run id: the reconciler asks for one (actions.plan). */
   | { state: 'missing' }
   /** plan.json exists. A plan whose runId is not the current run id is treated as missing. */
-  | { state: 'ready'; runId: string; totalRows: number; shardRows: number[] }
+  | { state: 'ready'; runId: string; totalRows: number; shardRows: number[]; /** plan.monitoring: the frozen baseline. */ monitoring?: ShardPlan['monitoring'] }
   /** Planning failed for a reason retrying cannot fix (no such input, not Parquet...): the run fails.
    * Transient errors (throttling, timeouts) are thrown by the caller instead, and requeued. When
    * performing actions.plan fails for such a reason, call reconcile again in the same pass with this
@@ -140,6 +144,8 @@ export interface ReconcileInput {
   progress: ReadonlyMap<string, number>;
   /** Stage timings so far of running attempts, from the same files (status.efficiency while running). */
   progressTimings?: ReadonlyMap<string, StageTimings>;
+  /** Output statistics so far of running attempts, from the same files (live status.outputs and drift). */
+  progressOutputs?: ReadonlyMap<string, OutputStats>;
   /** spec.input.waitFor, looked at by the caller when there is no plan yet (planner/readiness.ts).
    * Absent: not looked at (then a job with waitFor waits). */
   readiness?: InputReadiness;

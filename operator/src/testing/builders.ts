@@ -13,6 +13,7 @@ import { BatchInferenceJobSpecSchema, type BatchInferenceJobSpec, type BatchInfe
 import type { BatchInferenceJobStatus } from '../api/status.js';
 import type { TerminationSummary } from '../../../core/src/contract/process.js';
 import type { RowCounts, StageTimings } from '../../../core/src/contract/manifest.js';
+import type { OutputStats } from '../../../core/src/contract/output-stats.js';
 import { FINALIZER, LABEL_ATTEMPT, LABEL_KUEUE_QUEUE, LABEL_RUN, LABEL_SHARD, LABEL_SPECULATIVE, isoSeconds } from '../reconciler/names.js';
 import { runId } from '../reconciler/runid.js';
 import type {
@@ -137,6 +138,7 @@ export class InputBuilder {
   private manifestMap = new Map<number, ManifestSummary[]>();
   private progressMap = new Map<string, number>();
   private progressTimingsMap = new Map<string, StageTimings>();
+  private progressOutputsMap = new Map<string, OutputStats>();
   private commitState: ReconcileInput['commit'] = { state: 'none' };
   private readinessState?: InputReadiness;
   private nowDate = at(60);
@@ -172,6 +174,13 @@ export class InputBuilder {
     if (timings) this.progressTimingsMap.set(`${shard}/${attemptNo}`, { read: 0, decode: 0, pack: 0, infer: 0, unpack: 0, write: 0, total: 0, ...timings });
     return this;
   }
+  /** Output statistics of an attempt: in its manifest when it has one (manifest() first), else in its progress file. */
+  outputs(shard: number, attemptNo: number, outputs: OutputStats): this {
+    const m = this.manifestMap.get(shard)?.find((x) => x.attempt === attemptNo);
+    if (m) m.outputs = outputs;
+    else this.progressOutputsMap.set(`${shard}/${attemptNo}`, outputs);
+    return this;
+  }
   /** What the caller saw of spec.input.waitFor. */
   ready(found = 's3://lake/features/_SUCCESS exists'): this { this.readinessState = { ready: true, found }; return this; }
   notReady(missing = 's3://lake/features/_SUCCESS does not exist (spec.input.waitFor.marker)'): this { this.readinessState = { ready: false, missing }; return this; }
@@ -196,6 +205,7 @@ export class InputBuilder {
       manifests: new Map([...this.manifestMap].map(([k, v]) => [k, [...v]])),
       progress: new Map(this.progressMap),
       progressTimings: new Map(this.progressTimingsMap),
+      ...(this.progressOutputsMap.size > 0 ? { progressOutputs: new Map(this.progressOutputsMap) } : {}),
       commit: this.commitState,
       ...(this.readinessState ? { readiness: this.readinessState } : {}),
       now: this.nowDate,

@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ProgressSchema, type StageTimings } from '../../../core/src/contract/index.js';
+import { ColumnAccumulator, ProgressSchema, type StageTimings } from '../../../core/src/contract/index.js';
 import { openStorage } from '../../../core/src/storage/index.js';
 import type { Storage } from '../../../core/src/storage/types.js';
 import { ProgressReporter } from './progress.js';
@@ -37,4 +37,18 @@ test('a failing write does not fail the shard (progress is advisory)', async () 
   const p = new ProgressReporter(storage, join(dir, 'p2.json'), { shard: 0, attempt: 0, rowsTotal: 1 }, 60_000);
   p.add(1);
   await expect(p.stop()).resolves.toBeUndefined();
+});
+
+test('the output columns\' statistics so far go with each count (live statistics and drift)', async () => {
+  const uri = join(dir, 'p3.json');
+  const acc = new ColumnAccumulator({ min: 0, max: 1, bins: 20, source: 'probability' });
+  const p = new ProgressReporter(openStorage(), uri, { shard: 1, attempt: 0, rowsTotal: 10 }, 60_000, undefined, () => ({ score: acc.finish() }));
+  acc.add([0.1, 0.2, 0.3]);
+  p.add(3);
+  await p.flush();
+  expect(ProgressSchema.parse(JSON.parse(readFileSync(uri, 'utf8'))).outputs?.score).toMatchObject({ count: 3, min: 0.1, max: 0.3 });
+  acc.add([0.9]);
+  p.add(1);
+  await p.stop();
+  expect(ProgressSchema.parse(JSON.parse(readFileSync(uri, 'utf8'))).outputs?.score).toMatchObject({ count: 4, max: 0.9 });
 });

@@ -1,7 +1,7 @@
 /** Writes progress.json while a shard runs: rows done and the stage timings so far, cheap for the
  * operator to read. */
 import type { Storage } from '../../../core/src/storage/types.js';
-import { toJson, type Progress, type StageTimings } from '../../../core/src/contract/index.js';
+import { toJson, type OutputStats, type Progress, type StageTimings } from '../../../core/src/contract/index.js';
 
 export class ProgressReporter {
   private rowsDone = 0;
@@ -16,6 +16,8 @@ export class ProgressReporter {
     private readonly intervalMs: number,
     /** The stage timings so far, written with each count. */
     private readonly timings?: () => StageTimings,
+    /** The output columns' statistics so far, written with each count (live statistics and drift). */
+    private readonly outputs?: () => OutputStats | undefined,
   ) {}
 
   start(): void {
@@ -38,6 +40,8 @@ export class ProgressReporter {
     this.inFlight = this.inFlight.then(async () => {
       const p: Progress = { ...this.base, rowsDone: rows, updatedAt: new Date().toISOString() };
       if (this.timings) p.timings = this.timings();
+      const outputs = this.outputs?.();
+      if (outputs) p.outputs = outputs;
       try {
         await this.storage.write(this.uri, toJson(p));
         this.lastWritten = rows;

@@ -14,7 +14,7 @@ import * as arrow from 'apache-arrow';
 import type { Storage } from '../../../core/src/storage/types.js';
 import { AlreadyExistsError } from '../../../core/src/storage/errors.js';
 import {
-  BadInputError, NotFoundError, attemptPrefix, progressUri, shardManifestUri, toJson,
+  BadInputError, NotFoundError, attemptPrefix, binsUri, progressUri, shardManifestUri, toJson,
   type BatchSizeUsed, type ShardManifest, type ShardPlan, type StageTimings,
 } from '../../../core/src/contract/index.js';
 import { newReadStats, type PackedRows } from '../reader/index.js';
@@ -29,6 +29,7 @@ import { modelReadError } from '../../../core/src/tensors/model-info.js';
 import { pipe } from './channel.js';
 import { assembleOutput } from './assemble.js';
 import { ProgressReporter } from './progress.js';
+import { ShardOutputStats } from './output-stats.js';
 import { shardHook } from '../hooks.js';
 import { discardAttempt, runCommitted } from './late-attempt.js';
 import { awaitedLater, bestEffort, errorText } from '../../../core/src/contract/settle.js';
@@ -159,8 +160,12 @@ export async function runShard(o: ShardRunOptions): Promise<ShardRunResult> {
     unpack: seconds(busy.unpack), write: seconds(busy.write), total: seconds(performance.now() - t0),
     decodeThreads: seconds(1000 * (stats.threadSeconds - stats.packSeconds)),
   });
+  // Prediction statistics of the output columns, in bins fixed for the whole run (output-stats.ts).
+  const baseline = plan.monitoring?.baseline?.outputs ?? {};
+  const outputStats = new ShardOutputStats(storage, binsUri(outputUri, plan.runId), Object.values(spec.model.outputs).map((m) => m.column),
+    Object.fromEntries(Object.entries(baseline).map(([c, s]) => [c, s.histogram.layout])));
   const progress = new ProgressReporter(storage, progressUri(outputUri, plan.runId, shard, attempt),
-    { shard, attempt, rowsTotal: planned.rows }, o.progressIntervalMs ?? 2000, timingsNow);
+    { shard, attempt, rowsTotal: planned.rows }, o.progressIntervalMs ?? 2000, timingsNow, () => outputStats.snapshot());
   const depth = o.queueDepth ?? 2;
   let scoring: ScoringPlan | undefined;
   let rowsRead = 0;
@@ -272,6 +277,7 @@ export async function runShard(o: ShardRunOptions): Promise<ShardRunResult> {
       const s = performance.now();
       const vectors = unpackOutputs(outputs, scoring as ScoringPlan);
       const pieces = assembleOutput(r.keep, keep, p.goodRows, vectors);
+      await outputStats.add(vectors);
       busy.unpack += performance.now() - s;
       const w = performance.now();
       for (const piece of pieces) await data.write(piece);
@@ -296,6 +302,7 @@ export async function runShard(o: ShardRunOptions): Promise<ShardRunResult> {
     const w = performance.now();
     const files = [...(await data.close()), ...(await errors.close())];
     busy.write += performance.now() - w;
+    const outputsStats = await outputStats.finish();
     await progress.stop();
     const timings = timingsNow();
     const manifest: ShardManifest = {
@@ -306,6 +313,7 @@ export async function runShard(o: ShardRunOptions): Promise<ShardRunResult> {
       executionProvider: model.provider,
       batchSize: batchSizeUsed(),
       startedAt: startedAt.toISOString(), finishedAt: new Date().toISOString(), host: hostname(),
+      outputs: outputsStats,
     };
     // Last: the manifest is what makes this attempt count. Everything it lists is complete.
     // If-none-match: when Kubernetes ran two copies of this attempt, the first manifest stays; the
