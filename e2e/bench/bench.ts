@@ -27,7 +27,6 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as arrow from 'apache-arrow';
 import { PartWriter } from '../../worker/src/writer/index.js';
 import { benchModel, benchSchema, featureColumns, writeBenchData, type BenchDataMeta } from './bench-data.js';
 import { createScoringSession } from '../../worker/src/session/index.js';

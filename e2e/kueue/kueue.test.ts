@@ -19,7 +19,6 @@ import { join } from 'node:path';
 import { TestCluster, NAMESPACE, expectExactlyOnce, fixtureJob, type Pods } from '../support/cluster.js';
 import { progressOf, waitUntil } from '../support/faults-helpers.js';
 import { KueueObjects, startKueue, type KueueManager } from '../support/kueue.js';
-import type { BatchInferenceJobStatus } from '../../operator/src/api/status.js';
 import { LABEL_KUEUE_PRIORITY_CLASS, LABEL_KUEUE_QUEUE } from '../../operator/src/reconciler/names.js';
 import { writeDataset, writeModel } from '../../core/testing/fixtures.js';
 import { repoRoot } from '../../cluster/src/go-binary.js';

@@ -14,7 +14,7 @@ import * as arrow from 'apache-arrow';
 import type { Storage } from '../../../core/src/storage/types.js';
 import { AlreadyExistsError } from '../../../core/src/storage/errors.js';
 import {
-  BadInputError, NotFoundError, attemptPrefix, binsUri, progressUri, shardManifestUri, toJson,
+  BadInputError, attemptPrefix, binsUri, progressUri, shardManifestUri, toJson,
   type BatchSizeUsed, type ShardManifest, type ShardPlan, type StageTimings,
 } from '../../../core/src/contract/index.js';
 import { newReadStats, type PackedRows } from '../reader/index.js';
