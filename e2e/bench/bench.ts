@@ -32,7 +32,8 @@ import { benchModel, benchSchema, featureColumns, writeBenchData, type BenchData
 import { createScoringSession } from '../../worker/src/session/index.js';
 import { planScoring, unpackOutputs } from '../../worker/src/tensors/index.js';
 import { assembleOutput } from '../../worker/src/pipeline/assemble.js';
-import { runShard, decodeBatchRows, modelPlace } from '../../worker/src/pipeline/run-shard.js';
+import { runShard } from '../../worker/src/pipeline/run-shard.js';
+import { decodeBatchRows, modelPlace } from '../../worker/src/pipeline/shard-sizing.js';
 import { defaultDecoders, readShardParallelPacked } from '../../worker/src/pipeline/parallel-decode.js';
 import { newReadStats, type PackedRows, type PackSetup } from '../../worker/src/reader/index.js';
 import { openStorage } from '../../core/src/storage/index.js';

@@ -2,7 +2,8 @@ import { mkdtempSync, mkdirSync, readdirSync, writeFileSync, existsSync } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openStorage } from '../../core/src/storage/index.js';
-import { batchRows, runShard } from '../../worker/src/pipeline/run-shard.js';
+import { runShard } from '../../worker/src/pipeline/run-shard.js';
+import { batchRows } from '../../worker/src/pipeline/shard-sizing.js';
 import { runCommitted } from '../../worker/src/pipeline/late-attempt.js';
 import { planRun, freezePlan } from '../../operator/src/planner/plan-run.js';
 import { BatchInferenceJobSpecSchema, type BatchInferenceJobSpecInput } from '../../core/src/contract/job-spec.js';

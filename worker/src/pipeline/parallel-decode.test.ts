@@ -6,7 +6,7 @@ import { newReadStats, readFooter, readShardRanges } from '../reader/index.js';
 import { LocalTestStorage } from '../reader/test-storage.js';
 import { copyToParquet, corruptColumnChunk, Duck, makeTempDir, plannedFile, rangeOf } from '../reader/testdata-gen.js';
 import { defaultDecoders, readShardParallel } from './parallel-decode.js';
-import { modelPlace } from './run-shard.js';
+import { modelPlace } from './shard-sizing.js';
 import { cudaProviderLibrary } from '../session/index.js';
 
 const storage = new LocalTestStorage();
