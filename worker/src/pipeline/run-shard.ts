@@ -345,6 +345,9 @@ async function finishAttempt(a: Attempt, model: ScoringSession, rows: { read: nu
   if (committed) {
     a.log('the run was committed while this attempt ran; removing its files', { prefix: a.prefix });
     await discardAttempt(storage, a.prefix);
+    // And the run's bins.json: a copy whose first batch came after the commit's cleanup wrote it anew
+    // (nothing reads it once the run is committed).
+    await storage.delete(binsUri(spec.output.uri, plan.runId));
     return { manifest, provider: model.provider, duplicate, discarded: true };
   }
   return { manifest, provider: model.provider, ...(duplicate ? { duplicate } : {}) };
