@@ -25,6 +25,7 @@ import type {
 
 import type { ParquetFile as WasmFile, RecordBatch as WasmBatch } from 'parquet-wasm/esm';
 import { awaitedLater } from '../contract/settle.js';
+import { copyOfView, spansOwnBuffer } from '../threads/transfer.js';
 
 type ParquetWasm = typeof import('parquet-wasm/esm');
 type Packer = typeof import('./thread-pack.js');
@@ -243,6 +244,12 @@ async function handle(m: Request): Promise<Answer<Op>> {
       if (!part) throw new Error(`part ${m.part} is not open`);
       await part.append(m.ipc);
       return [true];
+    }
+    case 'part-take': {
+      const part = parts.get(m.part);
+      if (!part) throw new Error(`part ${m.part} is not open`);
+      const chunks = part.take().map((c) => (spansOwnBuffer(c) ? c : copyOfView(c)));
+      return [chunks, chunks.map((c) => c.buffer as ArrayBuffer)];
     }
     case 'part-close': {
       const part = parts.get(m.part);

@@ -3,8 +3,12 @@
  *
  * Each part is parquet-wasm's transformParquetStream fed from a ReadableStream: each appended IPC
  * stream is encoded at once, and each row group's bytes are kept as it completes, so encoding overlaps
- * whatever produces the rows instead of all happening when the file is cut.
+ * whatever produces the rows instead of all happening when the file is cut. The client takes the
+ * finished bytes as they come (take()), so the thread holds a row group or two, not the whole part:
+ * a part's bytes would otherwise grow with the shard up to the part size (128 MiB by default), and be
+ * copied once more to join them at the close.
  */
+import { fieldOf, readStruct } from './thrift.js';
 import type { RecordBatch as WasmBatch, Table as WasmTable } from 'parquet-wasm/esm';
 import type { PartOptions } from './thread-protocol.js';
 
@@ -56,6 +60,8 @@ export class Part {
   private ended = false;
   private error: unknown = null;
   private chunks: Uint8Array[] = [];
+  /** Bytes handed over by take() so far. */
+  private taken = 0;
   /** Rows handed to the encoder so far. */
   private rows = 0;
   private readonly done: Promise<void>;
@@ -119,6 +125,13 @@ export class Part {
    * floor: a batch it could not take leaves its output open forever, or short of rows. Neither may
    * pass for a finished file, so the close has a deadline and the footer's row count is checked.
    */
+  /** The bytes encoded since the last take (finished row groups), handed over and forgotten here. */
+  take(): Uint8Array[] {
+    if (this.error) throw this.error;
+    this.taken += this.chunks.reduce((n, c) => n + c.byteLength, 0);
+    return this.chunks.splice(0);
+  }
+
   async close(): Promise<Uint8Array> {
     this.ended = true;
     this.wake?.();
@@ -142,7 +155,8 @@ export class Part {
       at += c.byteLength;
     }
     this.chunks = [];
-    const written = await this.footerRows(out);
+    // The footer is written at the close, after every take: it lies whole in these last bytes.
+    const written = footerRows(out);
     if (written !== this.rows) throw new Error(`the Parquet encoder wrote ${written} rows of the ${this.rows} it was given`);
     return out;
   }
@@ -158,18 +172,20 @@ export class Part {
     for (const p of this.pending.splice(0)) p.reject(this.error);
     this.wake?.();
   }
+}
 
-  /** Rows a Parquet file's footer says it holds. */
-  private async footerRows(bytes: Uint8Array): Promise<number> {
-    const pf = await this.pw.ParquetFile.fromFile(new Blob([bytes as Uint8Array<ArrayBuffer>]));
-    const md = pf.metadata();
-    const fmd = md.fileMetadata();
-    try {
-      return Number(fmd.numRows());
-    } finally {
-      freeQuietly(fmd);
-      freeQuietly(md);
-      freeQuietly(pf);
-    }
-  }
+/**
+ * Rows a Parquet file's footer says it holds (FileMetaData.num_rows), read from the file's last bytes
+ * (the footer, its length and the magic), which is all of the file the thread still has at the close.
+ */
+export function footerRows(tail: Uint8Array): number {
+  const n = tail.byteLength;
+  const magic = n >= 8 ? String.fromCharCode(tail[n - 4], tail[n - 3], tail[n - 2], tail[n - 1]) : '';
+  if (magic !== 'PAR1') throw new Error('the Parquet encoder wrote no footer (no PAR1 magic at the end of the part)');
+  const len = new DataView(tail.buffer, tail.byteOffset, n).getUint32(n - 8, true);
+  if (len + 8 > n) throw new Error(`the part's footer (${len} bytes) is not within its last ${n - 8} bytes`);
+  const { struct } = readStruct(tail.subarray(n - 8 - len, n - 8));
+  const rows = fieldOf(struct, 3)?.value;
+  if (typeof rows !== 'bigint' && typeof rows !== 'number') throw new Error('the part\'s footer has no row count');
+  return Number(rows);
 }
