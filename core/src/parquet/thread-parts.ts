@@ -9,6 +9,7 @@
  * copied once more to join them at the close.
  */
 import { fieldOf, readStruct } from './thrift.js';
+import { releaseBuffer } from '../threads/transfer.js';
 import type { RecordBatch as WasmBatch, Table as WasmTable } from 'parquet-wasm/esm';
 import type { PartOptions } from './thread-protocol.js';
 
@@ -84,7 +85,8 @@ export class Part {
         }
         let table: WasmTable | undefined;
         try {
-          table = pw.Table.fromIPCStream(next.ipc);
+          table = pw.Table.fromIPCStream(next.ipc); // copied into wasm memory: the IPC bytes are garbage
+          releaseBuffer(next.ipc.buffer);
           for (const rb of table.recordBatches()) {
             this.rows += rb.numRows;
             controller.enqueue(rb);

@@ -61,6 +61,18 @@ describe('PartSink', () => {
     expect(r).toEqual({ bytes: 5000, sha256: sha(chunks) });
   });
 
+  test('chunks it owns are freed as soon as they are written, streamed or whole (not left for the GC)', async () => {
+    for (const size of [MiB, 10]) { // streamed, and written whole
+      const store = fakeStorage();
+      const sink = new PartSink({ upload: store.upload, write: store.write, streamAboveBytes: 4 * MiB, maxQueuedBytes: 2 * MiB, owned: true });
+      const chunks = chunksOf(12, size);
+      const expected = sha(chunks);
+      for (const c of chunks) await sink.push([c]);
+      expect(await sink.finish([])).toEqual({ bytes: 12 * size, sha256: expected });
+      expect(chunks.map((c) => c.byteLength)).toEqual(new Array(12).fill(0)); // detached: their memory is gone
+    }
+  });
+
   test('a part that fails while streaming ends its upload with the error (so the storage aborts it)', async () => {
     let uploadError: unknown;
     const upload = async (chunks: AsyncIterable<Uint8Array>) => {

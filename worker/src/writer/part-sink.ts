@@ -11,6 +11,7 @@
  */
 import { createHash, type Hash } from 'node:crypto';
 import { awaitedLater } from '../../../core/src/contract/settle.js';
+import { releaseBuffer } from '../../../core/src/threads/transfer.js';
 
 export interface PartSinkOptions {
   /** Streams the chunks to the part's object (storage.upload). */
@@ -21,6 +22,9 @@ export interface PartSinkOptions {
   streamAboveBytes: number;
   /** While streaming, push() waits while more than this is queued for the upload. */
   maxQueuedBytes: number;
+  /** The chunks pushed are this sink's alone (moved here from the encoder thread): each is freed as
+   * soon as it is written (releaseBuffer), and so is the joined copy of a part written whole. */
+  owned?: boolean;
 }
 
 export class PartSink {
@@ -89,10 +93,12 @@ export class PartSink {
       for (const c of this.queue) {
         whole.set(c, at);
         at += c.byteLength;
+        if (this.opts.owned) releaseBuffer(c.buffer);
       }
       this.queue = [];
       this.queued = 0;
       await this.opts.write(whole);
+      if (this.opts.owned) releaseBuffer(whole.buffer);
     }
     return { bytes: this.total, sha256: this.hash.digest('hex') };
   }
@@ -130,6 +136,9 @@ export class PartSink {
         this.queued -= c.byteLength;
         if (this.queued <= this.opts.maxQueuedBytes) this.wakeWriter?.();
         yield c;
+        // Asked for the next chunk: the upload is done with this one (storage.upload copies a chunk into
+        // its part buffer, or writes it to the file, before it reads on).
+        if (this.opts.owned) releaseBuffer(c.buffer);
         continue;
       }
       if (this.ended) return;

@@ -222,6 +222,7 @@ export class PartWriter {
       write: (bytes) => this.opts.storage.write(uri, bytes, { contentType: 'application/vnd.apache.parquet' }),
       streamAboveBytes: this.opts.uploadThresholdBytes,
       maxQueuedBytes: 2 * partBytes,
+      owned: true, // takePart's chunks were transferred from the thread: nobody else holds them
     });
     const part: OpenPart = {
       key, schema: partSchema(schema),
