@@ -4,7 +4,7 @@
  * RSS_ROWS (default "1000000,10000000"), plans one shard over each, runs the worker's production entry
  * point (dist/worker/src/main.js) on it as its own process, and prints the peakRssMiB it logs with
  * 'shard done', and the ratio of the largest to the smallest. RSS_SAMPLE=1 also samples the process's
- * RSS from /proc every 250 ms and prints it against rows processed (from the worker's progress logs).
+ * RSS from /proc every 250 ms and prints it against time.
  * RSS_KEEP=1 keeps the files. Not part of CI: it takes a while and needs DuckDB (a dev dependency).
  */
 import { spawn } from 'node:child_process';
@@ -20,7 +20,6 @@ import { planUri } from '../../core/src/contract/index.js';
 const SIZES = (process.env.RSS_ROWS ?? '1000000,10000000').split(',').map(Number);
 const FEATURES = 16;
 const SAMPLE = process.env.RSS_SAMPLE === '1';
-const SMAPS_AT = Number(process.env.RSS_SMAPS_AT ?? 0);
 
 async function writeDuckdbFiles(dir: string, rows: number): Promise<void> {
   const { DuckDBInstance } = await import('@duckdb/node-api');
@@ -48,23 +47,16 @@ function rssMiBOf(pid: number): number | undefined {
 async function runWorker(uri: string): Promise<{ peakRssMiB: number; seconds: number; samples: string[] }> {
   const t0 = performance.now();
   const child = spawn(process.execPath, [join(import.meta.dirname, '../../worker/src/main.js'), '--plan', uri, '--shard', '0', '--attempt', '0', '--termination-log', '/dev/null'], {
-    stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, BIJ_PROGRESS_INTERVAL: '0.5' },
+    stdio: ['ignore', 'pipe', 'inherit'], env: process.env,
   });
   let out = '';
-  let rows = 0;
   const samples: string[] = [];
-  let smapsDone = false;
   child.stdout.on('data', (d: Buffer) => {
     out += d.toString();
-    for (const m of d.toString().matchAll(/"rowsRead":(\d+)/g)) rows = Number(m[1]);
   });
   const timer = SAMPLE ? setInterval(() => {
     const r = rssMiBOf(child.pid!);
-    if (r !== undefined) samples.push(`${((performance.now() - t0) / 1000).toFixed(1)}s rows ${rows} rss ${r.toFixed(0)} MiB`);
-    if (SMAPS_AT && !smapsDone && performance.now() - t0 > SMAPS_AT * 1000) {
-      smapsDone = true;
-      spawn('python3', ['/tmp/smaps.py', String(child.pid)], { stdio: 'inherit' });
-    }
+    if (r !== undefined) samples.push(`${((performance.now() - t0) / 1000).toFixed(1)}s rss ${r.toFixed(0)} MiB`);
   }, 250) : undefined;
   const code = await new Promise<number | null>((res) => child.on('exit', res));
   if (timer) clearInterval(timer);
