@@ -53,9 +53,10 @@ export interface PartWriterOptions {
   metadata: OutputMetadata;
   /** Most rows per row group inside a part. Default 131072. */
   maxRowGroupRows?: number;
-  /** Parts larger than this go through storage.upload (multipart) instead of storage.write. Default 32 MiB. */
+  /** Parts larger than this are streamed to storage.upload (multipart) as they grow, instead of written
+   * whole with storage.write. Default 8 MiB: what a part holds in memory before it streams. */
   uploadThresholdBytes?: number;
-  /** Upload part size for storage.upload. Default 16 MiB. */
+  /** Upload part size for storage.upload, and the most bytes queued for it. Default 8 MiB. */
   uploadPartBytes?: number;
   /** Encode in this thread (left running on close) instead of one of the writer's own. */
   thread?: ParquetThread;
@@ -132,8 +133,8 @@ export class PartWriter {
       kind: 'data',
       compression: 'zstd',
       maxRowGroupRows: DEFAULT_ROW_GROUP_ROWS,
-      uploadThresholdBytes: 32 << 20,
-      uploadPartBytes: 16 << 20,
+      uploadThresholdBytes: 8 << 20,
+      uploadPartBytes: 8 << 20,
       ...options,
     } as PartWriter['opts'];
     this.keyValueMetadata = metadataKeys(options.metadata);
@@ -221,7 +222,7 @@ export class PartWriter {
       upload: (chunks) => this.opts.storage.upload(uri, chunks, { partBytes }),
       write: (bytes) => this.opts.storage.write(uri, bytes, { contentType: 'application/vnd.apache.parquet' }),
       streamAboveBytes: this.opts.uploadThresholdBytes,
-      maxQueuedBytes: 2 * partBytes,
+      maxQueuedBytes: partBytes,
       owned: true, // takePart's chunks were transferred from the thread: nobody else holds them
     });
     const part: OpenPart = {
