@@ -61,8 +61,6 @@ export class Part {
   private ended = false;
   private error: unknown = null;
   private chunks: Uint8Array[] = [];
-  /** Bytes handed over by take() so far. */
-  private taken = 0;
   /** Rows handed to the encoder so far. */
   private rows = 0;
   private readonly done: Promise<void>;
@@ -122,18 +120,18 @@ export class Part {
     });
   }
 
-  /**
-   * Finishes the file and returns its bytes. parquet-wasm's stream writer drops write errors on the
-   * floor: a batch it could not take leaves its output open forever, or short of rows. Neither may
-   * pass for a finished file, so the close has a deadline and the footer's row count is checked.
-   */
   /** The bytes encoded since the last take (finished row groups), handed over and forgotten here. */
   take(): Uint8Array[] {
     if (this.error) throw this.error;
-    this.taken += this.chunks.reduce((n, c) => n + c.byteLength, 0);
     return this.chunks.splice(0);
   }
 
+  /**
+   * Finishes the file and returns its bytes not taken yet (the last row groups and the footer).
+   * parquet-wasm's stream writer drops write errors on the floor: a batch it could not take leaves its
+   * output open forever, or short of rows. Neither may pass for a finished file, so the close has a
+   * deadline and the footer's row count is checked.
+   */
   async close(): Promise<Uint8Array> {
     this.ended = true;
     this.wake?.();
