@@ -25,6 +25,7 @@ import type {
 
 import type { ParquetFile as WasmFile, RecordBatch as WasmBatch } from 'parquet-wasm/esm';
 import { awaitedLater } from '../contract/settle.js';
+import { copyOfView, releaseBuffer, spansOwnBuffer } from '../threads/transfer.js';
 
 type ParquetWasm = typeof import('parquet-wasm/esm');
 type Packer = typeof import('./thread-pack.js');
@@ -74,6 +75,11 @@ function fetchRange(file: number, start: number, end: number): Promise<Uint8Arra
     reads.set(rid, { resolve, reject });
     post({ t: 'read', rid, file, start, end });
   });
+}
+
+/** Frees a buffer after the current macrotask (releaseBuffer), once whoever it was handed to is done. */
+function releaseLater(buffer: ArrayBuffer): void {
+  setImmediate(() => releaseBuffer(buffer));
 }
 
 function post(m: ThreadMessage, transfer: ArrayBuffer[] = []): void {
@@ -244,6 +250,12 @@ async function handle(m: Request): Promise<Answer<Op>> {
       await part.append(m.ipc);
       return [true];
     }
+    case 'part-take': {
+      const part = parts.get(m.part);
+      if (!part) throw new Error(`part ${m.part} is not open`);
+      const chunks = part.take().map((c) => (spansOwnBuffer(c) ? c : copyOfView(c)));
+      return [chunks, chunks.map((c) => c.buffer as ArrayBuffer)];
+    }
     case 'part-close': {
       const part = parts.get(m.part);
       if (!part) throw new Error(`part ${m.part} is not open`);
@@ -283,7 +295,14 @@ port.on('message', (m: Request | DataMessage) => {
     if (!r) return;
     reads.delete(m.rid);
     if (m.error !== undefined) r.reject(new Error(m.error));
-    else r.resolve(m.bytes as Uint8Array);
+    else {
+      const bytes = m.bytes as Uint8Array;
+      r.resolve(bytes);
+      // parquet-wasm copies what it reads into its own memory as soon as the read resolves (in the
+      // microtasks that follow): the buffer is garbage by the next macrotask. Freed now, not at V8's
+      // next collection of this isolate, which lets tens of MiB of them wait (see releaseBuffer).
+      releaseLater(bytes.buffer as ArrayBuffer);
+    }
     return;
   }
   handle(m).then(

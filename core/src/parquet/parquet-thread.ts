@@ -253,7 +253,13 @@ export class ParquetThread {
     await this.call('part-append', { part, ipc: own }, [own.buffer as ArrayBuffer]);
   }
 
-  /** Finishes an open part (the footer) and returns the whole file. Fails unless the file holds
+  /** The bytes of an open part encoded since the last take (its finished row groups, in order), handed
+   * over: the thread keeps none of them. A client that takes them writes them before closePart's. */
+  async takePart(part: number): Promise<Uint8Array[]> {
+    return await this.call('part-take', { part });
+  }
+
+  /** Finishes an open part (the footer) and returns the whole file (the rest of it, after takePart). Fails unless the file holds
    * every row appended, and if the encoder does not finish within the part's closeTimeoutMs. */
   async closePart(part: number): Promise<Uint8Array> {
     return await this.call('part-close', { part });

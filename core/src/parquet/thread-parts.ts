@@ -3,8 +3,13 @@
  *
  * Each part is parquet-wasm's transformParquetStream fed from a ReadableStream: each appended IPC
  * stream is encoded at once, and each row group's bytes are kept as it completes, so encoding overlaps
- * whatever produces the rows instead of all happening when the file is cut.
+ * whatever produces the rows instead of all happening when the file is cut. The client takes the
+ * finished bytes as they come (take()), so the thread holds a row group or two, not the whole part:
+ * a part's bytes would otherwise grow with the shard up to the part size (128 MiB by default), and be
+ * copied once more to join them at the close.
  */
+import { fieldOf, readStruct } from './thrift.js';
+import { releaseBuffer } from '../threads/transfer.js';
 import type { RecordBatch as WasmBatch, Table as WasmTable } from 'parquet-wasm/esm';
 import type { PartOptions } from './thread-protocol.js';
 
@@ -61,7 +66,7 @@ export class Part {
   private readonly done: Promise<void>;
   private readonly closeTimeoutMs: number;
 
-  constructor(private readonly pw: ParquetWasm, options: PartOptions) {
+  constructor(pw: ParquetWasm, options: PartOptions) {
     this.closeTimeoutMs = options.closeTimeoutMs ?? 120_000;
     const input = new ReadableStream<WasmBatch>({
       pull: async (controller) => {
@@ -78,7 +83,8 @@ export class Part {
         }
         let table: WasmTable | undefined;
         try {
-          table = pw.Table.fromIPCStream(next.ipc);
+          table = pw.Table.fromIPCStream(next.ipc); // copied into wasm memory: the IPC bytes are garbage
+          releaseBuffer(next.ipc.buffer);
           for (const rb of table.recordBatches()) {
             this.rows += rb.numRows;
             controller.enqueue(rb);
@@ -114,10 +120,17 @@ export class Part {
     });
   }
 
+  /** The bytes encoded since the last take (finished row groups), handed over and forgotten here. */
+  take(): Uint8Array[] {
+    if (this.error) throw this.error;
+    return this.chunks.splice(0);
+  }
+
   /**
-   * Finishes the file and returns its bytes. parquet-wasm's stream writer drops write errors on the
-   * floor: a batch it could not take leaves its output open forever, or short of rows. Neither may
-   * pass for a finished file, so the close has a deadline and the footer's row count is checked.
+   * Finishes the file and returns its bytes not taken yet (the last row groups and the footer).
+   * parquet-wasm's stream writer drops write errors on the floor: a batch it could not take leaves its
+   * output open forever, or short of rows. Neither may pass for a finished file, so the close has a
+   * deadline and the footer's row count is checked.
    */
   async close(): Promise<Uint8Array> {
     this.ended = true;
@@ -142,7 +155,8 @@ export class Part {
       at += c.byteLength;
     }
     this.chunks = [];
-    const written = await this.footerRows(out);
+    // The footer is written at the close, after every take: it lies whole in these last bytes.
+    const written = footerRows(out);
     if (written !== this.rows) throw new Error(`the Parquet encoder wrote ${written} rows of the ${this.rows} it was given`);
     return out;
   }
@@ -158,18 +172,20 @@ export class Part {
     for (const p of this.pending.splice(0)) p.reject(this.error);
     this.wake?.();
   }
+}
 
-  /** Rows a Parquet file's footer says it holds. */
-  private async footerRows(bytes: Uint8Array): Promise<number> {
-    const pf = await this.pw.ParquetFile.fromFile(new Blob([bytes as Uint8Array<ArrayBuffer>]));
-    const md = pf.metadata();
-    const fmd = md.fileMetadata();
-    try {
-      return Number(fmd.numRows());
-    } finally {
-      freeQuietly(fmd);
-      freeQuietly(md);
-      freeQuietly(pf);
-    }
-  }
+/**
+ * Rows a Parquet file's footer says it holds (FileMetaData.num_rows), read from the file's last bytes
+ * (the footer, its length and the magic), which is all of the file the thread still has at the close.
+ */
+export function footerRows(tail: Uint8Array): number {
+  const n = tail.byteLength;
+  const magic = n >= 8 ? String.fromCharCode(tail[n - 4], tail[n - 3], tail[n - 2], tail[n - 1]) : '';
+  if (magic !== 'PAR1') throw new Error('the Parquet encoder wrote no footer (no PAR1 magic at the end of the part)');
+  const len = new DataView(tail.buffer, tail.byteOffset, n).getUint32(n - 8, true);
+  if (len + 8 > n) throw new Error(`the part's footer (${len} bytes) is not within its last ${n - 8} bytes`);
+  const { struct } = readStruct(tail.subarray(n - 8 - len, n - 8));
+  const rows = fieldOf(struct, 3)?.value;
+  if (typeof rows !== 'bigint' && typeof rows !== 'number') throw new Error('the part\'s footer has no row count');
+  return Number(rows);
 }

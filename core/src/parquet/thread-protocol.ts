@@ -55,6 +55,9 @@ export interface Requests {
   ping: Record<string, never>;
   'part-open': PartOptions & { part: number };
   'part-append': { part: number; ipc: Uint8Array };
+  /** The part's bytes encoded since the last take (finished row groups), moved to the client. */
+  'part-take': { part: number };
+  /** The rest of the part (the bytes not taken, the footer last), once every row is in it. */
   'part-close': { part: number };
   'part-abort': { part: number };
 }
@@ -142,6 +145,7 @@ export interface Replies {
   ping: true;
   'part-open': true;
   'part-append': true;
+  'part-take': Uint8Array[];
   'part-close': Uint8Array;
   'part-abort': true;
 }

@@ -38,7 +38,9 @@ export interface Storage {
   /** Writes a whole object atomically: readers see the old object or the new one, never a part. */
   write(uri: string, data: Uint8Array | string, options?: WriteOptions): Promise<ObjectInfo>;
   /** Streams a large object: S3 multipart upload (parts of `partBytes`), a temp file + rename on disk.
-   * An upload that fails is aborted, leaving nothing behind. */
+   * An upload that fails is aborted, leaving nothing behind. A chunk is the caller's again once the
+   * upload asks for the next one (the writer frees it then): an implementation that keeps a chunk
+   * longer copies it. */
   upload(uri: string, chunks: AsyncIterable<Uint8Array>, options?: { partBytes?: number }): Promise<ObjectInfo>;
   /** Server-side copy where the store has one. */
   copy(fromUri: string, toUri: string): Promise<ObjectInfo>;

@@ -1,4 +1,4 @@
-import { copyOfView, spansOwnBuffer, transferable } from './transfer.js';
+import { copyOfView, releaseBuffer, spansOwnBuffer, transferable } from './transfer.js';
 
 describe('what a thread client may transfer', () => {
   test('a view spanning its own buffer goes as is; the buffer is recorded as taken', () => {
@@ -37,5 +37,23 @@ describe('what a thread client may transfer', () => {
     expect(Array.from(again)).toEqual([1n, 2n]);
     expect(taken.size).toBe(2);
     expect(copyOfView(v)).toEqual(v);
+  });
+});
+
+describe('releaseBuffer (frees a dead buffer now instead of at the next GC)', () => {
+  test('detaches a plain buffer: its memory is gone and every view of it is empty', () => {
+    const before = process.memoryUsage().arrayBuffers;
+    const bytes = new Uint8Array(64 << 20).fill(7);
+    expect(process.memoryUsage().arrayBuffers - before).toBeGreaterThanOrEqual(64 << 20);
+    releaseBuffer(bytes.buffer);
+    expect(bytes.byteLength).toBe(0);
+    expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(1 << 20);
+    releaseBuffer(bytes.buffer); // twice: no error
+  });
+
+  test('leaves a SharedArrayBuffer alone', () => {
+    const shared = new Uint8Array(new SharedArrayBuffer(16));
+    releaseBuffer(shared.buffer);
+    expect(shared.byteLength).toBe(16);
   });
 });

@@ -115,7 +115,7 @@ export class LocalTestStorage implements Storage {
 
   async upload(uri: string, chunks: AsyncIterable<Uint8Array>): Promise<ObjectInfo> {
     const parts: Uint8Array[] = [];
-    for await (const c of chunks) parts.push(c);
+    for await (const c of chunks) parts.push(c.slice()); // a chunk is the caller's once the next is asked for (types.ts)
     const total = parts.reduce((a, c) => a + c.byteLength, 0);
     const all = new Uint8Array(total);
     let off = 0;

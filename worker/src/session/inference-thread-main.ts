@@ -16,6 +16,7 @@ import type { InferenceSession, Tensor } from 'onnxruntime-node';
 import { BadInputError } from '../../../core/src/contract/error-kinds.js';
 import { scoreInBatches } from '../tensors/batch.js';
 import type { DenseTensor, PackedTensor, TensorData } from '../../../core/src/tensors/types.js';
+import { releaseBuffer } from '../../../core/src/threads/transfer.js';
 import { retrySmallerOnOom } from './auto-batch.js';
 import { ortTensorOf, type OrtModule } from './ort-tensor.js';
 import type { Op, Replies, Request, ThreadData, ThreadMessage, WireError, WireTensor } from './thread-protocol.js';
@@ -87,6 +88,7 @@ async function handle(m: Request): Promise<Answer<Op>> {
         (feeds) => runSession(s, feeds, m.names));
       const transfer: ArrayBuffer[] = [];
       const outputs = wireOutputs(r.outputs, transfer);
+      releaseFeeds(m.feeds as PackedTensor[], transfer);
       return [{ outputs, ms: performance.now() - t0, size: r.size, oom: r.retried, runs: r.runs }, transfer];
     }
     case 'release': {
@@ -97,6 +99,16 @@ async function handle(m: Request): Promise<Answer<Op>> {
     }
     default:
       throw new Error(`unknown op ${(m as { op: unknown }).op}`);
+  }
+}
+
+/** The inputs of a finished run are garbage (the main thread moved or copied them here): freed now
+ * rather than at V8's next collection of this thread, which lets tens of MiB of them pile up. An input
+ * buffer that is also an output (moved back in `transfer`) is left alone. */
+function releaseFeeds(feeds: readonly PackedTensor[], transfer: readonly ArrayBuffer[]): void {
+  for (const f of feeds) {
+    const b = f.data.buffer;
+    if (!transfer.includes(b as ArrayBuffer)) releaseBuffer(b);
   }
 }
 

@@ -10,12 +10,13 @@
  * part fills.
  *
  * Memory: a few MiB of gathered batches here, plus the encoded bytes of the open part and of at most
- * one part being uploaded.
+ * one part being uploaded, each bounded whatever the part's size: after each append the finished row
+ * groups leave the encoder thread (takePart) for a PartSink, which gathers a part's first
+ * `uploadThresholdBytes` and streams a larger part to storage as it grows (part-sink.ts).
  *
  * Backpressure: `write()` resolves once the batch is taken; it waits while the encoder is behind
  * (at most one append queued in the thread) and while the previous part is still uploading.
  */
-import { createHash } from 'node:crypto';
 import * as arrow from 'apache-arrow';
 import { attemptDataName, attemptErrorsName, keyUri, type OutputFile, type PartitionRef } from '../../../core/src/contract/index.js';
 import type { Storage } from '../../../core/src/storage/types.js';
@@ -24,6 +25,7 @@ import { DEFAULT_ROW_GROUP_ROWS, partSchema, schemaKey } from './encode.js';
 import { logicalBytes, retainedBytes } from './batch-bytes.js';
 import { normalizeBatch } from '../../../core/src/parquet/normalize.js';
 import { awaitedLater } from '../../../core/src/contract/settle.js';
+import { PartSink } from './part-sink.js';
 
 /** Key-value metadata written into every part. */
 export interface OutputMetadata {
@@ -51,9 +53,10 @@ export interface PartWriterOptions {
   metadata: OutputMetadata;
   /** Most rows per row group inside a part. Default 131072. */
   maxRowGroupRows?: number;
-  /** Parts larger than this go through storage.upload (multipart) instead of storage.write. Default 32 MiB. */
+  /** Parts larger than this are streamed to storage.upload (multipart) as they grow, instead of written
+   * whole with storage.write. Default 8 MiB: what a part holds in memory before it streams. */
   uploadThresholdBytes?: number;
-  /** Upload part size for storage.upload. Default 16 MiB. */
+  /** Upload part size for storage.upload, and the most bytes queued for it. Default 8 MiB. */
   uploadPartBytes?: number;
   /** Encode in this thread (left running on close) instead of one of the writer's own. */
   thread?: ParquetThread;
@@ -104,6 +107,8 @@ interface OpenPart {
   gatheredBytes: number;
   /** The append in flight, if any (its failure fails the part). */
   appending: Promise<void>;
+  /** Where its encoded bytes go as they are finished. */
+  sink: PartSink;
 }
 
 export class PartWriter {
@@ -128,8 +133,8 @@ export class PartWriter {
       kind: 'data',
       compression: 'zstd',
       maxRowGroupRows: DEFAULT_ROW_GROUP_ROWS,
-      uploadThresholdBytes: 32 << 20,
-      uploadPartBytes: 16 << 20,
+      uploadThresholdBytes: 8 << 20,
+      uploadPartBytes: 8 << 20,
       ...options,
     } as PartWriter['opts'];
     this.keyValueMetadata = metadataKeys(options.metadata);
@@ -210,9 +215,19 @@ export class PartWriter {
       deltaColumns: schema.fields.filter((f) => isDeltaFriendly(f.type)).map((f) => f.name),
     });
     awaitedLater(handle); // awaited by every append and by the close
+    const index = this.nextPart++;
+    const uri = keyUri(this.opts.prefix, this.nameOf(index));
+    const partBytes = this.opts.uploadPartBytes;
+    const sink = new PartSink({
+      upload: (chunks) => this.opts.storage.upload(uri, chunks, { partBytes }),
+      write: (bytes) => this.opts.storage.write(uri, bytes, { contentType: 'application/vnd.apache.parquet' }),
+      streamAboveBytes: this.opts.uploadThresholdBytes,
+      maxQueuedBytes: partBytes,
+      owned: true, // takePart's chunks were transferred from the thread: nobody else holds them
+    });
     const part: OpenPart = {
       key, schema: partSchema(schema),
-      index: this.nextPart++, handle, rows: 0, arrowBytes: 0, gathered: [], gatheredBytes: 0, appending: Promise.resolve(),
+      index, handle, rows: 0, arrowBytes: 0, gathered: [], gatheredBytes: 0, appending: Promise.resolve(), sink,
     };
     this.current = part;
     return part;
@@ -232,7 +247,11 @@ export class PartWriter {
       throw this.encodingFailed(part, e);
     }
     const thread = this.thread!;
-    part.appending = part.handle.then((h) => thread.appendPart(h, ipc));
+    part.appending = part.handle.then(async (h) => {
+      await thread.appendPart(h, ipc);
+      // The rows before these are encoded: their finished row groups leave the thread.
+      await part.sink.push(await thread.takePart(h));
+    });
     awaitedLater(part.appending); // awaited by the next append or the close
   }
 
@@ -261,6 +280,7 @@ export class PartWriter {
       const thread = this.thread;
       await part.handle.then((h) => thread.abortPart(h)).catch(() => undefined);
     }
+    await part?.sink.fail(new Error('the writer was aborted'));
     await this.inflight.catch(() => undefined);
     await this.stopThread();
   }
@@ -293,44 +313,40 @@ export class PartWriter {
     this.throwIfFailed();
   }
 
-  private nameOf(part: OpenPart): string {
-    const name = this.opts.kind === 'errors' ? attemptErrorsName(part.index, this.opts.writerToken) : attemptDataName(part.index, this.opts.writerToken);
+  private nameOf(index: number): string {
+    const name = this.opts.kind === 'errors' ? attemptErrorsName(index, this.opts.writerToken) : attemptDataName(index, this.opts.writerToken);
     return this.opts.partition ? `${this.opts.partition.path}/${name}` : name;
   }
 
   private encodingFailed(part: OpenPart, e: unknown): Error {
-    const uri = keyUri(this.opts.prefix, this.nameOf(part));
+    const uri = keyUri(this.opts.prefix, this.nameOf(part.index));
     return new Error(`encoding ${uri} (${part.rows} rows so far) as Parquet failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
   }
 
   private async finishPart(part: OpenPart): Promise<void> {
-    const name = this.nameOf(part);
-    const uri = keyUri(this.opts.prefix, name);
+    const name = this.nameOf(part.index);
     const thread = this.thread!;
-    let bytes: Uint8Array;
+    let last: Uint8Array;
     try {
       await part.appending;
-      bytes = await thread.closePart(await part.handle);
+      last = await thread.closePart(await part.handle);
     } catch (e) {
       await part.handle.then((h) => thread.abortPart(h)).catch(() => undefined);
+      await part.sink.fail(e);
       throw this.encodingFailed(part, e);
     }
-    const sha256 = createHash('sha256').update(bytes).digest('hex');
-    if (bytes.byteLength > this.opts.uploadThresholdBytes) {
-      const partBytes = this.opts.uploadPartBytes;
-      await this.opts.storage.upload(uri, chunksOf(bytes, partBytes), { partBytes });
-    } else {
-      await this.opts.storage.write(uri, bytes, { contentType: 'application/vnd.apache.parquet' });
+    let written: { bytes: number; sha256: string };
+    try {
+      written = await part.sink.finish([last]);
+    } catch (e) {
+      await part.sink.fail(e);
+      throw e;
     }
     this.arrowBytesWritten += part.arrowBytes;
-    this.parquetBytesWritten += bytes.byteLength;
+    this.parquetBytesWritten += written.bytes;
     this.written.push({
-      path: name, kind: this.opts.kind, rowCount: part.rows, bytes: bytes.byteLength, sha256,
+      path: name, kind: this.opts.kind, rowCount: part.rows, bytes: written.bytes, sha256: written.sha256,
       ...(this.opts.partition ? { partition: this.opts.partition } : {}),
     });
   }
-}
-
-async function* chunksOf(bytes: Uint8Array, size: number): AsyncGenerator<Uint8Array> {
-  for (let off = 0; off < bytes.byteLength; off += size) yield bytes.subarray(off, Math.min(bytes.byteLength, off + size));
 }
