@@ -17,41 +17,19 @@
  * Started from dist/ it is this module's sibling; under jest, the build's (threads/module-file.ts).
  */
 import { Worker } from 'node:worker_threads';
-import { createRequire } from 'node:module';
-import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import type { Storage } from '../storage/types.js';
 import { footerLength, mendFooter, parquetTail } from './footer-fix.js';
 import { ThreadCalls } from '../threads/calls.js';
 import { threadModuleUrl } from '../threads/module-file.js';
 import { transferable } from '../threads/transfer.js';
+import { ParquetThreadError, threadError } from './thread-error.js';
+import { sharedParquetWasm } from './wasm-module.js';
 import type {
-  DataMessage, NextReply, Op, PackSpec, PartOptions, Replies, Requests, ThreadData, ThreadMessage, ThreadTimes, WireError,
+  DataMessage, NextReply, Op, PackSpec, PartOptions, Replies, Requests, ThreadData, ThreadMessage, ThreadTimes,
 } from './thread-protocol.js';
 
 export type { PartOptions, WriteCompression } from './thread-protocol.js';
-
-
-/** An error reported by the thread (a parquet-wasm error), or the thread dying (a wasm panic). */
-export class ParquetThreadError extends Error {
-  override readonly name = 'ParquetThreadError';
-  /** The thread is gone (a wasm panic, or it was stopped): it cannot be used again. */
-  readonly fatal: boolean;
-  /** The thread was stopped on purpose (terminate()), not crashed. */
-  stopped = false;
-  /** What storage.readRange threw while serving the file this call was about, if it threw: usually the
-   * real reason the call failed (the thread only sees its message). */
-  ioError?: unknown;
-  /** It failed while packing decoded rows into tensors (the bytes decoded fine). */
-  packing = false;
-  /** The rows do not fit the model's inputs (the packer's BadInputError), with its message. */
-  badInput = false;
-  constructor(message: string, fatal: boolean, options?: { cause?: unknown }) {
-    super(message, options);
-    this.fatal = fatal;
-  }
-}
+export { ParquetThreadError } from './thread-error.js';
 
 export interface OpenedFile {
   handle: number;
@@ -82,26 +60,6 @@ interface FileEntry {
   /** The file's last bytes as the thread sees them (footer-fix.ts): reads at or past `start` are
    * served from `bytes`, the rest from storage. Kept while open when the footer was mended. */
   tail?: { start: number; bytes: Uint8Array };
-}
-
-/**
- * parquet-wasm's ESM build and its wasm module, compiled once per process and handed to every thread.
- * Threads given the same WebAssembly.Module share its machine code, including the optimized code V8
- * tiers hot functions up to. A thread that compiled its own copy would spend about 0.3 CPU-seconds
- * compiling, and decode at half speed until the hot functions were optimized again, which on a
- * 1M-row shard is a third of the decoder's work.
- */
-let wasm: ThreadData | undefined;
-function sharedParquetWasm(): ThreadData {
-  if (!wasm) {
-    const nodeEntry = createRequire(import.meta.url).resolve('parquet-wasm'); // .../parquet-wasm/node/parquet_wasm.js
-    const esmDir = join(dirname(dirname(nodeEntry)), 'esm');
-    wasm = {
-      esmUrl: pathToFileURL(join(esmDir, 'parquet_wasm.js')).href,
-      module: new WebAssembly.Module(readFileSync(join(esmDir, 'parquet_wasm_bg.wasm'))),
-    };
-  }
-  return wasm;
 }
 
 export interface ParquetThreadOptions {
@@ -408,14 +366,6 @@ export class ParquetThread {
   private die(err: ParquetThreadError): void {
     this.calls.fail(err);
   }
-
-}
-
-function threadError(w: WireError): ParquetThreadError {
-  const err = new ParquetThreadError(w.message, w.fatal);
-  err.packing = w.packing;
-  err.badInput = w.badInput;
-  return err;
 }
 
 let shared: ParquetThread | undefined;
