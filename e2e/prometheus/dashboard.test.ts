@@ -192,6 +192,7 @@ test('Prometheus evaluates the alerting rules on the real series without errors,
     ['BatchInferenceJobNoProgress', 'alerting', 'ok', ''],
     ['BatchInferenceJobGPUStarving', 'alerting', 'ok', ''],
     ['BatchInferenceJobRetriesClimbing', 'alerting', 'ok', ''],
+    ['BatchInferenceJobDrifted', 'alerting', 'ok', ''],
   ]);
   const { alerts } = await prom!.api<{ alerts: { labels: Record<string, string>; state: string }[] }>('alerts');
   expect(alerts.map((a) => `${a.labels.alertname} ${a.state}`)).toEqual([]);

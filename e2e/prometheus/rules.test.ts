@@ -40,13 +40,14 @@ const alerts = (): Rule[] => rules().groups.flatMap((g) => g.rules).filter((r) =
 /** Metric names a PromQL expression or series selector reads. */
 const metricNames = (expr: string): string[] => [...new Set([...expr.matchAll(/\b(bij_[a-z_]+)\b/g)].map((m) => m[1]))];
 
-test('promtool check rules accepts the rule file: a plain file with top-level groups and four alerts', () => {
+test('promtool check rules accepts the rule file: a plain file with top-level groups and five alerts', () => {
   const r = run(['check', 'rules', RULES]);
-  expect(r.out).toContain('SUCCESS: 4 rules found');
+  expect(r.out).toContain('SUCCESS: 5 rules found');
   expect(r.code).toBe(0);
   expect(Object.keys(rules())).toEqual(['groups']);
   expect(alerts().map((a) => a.alert)).toEqual([
     'BatchInferenceJobFailed', 'BatchInferenceJobNoProgress', 'BatchInferenceJobGPUStarving', 'BatchInferenceJobRetriesClimbing',
+    'BatchInferenceJobDrifted',
   ]);
 });
 
