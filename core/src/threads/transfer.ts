@@ -52,5 +52,6 @@ type Detachable = ArrayBuffer & { readonly detached: boolean; transfer(newLength
 export function releaseBuffer(buffer: ArrayBufferLike): void {
   if (!isPlainArrayBuffer(buffer)) return;
   const b = buffer as Detachable;
-  if (!b.detached) b.transfer(0);
+  // typeof: a runtime without ES2024's transfer (Node before 21) leaves it to the collector.
+  if (!b.detached && typeof b.transfer === 'function') b.transfer(0);
 }
