@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openStorage } from '../../core/src/storage/index.js';
-import { mapFsError } from '../../core/src/storage/errors.js';
+import { mapFsError } from '../../core/src/storage/backend-errors.js';
 import type { Storage } from '../../core/src/storage/types.js';
 import { writeDataset, writeModel } from '../../core/testing/fixtures.js';
 import { TestCluster, fixtureJob } from '../support/cluster.js';

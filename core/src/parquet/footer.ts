@@ -2,7 +2,7 @@
 import * as arrow from 'apache-arrow';
 import { BadInputError, NotFoundError } from '../contract/index.js';
 import type { ObjectInfo, Storage } from '../storage/types.js';
-import { decodeFailure, ioFailure } from './errors.js';
+import { decodeFailure, ioFailure } from './read-failures.js';
 import { normalizedType, typeName } from './normalize.js';
 import { type OpenedFile, ParquetThread, ParquetThreadError, sharedParquetThread } from './parquet-thread.js';
 

@@ -7,7 +7,7 @@
  * tensors travel in the transfer list (moved, not copied).
  */
 import type { ElementType } from '../tensors/type-rules.js';
-import type { ScoringPlan } from '../tensors/plan.js';
+import type { ScoringPlan } from '../tensors/scoring-plan.js';
 
 /** How a streamed part (openPart) is written. */
 export interface PartOptions {
@@ -30,7 +30,7 @@ export type WriteCompression = 'zstd' | 'snappy' | 'gzip' | 'lz4' | 'none';
  * instead of handing them over as Arrow IPC.
  */
 export interface PackSpec {
-  /** The scoring plan for this file's schema (tensors/plan.ts), computed by the client. */
+  /** The scoring plan for this file's schema (tensors/scoring-plan.ts), computed by the client. */
   plan: ScoringPlan;
   /** Names rows in messages; a row whose id is null cannot be scored. */
   idColumn: string;

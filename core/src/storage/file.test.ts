@@ -3,7 +3,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { BadInputError, ChangedError, NotFoundError } from '../contract/error-kinds.js';
-import { AlreadyExistsError } from './errors.js';
+import { AlreadyExistsError } from './backend-errors.js';
 import { FileStorage, isTempName } from './file.js';
 import { openStorage } from './index.js';
 

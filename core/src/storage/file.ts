@@ -12,7 +12,7 @@ import { constants as fsc } from 'node:fs';
 import fs, { type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { BadInputError, ChangedError, NotFoundError } from '../contract/error-kinds.js';
-import { AlreadyExistsError, changedError, mapFsError } from './errors.js';
+import { AlreadyExistsError, changedError, mapFsError } from './backend-errors.js';
 import { mapLimit } from './retry.js';
 import type { ObjectInfo, ReadOptions, Storage, WriteOptions } from './types.js';
 import { encodeFileUriPath, parseUri } from './uri.js';

@@ -17,7 +17,7 @@ export {
   isRetryableS3Error,
   mapFsError,
   mapS3Error,
-} from './errors.js';
+} from './backend-errors.js';
 export { FileStorage, isTempName } from './file.js';
 export { S3Storage, DEFAULT_PART_BYTES, MIN_PART_BYTES, type S3StorageInternals } from './s3.js';
 export { withRetry, backoffDelay, DEFAULT_RETRY, type RetryPolicy, type RetryInfo } from './retry.js';

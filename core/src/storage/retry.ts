@@ -1,6 +1,6 @@
 /** Retry with exponential backoff and full jitter: the one place S3 requests are retried (the SDK
  * client itself runs with maxAttempts 1). */
-import { RetriesExhaustedError } from './errors.js';
+import { RetriesExhaustedError } from './backend-errors.js';
 
 export interface RetryPolicy {
   /** Total attempts, the first included. */

@@ -14,7 +14,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { BadInputError } from '../contract/error-kinds.js';
-import { s3ErrorCode } from './errors.js';
+import { s3ErrorCode } from './backend-errors.js';
 import { mapLimit } from './retry.js';
 import type { ObjectInfo } from './types.js';
 import { MAX_PARTS, MIN_PART_BYTES, stripQuotes, type S3Target } from './s3-helpers.js';

@@ -6,7 +6,7 @@ import { BadInputError, ChangedError, describeError, isBadInput } from '../contr
 import type { S3FaultProxy } from '../../../e2e/support/s3-fault-proxy.js';
 import { s3OptionsFor } from '../../../e2e/support/s3-server.js';
 import { startProxiedS3, type ProxiedS3 } from '../../../e2e/support/s3-target.js';
-import { RetriesExhaustedError } from './errors.js';
+import { RetriesExhaustedError } from './backend-errors.js';
 import type { RetryInfo } from './retry.js';
 import { MIB, S3Storage } from './s3.js';
 

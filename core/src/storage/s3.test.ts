@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { CreateMultipartUploadCommand, GetObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command, UploadPartCommand, type S3Client } from '@aws-sdk/client-s3';
 import { BadInputError, ChangedError, NotFoundError } from '../contract/error-kinds.js';
 import { openS3TestTarget, type S3TestTarget } from '../../../e2e/support/s3-target.js';
-import { AlreadyExistsError } from './errors.js';
+import { AlreadyExistsError } from './backend-errors.js';
 import { openStorage } from './index.js';
 import { mapLimit } from './retry.js';
 import { MIB, S3Storage, stripQuotes } from './s3.js';

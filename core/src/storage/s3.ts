@@ -20,7 +20,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { BadInputError } from '../contract/error-kinds.js';
 import { checkRange } from './range.js';
-import { changedError, describeS3Error, httpStatusOf, isRetryableS3Error, mapS3Error, s3ErrorCode } from './errors.js';
+import { changedError, describeS3Error, httpStatusOf, isRetryableS3Error, mapS3Error, s3ErrorCode } from './backend-errors.js';
 import { DEFAULT_RETRY, mapLimit, withRetry, type RetryPolicy } from './retry.js';
 import type { ObjectInfo, ReadOptions, S3Options, Storage, WriteOptions } from './types.js';
 import { parseUri, s3Uri } from './uri.js';

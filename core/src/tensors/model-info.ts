@@ -2,7 +2,7 @@
  * What an ONNX model says about its graph's inputs and outputs (names, element types, shapes), read
  * from the ModelProto itself, without onnxruntime: the planner checks a job's mapping with it before
  * any pod starts (operator images do not ship onnxruntime-node), and the worker reads the same from
- * onnxruntime's session metadata. Both give a ModelMeta, and plan.ts checks it the same way.
+ * onnxruntime's session metadata. Both give a ModelMeta, and scoring-plan.ts checks it the same way.
  *
  * Only what is needed is read. The decoder walks ModelProto.graph field by field, and only the
  * graph's inputs and outputs (ValueInfoProto) and the names of its initializers are decoded. Nodes and

@@ -12,7 +12,7 @@
  * bad rows or the mapping errors exactly as before.
  */
 import { DataType, Precision, type Data } from 'apache-arrow';
-import type { InputPlan, ScoringPlan } from './plan.js';
+import type { InputPlan, ScoringPlan } from './scoring-plan.js';
 import type { ColumnSource, PackedTensor } from './types.js';
 import { copyColumns, copyFlat, type Plain } from './dense-copy.js';
 

@@ -2,7 +2,7 @@ import * as A from 'apache-arrow';
 import { BadInputError } from '../contract/index.js';
 import { packInputs, summarizeBadRows } from './pack.js';
 import { packDense } from './pack-dense.js';
-import { planScoring } from './plan.js';
+import { planScoring } from './scoring-plan.js';
 import { decimalVector, f32List, meta, table, tensor } from '../../testing/tensors.js';
 import type { ElementType, InputMappingLike, ValueMeta } from './types.js';
 

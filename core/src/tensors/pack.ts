@@ -15,7 +15,7 @@ import { DataType, Precision, type Data } from 'apache-arrow';
 // about 70 ms of CPU at start.
 import { BadInputError } from '../contract/error-kinds.js';
 import { toJson } from '../contract/json.js';
-import type { InputPlan, ScoringPlan } from './plan.js';
+import type { InputPlan, ScoringPlan } from './scoring-plan.js';
 import { ColumnCursor, HI, copyRows, listOffsets, readNum, sourceOf, targetFor } from './copy.js';
 import { ROUND } from './nearest.js';
 import { packDense } from './pack-dense.js';

@@ -1,7 +1,7 @@
 /**
  * Which column types feed which model element types, and how: the one rule set that both planes
- * apply. The planner applies it before any pod starts (operator/src/planner/plan.ts, with the model
- * read by model-info.ts). The worker applies it to the schema of the rows it reads (plan.ts) and to
+ * apply. The planner applies it before any pod starts (operator/src/planner/plan-run.ts, with the model
+ * read by model-info.ts). The worker applies it to the schema of the rows it reads (scoring-plan.ts) and to
  * every value (pack.ts). The README's column type table says the same thing in prose.
  *
  * - Integer columns of any width and sign feed integer inputs exactly. When the input's range is

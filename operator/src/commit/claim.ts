@@ -16,7 +16,7 @@
  */
 import { z } from 'zod';
 import type { Storage } from '../../../core/src/storage/types.js';
-import { isAlreadyExists } from '../../../core/src/storage/errors.js';
+import { isAlreadyExists } from '../../../core/src/storage/backend-errors.js';
 import { BIJ_DIR, joinUri, pad } from '../../../core/src/contract/index.js';
 
 export const CLAIMS_DIR = 'claims';

@@ -20,7 +20,7 @@ import { WorkQueue } from './workqueue.js';
 import { runWorkerLoop } from './worker-loop.js';
 import { observe, type BijObject } from './gather.js';
 import { act, writeStatus } from './apply.js';
-import { classifyStorageError } from './storage-errors.js';
+import { classifyStorageError } from './storage-failure-kind.js';
 import { recordEvents } from './events.js';
 import { runId as computeRunId, type ReconcileOptions } from '../reconciler/index.js';
 import { storageFailureOutcome, type StorageFailure } from '../reconciler/storage-failure.js';

@@ -1,7 +1,7 @@
 /**
  * Planning refuses what cannot run before any pod starts: the planner reads the model's graph inputs
  * and outputs (model-info.ts, no onnxruntime) and checks the mapping against the model and every
- * file's columns with the worker's own rules (tensors/plan.ts, type-rules.ts).
+ * file's columns with the worker's own rules (tensors/scoring-plan.ts, type-rules.ts).
  */
 import * as A from 'apache-arrow';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';

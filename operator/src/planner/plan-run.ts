@@ -2,7 +2,7 @@
  * Planning a run: list the input, read every file's footer (ranged reads of the footer only) and the
  * model's inputs and outputs (model-info.ts: no onnxruntime, and no weights read), check that the
  * columns the spec names exist and that the mapping fits the model and every file's columns (the
- * rules the worker applies too, tensors/plan.ts and type-rules.ts), split the row groups into shards (pure,
+ * rules the worker applies too, tensors/scoring-plan.ts and type-rules.ts), split the row groups into shards (pure,
  * split.ts) and freeze the plan under output.uri/_bij/<runId>/plan.json. The first plan written for a
  * run id wins (if-none-match where the store has it, and a re-read otherwise), so every attempt of
  * every shard reads exactly the same rows even if two operators plan at once.
@@ -11,7 +11,7 @@ import * as arrow from 'apache-arrow';
 import type { Storage } from '../../../core/src/storage/types.js';
 import { mapLimit } from '../../../core/src/storage/retry.js';
 import { readFooter, type ParquetFooter } from '../../../core/src/parquet/footer.js';
-import { checkScoring } from '../../../core/src/tensors/plan.js';
+import { checkScoring } from '../../../core/src/tensors/scoring-plan.js';
 import { missingColumnProblem } from '../../../core/src/tensors/type-rules.js';
 import { partitionTypeProblem } from '../../../core/src/contract/partition-values.js';
 import type { ModelMeta } from '../../../core/src/tensors/types.js';

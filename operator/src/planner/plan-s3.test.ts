@@ -3,7 +3,7 @@
  * who froze it: a real S3 server (SeaweedFS, e2e/support/s3-server.ts) behind the fault proxy, whose
  * log shows what went over the wire.
  */
-import { AlreadyExistsError } from '../../../core/src/storage/errors.js';
+import { AlreadyExistsError } from '../../../core/src/storage/backend-errors.js';
 import { useProxiedS3Clients } from '../../../e2e/support/s3-target.js';
 import { BatchInferenceJobSpecSchema } from '../../../core/src/contract/job-spec.js';
 import { planUri, type ShardPlan } from '../../../core/src/contract/index.js';

@@ -2,7 +2,7 @@
  * What the status says when a reconcile cannot reach storage. Pure.
  *
  * The caller (kube/controller.ts) catches the error a reconcile threw, classifies it
- * (kube/storage-errors.ts) and counts the tries in a row. A terminal error (access denied, no such
+ * (kube/storage-failure-kind.ts) and counts the tries in a row. A terminal error (access denied, no such
  * bucket, disk full, read-only file system, an object the plan says exists is gone) fails the run
  * after TERMINAL_TRIES tries, with reason StorageError and the error's message (operation, URI,
  * cause). A transient one (throttling, 5xx, a lost connection) leaves the phase alone but puts the

@@ -9,7 +9,7 @@
  */
 import type * as arrow from 'apache-arrow';
 import type { Storage } from '../../../core/src/storage/types.js';
-import { AlreadyExistsError } from '../../../core/src/storage/errors.js';
+import { AlreadyExistsError } from '../../../core/src/storage/backend-errors.js';
 import {
   BadInputError, BinLayoutSchema, ColumnAccumulator, NotFoundError, layoutFromSample, toJson,
   type BinLayout, type OutputStats,

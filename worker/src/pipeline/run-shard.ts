@@ -12,7 +12,7 @@
 import { hostname } from 'node:os';
 import * as arrow from 'apache-arrow';
 import type { Storage } from '../../../core/src/storage/types.js';
-import { AlreadyExistsError } from '../../../core/src/storage/errors.js';
+import { AlreadyExistsError } from '../../../core/src/storage/backend-errors.js';
 import {
   BadInputError, attemptPrefix, binsUri, progressUri, shardManifestUri, toJson,
   type BatchSizeUsed, type ShardManifest, type ShardPlan, type StageTimings,

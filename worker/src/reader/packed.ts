@@ -11,7 +11,7 @@ import * as arrow from 'apache-arrow';
 import type { PlannedFile } from '../../../core/src/contract/index.js';
 import type { Storage } from '../../../core/src/storage/types.js';
 import type { PackedBatch } from '../../../core/src/tensors/pack.js';
-import type { ScoringPlan } from '../../../core/src/tensors/plan.js';
+import type { ScoringPlan } from '../../../core/src/tensors/scoring-plan.js';
 import type { PackedTensor, TensorData } from '../../../core/src/tensors/types.js';
 import { schemaOf } from '../../../core/src/parquet/footer.js';
 import { normalizedType } from '../../../core/src/parquet/normalize.js';

@@ -12,7 +12,7 @@
 import * as arrow from 'apache-arrow';
 import { BadInputError, NotFoundError, type PlannedFile, type ShardRange } from '../../../core/src/contract/index.js';
 import type { Storage } from '../../../core/src/storage/types.js';
-import { decodeFailure, ioFailure, listNames, packFailure } from '../../../core/src/parquet/errors.js';
+import { decodeFailure, ioFailure, listNames, packFailure } from '../../../core/src/parquet/read-failures.js';
 import { columnsOf, openFile, schemaOf } from '../../../core/src/parquet/footer.js';
 import { normalizeBatch } from '../../../core/src/parquet/normalize.js';
 import { type OpenedFile, ParquetThread, ParquetThreadError } from '../../../core/src/parquet/parquet-thread.js';

@@ -20,7 +20,7 @@ import ort from 'onnxruntime-node';
 import { BadInputError } from '../../../core/src/contract/index.js';
 import { scoreInBatches } from '../tensors/batch.js';
 import type { PackedBatch } from '../../../core/src/tensors/pack.js';
-import type { ScoringPlan } from '../../../core/src/tensors/plan.js';
+import type { ScoringPlan } from '../../../core/src/tensors/scoring-plan.js';
 import type { DenseTensor, ModelMeta, PackedTensor, ValueMeta } from '../../../core/src/tensors/types.js';
 import { availableCpus } from './threads.js';
 import { InferenceThread, InferenceThreadError, toWire, type RawValueMeta, type ScoreReport } from './inference-thread.js';

@@ -1,6 +1,6 @@
 import * as A from 'apache-arrow';
 import { BadInputError } from '../../../core/src/contract/index.js';
-import type { OutputPlan, ScoringPlan } from '../../../core/src/tensors/plan.js';
+import type { OutputPlan, ScoringPlan } from '../../../core/src/tensors/scoring-plan.js';
 import type { DenseTensor } from '../../../core/src/tensors/types.js';
 import { unpackOutput, unpackOutputs } from './unpack.js';
 

@@ -11,7 +11,7 @@ import {
   type DataType, type Vector,
 } from 'apache-arrow';
 import { BadInputError } from '../../../core/src/contract/index.js';
-import { formatDims, type OutputPlan, type ScoringPlan } from '../../../core/src/tensors/plan.js';
+import { formatDims, type OutputPlan, type ScoringPlan } from '../../../core/src/tensors/scoring-plan.js';
 import { elementTypeProblem } from '../../../core/src/tensors/type-rules.js';
 import { type DenseTensor, type ElementType, type TensorData } from '../../../core/src/tensors/types.js';
 

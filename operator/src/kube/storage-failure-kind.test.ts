@@ -1,6 +1,6 @@
 import { BadInputError, NotFoundError } from '../../../core/src/contract/index.js';
-import { RetriesExhaustedError, mapFsError } from '../../../core/src/storage/errors.js';
-import { classifyStorageError } from './storage-errors.js';
+import { RetriesExhaustedError, mapFsError } from '../../../core/src/storage/backend-errors.js';
+import { classifyStorageError } from './storage-failure-kind.js';
 
 const errno = (code: string) => Object.assign(new Error(`${code}: x`), { code, syscall: 'open' });
 

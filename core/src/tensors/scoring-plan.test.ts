@@ -1,6 +1,6 @@
 import * as A from 'apache-arrow';
 import { BadInputError } from '../contract/index.js';
-import { planScoring } from './plan.js';
+import { planScoring } from './scoring-plan.js';
 import { f32List, meta, table, tensor } from '../../testing/tensors.js';
 import type { ModelMappingLike, ModelMeta } from './types.js';
 

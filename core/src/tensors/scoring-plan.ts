@@ -1,7 +1,7 @@
 /**
  * Checks spec.model.inputs/outputs against the model's metadata and the data's Arrow schema, and
  * compiles them into a ScoringPlan. Both planes run it: the worker on the schema of the rows it reads
- * and onnxruntime's metadata; the planner (operator/src/planner/plan.ts) on every file's footer and
+ * and onnxruntime's metadata; the planner (operator/src/planner/plan-run.ts) on every file's footer and
  * the metadata model-info.ts reads from the ONNX file, so that a mismatch is refused before any pod
  * starts. Column types follow type-rules.ts. Each problem names the spec field and the culprit.
  */

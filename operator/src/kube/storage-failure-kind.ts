@@ -2,7 +2,7 @@
  * Which errors a reconcile threw came from storage, and whether retrying can help. Kubernetes API
  * errors are not storage errors (the work queue's backoff handles them as before).
  */
-import { RetriesExhaustedError, isRetryableS3Error } from '../../../core/src/storage/errors.js';
+import { RetriesExhaustedError, isRetryableS3Error } from '../../../core/src/storage/backend-errors.js';
 import { describeError, isBadInput } from '../../../core/src/contract/index.js';
 
 /** File-system errors retrying cannot fix: full, over quota, read-only, not permitted, too large. */

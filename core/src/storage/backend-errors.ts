@@ -1,4 +1,4 @@
-/** Storage errors, and the mapping of file-system and S3 SDK errors onto the shared error kinds
+/** The storage backends' errors, and the mapping of file-system and S3 SDK errors onto the shared error kinds
  * (core/src/contract/error-kinds.ts): NotFoundError and BadInputError mean "retrying cannot help";
  * anything else is worth retrying (the worker exits with EXIT.retryable). Every mapped error keeps the
  * original as `cause`. */

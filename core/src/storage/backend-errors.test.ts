@@ -1,6 +1,6 @@
 import { S3ServiceException } from '@aws-sdk/client-s3';
 import { BadInputError, NotFoundError, isBadInput } from '../contract/error-kinds.js';
-import { AlreadyExistsError, RetriesExhaustedError, isRetryableS3Error, mapFsError, mapS3Error } from './errors.js';
+import { AlreadyExistsError, RetriesExhaustedError, isRetryableS3Error, mapFsError, mapS3Error } from './backend-errors.js';
 import { backoffDelay, mapLimit, withRetry } from './retry.js';
 
 /** An error shaped like the SDK's: what S3Client.send rejects with for an S3 error answer. */
