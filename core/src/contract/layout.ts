@@ -57,7 +57,7 @@ export const pad = (n: number, width = 5): string => String(n).padStart(width, '
 export const runPrefix = (outputUri: string, runId: string): string => joinUri(outputUri, BIJ_DIR, runId);
 export const planUri = (outputUri: string, runId: string): string => joinUri(runPrefix(outputUri, runId), 'plan.json');
 /** The histogram bins of the output columns without a baseline, chosen by the first attempt that
- * scores a batch (if-none-match: one choice per run) and read by every other (output-stats.ts). It
+ * scores a batch (if-none-match: one choice per run) and read by every other (worker/src/pipeline/shard-output-stats.ts). It
  * lies beside the attempts, so the commit's cleanup removes it with them (the manifests record the bins). */
 export const binsUri = (outputUri: string, runId: string): string => joinUri(runPrefix(outputUri, runId), 'shards', 'bins.json');
 export const shardPrefix = (outputUri: string, runId: string, shard: number): string =>

@@ -29,7 +29,7 @@ import { pipe } from './channel.js';
 import { batchRows, loadModel, modelPlace } from './shard-sizing.js';
 import { assembleOutput } from './assemble.js';
 import { ProgressReporter } from './progress.js';
-import { ShardOutputStats } from './output-stats.js';
+import { ShardOutputStats } from './shard-output-stats.js';
 import { shardHook } from '../hooks.js';
 import { discardAttempt, runCommitted } from './late-attempt.js';
 import { awaitedLater, bestEffort, errorText } from '../../../core/src/contract/settle.js';
@@ -171,7 +171,7 @@ function startAttempt(o: ShardRunOptions): Attempt {
     unpack: seconds(busy.unpack), write: seconds(busy.write), total: seconds(performance.now() - t0),
     decodeThreads: seconds(1000 * (stats.threadSeconds - stats.packSeconds)),
   });
-  // Prediction statistics of the output columns, in bins fixed for the whole run (output-stats.ts).
+  // Prediction statistics of the output columns, in bins fixed for the whole run (shard-output-stats.ts).
   const baseline = plan.monitoring?.baseline?.outputs ?? {};
   const outputStats = new ShardOutputStats(storage, binsUri(outputUri, plan.runId), Object.values(spec.model.outputs).map((m) => m.column),
     Object.fromEntries(Object.entries(baseline).map(([c, s]) => [c, s.histogram.layout])));

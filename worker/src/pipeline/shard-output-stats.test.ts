@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FixedSizeList, Field, Float32, makeData, makeVector, vectorFromArray } from 'apache-arrow';
 import { openStorage } from '../../../core/src/storage/index.js';
-import { ShardOutputStats } from './output-stats.js';
+import { ShardOutputStats } from './shard-output-stats.js';
 
 const f32 = (xs: number[]) => makeVector(new Float32Array(xs));
 
