@@ -9,6 +9,7 @@
  * The operator's own commands come from operator/src/cli/commands.ts; this file adds the local ones.
  */
 import { Command } from 'commander';
+import { BIJ_VERSION } from '../../../operator/src/version.js';
 import { makeLogger } from '../../../operator/src/log.js';
 import { nonNegativeInt, positiveInt } from '../../../operator/src/cli/args.js';
 import { addOperatorCommands } from '../../../operator/src/cli/commands.js';
@@ -20,6 +21,7 @@ import { runCommand } from './run.js';
 const program = new Command()
   .name('bij')
   .description('Batch ML inference on Kubernetes: BatchInferenceJob tools')
+  .version(BIJ_VERSION)
   .showHelpAfterError();
 
 program.command('run')

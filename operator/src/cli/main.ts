@@ -4,11 +4,13 @@
  * The full `bij` command, with `run`, `up` and `quickstart-data`, is cluster/src/cli/main.ts.
  */
 import { Command } from 'commander';
+import { BIJ_VERSION } from '../version.js';
 import { addOperatorCommands } from './commands.js';
 
 const program = addOperatorCommands(new Command()
   .name('bij')
   .description('Batch ML inference on Kubernetes: the BatchInferenceJob operator')
+  .version(BIJ_VERSION)
   .showHelpAfterError());
 
 program.parseAsync(process.argv).catch((err: unknown) => {

@@ -1,9 +1,7 @@
 /** The Kubernetes clients the operator uses, from one KubeConfig. */
 import * as k8s from '@kubernetes/client-node';
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { API_GROUP, API_VERSION, PLURAL } from '../../../core/src/contract/job-spec.js';
+import { BIJ_VERSION } from '../version.js';
 
 export interface KubeClients {
   kc: k8s.KubeConfig;
@@ -16,23 +14,11 @@ export interface KubeClients {
 /** The operator's field manager: the name its writes carry in every object's managedFields. */
 export const FIELD_MANAGER = 'bij-operator';
 
-/** The version in the nearest package.json above this file ('unknown' if there is none). */
-function packageVersion(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const file = join(dir, 'package.json');
-    if (existsSync(file)) return String((JSON.parse(readFileSync(file, 'utf8')) as { version?: unknown }).version ?? 'unknown');
-    const up = dirname(dir);
-    if (up === dir) return 'unknown';
-    dir = up;
-  }
-}
-
 /** Sent with every request. The API server names a write's field manager after the User-Agent up to its
  * first '/' when the request names none, so every create, update and patch the operator makes shows as
  * `bij-operator` in managedFields (client-node sends node-fetch's own agent otherwise), and the API
  * server's audit log and metrics tell the operator's requests apart. */
-export const USER_AGENT = `${FIELD_MANAGER}/${packageVersion()}`;
+export const USER_AGENT = `${FIELD_MANAGER}/${BIJ_VERSION}`;
 
 const userAgent: k8s.Middleware = {
   pre: (ctx) => {
