@@ -3,18 +3,8 @@ import {
   type BinLayout, type ColumnStats,
 } from './output-stats.js';
 import { driftOf, psi, worstColumn } from './drift.js';
+import { prng } from '../modelgen/models.js';
 
-/** A small deterministic generator (mulberry32): tests must not depend on Math.random. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const PROB: BinLayout = { min: 0, max: 1, bins: 20, source: 'probability' };
 
@@ -55,7 +45,7 @@ describe('ColumnAccumulator', () => {
     ['large offset, small spread (cancellation)', (r: () => number) => 1e9 + r(), { min: 1e9, max: 1e9 + 1, bins: 20, source: 'sample' } as BinLayout],
     ['wide range, some out of the bins', (r: () => number) => (r() - 0.5) * 1e6, { min: -2e5, max: 2e5, bins: 40, source: 'sample' } as BinLayout],
   ])('%s: count, min, max, mean, std and bins match a two-pass reference', (_name, gen, layout) => {
-    const r = rng(7);
+    const r = prng(7);
     const values = Array.from({ length: 5000 }, () => gen(r));
     const s = statsOf(values, layout);
     const ref = reference(values, layout);
@@ -99,7 +89,7 @@ describe('ColumnAccumulator', () => {
 });
 
 describe('merging is exact across shard splits', () => {
-  const r = rng(42);
+  const r = prng(42);
   const probs = Array.from({ length: 3001 }, () => r());
   const wide = Array.from({ length: 3001 }, () => (r() - 0.3) * 1e4 + (r() < 0.01 ? 1e15 : 0));
   const wideLayout: BinLayout = { min: -5000, max: 10000, bins: 30, source: 'sample' };
@@ -149,7 +139,7 @@ describe('bins', () => {
   });
 
   test('a layout from a sample holds the sample inside its bins, in 20 to 60 bins', () => {
-    const r = rng(3);
+    const r = prng(3);
     for (let k = 0; k < 200; k++) {
       const scale = 10 ** Math.floor(r() * 12 - 4);
       const sample = Array.from({ length: 50 }, () => (r() - 0.2) * scale + 3 * scale);
@@ -179,7 +169,7 @@ describe('meanAndStd', () => {
 });
 
 describe('drift (PSI)', () => {
-  const r = rng(9);
+  const r = prng(9);
   const base = statsOf(Array.from({ length: 10000 }, () => r()));
   const same = statsOf(Array.from({ length: 10000 }, () => r()));
   const shifted = statsOf(Array.from({ length: 10000 }, () => Math.min(1, r() * 0.8 + 0.2)));
