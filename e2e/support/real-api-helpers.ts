@@ -126,16 +126,32 @@ export function bijValidate(dir: string, name: string, text: string): BijVerdict
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Waits until a CRD is Established; fails at once, with the server's reason, when it is refused. */
+/**
+ * Waits until a CRD is Established and its resource is in the API server's discovery (the server
+ * serves discovery for a new group a moment after Established: clients that read it first, kubectl
+ * included, would not find the kind). Fails at once, with the server's reason, when it is refused.
+ */
 export async function waitEstablished(cp: ControlPlane, name: string, timeoutMs = 20_000): Promise<any> {
   const end = Date.now() + timeoutMs;
+  let crd: any;
   for (;;) {
     const r = expectStatus(await api(cp, 'GET', `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${name}`), `read CRD ${name}`, 200);
     const conds = (r.json.status?.conditions ?? []) as { type: string; status: string; reason?: string; message?: string }[];
     const bad = conds.find((c) => (c.type === 'NonStructuralSchema' && c.status === 'True') || (c.type === 'NamesAccepted' && c.status === 'False'));
     if (bad) throw new Error(`the API server did not accept CRD ${name}: ${bad.type}: ${bad.reason}: ${bad.message}`);
-    if (conds.some((c) => c.type === 'Established' && c.status === 'True')) return r.json;
+    if (conds.some((c) => c.type === 'Established' && c.status === 'True')) {
+      crd = r.json;
+      break;
+    }
     if (Date.now() > end) throw new Error(`CRD ${name} not Established after ${timeoutMs} ms: ${JSON.stringify(conds)}`);
+    await sleep(50);
+  }
+  const version = crd.spec.versions.find((v: { served?: boolean }) => v.served)?.name ?? crd.spec.versions[0].name;
+  const path = `/apis/${crd.spec.group}/${version}`;
+  for (;;) {
+    const r = await api(cp, 'GET', path);
+    if (r.status === 200 && (r.json?.resources ?? []).some((x: { name: string }) => x.name === crd.spec.names.plural)) return crd;
+    if (Date.now() > end) throw new Error(`CRD ${name} Established but ${crd.spec.names.plural} not in discovery (${path}) after ${timeoutMs} ms: HTTP ${r.status}`);
     await sleep(50);
   }
 }
