@@ -246,9 +246,9 @@ function endByPolicy(r: Run, c: Classified, plan: Extract<ReconcileInput['plan']
     return finish(r, { ...facts, phase: 'Suspended', message: `suspended: ${counts.shards.succeeded} of ${counts.shards.total} shards done` },
       { delete: stopActive(r, 'spec.suspend is true') }, failures);
   }
-  const { redundant, races } = redundantAttempts(shards);
   const completion = runCompletion(shards);
-  if (completion.kind !== 'commit') return undefined;
+  if (completion.kind !== 'commit') return undefined; // the run goes on: schedule() stops redundant attempts
+  const { redundant, races } = redundantAttempts(shards);
   if (c.drift) {
     // Drifted beyond spec.monitoring.failPSI: the output stays uncommitted.
     return finish(r, { ...facts, phase: 'Failed', completionTime: completionTime(r, 'Failed'), message: c.drift.message, failure: c.drift },
