@@ -12,22 +12,15 @@
  * rightly writes nothing, and the check would refuse a build that is current.)
  */
 import { existsSync } from 'node:fs';
+import { repoRootAbove } from '../repo-root.js';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-
-/** The repository root above a source file: the first folder holding package.json and tsconfig.json. */
-function rootAbove(file: string): string {
-  for (let dir = dirname(file); ; dir = dirname(dir)) {
-    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'tsconfig.json'))) return dir;
-    if (dirname(dir) === dir) throw new Error(`no repository root (a folder with package.json and tsconfig.json) above ${file}`);
-  }
-}
 
 /** The URL of thread module `name` (e.g. `parquet-thread-main.js`) beside the module at `from` (its import.meta.url). */
 export function threadModuleUrl(name: string, from: string): URL {
   const here = fileURLToPath(from);
   if (!here.endsWith('.ts')) return new URL(`./${name}`, from);
-  const root = rootAbove(here);
+  const root = repoRootAbove(here);
   const built = join(root, 'dist', relative(root, dirname(here)), name);
   if (!existsSync(built)) throw new Error(`the thread module ${built} is missing: run npm run build (tests run threads from the build)`);
   return pathToFileURL(built);
