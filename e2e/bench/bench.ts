@@ -14,17 +14,19 @@
  * BENCH_MODEL (an ONNX file with input X [batch, features] and output probs [batch, 2], instead of the
  * 16-64-64-2 MLP), BENCH_MODEL_LABEL (its name in the output), BENCH_DUCKDB=0 (skip the DuckDB anchor and
  * the decode scaling's DuckDB figures: DuckDB is a development dependency, not in the device bundle),
- * BENCH_JSON (also write the figures to this file).
+ * BENCH_JSON (also write the figures to this file), BENCH_DUCKDB_FILES=0 (skip the DuckDB-written files).
  *
  * The anchor: DuckDB (a native decoder) scans every column of the same files with as many threads as
- * the worker has decoder threads, and the bench prints `decode only / DuckDB` (target >= 0.60).
+ * the worker has decoder threads (max() of each, with its statistics shortcut off), and the bench prints
+ * `decode only / DuckDB` (target >= 0.60). It does the same on the rows rewritten by DuckDB (zstd):
+ * `DuckDB-written zstd files`.
  * "Decode only" is the pipeline's input stage as it runs: fetch, decode and pack into the model's
  * tensors in the decoder threads, packed batches handed to the main thread. Decode scaling: the same
  * stage, and DuckDB, with 1 thread up to one per CPU (BENCH_SCALING=0 skips it).
  * Model busy: the share of the end-to-end run's wall time the model was running (the shard
  * manifest's infer seconds over its total).
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PartWriter } from '../../worker/src/writer/index.js';
@@ -57,6 +59,7 @@ const FEATURES = DATA_META?.features ?? 16;
 const MODEL = process.env.BENCH_MODEL;
 const MODEL_LABEL = process.env.BENCH_MODEL_LABEL ?? (MODEL ? MODEL : `MLP ${FEATURES}-64-64-2`);
 const DUCKDB = process.env.BENCH_DUCKDB !== '0';
+const DUCK_FILES = process.env.BENCH_DUCKDB_FILES !== '0';
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -70,6 +73,10 @@ async function duckdbScan(files: string, columns: string[], threads: number, rou
   const instance = await DuckDBInstance.create(':memory:', { threads: String(threads) });
   const con = await instance.connect();
   try {
+    // DuckDB answers max() from the row groups' statistics where the files have them (its own files
+    // do), decoding nothing; the anchor is a scan, so that shortcut is turned off. The query stays
+    // the same, and on files without statistics the figure is the same.
+    await con.run("SET disabled_optimizers = 'statistics_propagation'");
     const quoted = files.replaceAll("'", "''");
     const sql = `SELECT count(*) AS n, ${columns.map((c, i) => `max("${c}") AS m${i}`).join(', ')} FROM read_parquet('${quoted}')`;
     const scan = async () => {
@@ -81,6 +88,20 @@ async function duckdbScan(files: string, columns: string[], threads: number, rou
     const runs: { seconds: number; cpuSeconds: number }[] = [];
     for (let r = 0; r < rounds; r++) runs.push(await timed(scan));
     return { rate: median(runs.map((x) => ROWS / x.seconds)), cpu: median(runs.map((x) => x.cpuSeconds)) };
+  } finally {
+    con.closeSync();
+    instance.closeSync();
+  }
+}
+
+/** The rows of `files` rewritten by DuckDB into `dir` (one file, zstd, DuckDB's own row groups and encodings). */
+async function duckdbWrite(files: string, dir: string): Promise<void> {
+  const { DuckDBInstance } = await import('@duckdb/node-api');
+  mkdirSync(dir, { recursive: true });
+  const instance = await DuckDBInstance.create(':memory:', { threads: '1' });
+  const con = await instance.connect();
+  try {
+    await con.run(`COPY (SELECT * FROM read_parquet('${files.replaceAll("'", "''")}') ORDER BY id) TO '${join(dir, 'part-0.parquet').replaceAll("'", "''")}' (FORMAT parquet, COMPRESSION zstd)`);
   } finally {
     con.closeSync();
     instance.closeSync();
@@ -127,10 +148,10 @@ async function main(): Promise<void> {
 
     /** The pipeline's input stage alone with `n` decoder threads: fetch, decode and pack every row group
      * of the shard, in the batches the pipeline uses. The threads' own busy and packing seconds too. */
-    const decodeOnly = async (n: number, keep?: PackedRows[]) => {
+    const decodeOnly = async (n: number, keep?: PackedRows[], of: { files: typeof plan.files; ranges: typeof shard.ranges } = { files: plan.files, ranges: shard.ranges }) => {
       const stats = newReadStats();
       const t = await timed(async () => {
-        for await (const b of readShardParallelPacked(storage, { files: plan.files, ranges: shard.ranges }, { columns, batchSize: decodeRows, readAhead: READ_AHEAD ?? 2, decoders: n, pack, stats })) keep?.push(b);
+        for await (const b of readShardParallelPacked(storage, of, { columns, batchSize: decodeRows, readAhead: READ_AHEAD ?? 2, decoders: n, pack, stats })) keep?.push(b);
       });
       return { ...t, threadSeconds: stats.threadSeconds, packSeconds: stats.packSeconds };
     };
@@ -181,6 +202,23 @@ async function main(): Promise<void> {
         duck: DUCKDB ? await duckdbScan(join(input, '*.parquet'), columns, n, ROUNDS) : undefined,
       });
     }
+    // The same rows as DuckDB writes them (zstd, its row groups, PLAIN or dictionary by column): the
+    // input stage and DuckDB on those files, with the worker's decoder thread count.
+    let duckFiles: { rate: number; cpu: number; duck: { rate: number; cpu: number } } | undefined;
+    if (DUCKDB && DUCK_FILES) {
+      const duckDir = join(dir, 'duckdb-zstd');
+      await duckdbWrite(join(input, '*.parquet'), duckDir);
+      const dspec = BatchInferenceJobSpecSchema.parse({ ...spec, input: { ...spec.input, uri: duckDir + '/' }, output: { uri: join(dir, 'out-duckdb') + '/' } });
+      const dplan = await freezePlan(storage, await planRun(storage, { namespace: 'bench', name: 'bench-duckdb', uid: 'u', generation: 1 }, dspec, 'bench', new Date()));
+      const of = { files: dplan.files, ranges: dplan.shards[0].ranges };
+      await decodeOnly(decoders, undefined, of); // warm-up
+      const runs = [];
+      for (let r = 0; r < ROUNDS; r++) runs.push(await decodeOnly(decoders, undefined, of));
+      duckFiles = {
+        rate: median(runs.map((x) => ROWS / x.seconds)), cpu: median(runs.map((x) => x.cpuSeconds)),
+        duck: await duckdbScan(join(duckDir, '*.parquet'), columns, decoders, ROUNDS),
+      };
+    }
     await session.release();
     const duck = DUCKDB
       ? scaling.find((x) => x.threads === decoders)?.duck ?? await duckdbScan(join(input, '*.parquet'), columns, decoders, ROUNDS)
@@ -211,6 +249,10 @@ async function main(): Promise<void> {
     if (duck) {
       console.log(`DuckDB scan      ${fmt(duck.rate).padStart(12)} rows/s  (${decoders} thread${decoders === 1 ? '' : 's'}, every column of the same files)`);
       console.log(`decode only / DuckDB (${decoders} thread${decoders === 1 ? '' : 's'} each): ${(rates.decode / duck.rate).toFixed(2)}  (target >= 0.60)`);
+    }
+    if (duckFiles) {
+      console.log(`DuckDB-written zstd files: decode only ${fmt(duckFiles.rate)} rows/s, DuckDB scan ${fmt(duckFiles.duck.rate)} rows/s; `
+        + `decode only / DuckDB ${(duckFiles.rate / duckFiles.duck.rate).toFixed(2)}  (target >= 0.60); CPU-s per 1M rows ${(duckFiles.cpu * 1e6 / ROWS).toFixed(2)}`);
     }
     for (const x of scaling) {
       console.log(`decode scaling   ${String(x.threads).padStart(2)} thread${x.threads === 1 ? ' ' : 's'} ${fmt(x.rate).padStart(12)} rows/s  `

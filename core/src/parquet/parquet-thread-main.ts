@@ -18,6 +18,8 @@ import { performance } from 'node:perf_hooks';
 import { RangedBlob } from './thread-blob.js';
 import { ffiColumns } from './thread-ffi.js';
 import { fastPack } from './thread-fast-pack.js';
+import { fileLayout, type FileLayout } from './direct/chunk-meta.js';
+import { DirectRowGroup, directColumns } from './direct/direct-row-group.js';
 import { Part, freeQuietly } from './thread-parts.js';
 import type {
   DataMessage, NextReply, Op, PackSpec, Replies, Request, ThreadData, ThreadMessage, ThreadTimes, WireError,
@@ -46,33 +48,52 @@ let packer: Promise<Packer> | undefined;
 const loadPacker = (): Promise<Packer> => (packer ??= import('./thread-pack.js'));
 
 interface FileEntry {
+  handle: number;
   pf: WasmFile;
   /** Set by a `pack` request: batches of this file's streams come packed. */
   pack?: PackSpec;
+  /** The footer as parquet-wasm read it, for the direct decoder (direct/). */
+  footer?: Uint8Array;
+  /** Its layout, parsed on first need; null if it could not be. */
+  layout?: FileLayout | null;
 }
 
 interface StreamEntry {
   file: FileEntry;
+  rowGroup: number;
   columns: string[];
-  reader: ReadableStreamDefaultReader<WasmBatch>;
+  batchSize: number;
+  /** Decoding without parquet-wasm (packed streams whose columns it takes: direct/): the row group,
+   * once its chunks are fetched. Dropped for parquet-wasm, from the same row on, on the first batch
+   * it cannot decode or the fast packer cannot pack. */
+  direct?: Promise<DirectRowGroup>;
+  /** The direct stream's next answer, decoded and packed while the client takes the last one. */
+  directAhead?: Promise<Answer<'next'> | undefined>;
+  reader?: ReadableStreamDefaultReader<WasmBatch>;
   /** The batch being decoded ahead of the caller. */
-  pending: Promise<ReadableStreamReadResult<WasmBatch>>;
+  pending?: Promise<ReadableStreamReadResult<WasmBatch>>;
   /** Rows still to drop from the start of the row group. */
   skip: number;
 }
 
+/** BIJ_DIRECT_DECODE=0 decodes everything with parquet-wasm. */
+const DIRECT = process.env.BIJ_DIRECT_DECODE !== '0';
+
 const files = new Map<number, FileEntry>();
 const streams = new Map<number, StreamEntry>();
 const parts = new Map<number, Part>();
-const reads = new Map<number, { resolve: (b: Uint8Array) => void; reject: (e: unknown) => void }>();
+const reads = new Map<number, { resolve: (b: Uint8Array) => void; reject: (e: unknown) => void; keep: boolean }>();
 let nextReadId = 1;
 let packMs = 0;
 let fastBatches = 0;
+let directBatches = 0;
 
-function fetchRange(file: number, start: number, end: number): Promise<Uint8Array> {
+/** Bytes [start, end) of a file, from the client. Unless `keep`, the buffer is freed one macrotask
+ * after it arrives (parquet-wasm has copied it by then); the direct decoder keeps what it reads. */
+function fetchRange(file: number, start: number, end: number, keep = false): Promise<Uint8Array> {
   return new Promise((resolve, reject) => {
     const rid = nextReadId++;
-    reads.set(rid, { resolve, reject });
+    reads.set(rid, { resolve, reject, keep });
     post({ t: 'read', rid, file, start, end });
   });
 }
@@ -87,19 +108,46 @@ function post(m: ThreadMessage, transfer: ArrayBuffer[] = []): void {
 }
 
 function times(): ThreadTimes {
-  return { busyMs: performance.eventLoopUtilization().active, packMs, fastBatches };
+  return { busyMs: performance.eventLoopUtilization().active, packMs, fastBatches, directBatches };
 }
 
 /** Starts decoding the stream's next batch (a rejection is kept for whoever awaits it). */
 function readAhead(st: StreamEntry): void {
-  st.pending = st.reader.read();
+  st.pending = st.reader!.read();
   awaitedLater(st.pending);
+}
+
+/** Starts parquet-wasm on the stream's row group, after its first `skip` rows. */
+async function wasmStream(st: StreamEntry, skip: number): Promise<void> {
+  const s = await st.file.pf.stream({ rowGroups: [st.rowGroup], columns: st.columns, batchSize: st.batchSize });
+  st.reader = s.getReader() as ReadableStreamDefaultReader<WasmBatch>;
+  st.skip = skip;
+  readAhead(st);
+}
+
+/** The row group decoded directly, if every column of it can be (direct/direct-row-group.ts). */
+function directStream(st: StreamEntry, formats: Record<string, string> | undefined, skip: number): Promise<DirectRowGroup> | undefined {
+  const f = st.file;
+  if (!DIRECT || !formats || !f.footer) return undefined;
+  if (f.layout === undefined) {
+    try {
+      f.layout = fileLayout(f.footer);
+    } catch {
+      f.layout = null; // parquet-wasm read it: it will say what is wrong, if anything
+    }
+  }
+  const cols = f.layout && directColumns(f.layout, st.rowGroup, st.columns, formats);
+  if (!cols) return undefined;
+  const rows = f.layout!.rowGroups[st.rowGroup].numRows;
+  const group = DirectRowGroup.open((start, end) => fetchRange(f.handle, start, end, true), cols, rows, skip);
+  awaitedLater(group);
+  return group;
 }
 
 /** The stream's next batch with rows, after dropping what `skip` says; undefined at its end. */
 async function nextBatch(st: StreamEntry): Promise<WasmBatch | undefined> {
   for (;;) {
-    const r = await st.pending;
+    const r = await st.pending!;
     if (r.done) return undefined;
     readAhead(st); // decode the following batch while the caller works on this one
     let batch = r.value;
@@ -142,7 +190,7 @@ type Answer<K extends Op> = [Replies[K], ArrayBuffer[]?];
 
 async function open(m: Request<'open'>): Promise<Answer<'open'>> {
   const pf = await pw.ParquetFile.fromFile(new RangedBlob(fetchRange, m.file, 0, m.size));
-  files.set(m.file, { pf });
+  files.set(m.file, { handle: m.file, pf, ...(m.footer ? { footer: m.footer } : {}) });
   const md = pf.metadata();
   try {
     const n = md.numRowGroups();
@@ -165,9 +213,58 @@ async function open(m: Request<'open'>): Promise<Answer<'open'>> {
   }
 }
 
+/**
+ * The stream's next batch decoded and packed directly; undefined when the stream is not (or no longer)
+ * direct: parquet-wasm then goes on from the first row not yet answered.
+ */
+async function nextDirect(st: StreamEntry, spec: PackSpec | undefined): Promise<Answer<'next'> | undefined> {
+  if (!st.direct) return undefined;
+  let group: DirectRowGroup | undefined;
+  let at = st.skip;
+  try {
+    group = await st.direct;
+    at = group.position;
+    if (!spec) throw new Error('batches of this stream are asked for as Arrow IPC'); // parquet-wasm's
+    if (group.left === 0) return [{ done: true, times: times() }];
+    const n = Math.min(group.left, Math.max(8, st.batchSize));
+    const columns = group.take(n); // decoding: counted in the thread's busy time, not in packing
+    const t0 = performance.now();
+    const fast = fastPack(new ArrayBuffer(0), columns, n, spec);
+    packMs += performance.now() - t0;
+    for (const c of columns) if (c.mem) releaseBuffer(c.mem); // copied into the tensors and kept columns
+    if (fast) {
+      fastBatches++;
+      directBatches++;
+      if (group.left === 0) for (const b of group.buffers) releaseBuffer(b);
+      return [{ done: false, rows: n, packed: fast.packed, times: times() }, fast.transfer];
+    }
+  } catch {
+    // Something the direct decoder does not take after all (or corrupt data): parquet-wasm decodes
+    // these rows, and reports what is wrong with them in its own words.
+  }
+  if (group) for (const b of group.buffers) releaseBuffer(b);
+  st.direct = undefined;
+  await wasmStream(st, at);
+  return undefined;
+}
+
 async function next(m: Request<'next'>): Promise<Answer<'next'>> {
   const st = streams.get(m.stream);
   if (!st) throw new Error(`stream ${m.stream} is not open`);
+  const ahead = st.directAhead;
+  st.directAhead = undefined;
+  const direct = await (ahead ?? nextDirect(st, st.file.pack));
+  if (direct) {
+    if (direct[0].done) streams.delete(m.stream);
+    else if (st.direct) {
+      // Decode and pack the following batch now, while the client takes this one (after this reply
+      // is posted: setImmediate runs once the current macrotask, which posts it, is done).
+      const spec = st.file.pack;
+      st.directAhead = new Promise((resolve, reject) => setImmediate(() => nextDirect(st, spec).then(resolve, reject)));
+      awaitedLater(st.directAhead);
+    }
+    return direct;
+  }
   const batch = await nextBatch(st);
   if (!batch) {
     streams.delete(m.stream);
@@ -216,10 +313,10 @@ async function handle(m: Request): Promise<Answer<Op>> {
     case 'stream': {
       const file = files.get(m.file);
       if (!file) throw new Error(`file handle ${m.file} is not open`);
-      const s = await file.pf.stream({ rowGroups: [m.rowGroup], columns: m.columns, batchSize: m.batchSize });
-      // Start decoding the first batch at once: this fetches the row group's column chunks (read-ahead).
-      const st = { file, columns: m.columns, reader: s.getReader() as ReadableStreamDefaultReader<WasmBatch>, skip: m.skip } as StreamEntry;
-      readAhead(st);
+      const st: StreamEntry = { file, rowGroup: m.rowGroup, columns: m.columns, batchSize: m.batchSize, skip: m.skip };
+      // Start decoding at once: this fetches the row group's column chunks (read-ahead).
+      st.direct = directStream(st, m.formats, m.skip);
+      if (!st.direct) await wasmStream(st, m.skip);
       streams.set(m.id, st);
       return [true];
     }
@@ -298,6 +395,7 @@ port.on('message', (m: Request | DataMessage) => {
     else {
       const bytes = m.bytes as Uint8Array;
       r.resolve(bytes);
+      if (r.keep) return;
       // parquet-wasm copies what it reads into its own memory as soon as the read resolves (in the
       // microtasks that follow): the buffer is garbage by the next macrotask. Freed now, not at V8's
       // next collection of this isolate, which lets tens of MiB of them wait (see releaseBuffer).

@@ -76,7 +76,7 @@ export interface ParquetThreadOptions {
 export class ParquetThread {
   readonly io: IoStats = { rangeRequests: 0, bytesRead: 0, ioSeconds: 0 };
   /** The thread's own account of its time, as of its last batch (decode and pack, measured there). */
-  times: ThreadTimes = { busyMs: 0, packMs: 0, fastBatches: 0 };
+  times: ThreadTimes = { busyMs: 0, packMs: 0, fastBatches: 0, directBatches: 0 };
   private readonly worker: Worker;
   private readonly calls: ThreadCalls<ParquetThreadError>;
   private readonly files = new Map<number, FileEntry>();
@@ -127,7 +127,9 @@ export class ParquetThread {
         entry.ioError = e;
         throw new ParquetThreadError(`reading the footer: ${e instanceof Error ? e.message : String(e)}`, false, { cause: e });
       }
-      const r = await this.call('open', { file: handle, size: seen.size });
+      const tail = entry.tail;
+      const footer = tail && tail.bytes.length > 8 ? tail.bytes.slice(0, tail.bytes.length - 8) : undefined;
+      const r = await this.call('open', { file: handle, size: seen.size, ...(footer ? { footer } : {}) });
       entry.open = true;
       if (!seen.mended) entry.tail = undefined; // later reads are of column chunks: storage's
       return {
@@ -146,12 +148,13 @@ export class ParquetThread {
   }
 
   /** Starts streaming one row group; its first batch is decoded (and its bytes fetched) at once. The
-   * first `skip` rows of the row group are dropped in the thread. */
-  async startStream(handle: number, rowGroup: number, columns: string[], batchSize: number, skip = 0): Promise<number> {
+   * first `skip` rows of the row group are dropped in the thread. `formats`: for streams to be read
+   * packed, the columns the thread may decode directly (thread-protocol.ts). */
+  async startStream(handle: number, rowGroup: number, columns: string[], batchSize: number, skip = 0, formats?: Record<string, string>): Promise<number> {
     const id = this.calls.nextId();
     this.streams.set(id, handle);
     try {
-      await this.call('stream', { id, file: handle, rowGroup, columns, batchSize, skip });
+      await this.call('stream', { id, file: handle, rowGroup, columns, batchSize, skip, ...(formats ? { formats } : {}) });
     } catch (e) {
       this.streams.delete(id);
       throw this.withIoError(handle, e);

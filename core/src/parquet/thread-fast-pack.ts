@@ -27,7 +27,7 @@ function plainValues(mem: ArrayBuffer, c: FfiColumn, start: number, count: numbe
   if (!Ctor || c.dictionary || c.nullCount !== 0 || c.length < start + count || c.buffers.length !== 2 || !c.buffers[1]) return null;
   const at = c.buffers[1] + (c.offset + start) * Ctor.BYTES_PER_ELEMENT;
   if (at % Ctor.BYTES_PER_ELEMENT !== 0) return null;
-  return new Ctor(mem, at, count);
+  return new Ctor(c.mem ?? mem, at, count);
 }
 
 /** A copy of bytes [addr, addr + n) of wasm memory, in a buffer of its own (transferable). */
@@ -101,7 +101,7 @@ export function fastPack(mem: ArrayBuffer, columns: FfiColumn[], numRows: number
   const kept: WireColumn[] = [];
   for (const name of new Set(spec.keep)) {
     const c = byName.get(name);
-    const k = c && keptColumn(mem, c);
+    const k = c && keptColumn(c.mem ?? mem, c);
     if (!k) return null;
     kept.push(k);
   }

@@ -23,6 +23,9 @@ export interface FfiColumn {
   children: FfiColumn[];
   /** The column is dictionary-encoded (its values are indices into another array). */
   dictionary: boolean;
+  /** The memory the buffer addresses point into, when not wasm memory (the direct decoder's columns
+   * each come in a buffer of their own: direct/column-cursor.ts). */
+  mem?: ArrayBuffer;
 }
 
 // struct ArrowSchema (wasm32): format@0 name@4 metadata@8 flags@16 n_children@24 children@32 dictionary@36

@@ -42,10 +42,17 @@ export interface PackSpec {
 /** The client's requests, by op. */
 export interface Requests {
   /** Opens a file of `size` bytes (its footer only; bytes come through `read`). */
-  open: { file: number; size: number };
+  open: { file: number; size: number; footer?: Uint8Array };
   /** Starts decoding one row group (its first batch at once: this fetches its column chunks). The
    * first `skip` rows are dropped (a restart after a crash resumes after the rows already taken). */
-  stream: { id: number; file: number; rowGroup: number; columns: string[]; batchSize: number; skip: number };
+  stream: {
+    id: number; file: number; rowGroup: number; columns: string[]; batchSize: number; skip: number;
+    /** For streams whose batches will be asked for packed: the Arrow C data interface format of each
+     * column whose Arrow type (as parquet-wasm reads the file) the direct decoder writes ('f' Float32,
+     * 'g' Float64, 'i' Int32, 'l' Int64, 'u' Utf8, 'z' Binary). With every column of the row group
+     * named, it is decoded without parquet-wasm (direct/direct-row-group.ts). */
+    formats?: Record<string, string>;
+  };
   /** From now on, batches of streams of this file come packed. */
   pack: { file: number; spec: PackSpec };
   /** The next batch of a stream (and starts decoding the one after). */
@@ -73,8 +80,10 @@ export type Request<K extends Op = Op> = { [P in K]: { op: P; id: number } & Req
 export interface ThreadTimes {
   busyMs: number;
   packMs: number;
-  /** Batches packed on the fast path, straight from wasm memory (thread-fast-pack.ts). */
+  /** Batches packed on the fast path, straight from wasm memory or the direct decoder's columns (thread-fast-pack.ts). */
   fastBatches: number;
+  /** Of those, batches decoded without parquet-wasm (direct/). */
+  directBatches: number;
 }
 
 /** Rows that cannot be scored, as tensors/pack.ts BadRows. */

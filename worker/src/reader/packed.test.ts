@@ -232,3 +232,61 @@ describe('readSchema', () => {
     }
   });
 });
+
+/**
+ * The direct decoder (core/src/parquet/direct): row groups decoded in JS with Node's zstd, gzip and
+ * brotli and our snappy, instead of parquet-wasm. Whatever it takes must pack exactly as parquet-wasm
+ * decoding does (the main-thread reference above), and what it does not take must fall back unnoticed.
+ */
+describe('the direct decoder', () => {
+  const FEATURE_SQL = `(i * 0.37)::FLOAT AS f0, (i / 7.0)::DOUBLE AS f1, (-i)::INTEGER AS f2, (i * 3)::FLOAT AS f3`;
+  const mixed = (n: number) => `SELECT i::BIGINT AS id, ${FEATURE_SQL},
+      CASE WHEN i % 5 = 0 THEN NULL ELSE 'région ' || (i % 13) END AS region, ('k' || i)::BLOB AS raw,
+      CASE WHEN i % 3 = 0 THEN NULL ELSE i END::BIGINT AS maybe
+    FROM range(0, ${n}) t(i)`;
+  const keep = ['id', 'region', 'raw', 'maybe'];
+  const columns = [...keep, ...FEATURES];
+  const s = () => setup({ X: { columns: FEATURES } }, keep, meta([tensor('X', 'float32', ['batch', 4])]));
+
+  test.each(['zstd', 'snappy', 'gzip', 'brotli', 'uncompressed'])('%s pages are decoded directly, as parquet-wasm decodes them', async (codec) => {
+    // Distinct values per row: DuckDB writes them PLAIN (the direct decoder's case); the strings
+    // repeat and are dictionary-encoded, with nulls.
+    await copyToParquet(duck, mixed(3000), file(`direct-${codec}.parquet`), `COMPRESSION ${codec}, ROW_GROUP_SIZE 1024`);
+    const stats = await expectSameAsMainThread(await planned(`direct-${codec}.parquet`), columns, s());
+    expect(stats.directPacked).toBe(stats.batches);
+  });
+
+  test('data pages v2 (PARQUET_VERSION V2) decode the same, directly or not', async () => {
+    await copyToParquet(duck, mixed(2500), file('direct-v2.parquet'), 'COMPRESSION zstd, ROW_GROUP_SIZE 1024, PARQUET_VERSION V2');
+    const stats = await expectSameAsMainThread(await planned('direct-v2.parquet'), columns, s());
+    expect(stats.fastPacked).toBe(stats.batches);
+  });
+
+  test('a codec it does not take (lz4) and dictionary-encoded numbers are left to parquet-wasm', async () => {
+    await copyToParquet(duck, mixed(2000), file('direct-lz4.parquet'), 'COMPRESSION lz4, ROW_GROUP_SIZE 1024');
+    const lz4 = await expectSameAsMainThread(await planned('direct-lz4.parquet'), columns, s());
+    expect(lz4.directPacked).toBe(0);
+    expect(lz4.fastPacked).toBe(lz4.batches);
+    await copyToParquet(duck, `SELECT i::BIGINT AS id, (i % 10)::FLOAT AS f0, 1::DOUBLE AS f1, (i % 3)::INTEGER AS f2, 5::FLOAT AS f3,
+      'r' AS region, 'b'::BLOB AS raw, 1::BIGINT AS maybe FROM range(0, 2000) t(i)`, file('direct-dict.parquet'), 'ROW_GROUP_SIZE 1024');
+    const dict = await expectSameAsMainThread(await planned('direct-dict.parquet'), columns, s());
+    expect(dict.directPacked).toBe(0);
+  });
+
+  test('a batch with nulls in a feature falls back to parquet-wasm from that row on, with the same error rows', async () => {
+    await copyToParquet(duck, `SELECT i::BIGINT AS id, CASE WHEN i = 1500 THEN NULL ELSE i * 0.5 END::FLOAT AS f0, (i / 7.0)::DOUBLE AS f1,
+        (-i)::INTEGER AS f2, (i * 3)::FLOAT AS f3, 'r' || i AS region, 'b'::BLOB AS raw, i::BIGINT AS maybe
+      FROM range(0, 3000) t(i)`, file('direct-null.parquet'), 'COMPRESSION zstd, ROW_GROUP_SIZE 2048');
+    const stats = await expectSameAsMainThread(await planned('direct-null.parquet'), columns, s());
+    expect(stats.directPacked).toBeGreaterThan(0); // the row groups and batches before the null
+    expect(stats.fastPacked).toBeLessThan(stats.batches); // the batch holding it
+  });
+
+  test('corrupt pages fall back to parquet-wasm, which reports them naming the file and row group', async () => {
+    await copyToParquet(duck, mixed(3000), file('direct-ok.parquet'), 'COMPRESSION zstd, ROW_GROUP_SIZE 1024');
+    await corruptColumnChunk(duck, file('direct-ok.parquet'), file('direct-bad.parquet'), 1, 'f1');
+    const f = await planned('direct-bad.parquet');
+    const read = collect(readShardPacked(storage, { files: [f], ranges: [rangeOf([f], 0)] }, { columns, batchSize: 500, pack: s() }));
+    await expect(read).rejects.toThrow(/direct-bad\.parquet.*row group 1/);
+  });
+});

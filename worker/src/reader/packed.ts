@@ -14,6 +14,7 @@ import type { PackedBatch } from '../../../core/src/tensors/pack.js';
 import type { ScoringPlan } from '../../../core/src/tensors/scoring-plan.js';
 import type { PackedTensor, TensorData } from '../../../core/src/tensors/types.js';
 import { schemaOf } from '../../../core/src/parquet/footer.js';
+import { directFormats } from '../../../core/src/parquet/direct/arrow-formats.js';
 import { normalizedType } from '../../../core/src/parquet/normalize.js';
 import { ParquetThreadError, type OpenedFile } from '../../../core/src/parquet/parquet-thread.js';
 import { readShard, type BatchKind, type ReadOptions, type ShardInput, type ThreadBatch } from './shard-reader.js';
@@ -77,7 +78,13 @@ export function packedBatches(setup: PackSetup, columns: readonly string[]): Bat
     if (!s) schemas.set(opened, (s = readSchema(opened, columns)));
     return s;
   };
+  const formats = new WeakMap<OpenedFile, Record<string, string>>();
   return {
+    directFormats(opened) {
+      let f = formats.get(opened);
+      if (!f) formats.set(opened, (f = directFormats(schemaOf(opened))));
+      return f;
+    },
     async prepare(thread, opened, file) {
       const plan = await setup.planFor(schemaOfFile(opened), file);
       await thread.pack(opened.handle, { plan, idColumn: setup.idColumn, keep: setup.keep, scoreInfinity: setup.scoreInfinity });

@@ -55,10 +55,12 @@ export interface ReadStats {
   packSeconds: number;
   /** Batches packed straight from wasm memory (the fast path); the others took the general one. */
   fastPacked: number;
+  /** Of those, batches decoded without parquet-wasm (core/src/parquet/direct). */
+  directPacked: number;
 }
 
 export const newReadStats = (): ReadStats => ({
-  files: 0, rowGroups: 0, batches: 0, rows: 0, rangeRequests: 0, bytesRead: 0, ioSeconds: 0, threadSeconds: 0, packSeconds: 0, fastPacked: 0,
+  files: 0, rowGroups: 0, batches: 0, rows: 0, rangeRequests: 0, bytesRead: 0, ioSeconds: 0, threadSeconds: 0, packSeconds: 0, fastPacked: 0, directPacked: 0,
 });
 
 /** A batch of decoded rows as the thread answers it (not the end of the stream). */
@@ -71,6 +73,9 @@ export type ThreadBatch = Exclude<NextReply, { done: true }>;
 export interface BatchKind<T> {
   /** Once per file opened, before its first batch is asked for (its streams are already decoding). */
   prepare?(thread: ParquetThread, opened: OpenedFile, file: PlannedFile): Promise<void>;
+  /** For kinds read packed: the columns of the file the thread may decode without parquet-wasm
+   * (sent with each stream, which starts before `prepare` is done). */
+  directFormats?(opened: OpenedFile): Record<string, string>;
   /** A thread's answer about the open file `opened` -> what is yielded (several items, or none, are
    * fine). Throws a ParquetThreadError if the answer cannot be read. */
   take(batch: ThreadBatch, columns: string[], opened: OpenedFile): T[];
@@ -159,13 +164,17 @@ export async function* readShard<T>(
 
   const reader = new ShardReader(storage, shard.files, columns, batchSize, readAhead, stats, kind, options.newThread ?? (() => new ParquetThread()));
   try {
-    for (const range of shard.ranges) {
-      if (range.rowGroupStart === range.rowGroupEnd) continue;
-      yield* reader.readRange(range);
-    }
+    const ranges = shard.ranges.filter((r) => r.rowGroupStart < r.rowGroupEnd);
+    for (let i = 0; i < ranges.length; i++) yield* reader.readRange(ranges[i], ranges[i + 1]);
   } finally {
     await reader.close();
   }
+}
+
+/** A row group started in the thread: its stream id once the thread has it. */
+interface Started {
+  rowGroup: number;
+  stream: Promise<number>;
 }
 
 /**
@@ -178,8 +187,11 @@ class ShardReader<T> {
   private thread: ParquetThread;
   private isolated = false;
   private open: { fileIndex: number; opened: OpenedFile; prepared?: Promise<void> } | undefined;
+  /** The next range's file, opened (and its first row groups started) while the last row groups of
+   * the current one are read, so a shard of many files does not stall at each file's start. */
+  private ahead: { range: ShardRange; opened: Promise<OpenedFile>; started: Started[] } | undefined;
   /** Counters of threads already stopped. */
-  private readonly base: Pick<ReadStats, 'rangeRequests' | 'bytesRead' | 'ioSeconds' | 'threadSeconds' | 'packSeconds' | 'fastPacked'>;
+  private readonly base: Pick<ReadStats, 'rangeRequests' | 'bytesRead' | 'ioSeconds' | 'threadSeconds' | 'packSeconds' | 'fastPacked' | 'directPacked'>;
 
   constructor(
     private readonly storage: Storage,
@@ -194,7 +206,7 @@ class ShardReader<T> {
     this.thread = newThread();
     this.base = {
       rangeRequests: stats.rangeRequests, bytesRead: stats.bytesRead, ioSeconds: stats.ioSeconds,
-      threadSeconds: stats.threadSeconds, packSeconds: stats.packSeconds, fastPacked: stats.fastPacked,
+      threadSeconds: stats.threadSeconds, packSeconds: stats.packSeconds, fastPacked: stats.fastPacked, directPacked: stats.directPacked,
     };
   }
 
@@ -211,6 +223,7 @@ class ShardReader<T> {
     this.stats.threadSeconds = this.base.threadSeconds + times.busyMs / 1000;
     this.stats.packSeconds = this.base.packSeconds + times.packMs / 1000;
     this.stats.fastPacked = this.base.fastPacked + times.fastBatches;
+    this.stats.directPacked = this.base.directPacked + times.directBatches;
   }
 
   /** Opens (stat-checking first) the range's file unless it is the one already open. */
@@ -218,16 +231,65 @@ class ShardReader<T> {
     if (this.open?.fileIndex === fileIndex) return this.open.opened;
     if (this.open) await this.thread.close(this.open.opened.handle).catch(() => undefined);
     this.open = undefined;
+    const opened = await this.openChecked(fileIndex, checked);
+    this.open = { fileIndex, opened };
+    return opened;
+  }
+
+  /** Opens a file in the thread, checking (unless `checked`) that it is the version planned. */
+  private async openChecked(fileIndex: number, checked: boolean): Promise<OpenedFile> {
     const file = this.files[fileIndex];
     if (!checked) await checkUnchanged(this.storage, file);
     const opened = await openFile(this.thread, this.storage, file.uri, file.size, file.etag);
-    this.open = { fileIndex, opened };
     if (!checked) {
       this.stats.files++;
       checkSameRowGroups(file, opened);
       checkColumns(file.uri, opened, this.columns);
     }
     return opened;
+  }
+
+  /** Starts a row group of an open file (its first batch decoded, its bytes fetched, at once). */
+  private startStream(opened: OpenedFile, rowGroup: number, skip: number): Started {
+    const stream = this.thread.startStream(opened.handle, rowGroup, this.columns, this.batchSize, skip, this.kind.directFormats?.(opened));
+    awaitedLater(stream); // awaited in turn
+    return { rowGroup, stream };
+  }
+
+  /**
+   * With every row group of the current range started and room left in the read-ahead: opens the next
+   * range's file (a different one) and starts its first row groups. Its failures surface when that
+   * range is read, as they would have without read-ahead.
+   */
+  private startAhead(next: ShardRange | undefined, inFlight: number): void {
+    if (!next || this.isolated || next.file === this.open?.fileIndex) return;
+    if (!this.ahead) {
+      const opened = this.openChecked(next.file, false);
+      awaitedLater(opened);
+      this.ahead = { range: next, opened, started: [] };
+    }
+    const ahead = this.ahead;
+    const want = Math.min(next.rowGroupEnd - next.rowGroupStart, 1 + this.readAhead - inFlight);
+    for (let rg = next.rowGroupStart + ahead.started.length; ahead.started.length < want; rg++) {
+      const row = rg;
+      const stream = ahead.opened.then((o) => this.startStream(o, row, 0).stream);
+      awaitedLater(stream);
+      ahead.started.push({ rowGroup: row, stream });
+    }
+  }
+
+  /** The range's file, open: the one opened ahead for it (and the row groups started there), or now. */
+  private async openRange(range: ShardRange): Promise<Started[]> {
+    const ahead = this.ahead;
+    this.ahead = undefined;
+    if (!ahead || ahead.range !== range) {
+      await this.ensureOpen(range.file, false);
+      return [];
+    }
+    const opened = await ahead.opened;
+    if (this.open) await this.thread.close(this.open.opened.handle).catch(() => undefined);
+    this.open = { fileIndex: range.file, opened };
+    return ahead.started;
   }
 
   /** The open file made ready for its first batch (kind.prepare, once per file and thread). */
@@ -243,31 +305,28 @@ class ShardReader<T> {
     this.syncIo();
     Object.assign(this.base, {
       rangeRequests: this.stats.rangeRequests, bytesRead: this.stats.bytesRead, ioSeconds: this.stats.ioSeconds,
-      threadSeconds: this.stats.threadSeconds, packSeconds: this.stats.packSeconds, fastPacked: this.stats.fastPacked,
+      threadSeconds: this.stats.threadSeconds, packSeconds: this.stats.packSeconds, fastPacked: this.stats.fastPacked, directPacked: this.stats.directPacked,
     });
     await this.thread.terminate();
     this.thread = this.newThread();
     this.open = undefined;
+    this.ahead = undefined; // its streams were in the old thread
     this.isolated = true;
     this.readAhead = 0;
     await this.ensureOpen(fileIndex, true);
   }
 
-  async *readRange(range: ShardRange): AsyncGenerator<T, void, undefined> {
+  /** Yields the range's rows; `next` is the range read after it (its file is opened ahead). */
+  async *readRange(range: ShardRange, next?: ShardRange): AsyncGenerator<T, void, undefined> {
     const file = this.files[range.file];
-    await this.ensureOpen(range.file, false);
     // Row groups started (stream opened; first batch being fetched and decoded), in order.
-    let started: { rowGroup: number; stream: Promise<number> }[] = [];
-    let nextToStart = range.rowGroupStart;
+    let started: Started[] = await this.openRange(range);
+    let nextToStart = range.rowGroupStart + started.length;
     // After a restart: the row group to resume, and how many of its rows were yielded already.
     let resume = { rowGroup: -1, skip: 0 };
     const startUpTo = (limit: number): void => {
-      const handle = this.open!.opened.handle;
       for (; nextToStart < limit; nextToStart++) {
-        const skip = nextToStart === resume.rowGroup ? resume.skip : 0;
-        const stream = this.thread.startStream(handle, nextToStart, this.columns, this.batchSize, skip);
-        awaitedLater(stream); // awaited in turn below
-        started.push({ rowGroup: nextToStart, stream });
+        started.push(this.startStream(this.open!.opened, nextToStart, nextToStart === resume.rowGroup ? resume.skip : 0));
       }
     };
     for (let rg = range.rowGroupStart; rg < range.rowGroupEnd; rg++) {
@@ -275,6 +334,7 @@ class ShardReader<T> {
       let rows = 0; // rows of this row group yielded so far
       for (;;) {
         startUpTo(Math.min(range.rowGroupEnd, rg + 1 + this.readAhead));
+        if (nextToStart === range.rowGroupEnd) this.startAhead(next, started.length);
         const inFlight = started.length;
         const { stream } = started.shift()!;
         try {

@@ -1,0 +1,337 @@
+/**
+ * One column chunk, decoded page by page as its rows are asked for: `take(n)` returns the next n rows
+ * in Arrow's layout (validity bitmap, values; for byte arrays, int32 offsets and data), in one buffer
+ * of their own, as the decoder thread's fast packer reads them (thread-ffi.ts FfiColumn). Only the
+ * page being read is held decoded, so memory follows the batch, not the row group.
+ */
+import { brotliDecompressSync, gunzipSync, zstdDecompressSync } from 'node:zlib';
+import { isUtf8 } from 'node:buffer';
+import { type TStruct, type TValue, fieldOf, readStruct } from '../thrift.js';
+import type { FfiColumn } from '../thread-ffi.js';
+import { Codec, Encoding, type ChunkMeta } from './chunk-meta.js';
+import { DirectDecodeError } from './direct-error.js';
+import { decodeHybrid } from './hybrid.js';
+import { type ByteArrays, type DenseValues, type Dictionary, type Indexed, decodeValues, dictionaryOf } from './page-values.js';
+import { snappyDecompress } from './snappy.js';
+
+/** Arrow C data interface formats this decoder writes, with their byte widths (0: variable). */
+export const DIRECT_FORMATS: Readonly<Record<string, number>> = { f: 4, g: 8, i: 4, l: 8, u: 0, z: 0 };
+
+interface Page {
+  rows: number;
+  taken: number;
+  /** 1 where the row has a value; null when every row of the page has one. */
+  defs: Uint8Array | null;
+  /** Non-null values taken so far. */
+  valuesTaken: number;
+  values: DenseValues;
+}
+
+const num = (v: TValue | undefined): number => (typeof v === 'bigint' ? Number(v) : typeof v === 'number' ? v : -1);
+const sub = (s: TStruct, id: number): TStruct => {
+  const v = fieldOf(s, id)?.value;
+  if (!v || typeof v !== 'object' || !('kind' in v) || v.kind !== 'struct') throw new DirectDecodeError(`a page header lacks field ${id}`);
+  return v;
+};
+
+function decompress(codec: number, raw: Uint8Array, size: number): Uint8Array {
+  let out: Uint8Array;
+  switch (codec) {
+    case Codec.UNCOMPRESSED: out = raw; break;
+    case Codec.SNAPPY: return snappyDecompress(raw, size);
+    // One output chunk of the page's size: zlib then returns it as it is, with no concatenation copy.
+    case Codec.ZSTD: out = zstdDecompressSync(raw, { maxOutputLength: Math.max(size, 1), chunkSize: Math.max(size, 64) }); break;
+    case Codec.GZIP: out = gunzipSync(raw, { maxOutputLength: Math.max(size, 1), chunkSize: Math.max(size, 64) }); break;
+    case Codec.BROTLI: out = brotliDecompressSync(raw, { maxOutputLength: Math.max(size, 1), chunkSize: Math.max(size, 64) }); break;
+    default: throw new DirectDecodeError(`codec ${codec} is not decoded directly`);
+  }
+  if (out.length !== size) throw new DirectDecodeError(`a page expands to ${out.length} bytes, its header says ${size}`);
+  return out;
+}
+
+const align8 = (n: number) => (n + 7) & ~7;
+
+/** Sets bits [from, from + count) of a validity bitmap. */
+function setBits(bits: Uint8Array, from: number, count: number): void {
+  let i = from;
+  const end = from + count;
+  while (i < end && (i & 7) !== 0) bits[i >>> 3] |= 1 << (i++ & 7);
+  const fullEnd = end & ~7;
+  if (i < fullEnd) {
+    bits.fill(0xff, i >>> 3, fullEnd >>> 3);
+    i = fullEnd;
+  }
+  while (i < end) bits[i >>> 3] |= 1 << (i++ & 7);
+}
+
+export class ColumnCursor {
+  private pos = 0;
+  private dict: Dictionary | undefined;
+  private page: Page | undefined;
+  private readonly width: number;
+
+  constructor(
+    private readonly name: string,
+    private readonly format: string,
+    private readonly chunk: Uint8Array,
+    private readonly meta: ChunkMeta,
+    private readonly optional: boolean,
+  ) {
+    const width = DIRECT_FORMATS[format];
+    if (width === undefined) throw new DirectDecodeError(`format ${format} is not decoded directly`);
+    this.width = width;
+  }
+
+  /** The next page with rows (dictionary pages are read on the way). */
+  private nextPage(): Page {
+    for (;;) {
+      if (this.pos >= this.chunk.length) throw new DirectDecodeError(`column ${this.name}: its chunk ends before its rows do`);
+      const { struct: h, end } = readStruct(this.chunk.subarray(this.pos));
+      this.pos += end;
+      const type = num(fieldOf(h, 1)?.value);
+      const size = num(fieldOf(h, 2)?.value);
+      const compressed = num(fieldOf(h, 3)?.value);
+      if (size < 0 || compressed < 0 || this.pos + compressed > this.chunk.length) {
+        throw new DirectDecodeError(`column ${this.name}: a page runs past its chunk`);
+      }
+      const raw = this.chunk.subarray(this.pos, this.pos + compressed);
+      this.pos += compressed;
+      if (type === 2) {
+        const d = sub(h, 7);
+        const encoding = num(fieldOf(d, 2)?.value);
+        if (encoding !== Encoding.PLAIN && encoding !== Encoding.PLAIN_DICTIONARY) throw new DirectDecodeError(`dictionary encoding ${encoding}`);
+        this.dict = dictionaryOf(decompress(this.meta.codec, raw, size), num(fieldOf(d, 1)?.value), this.width);
+        continue;
+      }
+      if (type === 0) return this.pageV1(sub(h, 5), decompress(this.meta.codec, raw, size));
+      if (type === 3) return this.pageV2(sub(h, 8), raw, size);
+      if (type !== 1) throw new DirectDecodeError(`column ${this.name}: page type ${type}`);
+    }
+  }
+
+  private pageV1(d: TStruct, body: Uint8Array): Page {
+    const rows = num(fieldOf(d, 1)?.value);
+    const encoding = num(fieldOf(d, 2)?.value);
+    if (rows < 0) throw new DirectDecodeError('a data page without a value count');
+    let at = 0;
+    let defs: Uint8Array | null = null;
+    let present = rows;
+    if (this.optional) {
+      if (num(fieldOf(d, 3)?.value) !== Encoding.RLE) throw new DirectDecodeError('definition levels not RLE-encoded');
+      if (body.length < 4) throw new DirectDecodeError('a data page too short for its levels');
+      const len = (body[0] | (body[1] << 8) | (body[2] << 16) | (body[3] << 24)) >>> 0;
+      if (4 + len > body.length) throw new DirectDecodeError('definition levels run past their page');
+      ({ defs, present } = levels(body, 4, 4 + len, rows));
+      at = 4 + len;
+    }
+    return { rows, taken: 0, defs, valuesTaken: 0, values: decodeValues(body, at, body.length, encoding, present, this.width, this.dict, !defs) };
+  }
+
+  private pageV2(d: TStruct, raw: Uint8Array, size: number): Page {
+    const rows = num(fieldOf(d, 1)?.value);
+    const nulls = num(fieldOf(d, 2)?.value);
+    const encoding = num(fieldOf(d, 4)?.value);
+    const defLen = num(fieldOf(d, 5)?.value);
+    const repLen = num(fieldOf(d, 6)?.value);
+    const compressed = fieldOf(d, 7)?.value !== false;
+    if (rows < 0 || nulls < 0 || defLen < 0 || repLen !== 0 || defLen > raw.length) throw new DirectDecodeError('a v2 data page header this decoder does not take');
+    let defs: Uint8Array | null = null;
+    let present = rows;
+    if (this.optional && nulls > 0) {
+      ({ defs, present } = levels(raw, 0, defLen, rows));
+      if (present !== rows - nulls) throw new DirectDecodeError('a v2 page\'s levels disagree with its null count');
+    } else if (nulls > 0) throw new DirectDecodeError('nulls in a required column');
+    const valuesRaw = raw.subarray(defLen);
+    const body = compressed ? decompress(this.meta.codec, valuesRaw, size - defLen) : valuesRaw;
+    return { rows, taken: 0, defs, valuesTaken: 0, values: decodeValues(body, 0, body.length, encoding, present, this.width, this.dict, !defs) };
+  }
+
+  /** Drops the next n rows. */
+  skip(n: number): void {
+    let left = n;
+    while (left > 0) {
+      const p = this.current();
+      const m = Math.min(left, p.rows - p.taken);
+      if (p.defs) for (let k = 0; k < m; k++) p.valuesTaken += p.defs[p.taken + k];
+      else {
+        if ('cursor' in p.values) p.values.cursor.skip(m);
+        p.valuesTaken += m;
+      }
+      p.taken += m;
+      left -= m;
+    }
+  }
+
+  private current(): Page {
+    let p = this.page;
+    while (!p || p.taken >= p.rows) p = this.page = this.nextPage();
+    return p;
+  }
+
+  /** The next n rows as a column in a buffer of its own (addresses are offsets into `mem`). */
+  take(n: number): FfiColumn {
+    return this.width > 0 ? this.takeFixed(n) : this.takeStrings(n);
+  }
+
+  private takeFixed(n: number): FfiColumn {
+    const w = this.width;
+    const validityAt = 8;
+    const valuesAt = align8(validityAt + (this.optional ? Math.ceil(n / 8) : 0));
+    const mem = new ArrayBuffer(valuesAt + n * w);
+    const bits = new Uint8Array(mem, validityAt, this.optional ? Math.ceil(n / 8) : 0);
+    const out = new Uint8Array(mem, valuesAt, n * w);
+    let filled = 0;
+    let nulls = 0;
+    while (filled < n) {
+      const p = this.current();
+      const m = Math.min(n - filled, p.rows - p.taken);
+      if ('cursor' in p.values) { // no nulls in this page
+        p.values.cursor.gather(m, new Int32Array(mem, valuesAt, n * (w >>> 2)), filled);
+        if (this.optional) setBits(bits, filled, m);
+        p.valuesTaken += m;
+        p.taken += m;
+        filled += m;
+        continue;
+      }
+      if ('indexed' in p.values) {
+        nulls += gather(p, p.values.indexed, m, w >>> 2, new Int32Array(mem, valuesAt, n * (w >>> 2)), bits, filled);
+        p.taken += m;
+        filled += m;
+        continue;
+      }
+      const src = (p.values as { fixed: Uint8Array }).fixed;
+      if (!p.defs) {
+        out.set(src.subarray(p.valuesTaken * w, (p.valuesTaken + m) * w), filled * w);
+        if (this.optional) setBits(bits, filled, m);
+        p.valuesTaken += m;
+      } else {
+        for (let k = 0; k < m; k++) {
+          if (p.defs[p.taken + k]) {
+            const from = p.valuesTaken++ * w;
+            for (let b = 0; b < w; b++) out[(filled + k) * w + b] = src[from + b];
+            bits[(filled + k) >>> 3] |= 1 << ((filled + k) & 7);
+          } else nulls++;
+        }
+      }
+      p.taken += m;
+      filled += m;
+    }
+    return this.column(mem, n, nulls, [nulls > 0 ? validityAt : 0, valuesAt]);
+  }
+
+  private takeStrings(n: number): FfiColumn {
+    const offsets = new Int32Array(n + 1);
+    const bits = new Uint8Array(Math.ceil(n / 8));
+    let data = new Uint8Array(Math.max(64, n * 16));
+    let size = 0;
+    let filled = 0;
+    let nulls = 0;
+    while (filled < n) {
+      const p = this.current();
+      const m = Math.min(n - filled, p.rows - p.taken);
+      const s = (p.values as { strings: ByteArrays }).strings;
+      for (let k = 0; k < m; k++) {
+        const row = filled + k;
+        if (!p.defs || p.defs[p.taken + k]) {
+          const v = p.valuesTaken++;
+          const start = s.starts[v];
+          const len = s.lens[v];
+          if (size + len > data.length) {
+            const grown = new Uint8Array(Math.max(data.length * 2, size + len));
+            grown.set(data.subarray(0, size));
+            data = grown;
+          }
+          if (len < 32) for (let b = 0; b < len; b++) data[size + b] = s.data[start + b];
+          else data.set(s.data.subarray(start, start + len), size);
+          size += len;
+          bits[row >>> 3] |= 1 << (row & 7);
+        } else nulls++;
+        if (size > 0x7fffffff) throw new DirectDecodeError(`column ${this.name}: a batch holds over 2 GiB of bytes`);
+        offsets[row + 1] = size;
+      }
+      p.taken += m;
+      filled += m;
+    }
+    if (this.format === 'u' && !isUtf8(data.subarray(0, size))) throw new DirectDecodeError(`column ${this.name}: a string is not valid UTF-8`);
+    const validityAt = 8;
+    const offsetsAt = align8(validityAt + bits.length);
+    const dataAt = align8(offsetsAt + offsets.byteLength);
+    const mem = new ArrayBuffer(dataAt + size);
+    new Uint8Array(mem, validityAt, bits.length).set(bits);
+    new Uint8Array(mem, offsetsAt, offsets.byteLength).set(new Uint8Array(offsets.buffer));
+    new Uint8Array(mem, dataAt, size).set(data.subarray(0, size));
+    return this.column(mem, n, nulls, [nulls > 0 ? validityAt : 0, offsetsAt, dataAt]);
+  }
+
+  private column(mem: ArrayBuffer, n: number, nulls: number, buffers: number[]): FfiColumn {
+    return { name: this.name, format: this.format, length: n, offset: 0, nullCount: nulls, buffers, children: [], dictionary: false, mem };
+  }
+}
+
+/**
+ * Takes m rows of a dictionary-encoded page into dst (32-bit words) and the validity bitmap from row
+ * `filled` on; returns the nulls among them.
+ */
+function gather(p: Page, ix: Indexed, m: number, words: number, dst: Int32Array, bits: Uint8Array, filled: number): number {
+  const { dict, count, idx } = ix;
+  let nulls = 0;
+  let v = p.valuesTaken;
+  if (!p.defs && bits.length === 0) {
+    // Required columns, the common case: a tight loop.
+    if (words === 1) {
+      for (let k = 0; k < m; k++) {
+        const at = idx[v + k];
+        if (at >>> 0 >= count) throw new DirectDecodeError(`dictionary index ${at} is past the dictionary's ${count} values`);
+        dst[filled + k] = dict[at];
+      }
+    } else {
+      for (let k = 0; k < m; k++) {
+        const at = idx[v + k];
+        if (at >>> 0 >= count) throw new DirectDecodeError(`dictionary index ${at} is past the dictionary's ${count} values`);
+        dst[2 * (filled + k)] = dict[2 * at];
+        dst[2 * (filled + k) + 1] = dict[2 * at + 1];
+      }
+    }
+    p.valuesTaken = v + m;
+    return 0;
+  }
+  for (let k = 0; k < m; k++) {
+    const row = filled + k;
+    if (p.defs && !p.defs[p.taken + k]) {
+      nulls++;
+      continue;
+    }
+    const at = idx[v++];
+    if (at >>> 0 >= count) throw new DirectDecodeError(`dictionary index ${at} is past the dictionary's ${count} values`);
+    if (words === 1) dst[row] = dict[at];
+    else {
+      dst[2 * row] = dict[2 * at];
+      dst[2 * row + 1] = dict[2 * at + 1];
+    }
+    if (bits.length > 0) bits[row >>> 3] |= 1 << (row & 7);
+  }
+  p.valuesTaken = v;
+  return nulls;
+}
+
+/** Definition levels (bit width 1) of `rows` rows: the per-row flags, or null when all are present. */
+function levels(buf: Uint8Array, at: number, end: number, rows: number): { defs: Uint8Array | null; present: number } {
+  // The common case, a column with no null in the page: one RLE run of 1s covering every row.
+  if (at < end && rows > 0) {
+    let header = 0;
+    let mul = 1;
+    let pos = at;
+    while (pos < end && mul <= 2 ** 28) {
+      const b = buf[pos++];
+      header += (b & 0x7f) * mul;
+      if ((b & 0x80) === 0) break;
+      mul *= 128;
+    }
+    if (header % 2 === 0 && header / 2 >= rows && pos < end && buf[pos] === 1) return { defs: null, present: rows };
+  }
+  const defs = new Uint8Array(rows);
+  decodeHybrid(buf, at, end, 1, rows, defs);
+  let present = 0;
+  for (let i = 0; i < rows; i++) present += defs[i];
+  return present === rows ? { defs: null, present } : { defs, present };
+}
