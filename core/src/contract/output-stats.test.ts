@@ -82,6 +82,18 @@ describe('ColumnAccumulator', () => {
     expect(s.histogram.counts).toEqual([0, 1, 1, 1]);
   });
 
+  test('typed arrays (the fast path) give exactly what plain numbers give: NaN, infinities, huge values, out of the bins', () => {
+    const r = prng(9);
+    const layout: BinLayout = { min: -2, max: 3, bins: 25, source: 'sample' };
+    const special = [NaN, Infinity, -Infinity, 1e101, -1e120, 3, -2, 2.9999999, -0, 5e-324];
+    const values = Array.from({ length: 4000 }, (_, i) => (i % 97 === 0 ? special[(i / 97) % special.length] : (r() - 0.4) * 7));
+    const plain = statsOf(values, layout);
+    expect(statsOf(Float64Array.from(values), layout)).toEqual(plain);
+    const f32 = Float32Array.from(values);
+    expect(statsOf(f32, layout)).toEqual(statsOf(Array.from(f32), layout));
+    expect(plain).toMatchObject({ count: 4000, nan: 5, infinite: 17 });
+  });
+
   test('the mean is the exact mean, rounded once: 0.1 ten times, and a sum that cancels', () => {
     expect(statsOf(new Array(10).fill(0.1)).mean).toBe(0.1);
     expect(statsOf([1e16, 1, -1e16, 1], { min: -1, max: 1, bins: 2, source: 'sample' }).mean).toBe(0.5);

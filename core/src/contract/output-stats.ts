@@ -15,6 +15,7 @@
  * A value of a fixed-size-list output column counts each of its elements.
  */
 import { z } from 'zod';
+import { ExactSum } from './exact-sum.js';
 
 /** Equal-width bins: `bins` bins from `min` to `max`; a value v goes to bin
  * min(floor((v - min) / (max - min) * bins), bins - 1) when min <= v <= max (binIndex). */
@@ -214,8 +215,8 @@ export class ColumnAccumulator {
   infinite = 0;
   min = Infinity;
   max = -Infinity;
-  private sum: number[] = [];
-  private sumSquares: number[] = [];
+  private readonly sum = new ExactSum();
+  private readonly sumSquares = new ExactSum();
   readonly counts: number[];
   underflow = 0;
   overflow = 0;
@@ -226,7 +227,11 @@ export class ColumnAccumulator {
 
   /** Adds values; `valid(i)` false means null. Integers (bigint included) count as numbers. */
   add(values: ArrayLike<number | bigint>, valid?: (i: number) => boolean): void {
-    const { layout } = this;
+    if (!valid && (values instanceof Float32Array || values instanceof Float64Array)) {
+      for (let i = 0; i < values.length; i++) this.addValue(values[i]);
+      this.count += values.length;
+      return;
+    }
     for (let i = 0; i < values.length; i++) {
       this.count++;
       if (valid && !valid(i)) {
@@ -234,26 +239,31 @@ export class ColumnAccumulator {
         continue;
       }
       const raw = values[i];
-      const v = typeof raw === 'bigint' ? Number(raw) : raw;
-      if (Number.isNaN(v)) {
-        this.nan++;
-        continue;
-      }
-      if (v < this.min) this.min = v;
-      if (v > this.max) this.max = v;
-      const b = binIndex(layout, v);
-      if (b < 0) this.underflow++;
-      else if (b >= layout.bins) this.overflow++;
-      else this.counts[b]++;
-      if (!Number.isFinite(v) || Math.abs(v) > HUGE) {
-        this.infinite++;
-        continue;
-      }
-      addExact(this.sum, v);
-      const [h, l] = twoProduct(v, v);
-      addExact(this.sumSquares, h);
-      if (l !== 0) addExact(this.sumSquares, l);
+      this.addValue(typeof raw === 'bigint' ? Number(raw) : raw);
     }
+  }
+
+  /** One value that is not null (`count` aside). The bin is binIndex's, computed the same way. */
+  private addValue(v: number): void {
+    if (v !== v) {
+      this.nan++;
+      return;
+    }
+    if (v < this.min) this.min = v;
+    if (v > this.max) this.max = v;
+    const { min, max, bins } = this.layout;
+    if (v < min) this.underflow++;
+    else if (v > max) this.overflow++;
+    else {
+      const i = Math.floor((v - min) / (max - min) * bins);
+      this.counts[i >= bins ? bins - 1 : i < 0 ? 0 : i]++;
+    }
+    if (!(Math.abs(v) <= HUGE)) {
+      this.infinite++;
+      return;
+    }
+    this.sum.add(v);
+    this.sumSquares.addSquare(v);
   }
 
   finish(): ColumnStats {
@@ -261,7 +271,7 @@ export class ColumnAccumulator {
       count: this.count, nulls: this.nulls, nan: this.nan, infinite: this.infinite,
       min: this.count - this.nulls - this.nan > 0 ? this.min : null,
       max: this.count - this.nulls - this.nan > 0 ? this.max : null,
-      sum: this.sum, sumSquares: this.sumSquares,
+      sum: ascending(this.sum.terms()), sumSquares: ascending(this.sumSquares.terms()),
       histogram: { layout: this.layout, counts: [...this.counts], underflow: this.underflow, overflow: this.overflow },
     });
   }
