@@ -24,7 +24,9 @@
  * tensors in the decoder threads, packed batches handed to the main thread. Decode scaling: the same
  * stage, and DuckDB, with 1 thread up to one per CPU (BENCH_SCALING=0 skips it).
  * Model busy: the share of the end-to-end run's wall time the model was running (the shard
- * manifest's infer seconds over its total).
+ * manifest's infer seconds over its total). Shard start-up: the whole pipeline on a shard of one model
+ * batch, the fixed cost every shard pays (threads, the model's session, the manifest), beside the
+ * end-to-end run's time.
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -190,6 +192,19 @@ async function main(): Promise<void> {
     await round(0);
     const rounds: Awaited<ReturnType<typeof round>>[] = [];
     for (let r = 1; r <= ROUNDS; r++) rounds.push(await round(r));
+    // A shard's start-up: the whole pipeline on a shard of one model batch (one file), where nearly all
+    // of the time is starting it (the decoder, inference and encoder threads, the model's session) and
+    // finishing it (the part's footer, the shard manifest). Every shard pays it once, whatever its size.
+    const tinyDir = join(dir, 'one-batch');
+    writeBenchData(join(tinyDir, 'in'), BATCH, FEATURES, 1);
+    const tinySpec = BatchInferenceJobSpecSchema.parse({ ...spec, input: { ...spec.input, uri: join(tinyDir, 'in') + '/' }, output: { uri: join(tinyDir, 'out') + '/' } });
+    const tinyPlan = await freezePlan(storage, await planRun(storage, { namespace: 'bench', name: 'bench-one-batch', uid: 'u', generation: 1 }, tinySpec, 'bench', new Date()));
+    const startups: { seconds: number; cpuSeconds: number }[] = [];
+    for (let r = 0; r <= ROUNDS; r++) {
+      const t = await timed(() => runShard({ storage, plan: tinyPlan, shard: 0, attempt: r, writerToken: `one${r}`, intraOpThreads: THREADS, decoders }));
+      if (r > 0) startups.push(t); // round 0 warms up
+    }
+    const startup = { seconds: median(startups.map((x) => x.seconds)), cpu: median(startups.map((x) => x.cpuSeconds)) };
     // Decode scaling: the input stage alone, and DuckDB, with 1 thread up to one per CPU.
     const cores = availableCpus();
     const scaling: { threads: number; rate: number; cpu: number; duck?: { rate: number; cpu: number } }[] = [];
@@ -261,6 +276,9 @@ async function main(): Promise<void> {
     }
     console.log(`decoder threads' own busy seconds per 1M rows (decode only): ${(decodeThreads * 1e6 / ROWS).toFixed(2)}, of which packing ${(decodePack * 1e6 / ROWS).toFixed(2)}`);
     console.log(`end to end / slowest stage (${slowestName}): ${(e2eRate / slowest).toFixed(2)}  (target >= 0.80)`);
+    const e2eSeconds = median(rounds.map((x) => x.e2e.seconds));
+    console.log(`shard start-up   ${startup.seconds.toFixed(2)} s wall, ${startup.cpu.toFixed(2)} CPU-s  (a shard of one batch, ${fmt(BATCH)} rows, end to end; `
+      + `every shard pays it once: ${((100 * startup.seconds) / e2eSeconds).toFixed(0)}% of the end-to-end run's ${e2eSeconds.toFixed(2)} s here)`);
     // The stages overlap only where there are cores for them: with every stage's CPU time known, no
     // pipeline on this machine can beat cores / (CPU seconds per row, summed over the stages).
     const cpuPerRow = (decode.cpu + infer.cpu + write.cpu) / ROWS;
@@ -277,6 +295,7 @@ async function main(): Promise<void> {
         model: MODEL_LABEL, rows: ROWS, features: FEATURES, batch: BATCH, provider: last.provider, decoders, cores, rounds: ROUNDS,
         rowsPerSecond: { decode: rates.decode, inference: rates.inference, write: rates.write, endToEnd: e2eRate },
         endToEndSeconds: median(rounds.map((x) => x.e2e.seconds)), modelBusy, timings: t,
+        shardStartup: { seconds: startup.seconds, cpuSeconds: startup.cpu },
       }, null, 2));
     }
   } finally {
