@@ -175,13 +175,14 @@ export async function act(ctx: ReconcileContext, obj: BijObject, observed: Obser
   const logFailures = (failures: unknown[]) => {
     for (const f of failures) ctx.log.warn({ job: `${namespace}/${name}`, err: describeError(f) }, 'could not record event');
   };
-  // Events about the Jobs just created go out now: a status write that loses a race must not lose them.
-  const onCreate = result.events.filter((e) => e.onCreate);
-  if (onCreate.length > 0) logFailures(await recordEvents(clients, target, onCreate, o.identity));
+  // Events about the Jobs just created or deleted go out now: a status write that loses a race must not
+  // lose them (the next pass sees the Jobs as they are now, and would not report them again).
+  const withJobs = result.events.filter((e) => e.withJobs);
+  if (withJobs.length > 0) logFailures(await recordEvents(clients, target, withJobs, o.identity));
 
   const old = observed.input.bij.status;
   if (!statusEqual(old, result.status)) await writeStatus(ctx, obj, result.status);
-  const afterStatus = result.events.filter((e) => !e.onCreate);
+  const afterStatus = result.events.filter((e) => !e.withJobs);
   if (afterStatus.length > 0) logFailures(await recordEvents(clients, target, afterStatus, o.identity));
   if (result.finalizer === 'remove') await removeFinalizer(clients, guard);
   return { status: result.status, requeueAfterMs: result.requeueAfterMs };

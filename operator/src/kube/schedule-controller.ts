@@ -204,7 +204,7 @@ export class ScheduleController {
       }
     };
     // Events about the jobs just created go out now: a status write that loses a race must not lose them.
-    await send(result.events.filter((e) => e.onCreate));
+    await send(result.events.filter((e) => e.withJobs));
     const status = withCreatedUids(result.status, uids);
     if (!statusEqual(schedule.status, status)) {
       await clients.custom.replaceNamespacedCustomObjectStatus({
@@ -212,6 +212,6 @@ export class ScheduleController {
         body: { apiVersion: obj.apiVersion, kind: obj.kind, metadata: { ...obj.metadata }, status },
       });
     }
-    await send(result.events.filter((e) => !e.onCreate));
+    await send(result.events.filter((e) => !e.withJobs));
   }
 }

@@ -69,7 +69,7 @@ describe('retries and backoff', () => {
     // Reported with the Job's creation (not after the status write), once per retry Job.
     expect(due.events.find((e) => e.reason === 'ShardRetried')).toEqual({
       type: 'Normal', reason: 'ShardRetried', message: 'shard 0: starting attempt 1',
-      key: `${due.create[0].metadata!.name}/ShardRetried`, onCreate: true,
+      key: `${due.create[0].metadata!.name}/ShardRetried`, withJobs: true,
     });
   });
 

@@ -308,7 +308,7 @@ function schedule(r: Run, c: Classified): ReconcileResult {
     if (s.nextAttempt > 0) {
       retried.push({
         type: 'Normal', reason: 'ShardRetried', message: `shard ${s.index}: starting attempt ${s.nextAttempt}`,
-        key: `${job.metadata!.name}/ShardRetried`, onCreate: true,
+        key: `${job.metadata!.name}/ShardRetried`, withJobs: true,
       });
     }
   }
@@ -322,7 +322,7 @@ function schedule(r: Run, c: Classified): ReconcileResult {
   if (spec.speculation?.enabled) races.push(...speculativeFailureEvents(shards));
   const maxEvents = input.options?.maxEvents ?? DEFAULT_MAX_EVENTS;
   if (retried.length > maxEvents) {
-    retried.splice(maxEvents, retried.length - maxEvents, { type: 'Normal', reason: 'ShardRetried', message: `${retried.length - maxEvents} more shards retried`, onCreate: true });
+    retried.splice(maxEvents, retried.length - maxEvents, { type: 'Normal', reason: 'ShardRetried', message: `${retried.length - maxEvents} more shards retried`, withJobs: true });
   }
   const poll = input.options?.progressPollMs ?? DEFAULT_PROGRESS_POLL_MS;
   return finish(r,

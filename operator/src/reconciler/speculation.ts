@@ -103,24 +103,25 @@ export function startedEvent(p: SpeculativePick, jobName: string): KubeEvent {
     type: 'Normal', reason: 'SpeculativeStarted',
     message: `shard ${p.shard}: attempt ${p.over.attempt} has run ${secs(p.runtimeSeconds)}, more than ${secs(p.thresholdSeconds)} `
       + `(median of ${p.finishedShards} finished shards: ${secs(p.medianSeconds)}); starting speculative attempt ${p.attempt}`,
-    key: `${jobName}/SpeculativeStarted`, onCreate: true,
+    key: `${jobName}/SpeculativeStarted`, withJobs: true,
   };
 }
 
-/** How a race ended, given the winner (the chosen attempt) and a loser that is being stopped. */
+/** How a race ended, given the winner (the chosen attempt) and a loser that is being stopped; recorded
+ * with the delete of the loser's Job (withJobs), so a status write that loses a race does not lose it. */
 export function raceEvent(shard: number, winner: ObservedAttempt | undefined, winnerAttempt: number, loser: ObservedAttempt): KubeEvent | undefined {
   if (winner?.speculative) {
     return {
       type: 'Normal', reason: 'SpeculativeWon',
       message: `shard ${shard}: speculative attempt ${winnerAttempt} finished first; stopping attempt ${loser.attempt}`,
-      key: `${winner.jobName}/SpeculativeWon`,
+      key: `${winner.jobName}/SpeculativeWon`, withJobs: true,
     };
   }
   if (loser.speculative) {
     return {
       type: 'Normal', reason: 'SpeculativeLost',
       message: `shard ${shard}: attempt ${winnerAttempt} finished first; stopping speculative attempt ${loser.attempt}`,
-      key: `${loser.jobName}/SpeculativeLost`,
+      key: `${loser.jobName}/SpeculativeLost`, withJobs: true,
     };
   }
   return undefined;

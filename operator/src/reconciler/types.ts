@@ -180,9 +180,10 @@ export interface KubeEvent {
   /** Emitted at most once per object and key (the caller derives the Event's name from it, so a
    * repeat is an AlreadyExists the caller ignores). */
   key?: string;
-  /** The event reports a Job this result creates: the caller emits it right after the creates, not
-   * after the status write (a lost status write must not lose it; the key keeps it single). */
-  onCreate?: boolean;
+  /** The event reports a Job this result creates or deletes: the caller emits it right after the
+   * creates and deletes, not after the status write. A status write that loses a race must not lose
+   * it: the next pass sees the Jobs changed and would not say it again (the key keeps it single). */
+  withJobs?: boolean;
 }
 
 export interface CleanupAction {

@@ -32,7 +32,7 @@ describe('which slot starts (*/5, created 00:00 UTC)', () => {
     expect(r.status.lastScheduleTime).toBe(last);
     expect(r.requeueAfterMs).toBe(requeue === undefined ? undefined : requeue + NEXT_SCHEDULE_DELTA_MS);
     expect(r.delete).toEqual([]);
-    if (slots.length > 0) expect(r.events).toEqual([expect.objectContaining({ type: 'Normal', reason: 'SuccessfulCreate', onCreate: true })]);
+    if (slots.length > 0) expect(r.events).toEqual([expect.objectContaining({ type: 'Normal', reason: 'SuccessfulCreate', withJobs: true })]);
   });
 });
 

@@ -159,7 +159,7 @@ export function decideSchedule(input: ScheduleInput): ScheduleResult {
 
   const job = buildScheduledJob(meta, spec, slot);
   result.create.push(job);
-  events.push({ type: 'Normal', reason: 'SuccessfulCreate', key: `create/${name}`, onCreate: true, message: `Created job ${name}, the run for ${when}` });
+  events.push({ type: 'Normal', reason: 'SuccessfulCreate', key: `create/${name}`, withJobs: true, message: `Created job ${name}, the run for ${when}` });
   active = [...active, { name, deleting: false }];
   result.status = { ...status(), lastScheduleTime };
   return result;

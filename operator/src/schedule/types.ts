@@ -45,8 +45,9 @@ export interface ScheduleEvent {
   message: string;
   /** Emitted at most once per schedule and key (see kube/events.ts). */
   key?: string;
-  /** About a job this result creates: emitted right after the create, not after the status write. */
-  onCreate?: boolean;
+  /** About a job this result creates: emitted right after the create, not after the status write
+   * (as a BatchInferenceJob's events about its shard Jobs, reconciler/types.ts). */
+  withJobs?: boolean;
 }
 
 /** A BatchInferenceJob to create, as the API takes it. */
