@@ -1,10 +1,12 @@
 /**
  * openStorage(): one Storage for every URI form, dispatching by scheme: `s3://bucket/key` to S3,
  * `file:///abs`, `/abs` and relative paths (resolved against `cwd`) to the file system.
- * The S3 client is built on first use, so a storage that only touches files never loads credentials.
+ * The S3 backend is loaded on first use (its module and the AWS SDK: about 100 ms of a process's
+ * start on 2 cores, paid by every worker process), so a storage that only touches files never loads
+ * the SDK or credentials.
  */
 import { FileStorage } from './file.js';
-import { S3Storage, type S3StorageInternals } from './s3.js';
+import type { S3Storage, S3StorageInternals } from './s3.js';
 import type { ObjectInfo, ReadOptions, S3Options, Storage, WriteOptions } from './types.js';
 import { parseUri } from './uri.js';
 
@@ -19,7 +21,7 @@ export {
   mapS3Error,
 } from './backend-errors.js';
 export { FileStorage, isTempName } from './file.js';
-export { S3Storage, DEFAULT_PART_BYTES, MIN_PART_BYTES, type S3StorageInternals } from './s3.js';
+export type { S3Storage, S3StorageInternals } from './s3.js';
 export { withRetry, backoffDelay, DEFAULT_RETRY, type RetryPolicy, type RetryInfo } from './retry.js';
 
 export interface OpenStorageOptions {
@@ -36,49 +38,51 @@ const CROSS_COPY_CHUNK = 8 * 1024 * 1024;
 
 class RoutingStorage implements Storage {
   private readonly file: FileStorage;
-  private s3Storage: S3Storage | undefined;
+  private s3Storage: Promise<S3Storage> | undefined;
 
   constructor(private readonly options: OpenStorageOptions) {
     this.file = new FileStorage(options.cwd ?? process.cwd());
   }
 
-  private get s3(): S3Storage {
-    this.s3Storage ??= this.options.s3Internals ? new S3Storage(this.options.s3 ?? {}, this.options.s3Internals) : sharedS3(this.options.s3 ?? {});
+  private s3(): Promise<S3Storage> {
+    this.s3Storage ??= import('./s3.js').then(({ S3Storage: Backend }) => (this.options.s3Internals
+      ? new Backend(this.options.s3 ?? {}, this.options.s3Internals)
+      : sharedS3(Backend, this.options.s3 ?? {})));
     return this.s3Storage;
   }
 
-  private pick(uri: string): Storage {
-    return parseUri(uri, this.options.cwd).scheme === 's3' ? this.s3 : this.file;
+  private async pick(uri: string): Promise<Storage> {
+    return parseUri(uri, this.options.cwd).scheme === 's3' ? this.s3() : this.file;
   }
 
   // async throughout, so that a bad URI is a rejection, not a synchronous throw
   async *list(prefixUri: string): AsyncIterable<ObjectInfo> {
-    yield* this.pick(prefixUri).list(prefixUri);
+    yield* (await this.pick(prefixUri)).list(prefixUri);
   }
   async stat(uri: string): Promise<ObjectInfo> {
-    return this.pick(uri).stat(uri);
+    return (await this.pick(uri)).stat(uri);
   }
   async exists(uri: string): Promise<boolean> {
-    return this.pick(uri).exists(uri);
+    return (await this.pick(uri)).exists(uri);
   }
   async readRange(uri: string, start: number, end: number, options?: ReadOptions): Promise<Uint8Array> {
-    return this.pick(uri).readRange(uri, start, end, options);
+    return (await this.pick(uri)).readRange(uri, start, end, options);
   }
   async read(uri: string): Promise<Uint8Array> {
-    return this.pick(uri).read(uri);
+    return (await this.pick(uri)).read(uri);
   }
   async readText(uri: string): Promise<string> {
-    return this.pick(uri).readText(uri);
+    return (await this.pick(uri)).readText(uri);
   }
   async write(uri: string, data: Uint8Array | string, options?: WriteOptions): Promise<ObjectInfo> {
-    return this.pick(uri).write(uri, data, options);
+    return (await this.pick(uri)).write(uri, data, options);
   }
   async upload(uri: string, chunks: AsyncIterable<Uint8Array>, options?: { partBytes?: number }): Promise<ObjectInfo> {
-    return this.pick(uri).upload(uri, chunks, options);
+    return (await this.pick(uri)).upload(uri, chunks, options);
   }
   async copy(fromUri: string, toUri: string): Promise<ObjectInfo> {
-    const from = this.pick(fromUri);
-    const to = this.pick(toUri);
+    const from = await this.pick(fromUri);
+    const to = await this.pick(toUri);
     if (from === to) return from.copy(fromUri, toUri);
     // between the file system and S3: stream it across in ranged reads
     const { size } = await from.stat(fromUri);
@@ -88,24 +92,24 @@ class RoutingStorage implements Storage {
     return to.upload(toUri, chunks());
   }
   async delete(uri: string): Promise<void> {
-    return this.pick(uri).delete(uri);
+    return (await this.pick(uri)).delete(uri);
   }
   async deletePrefix(prefixUri: string): Promise<number> {
-    return this.pick(prefixUri).deletePrefix(prefixUri);
+    return (await this.pick(prefixUri)).deletePrefix(prefixUri);
   }
   async abortUploads(prefixUri: string): Promise<number> {
-    return this.pick(prefixUri).abortUploads(prefixUri);
+    return (await this.pick(prefixUri)).abortUploads(prefixUri);
   }
 }
 
 /** One S3 backend (one SDK client, one connection pool) per distinct S3Options in this process, so that
  * code which opens a storage per call does not pile up clients and sockets. */
 const s3Backends = new Map<string, S3Storage>();
-function sharedS3(o: S3Options): S3Storage {
+function sharedS3(Backend: typeof S3Storage, o: S3Options): S3Storage {
   const key = JSON.stringify([o.endpoint || '', o.region || '', !!o.forcePathStyle, o.maxAttempts, o.retryBaseMs, o.retryMaxMs]);
   let s = s3Backends.get(key);
   if (!s) {
-    s = new S3Storage(o);
+    s = new Backend(o);
     s3Backends.set(key, s);
   }
   return s;
