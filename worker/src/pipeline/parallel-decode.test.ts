@@ -5,7 +5,7 @@ import { BadInputError, type PlannedFile, type ShardRange } from '../../../core/
 import { newReadStats, readFooter, readShardRanges } from '../reader/index.js';
 import { LocalTestStorage } from '../reader/test-storage.js';
 import { copyToParquet, corruptColumnChunk, Duck, makeTempDir, plannedFile, rangeOf } from '../reader/testdata-gen.js';
-import { defaultDecoders, readShardParallel } from './parallel-decode.js';
+import { defaultDecoders, defaultModelThreads, readShardParallel } from './parallel-decode.js';
 import { modelPlace } from './shard-sizing.js';
 import { cudaProviderLibrary } from '../session/index.js';
 
@@ -127,6 +127,13 @@ describe('readShardParallel', () => {
     expect(cpus.map((n) => defaultDecoders(n))).toEqual([1, 1, 1, 2, 3, 4, 6, 8, 16, 16]);
     expect(cpus.map((n) => defaultDecoders(n, 'cpu'))).toEqual([1, 1, 1, 2, 3, 4, 6, 8, 16, 16]);
     expect(cpus.map((n) => defaultDecoders(n, 'gpu'))).toEqual([1, 1, 1, 2, 4, 6, 10, 14, 16, 16]);
+  });
+
+  test('ONNX Runtime\'s threads take the CPUs the decoders leave when the model is on the CPU (at least one); on a GPU, the session\'s default', () => {
+    const cpus = [1, 2, 3, 4, 6, 8, 12, 16, 32, 64];
+    expect(cpus.map((n) => defaultModelThreads(n, 'cpu', defaultDecoders(n, 'cpu')))).toEqual([1, 1, 2, 2, 3, 4, 6, 8, 16, 48]);
+    expect(defaultModelThreads(4, 'cpu', 4)).toBe(1); // BIJ_DECODERS took every CPU
+    expect(defaultModelThreads(16, 'gpu', 14)).toBeUndefined();
   });
 
   test('the model counts as on a GPU for cuda, and for auto only in an image with the CUDA provider', () => {

@@ -18,7 +18,7 @@ import {
   type BatchSizeUsed, type ShardManifest, type ShardPlan, type StageTimings,
 } from '../../../core/src/contract/index.js';
 import { newReadStats, type PackedRows } from '../reader/index.js';
-import { defaultDecoders, readShardParallelPacked } from './parallel-decode.js';
+import { defaultDecoders, defaultModelThreads, readShardParallelPacked } from './parallel-decode.js';
 import { ErrorsWriter, openDataWriter, runFacts, type DataWriter } from '../writer/index.js';
 import { ParquetThread } from '../../../core/src/parquet/parquet-thread.js';
 import { availableCpus, createScoringSession, type ScoringSession } from '../session/index.js';
@@ -147,6 +147,7 @@ function startAttempt(o: ShardRunOptions): Attempt {
   const t0 = performance.now();
   const busy = { input: 0, infer: 0, unpack: 0, write: 0 };
   const provider = o.overrides?.executionProvider ?? spec.worker.executionProvider;
+  const decoders = o.decoders ?? defaultDecoders(availableCpus(), modelPlace(provider));
 
   // Start-up runs side by side: the model loads (seconds on a GPU) while the first row groups are
   // fetched and decoded and the encoder thread starts, so the model's first batch is waiting for it.
@@ -155,7 +156,7 @@ function startAttempt(o: ShardRunOptions): Attempt {
     ...(plan.model
       ? { expectedSha256: plan.model.sha256, expectedFrom: `the sha256 run ${plan.runId} froze at planning (the file was replaced after the run started; rerun to score with the new model)` }
       : { expectedSha256: spec.model.sha256 }),
-    intraOpThreads: o.intraOpThreads, thread: o.inferenceThread ?? true, transferBytes: true,
+    intraOpThreads: o.intraOpThreads ?? defaultModelThreads(availableCpus(), modelPlace(provider), decoders), thread: o.inferenceThread ?? true, transferBytes: true,
   }))());
   const encoder = new ParquetThread();
   awaitedLater(encoder.ping()); // a failure shows up on first use
@@ -181,7 +182,7 @@ function startAttempt(o: ShardRunOptions): Attempt {
     o, spec, planned, prefix: attemptPrefix(outputUri, plan.runId, shard, attempt), log: o.log ?? (() => undefined), startedAt: new Date(),
     maxFailedRows: o.overrides?.maxFailedRows ?? spec.maxFailedRows, busy, stats, keep, columns,
     sizing: batchRows(spec.batchSize, columns.length, hasList),
-    decoders: o.decoders ?? defaultDecoders(availableCpus(), modelPlace(provider)),
+    decoders,
     depth: o.queueDepth ?? 2, sessionReady, encoder, outputStats, progress, timingsNow,
   };
 }
