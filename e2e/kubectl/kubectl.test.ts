@@ -3,7 +3,7 @@
  * operator): what a user types, with no extra flags, run with the oldest and the newest kubectl on the
  * PATH (`kubectl.1.NN` beside `kubectl`). Without a kubectl the suite fails saying so: it never skips.
  */
-import { execFile, spawn } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, mkdtempSync, realpathSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -107,6 +107,13 @@ test('a kubectl is on the PATH (kubectl.1.NN beside kubectl)', () => {
 
 describe.each(CLIENTS.length > 0 ? CLIENTS : [{ minor: 0, bin: 'kubectl.missing' }])('kubectl 1.$minor', ({ minor, bin }) => {
   const name = `kc-${minor}`;
+  // `get -w` on the job, started before the job exists (a field selector on its name), so it sees
+  // every phase: started after the apply, a fast run could already be past Running.
+  let watch: ChildProcess | undefined;
+  let seen = '';
+  afterAll(() => {
+    watch?.kill();
+  });
 
   test('the node is Ready, and the CRD answers to its short name', async () => {
     const nodes = await ok(bin, ['get', 'nodes']);
@@ -116,6 +123,14 @@ describe.each(CLIENTS.length > 0 ? CLIENTS : [{ minor: 0, bin: 'kubectl.missing'
   });
 
   test('apply: created, unchanged, configured; diff sees a change; an unknown field is refused by name', async () => {
+    // -v=6 logs each request to stderr: the watch is open once its request (watch=true) has answered.
+    watch = spawn(bin, ['get', 'bij', '-w', '--field-selector', `metadata.name=${name}`, '-v=6'], { env: { ...process.env, KUBECONFIG: up.kubeconfig, HOME: root } });
+    let watchErr = '';
+    watch.stdout!.on('data', (d: Buffer) => (seen += d.toString()));
+    watch.stderr!.on('data', (d: Buffer) => (watchErr += d.toString()));
+    const open = /watch=true\S*\s+(status="?)?200 OK/; // klog text (1.27) or structured (1.33)
+    for (const deadline = Date.now() + 30_000; !open.test(watchErr) && Date.now() < deadline;) await new Promise((r) => setTimeout(r, 50));
+    expect(watchErr).toMatch(open);
     const file = write(name, job(name));
     expect(await ok(bin, ['apply', '-f', file])).toContain(`batchinferencejob.batchinference.dev/${name} created`);
     expect(await ok(bin, ['apply', '-f', file])).toContain(`batchinferencejob.batchinference.dev/${name} unchanged`);
@@ -134,16 +149,14 @@ describe.each(CLIENTS.length > 0 ? CLIENTS : [{ minor: 0, bin: 'kubectl.missing'
   });
 
   test('get shows the columns until Succeeded (-w, -o wide), wait, describe with events, logs of a shard', async () => {
-    const watch = spawn(bin, ['get', 'bij', name, '-w'], { env: { ...process.env, KUBECONFIG: up.kubeconfig, HOME: root } });
-    let seen = '';
-    watch.stdout.on('data', (d: Buffer) => (seen += d.toString()));
+    expect(watch).toBeDefined(); // started by the apply test, before the job existed
     try {
       const waited = await ok(bin, ['wait', '--for=jsonpath={.status.phase}=Succeeded', `bij/${name}`, '--timeout=150s']);
       expect(waited).toContain(`batchinferencejob.batchinference.dev/${name} condition met`);
       const deadline = Date.now() + 10_000;
       while (!/\sSucceeded\s/.test(seen) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     } finally {
-      watch.kill();
+      watch?.kill();
     }
     const lines = seen.trim().split('\n');
     expect(lines[0]).toMatch(/^NAME\s+PHASE\s+SHARDS\s+PROGRESS\s+ROWS\s+AGE$/);
