@@ -282,8 +282,9 @@ async function main(): Promise<void> {
     // Diagnostic, not the target: the rate once the shard runs (its rows over the end-to-end time less
     // the start-up) against the slowest stage says whether the stages overlap, or the fixed cost is short.
     if (e2eSeconds > startup.seconds) {
-      console.log(`end to end past start-up / slowest stage: ${((ROWS / (e2eSeconds - startup.seconds)) / slowest).toFixed(2)}  `
-        + `(${fmt(ROWS / (e2eSeconds - startup.seconds))} rows/s once running; a diagnostic beside the target above)`);
+      const running = ROWS / (e2eSeconds - startup.seconds);
+      console.log(`end to end past start-up / slowest stage: ${(running / slowest).toFixed(2)}  `
+        + `(${fmt(running)} rows/s once running; a diagnostic beside the target above)`);
     }
     // The stages overlap only where there are cores for them: with every stage's CPU time known, no
     // pipeline on this machine can beat cores / (CPU seconds per row, summed over the stages).
@@ -300,7 +301,7 @@ async function main(): Promise<void> {
       writeFileSync(process.env.BENCH_JSON, JSON.stringify({
         model: MODEL_LABEL, rows: ROWS, features: FEATURES, batch: BATCH, provider: last.provider, decoders, cores, rounds: ROUNDS,
         rowsPerSecond: { decode: rates.decode, inference: rates.inference, write: rates.write, endToEnd: e2eRate },
-        endToEndSeconds: median(rounds.map((x) => x.e2e.seconds)), modelBusy, timings: t,
+        endToEndSeconds: e2eSeconds, modelBusy, timings: t,
         shardStartup: { seconds: startup.seconds, cpuSeconds: startup.cpu },
       }, null, 2));
     }

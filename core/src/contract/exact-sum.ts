@@ -25,6 +25,35 @@ const u32 = new Uint32Array(f64.buffer);
 const HI = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 1 : 0;
 const LO = 1 - HI;
 
+/** The rounding error of p = fl(a · b): a · b = p + productError(a, b, p) exactly (Dekker's
+ * two-product with Veltkamp's split; |a|, |b| well below 1e150 so the split cannot overflow). */
+export function productError(a: number, b: number, p: number): number {
+  let c = 134217729 * a;
+  const ah = c - (c - a);
+  const al = a - ah;
+  c = 134217729 * b;
+  const bh = c - (c - b);
+  const bl = b - bh;
+  return (((ah * bh - p) + ah * bl) + al * bh) + al * bl;
+}
+
+/** a · b as hi + lo, exactly. */
+export function twoProduct(a: number, b: number): [number, number] {
+  const p = a * b;
+  return [p, productError(a, b, p)];
+}
+
+/** Propagates the carries of `limbs`: every limb but the last in [0, 2^32), the last keeps the sign. */
+function carry(limbs: Float64Array): void {
+  let c = 0;
+  for (let i = 0; i < LIMBS - 1; i++) {
+    const v = limbs[i] + c; // exact: |limb| < 2^53 − 2^33, |c| < 2^22
+    c = Math.floor(v * TWO_M32);
+    limbs[i] = v - c * TWO32;
+  }
+  limbs[LIMBS - 1] += c;
+}
+
 export class ExactSum {
   private readonly limbs = new Float64Array(LIMBS);
   private pending = 0;
@@ -56,49 +85,30 @@ export class ExactSum {
       limbs[b + 1] += mid;
       limbs[b + 2] += top;
     }
-    if (++this.pending === NORMALIZE_EVERY) this.normalize();
+    if (++this.pending === NORMALIZE_EVERY) {
+      carry(limbs);
+      this.pending = 0;
+    }
   }
 
-  /** Adds v · v, exactly (as its rounded product and the product's error, Dekker's two-product);
-   * |v| well below 1e150 (the caller counts larger values as infinities). */
+  /** Adds v · v, exactly (its rounded product and the product's error); |v| well below 1e150 (the
+   * caller counts larger values as infinities). */
   addSquare(v: number): void {
     const h = v * v;
-    const c = 134217729 * v;
-    const vh = c - (c - v);
-    const vl = v - vh;
-    const l = (((vh * vh - h) + vh * vl) + vl * vh) + vl * vl;
+    const l = productError(v, v, h);
     this.add(h);
     if (l !== 0) this.add(l);
   }
 
-  /** Adds another sum's value. */
-  merge(other: ExactSum): void {
-    other.normalize();
-    this.normalize();
-    for (let i = 0; i < LIMBS; i++) this.limbs[i] += other.limbs[i];
-    this.normalize();
-  }
-
-  /** The carries: every limb but the last in [0, 2^32), the last keeps the sign. */
-  private normalize(limbs = this.limbs): void {
-    let carry = 0;
-    for (let i = 0; i < LIMBS - 1; i++) {
-      const v = limbs[i] + carry; // exact: |limb| < 2^53 − 2^33, |carry| < 2^22
-      carry = Math.floor(v * TWO_M32);
-      limbs[i] = v - carry * TWO32;
-    }
-    limbs[LIMBS - 1] += carry;
-    if (limbs === this.limbs) this.pending = 0;
-  }
-
   /** The sum as doubles whose exact total it is, smallest first (non-overlapping: an expansion). */
   terms(): number[] {
-    this.normalize();
+    carry(this.limbs);
+    this.pending = 0;
     // A negative total has every limb above its lowest set one at 2^32 − 1 (two's complement): its
     // magnitude is taken instead, and the terms negated.
     const negative = this.limbs[LIMBS - 1] < 0;
     const limbs = negative ? this.limbs.map((v) => -v) : this.limbs;
-    if (negative) this.normalize(limbs);
+    if (negative) carry(limbs);
     const out: number[] = [];
     for (let i = 0; i < LIMBS; i++) {
       const v = limbs[i];

@@ -15,7 +15,7 @@
  * A value of a fixed-size-list output column counts each of its elements.
  */
 import { z } from 'zod';
-import { ExactSum } from './exact-sum.js';
+import { ExactSum, twoProduct } from './exact-sum.js';
 
 /** Equal-width bins: `bins` bins from `min` to `max`; a value v goes to bin
  * min(floor((v - min) / (max - min) * bins), bins - 1) when min <= v <= max (binIndex). */
@@ -113,19 +113,6 @@ function canonical(p: readonly number[]): number[] {
     rest = rest.filter((x) => x !== 0);
   }
   return out;
-}
-
-/** a * b as hi + lo exactly (Dekker, with Veltkamp's split; |a|, |b| well below 1e300). */
-function twoProduct(a: number, b: number): [number, number] {
-  const p = a * b;
-  const split = (x: number): [number, number] => {
-    const c = 134217729 * x;
-    const h = c - (c - x);
-    return [h, x - h];
-  };
-  const [ah, al] = split(a);
-  const [bh, bl] = split(b);
-  return [p, ((ah * bh - p) + ah * bl + al * bh) + al * bl];
 }
 
 /** An expansion (any order) in the ascending order addExact keeps. */
@@ -243,7 +230,7 @@ export class ColumnAccumulator {
     }
   }
 
-  /** One value that is not null (`count` aside). The bin is binIndex's, computed the same way. */
+  /** One value that is not null (`count` aside). */
   private addValue(v: number): void {
     if (v !== v) {
       this.nan++;
@@ -251,13 +238,10 @@ export class ColumnAccumulator {
     }
     if (v < this.min) this.min = v;
     if (v > this.max) this.max = v;
-    const { min, max, bins } = this.layout;
-    if (v < min) this.underflow++;
-    else if (v > max) this.overflow++;
-    else {
-      const i = Math.floor((v - min) / (max - min) * bins);
-      this.counts[i >= bins ? bins - 1 : i < 0 ? 0 : i]++;
-    }
+    const b = binIndex(this.layout, v);
+    if (b < 0) this.underflow++;
+    else if (b >= this.layout.bins) this.overflow++;
+    else this.counts[b]++;
     if (!(Math.abs(v) <= HUGE)) {
       this.infinite++;
       return;
@@ -271,7 +255,7 @@ export class ColumnAccumulator {
       count: this.count, nulls: this.nulls, nan: this.nan, infinite: this.infinite,
       min: this.count - this.nulls - this.nan > 0 ? this.min : null,
       max: this.count - this.nulls - this.nan > 0 ? this.max : null,
-      sum: ascending(this.sum.terms()), sumSquares: ascending(this.sumSquares.terms()),
+      sum: this.sum.terms(), sumSquares: this.sumSquares.terms(),
       histogram: { layout: this.layout, counts: [...this.counts], underflow: this.underflow, overflow: this.overflow },
     });
   }

@@ -5,7 +5,7 @@
  * resolved, and the worker's whole module graph imported.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,6 +29,7 @@ console.log('after s3', sdk > 0);`;
   const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
     encoding: 'utf8', timeout: 60_000, env: { ...process.env, AWS_ACCESS_KEY_ID: 'x', AWS_SECRET_ACCESS_KEY: 'y' },
   });
+  rmSync(dir, { recursive: true, force: true });
   expect(r.stderr).toBe('');
   expect(r.stdout.trim().split('\n')).toEqual(['after files 0 x', 'after s3 true']);
 });

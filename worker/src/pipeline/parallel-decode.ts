@@ -47,7 +47,7 @@ export function defaultDecoders(cpus: number, model: 'gpu' | 'cpu' = 'cpu'): num
  * ONNX Runtime's intra-op threads beside `decoders` decoder threads: with the model on the CPU, the
  * CPUs the decoders leave (at least one), so the two halves do not both claim every core; undefined
  * with the model on a GPU (the session's default: its threads only run what the GPU does not). On 2
- * cores, one thread instead of two ran the bench's pipeline 10% faster at 9% less CPU.
+ * cores, one thread instead of two used 3-9% less CPU end to end, at the same rate or up to 10% faster.
  */
 export function defaultModelThreads(cpus: number, model: 'gpu' | 'cpu', decoders: number): number | undefined {
   return model === 'cpu' ? Math.max(1, cpus - decoders) : undefined;

@@ -147,7 +147,9 @@ function startAttempt(o: ShardRunOptions): Attempt {
   const t0 = performance.now();
   const busy = { input: 0, infer: 0, unpack: 0, write: 0 };
   const provider = o.overrides?.executionProvider ?? spec.worker.executionProvider;
-  const decoders = o.decoders ?? defaultDecoders(availableCpus(), modelPlace(provider));
+  const cpus = availableCpus();
+  const place = modelPlace(provider);
+  const decoders = o.decoders ?? defaultDecoders(cpus, place);
 
   // Start-up runs side by side: the model loads (seconds on a GPU) while the first row groups are
   // fetched and decoded and the encoder thread starts, so the model's first batch is waiting for it.
@@ -156,7 +158,7 @@ function startAttempt(o: ShardRunOptions): Attempt {
     ...(plan.model
       ? { expectedSha256: plan.model.sha256, expectedFrom: `the sha256 run ${plan.runId} froze at planning (the file was replaced after the run started; rerun to score with the new model)` }
       : { expectedSha256: spec.model.sha256 }),
-    intraOpThreads: o.intraOpThreads ?? defaultModelThreads(availableCpus(), modelPlace(provider), decoders), thread: o.inferenceThread ?? true, transferBytes: true,
+    intraOpThreads: o.intraOpThreads ?? defaultModelThreads(cpus, place, decoders), thread: o.inferenceThread ?? true, transferBytes: true,
   }))());
   const encoder = new ParquetThread();
   awaitedLater(encoder.ping()); // a failure shows up on first use
