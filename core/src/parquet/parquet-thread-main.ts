@@ -20,6 +20,7 @@ import { ffiColumns } from './thread-ffi.js';
 import { fastPack } from './thread-fast-pack.js';
 import { fileLayout, type FileLayout } from './direct/chunk-meta.js';
 import { DirectRowGroup, directColumns } from './direct/direct-row-group.js';
+import { packDirect } from './direct/direct-pack.js';
 import { Part, freeQuietly } from './thread-parts.js';
 import type {
   DataMessage, NextReply, Op, PackSpec, Replies, Request, ThreadData, ThreadMessage, ThreadTimes, WireError,
@@ -227,22 +228,27 @@ async function nextDirect(st: StreamEntry, spec: PackSpec | undefined): Promise<
     if (!spec) throw new Error('batches of this stream are asked for as Arrow IPC'); // parquet-wasm's
     if (group.left === 0) return [{ done: true, times: times() }];
     const n = Math.min(group.left, Math.max(8, st.batchSize));
-    const columns = group.take(n); // decoding: counted in the thread's busy time, not in packing
-    const t0 = performance.now();
-    const fast = fastPack(new ArrayBuffer(0), columns, n, spec);
-    packMs += performance.now() - t0;
-    for (const c of columns) if (c.mem) releaseBuffer(c.mem); // copied into the tensors and kept columns
+    // Decoded and packed in one pass where the spec allows (counted as decoding, not packing), else
+    // decoded into columns and packed from them.
+    let fast = packDirect(group, n, spec);
+    if (fast === undefined) {
+      const columns = group.take(n); // decoding: counted in the thread's busy time, not in packing
+      const t0 = performance.now();
+      fast = fastPack(new ArrayBuffer(0), columns, n, spec);
+      packMs += performance.now() - t0;
+      for (const c of columns) if (c.mem) releaseBuffer(c.mem); // copied into the tensors and kept columns
+    }
     if (fast) {
       fastBatches++;
       directBatches++;
-      if (group.left === 0) for (const b of group.buffers) releaseBuffer(b);
+      if (group.left === 0) group.release();
       return [{ done: false, rows: n, packed: fast.packed, times: times() }, fast.transfer];
     }
   } catch {
     // Something the direct decoder does not take after all (or corrupt data): parquet-wasm decodes
     // these rows, and reports what is wrong with them in its own words.
   }
-  if (group) for (const b of group.buffers) releaseBuffer(b);
+  group?.release();
   st.direct = undefined;
   await wasmStream(st, at);
   return undefined;

@@ -38,7 +38,7 @@ function copyBytes(mem: ArrayBuffer, addr: number, n: number): Uint8Array {
 }
 
 /** A kept column's buffers, or null when its layout is not one this path copies (the general path does). */
-function keptColumn(mem: ArrayBuffer, c: FfiColumn): WireColumn | null {
+export function keptColumn(mem: ArrayBuffer, c: FfiColumn): WireColumn | null {
   if (c.dictionary || c.children.length > 0 || c.nullCount < 0) return null;
   const end = c.offset + c.length; // values the buffers hold, counted from 0
   const [validityAt, first, second] = c.buffers;
@@ -105,6 +105,11 @@ export function fastPack(mem: ArrayBuffer, columns: FfiColumn[], numRows: number
     if (!k) return null;
     kept.push(k);
   }
+  return packedReply(numRows, tensors, kept);
+}
+
+/** A batch whose every row is good (no null, nothing out of range), as the client takes it. */
+export function packedReply(numRows: number, tensors: PackedTensor[], kept: WireColumn[]): { packed: WirePacked; transfer: ArrayBuffer[] } {
   const goodRows = new Int32Array(numRows);
   for (let i = 0; i < numRows; i++) goodRows[i] = i;
   const bad = { rows: new Int32Array(0), reason: new Uint16Array(0), reasons: [], counts: new Int32Array(0) };

@@ -5,6 +5,7 @@
  * that dies or a row group that cannot be read.
  */
 import * as fs from 'node:fs/promises';
+import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as arrow from 'apache-arrow';
 import { BadInputError, type PlannedFile } from '../../../core/src/contract/index.js';
@@ -16,6 +17,8 @@ import type { CrashCue } from '../testing/crashing-parquet-thread.js';
 import { newReadStats, readFooter, readShardRanges, type ReadStats } from './index.js';
 import { readShardPacked, readSchema, type PackedRows, type PackSetup } from './packed.js';
 import { ParquetThread } from '../../../core/src/parquet/parquet-thread.js';
+import { Encoding, fileLayout } from '../../../core/src/parquet/direct/chunk-meta.js';
+import { fieldOf, readStruct } from '../../../core/src/parquet/thrift.js';
 import { LocalTestStorage } from './test-storage.js';
 import { copyToParquet, corruptColumnChunk, Duck, makeTempDir, plannedFile, rangeOf } from './testdata-gen.js';
 
@@ -262,7 +265,7 @@ describe('the direct decoder', () => {
     expect(stats.fastPacked).toBe(stats.batches);
   });
 
-  test('a codec it does not take (lz4) and dictionary-encoded numbers are left to parquet-wasm', async () => {
+  test('a codec it does not take (lz4) is left to parquet-wasm; dictionary-encoded numbers are decoded directly', async () => {
     await copyToParquet(duck, mixed(2000), file('direct-lz4.parquet'), 'COMPRESSION lz4, ROW_GROUP_SIZE 1024');
     const lz4 = await expectSameAsMainThread(await planned('direct-lz4.parquet'), columns, s());
     expect(lz4.directPacked).toBe(0);
@@ -270,7 +273,84 @@ describe('the direct decoder', () => {
     await copyToParquet(duck, `SELECT i::BIGINT AS id, (i % 10)::FLOAT AS f0, 1::DOUBLE AS f1, (i % 3)::INTEGER AS f2, 5::FLOAT AS f3,
       'r' AS region, 'b'::BLOB AS raw, 1::BIGINT AS maybe FROM range(0, 2000) t(i)`, file('direct-dict.parquet'), 'ROW_GROUP_SIZE 1024');
     const dict = await expectSameAsMainThread(await planned('direct-dict.parquet'), columns, s());
-    expect(dict.directPacked).toBe(0);
+    expect(dict.directPacked).toBe(dict.batches);
+  });
+
+  /** The rows of the parquet-wasm-written tests: distinct float32s in f0 (its dictionary fills up),
+   * a few float64s, int32s and float32s, strings with nulls, and int64 ids. */
+  const pwTable = (n: number, nan?: (i: number) => boolean) => new arrow.Table({
+    id: arrow.makeVector(BigInt64Array.from({ length: n }, (_, i) => BigInt(i))),
+    f0: arrow.makeVector(Float32Array.from({ length: n }, (_, i) => (nan?.(i) ? NaN : Math.sin(i) * 1000))),
+    f1: arrow.makeVector(Float64Array.from({ length: n }, (_, i) => (i % 17) / 3)),
+    f2: arrow.makeVector(Int32Array.from({ length: n }, (_, i) => (i % 5) - 2)),
+    f3: arrow.makeVector(Float32Array.from({ length: n }, (_, i) => (i % 9) * 0.1)),
+    region: arrow.vectorFromArray(Array.from({ length: n }, (_, i) => (i % 4 === 0 ? null : `r${i % 6}`)), new arrow.Utf8()),
+  });
+  const pwColumns = ['id', 'region', ...FEATURES];
+  const pwSetup = (model = MODEL, keep = ['id', 'region']) => setup({ X: { columns: FEATURES } }, keep, model);
+
+  /** The encodings of the data pages of one column chunk, read from the file's page headers. */
+  async function dataPageEncodings(name: string, column: string, rowGroup: number): Promise<number[]> {
+    const bytes = new Uint8Array(await fs.readFile(file(name)));
+    const footerLength = new DataView(bytes.buffer, bytes.byteOffset).getUint32(bytes.length - 8, true);
+    const layout = fileLayout(bytes.subarray(bytes.length - 8 - footerLength, bytes.length - 8));
+    const chunk = layout.rowGroups[rowGroup].chunks[layout.columns.get(column)!.leaf];
+    const out: number[] = [];
+    for (let pos = chunk.start; pos < chunk.start + chunk.length;) {
+      const { struct: h, end } = readStruct(bytes.subarray(pos));
+      const compressed = Number(fieldOf(h, 3)!.value);
+      const v1 = fieldOf(h, 5)?.value;
+      if (v1 && typeof v1 === 'object' && 'kind' in v1 && v1.kind === 'struct') out.push(Number(fieldOf(v1, 2)!.value));
+      pos += end + compressed;
+    }
+    return out;
+  }
+
+  test('parquet-rs files: chunks all dictionary-encoded, and chunks whose pages fall back to PLAIN, decode directly, the same', async () => {
+    // parquet-rs's defaults: every chunk dictionary-encoded (the bench's files).
+    writeFileSync(file('pw-dict.parquet'), encodeParquet(pwTable(3000), { compression: 'snappy', rowGroupRows: 1024, dataPageBytes: 512 }));
+    expect(new Set(await dataPageEncodings('pw-dict.parquet', 'f0', 0))).toEqual(new Set([Encoding.RLE_DICTIONARY]));
+    const all = await expectSameAsMainThread(await planned('pw-dict.parquet'), pwColumns, pwSetup());
+    expect(all.directPacked).toBe(all.batches);
+    // A small dictionary page: f0's pages start dictionary-encoded and go on PLAIN (pyarrow and Spark
+    // write such chunks once their dictionary page is full).
+    writeFileSync(file('pw-fallback.parquet'), encodeParquet(pwTable(3000), { compression: 'snappy', rowGroupRows: 1024, dictionaryPageBytes: 1024, dataPageBytes: 512 }));
+    const encodings = await dataPageEncodings('pw-fallback.parquet', 'f0', 0);
+    expect(encodings[0]).toBe(Encoding.RLE_DICTIONARY);
+    expect(encodings).toContain(Encoding.PLAIN);
+    const fallback = await expectSameAsMainThread(await planned('pw-fallback.parquet'), pwColumns, pwSetup());
+    expect(fallback.directPacked).toBe(fallback.batches);
+  });
+
+  test('a float64 input takes float32, float64 and int32 columns converted as the main thread converts them', async () => {
+    writeFileSync(file('pw-f64.parquet'), encodeParquet(pwTable(2500), { compression: 'snappy', rowGroupRows: 1024, dictionaryPageBytes: 1024 }));
+    const stats = await expectSameAsMainThread(await planned('pw-f64.parquet'), pwColumns, pwSetup(meta([tensor('X', 'float64', ['batch', 4])])));
+    expect(stats.directPacked).toBe(stats.batches);
+  });
+
+  test('a feature that is also kept is packed from its column, still directly', async () => {
+    writeFileSync(file('pw-kept.parquet'), encodeParquet(pwTable(2500), { compression: 'snappy', rowGroupRows: 1024 }));
+    const stats = await expectSameAsMainThread(await planned('pw-kept.parquet'), pwColumns, pwSetup(MODEL, ['id', 'region', 'f0']));
+    expect(stats.directPacked).toBe(stats.batches);
+  });
+
+  test('NaN in a dictionary page and in a PLAIN page: those batches fall back, with the same error rows', async () => {
+    // Row 100's NaN is in row group 0's dictionary (its page still dictionary-encoded); row 2900's in a
+    // PLAIN page of row group 2 (its dictionary full by then).
+    const nan = (i: number) => i === 100 || i === 2900;
+    writeFileSync(file('pw-nan.parquet'), encodeParquet(pwTable(3000, nan), { compression: 'snappy', rowGroupRows: 1024, dictionaryPageBytes: 2048, dataPageBytes: 512 }));
+    expect((await dataPageEncodings('pw-nan.parquet', 'f0', 2)).at(-1)).toBe(Encoding.PLAIN);
+    const stats = await expectSameAsMainThread(await planned('pw-nan.parquet'), pwColumns, pwSetup());
+    expect(stats.directPacked).toBeGreaterThan(0);
+    expect(stats.fastPacked).toBeLessThan(stats.batches);
+    // DuckDB's columns are OPTIONAL: their PLAIN values follow the levels, not aligned in the page.
+    await copyToParquet(duck, `SELECT i::BIGINT AS id, CASE WHEN i = 1700 THEN 'NaN'::FLOAT ELSE i * 0.5 END::FLOAT AS f0,
+        CASE WHEN i = 2500 THEN '-Infinity'::DOUBLE ELSE i / 7.0 END AS f1, (-i)::INTEGER AS f2, (i * 3)::FLOAT AS f3,
+        'r' || i AS region, 'b'::BLOB AS raw, i::BIGINT AS maybe
+      FROM range(0, 3000) t(i)`, file('direct-nan.parquet'), 'COMPRESSION zstd, ROW_GROUP_SIZE 1024');
+    const duckStats = await expectSameAsMainThread(await planned('direct-nan.parquet'), columns, s());
+    expect(duckStats.directPacked).toBeGreaterThan(0);
+    expect(duckStats.fastPacked).toBeLessThan(duckStats.batches);
   });
 
   test('a batch with nulls in a feature falls back to parquet-wasm from that row on, with the same error rows', async () => {

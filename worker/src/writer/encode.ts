@@ -22,6 +22,11 @@ export interface EncodeOptions {
   /** Most rows per row group (default 131072). */
   rowGroupRows?: number;
   keyValueMetadata?: Record<string, string>;
+  /** The dictionary page's size limit (default parquet-rs's, 1 MiB): past it, a chunk's pages fall
+   * back to PLAIN, as pyarrow's and Spark's do. */
+  dictionaryPageBytes?: number;
+  /** The data page's size limit (default parquet-rs's, 1 MiB). */
+  dataPageBytes?: number;
 }
 
 export const DEFAULT_ROW_GROUP_ROWS = 128 * 1024;
@@ -29,11 +34,13 @@ export const DEFAULT_ROW_GROUP_ROWS = 128 * 1024;
 export function encodeParquet(data: arrow.Table | arrow.RecordBatch[], options: EncodeOptions = {}): Uint8Array {
   const table = Array.isArray(data) ? tableOf(data) : data;
   const wasmTable = pw.Table.fromIPCStream(arrow.tableToIPC(table, 'stream'));
-  const props = new pw.WriterPropertiesBuilder()
+  let builder = new pw.WriterPropertiesBuilder()
     .setCompression(PW_COMPRESSION[options.compression ?? 'zstd'])
     .setMaxRowGroupSize(options.rowGroupRows ?? DEFAULT_ROW_GROUP_ROWS)
-    .setKeyValueMetadata(new Map(Object.entries(options.keyValueMetadata ?? {})))
-    .build();
+    .setKeyValueMetadata(new Map(Object.entries(options.keyValueMetadata ?? {})));
+  if (options.dictionaryPageBytes !== undefined) builder = builder.setDictionaryPageSizeLimit(options.dictionaryPageBytes);
+  if (options.dataPageBytes !== undefined) builder = builder.setDataPageSizeLimit(options.dataPageBytes);
+  const props = builder.build();
   return pw.writeParquet(wasmTable, props); // consumes wasmTable and props
 }
 

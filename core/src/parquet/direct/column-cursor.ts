@@ -17,6 +17,18 @@ import { snappyDecompress } from './snappy.js';
 /** Arrow C data interface formats this decoder writes, with their byte widths (0: variable). */
 export const DIRECT_FORMATS: Readonly<Record<string, number>> = { f: 4, g: 8, i: 4, l: 8, u: 0, z: 0 };
 
+type Numbers = Float32Array | Float64Array | Int32Array;
+type NumbersCtor = { new (buffer: ArrayBuffer, byteOffset: number, length: number): Numbers; readonly BYTES_PER_ELEMENT: number };
+/** The formats whose values are JS numbers as they are, so a tensor takes them with a plain store. */
+const NUMBERS: Readonly<Record<string, NumbersCtor>> = { f: Float32Array, g: Float64Array, i: Int32Array };
+
+/** Where a column's rows go in a row-major tensor: row r of the batch at dst[at + r * stride]. */
+export interface StridedTarget {
+  dst: Float32Array | Float64Array;
+  at: number;
+  stride: number;
+}
+
 interface Page {
   rows: number;
   taken: number;
@@ -34,11 +46,12 @@ const sub = (s: TStruct, id: number): TStruct => {
   return v;
 };
 
-function decompress(codec: number, raw: Uint8Array, size: number): Uint8Array {
+/** `raw` decompressed; snappy into `into` where given (a buffer of at least `size` bytes). */
+function decompress(codec: number, raw: Uint8Array, size: number, into?: Uint8Array): Uint8Array {
   let out: Uint8Array;
   switch (codec) {
     case Codec.UNCOMPRESSED: out = raw; break;
-    case Codec.SNAPPY: return snappyDecompress(raw, size);
+    case Codec.SNAPPY: return snappyDecompress(raw, size, into);
     // One output chunk of the page's size: zlib then returns it as it is, with no concatenation copy.
     case Codec.ZSTD: out = zstdDecompressSync(raw, { maxOutputLength: Math.max(size, 1), chunkSize: Math.max(size, 64) }); break;
     case Codec.GZIP: out = gunzipSync(raw, { maxOutputLength: Math.max(size, 1), chunkSize: Math.max(size, 64) }); break;
@@ -67,12 +80,16 @@ function setBits(bits: Uint8Array, from: number, count: number): void {
 export class ColumnCursor {
   private pos = 0;
   private dict: Dictionary | undefined;
+  /** The dictionary's values as numbers (for takeInto). */
+  private dictNumbers: Numbers | undefined;
+  private scratch: Uint8Array | undefined;
+  private readonly owned: ArrayBuffer[] = [];
   private page: Page | undefined;
   private readonly width: number;
 
   constructor(
-    private readonly name: string,
-    private readonly format: string,
+    readonly name: string,
+    readonly format: string,
     private readonly chunk: Uint8Array,
     private readonly meta: ChunkMeta,
     private readonly optional: boolean,
@@ -80,6 +97,28 @@ export class ColumnCursor {
     const width = DIRECT_FORMATS[format];
     if (width === undefined) throw new DirectDecodeError(`format ${format} is not decoded directly`);
     this.width = width;
+  }
+
+  /**
+   * The buffer data pages are decompressed into (snappy: the other codecs are node:zlib's, which
+   * allocates its own), reused from page to page: a page's values are copied out before the next page
+   * is read, and allocating a buffer a page made V8 collect the thread more (1.2x its CPU). The
+   * dictionary page, which lives as long as the chunk, gets one of its own.
+   */
+  private scratchFor(size: number): Uint8Array | undefined {
+    if (this.meta.codec !== Codec.SNAPPY) return undefined;
+    if (!this.scratch || this.scratch.length < size) {
+      this.scratch = new Uint8Array(Math.max(size, 1 << 16));
+      this.owned.push(this.scratch.buffer as ArrayBuffer);
+    }
+    return this.scratch;
+  }
+
+  /** The buffers this cursor allocated and decoded into (the page buffer, the dictionary, its numbers),
+   * to free once its rows are all copied out. (Not node:zlib's outputs: a small one may share Node's
+   * buffer pool.) */
+  ownBuffers(): readonly ArrayBuffer[] {
+    return this.owned;
   }
 
   /** The next page with rows (dictionary pages are read on the way). */
@@ -100,10 +139,14 @@ export class ColumnCursor {
         const d = sub(h, 7);
         const encoding = num(fieldOf(d, 2)?.value);
         if (encoding !== Encoding.PLAIN && encoding !== Encoding.PLAIN_DICTIONARY) throw new DirectDecodeError(`dictionary encoding ${encoding}`);
-        this.dict = dictionaryOf(decompress(this.meta.codec, raw, size), num(fieldOf(d, 1)?.value), this.width);
+        const body = decompress(this.meta.codec, raw, size);
+        if (this.meta.codec === Codec.SNAPPY) this.owned.push(body.buffer as ArrayBuffer);
+        this.dict = dictionaryOf(body, num(fieldOf(d, 1)?.value), this.width);
+        if ('fixed' in this.dict && this.dict.fixed.buffer !== body.buffer) this.owned.push(this.dict.fixed.buffer as ArrayBuffer);
+        this.dictNumbers = undefined;
         continue;
       }
-      if (type === 0) return this.pageV1(sub(h, 5), decompress(this.meta.codec, raw, size));
+      if (type === 0) return this.pageV1(sub(h, 5), decompress(this.meta.codec, raw, size, this.scratchFor(size)));
       if (type === 3) return this.pageV2(sub(h, 8), raw, size);
       if (type !== 1) throw new DirectDecodeError(`column ${this.name}: page type ${type}`);
     }
@@ -142,7 +185,7 @@ export class ColumnCursor {
       if (present !== rows - nulls) throw new DirectDecodeError('a v2 page\'s levels disagree with its null count');
     } else if (nulls > 0) throw new DirectDecodeError('nulls in a required column');
     const valuesRaw = raw.subarray(defLen);
-    const body = compressed ? decompress(this.meta.codec, valuesRaw, size - defLen) : valuesRaw;
+    const body = compressed ? decompress(this.meta.codec, valuesRaw, size - defLen, this.scratchFor(size - defLen)) : valuesRaw;
     return { rows, taken: 0, defs, valuesTaken: 0, values: decodeValues(body, 0, body.length, encoding, present, this.width, this.dict, !defs) };
   }
 
@@ -219,6 +262,74 @@ export class ColumnCursor {
     return this.column(mem, n, nulls, [nulls > 0 ? validityAt : 0, valuesAt]);
   }
 
+  /**
+   * The next n rows of a numeric column written straight into a tensor (`to`), converted by the store
+   * (float32 rounding to nearest, ties to even, as the packer's copy kernels do). False when the
+   * column is not numeric or one of the rows is null or not finite; the cursor may then have stopped
+   * anywhere in the n rows, and its row group is given up (the general path decodes them again and
+   * reports them).
+   */
+  takeInto(n: number, to: StridedTarget): boolean {
+    const Ctor = NUMBERS[this.format];
+    if (!Ctor) return false;
+    const { dst, stride } = to;
+    let d = to.at;
+    let filled = 0;
+    let check = 0;
+    while (filled < n) {
+      const p = this.current();
+      const m = Math.min(n - filled, p.rows - p.taken);
+      if (p.defs) {
+        for (let k = 0; k < m; k++) if (!p.defs[p.taken + k]) return false;
+      }
+      const v = p.values;
+      if ('cursor' in v || 'indexed' in v) {
+        const values = this.numbersOfDictionary(Ctor);
+        if ('cursor' in v) check += v.cursor.gatherStrided(m, values, dst, d, stride);
+        else {
+          const { idx, count } = v.indexed;
+          for (let k = 0, o = d; k < m; k++, o += stride) {
+            const at = idx[p.valuesTaken + k];
+            if (at >>> 0 >= count) throw new DirectDecodeError(`dictionary index ${at} is past the dictionary's ${count} values`);
+            const x = values[at];
+            dst[o] = x;
+            check += x - x;
+          }
+        }
+      } else if ('fixed' in v) {
+        const bytes = v.fixed;
+        const from = bytes.byteOffset + p.valuesTaken * this.width;
+        if (from % this.width === 0) {
+          const src = new Ctor(bytes.buffer as ArrayBuffer, from, m);
+          for (let k = 0, o = d; k < m; k++, o += stride) {
+            const x = src[k];
+            dst[o] = x;
+            check += x - x;
+          }
+        } else check += unalignedInto(new DataView(bytes.buffer, from, m * this.width), this.format, m, dst, d, stride);
+      } else return false;
+      p.valuesTaken += m;
+      p.taken += m;
+      filled += m;
+      d += m * stride;
+    }
+    return check === 0;
+  }
+
+  /** The dictionary page's values as `Ctor` numbers (aligned). */
+  private numbersOfDictionary(Ctor: NumbersCtor): Numbers {
+    if (this.dictNumbers) return this.dictNumbers;
+    const dict = this.dict;
+    if (!dict || !('fixed' in dict)) throw new DirectDecodeError(`column ${this.name}: a dictionary-encoded page comes without a dictionary page`);
+    const w = Ctor.BYTES_PER_ELEMENT;
+    let bytes = dict.fixed;
+    if (bytes.byteOffset % w !== 0) {
+      bytes = bytes.slice();
+      this.owned.push(bytes.buffer as ArrayBuffer);
+    }
+    return (this.dictNumbers = new Ctor(bytes.buffer as ArrayBuffer, bytes.byteOffset, dict.count));
+  }
+
   private takeStrings(n: number): FfiColumn {
     const offsets = new Int32Array(n + 1);
     const bits = new Uint8Array(Math.ceil(n / 8));
@@ -266,6 +377,28 @@ export class ColumnCursor {
   private column(mem: ArrayBuffer, n: number, nulls: number, buffers: number[]): FfiColumn {
     return { name: this.name, format: this.format, length: n, offset: 0, nullCount: nulls, buffers, children: [], dictionary: false, mem };
   }
+}
+
+/**
+ * Values not aligned in their page (after the levels of a v1 page), read with little-endian loads into
+ * dst[d], dst[d + stride], ...; returns their finiteness sum (0 when every one is finite).
+ */
+function unalignedInto(view: DataView, format: string, m: number, dst: Float32Array | Float64Array, d: number, stride: number): number {
+  let check = 0;
+  if (format === 'f') {
+    for (let k = 0; k < m; k++, d += stride) {
+      const x = view.getFloat32(k * 4, true);
+      dst[d] = x;
+      check += x - x;
+    }
+  } else if (format === 'g') {
+    for (let k = 0; k < m; k++, d += stride) {
+      const x = view.getFloat64(k * 8, true);
+      dst[d] = x;
+      check += x - x;
+    }
+  } else for (let k = 0; k < m; k++, d += stride) dst[d] = view.getInt32(k * 4, true);
+  return check;
 }
 
 /**

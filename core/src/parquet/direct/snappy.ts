@@ -5,8 +5,12 @@
  */
 import { DirectDecodeError } from './direct-error.js';
 
-/** Decompresses `src`, which must expand to exactly `expected` bytes (the page header's size). */
-export function snappyDecompress(src: Uint8Array, expected: number): Uint8Array {
+/**
+ * Decompresses `src`, which must expand to exactly `expected` bytes (the page header's size): into the
+ * start of `into` when it is given and large enough (the result is then a view of it), else into a
+ * buffer of its own.
+ */
+export function snappyDecompress(src: Uint8Array, expected: number, into?: Uint8Array): Uint8Array {
   let pos = 0;
   let len = 0;
   let mul = 1;
@@ -18,7 +22,7 @@ export function snappyDecompress(src: Uint8Array, expected: number): Uint8Array 
     mul *= 128;
   }
   if (len !== expected) throw new DirectDecodeError(`snappy: the block holds ${len} bytes, the page header says ${expected}`);
-  const dst = new Uint8Array(len);
+  const dst = into && into.length >= len ? into.subarray(0, len) : new Uint8Array(len);
   let out = 0;
   while (pos < src.length) {
     const tag = src[pos++];
