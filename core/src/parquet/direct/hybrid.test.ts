@@ -141,4 +141,41 @@ describe('DictionaryCursor', () => {
       expect(() => cur.gather(2000, new Int32Array(2000), 0)).toThrow(/dictionary index 777 is past the dictionary's 500 values/);
     }
   });
+
+  it('gathers into a strided tensor column, converting by the store, for every bit width (bytes-wide ones too)', () => {
+    for (let bitWidth = 0; bitWidth <= 20; bitWidth++) {
+      const rand = rng(5000 + bitWidth);
+      const count = Math.max(1, Math.min(2 ** bitWidth, 3000) - (bitWidth > 2 ? 3 : 0));
+      const values = Float64Array.from({ length: count }, (_, i) => i / 3 - 7); // rounded when stored as float32
+      const idx = valuesFor(bitWidth, 2000, count, rand);
+      const enc = encode(idx, bitWidth, rand);
+      for (const Dst of [Float32Array, Float64Array]) {
+        const stride = 3;
+        const dst = new Dst(idx.length * stride + 1);
+        const cur = new DictionaryCursor(enc, 0, enc.length, bitWidth, new Int32Array(count), count, 1);
+        let check = 0;
+        for (let o = 0; o < idx.length;) {
+          const m = Math.min(idx.length - o, 1 + Math.floor(rand() * 300));
+          check += cur.gatherStrided(m, values, dst, 1 + o * stride, stride);
+          o += m;
+        }
+        expect(check).toBe(0);
+        expect(Array.from(idx, (_, r) => dst[1 + r * stride])).toEqual(Array.from(idx, (v) => Dst.of(values[v])[0]));
+        expect(dst[0]).toBe(0); // nothing written outside the column
+      }
+    }
+  });
+
+  it('reports a value that is not finite, and an index past the dictionary on every path', () => {
+    const values = Float32Array.from([1, NaN, 3]);
+    const nanRun = encode([0, 2, 1, 0, 2, 0, 0, 2], 2, () => 0.9);
+    expect(new DictionaryCursor(nanRun, 0, nanRun.length, 2, new Int32Array(3), 3, 1).gatherStrided(8, values, new Float32Array(8), 0, 1)).toBeNaN();
+    for (const bitWidth of [8, 16, 11]) {
+      const idx = Array.from({ length: 500 }, (_, i) => i % 3);
+      idx[250] = 200;
+      const enc = encode(idx, bitWidth, () => 0.9); // bit-packed only, byte-aligned runs for 8 and 16
+      const cur = new DictionaryCursor(enc, 0, enc.length, bitWidth, new Int32Array(3), 3, 1);
+      expect(() => cur.gatherStrided(500, Float32Array.from([1, 2, 3]), new Float32Array(500), 0, 1)).toThrow(/dictionary index 200 is past the dictionary's 3 values/);
+    }
+  });
 });
