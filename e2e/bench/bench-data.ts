@@ -1,7 +1,8 @@
 /**
  * The bench's data and model, shared by `npm run bench` and the GPU device check (e2e/bench/device):
  * `rows` rows of an int64 `id` and `features` float32 columns f0.. in uniform [-1, 1), spread over
- * `files` snappy Parquet files of 64Ki-row row groups, and the 16-64-64-2 MLP (softmax) the bench scores.
+ * `files` snappy Parquet files of 64Ki-row row groups (parquet-rs's writer, by parquet-wasm: every number
+ * dictionary-encoded, the dictionary page never full), and the 16-64-64-2 MLP (softmax) the bench scores.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -37,14 +38,14 @@ function makeTable(file: number, firstId: number, rows: number, features: number
 export const benchSchema = (features: number): arrow.Schema => makeTable(0, 0, 1, features).schema;
 
 /** Writes `dir`/part-N.parquet and `dir`/meta.json. */
-export function writeBenchData(dir: string, rows: number, features: number, files = BENCH_FILES): BenchDataMeta {
+export function writeBenchData(dir: string, rows: number, features: number, files = BENCH_FILES, rowGroupRows = BENCH_ROW_GROUP): BenchDataMeta {
   mkdirSync(dir, { recursive: true });
   const perFile = Math.ceil(rows / files);
   for (let f = 0; f < files; f++) {
     const n = Math.max(0, Math.min(perFile, rows - f * perFile));
-    writeFileSync(join(dir, `part-${f}.parquet`), encodeParquet(makeTable(f, f * perFile, n, features), { compression: 'snappy', rowGroupRows: BENCH_ROW_GROUP }));
+    writeFileSync(join(dir, `part-${f}.parquet`), encodeParquet(makeTable(f, f * perFile, n, features), { compression: 'snappy', rowGroupRows }));
   }
-  const meta: BenchDataMeta = { rows, features, files, rowGroupRows: BENCH_ROW_GROUP };
+  const meta: BenchDataMeta = { rows, features, files, rowGroupRows };
   writeFileSync(join(dir, 'meta.json'), JSON.stringify(meta));
   return meta;
 }

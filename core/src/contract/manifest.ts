@@ -40,7 +40,7 @@ export type RunPartition = z.infer<typeof RunPartitionSchema>;
 export const StageTimingsSchema = z.object({
   read: z.number(),
   decode: z.number().describe('Seconds scoring waited for decoded rows once the model was ready (input wait).'),
-  pack: z.number().describe('Seconds spent packing rows into tensors (in the decoder threads, summed over them).'),
+  pack: z.number().describe('Seconds spent packing decoded rows into tensors (in the decoder threads, summed over them). Rows the direct decoder writes into the tensors as it decodes them count as decoding (decodeThreads), not here.'),
   infer: z.number(),
   unpack: z.number(),
   write: z.number(),
