@@ -107,12 +107,16 @@ async function createBeforeSchemaChange(admin: KubeClients, namespace: string, b
     await api.replaceCustomResourceDefinition({ name: crd.metadata!.name!, body: { ...crd, metadata: { ...crd.metadata, resourceVersion: now.metadata?.resourceVersion } } });
   };
   // The API server takes a schema change a moment after the CRD changes: a dry run says when it has.
+  // Once the object is stored, a dry run the schema lets through is refused as 409 AlreadyExists
+  // (the name is checked after the schema): accepted all the same.
   const accepted = async (body: object) => {
     try {
       await admin.custom.createNamespacedCustomObject({ ...BIJ_REF, namespace, body, dryRun: 'All' });
       return true;
     } catch (e) {
-      if ((e as { code?: number }).code === 422) return false;
+      const code = (e as { code?: number }).code;
+      if (code === 422) return false;
+      if (code === 409) return true;
       throw e;
     }
   };

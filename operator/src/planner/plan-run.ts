@@ -10,6 +10,7 @@
 import * as arrow from 'apache-arrow';
 import type { Storage } from '../../../core/src/storage/types.js';
 import { mapLimit } from '../../../core/src/storage/retry.js';
+import { AlreadyExistsError } from '../../../core/src/storage/backend-errors.js';
 import { readFooter, type ParquetFooter } from '../../../core/src/parquet/footer.js';
 import { checkScoring } from '../../../core/src/tensors/scoring-plan.js';
 import { missingColumnProblem } from '../../../core/src/tensors/type-rules.js';
@@ -119,8 +120,9 @@ export async function freezePlan(storage: Storage, plan: ShardPlan): Promise<Sha
       await storage.write(uri, toJson(plan) + '\n', { ifNoneMatch: true, contentType: 'application/json' });
       return plan;
     } catch (err) {
-      if (!(await storage.exists(uri))) throw err;
-      // Another writer won the race: its plan is the frozen one.
+      // Another writer won the race (the server said so, or the plan is there after an error that
+      // leaves it unknown whether this write landed): the stored plan is the frozen one.
+      if (!(err instanceof AlreadyExistsError) && !(await storage.exists(uri))) throw err;
     }
   }
   return parseShardPlan(await storage.readText(uri), uri);
