@@ -148,7 +148,7 @@ export class DictionaryCursor {
    * into dst[d], dst[d + stride], ...: a column of a row-major tensor, converted by the store. Returns
    * the values' finiteness sum: 0 when every one is finite (x - x is 0 for a finite x, else NaN).
    */
-  gatherStrided(n: number, values: Float32Array | Float64Array | Int32Array, dst: Float32Array | Float64Array, d: number, stride: number): number {
+  gatherStrided(n: number, values: Numbers, dst: Floats, d: number, stride: number): number {
     const { count, buf, bitWidth, mask, view } = this;
     let check = 0;
     if (values.length !== count) throw new Error(`the dictionary has ${count} values, the lookup table ${values.length}`);
@@ -158,62 +158,27 @@ export class DictionaryCursor {
       if (this.rle) {
         const x = this.value;
         if (x >= count) throw new DirectDecodeError(`dictionary index ${x} is past the dictionary's ${count} values`);
-        const v = values[x];
-        check += v - v;
-        for (let k = 0; k < m; k++, d += stride) dst[d] = v;
+        check += fillStrided(values[x], m, dst, d, stride);
       } else {
-        if (this.bit + m * bitWidth > this.end * 8) throw new DirectDecodeError('a bit-packed run runs past its page');
-        let bit = this.bit;
-        let fast: number;
-        let hi = 0;
-        if ((bitWidth === 16 || bitWidth === 8) && (bit & 7) === 0) {
-          // Whole bytes a value (dictionaries of 129 to 65,536 values): read as they are, every one
-          // inside the page (checked above). 1.5x faster than the shifted 32-bit load.
-          fast = m;
-          let at = bit >>> 3;
-          if (bitWidth === 16) {
-            for (let k = 0; k < m; k++, at += 2, d += stride) {
-              const x = view.getUint16(at, true);
-              if (x > hi) hi = x;
-              const v = values[x < count ? x : 0];
-              dst[d] = v;
-              check += v - v;
-            }
-          } else {
-            for (let k = 0; k < m; k++, at++, d += stride) {
-              const x = buf[at];
-              if (x > hi) hi = x;
-              const v = values[x < count ? x : 0];
-              dst[d] = v;
-              check += v - v;
-            }
-          }
-          bit += m * bitWidth;
-        } else {
-          fast = wordReadable(buf.length, bit, bitWidth, m);
-          for (let k = 0; k < fast; k++, bit += bitWidth, d += stride) {
-            const x = (view.getUint32(bit >>> 3, true) >>> (bit & 7)) & mask;
-            if (x > hi) hi = x;
-            const v = values[x < count ? x : 0];
-            dst[d] = v;
-            check += v - v;
-          }
-        }
-        if (hi >= count && fast > 0) throw new DirectDecodeError(`dictionary index ${hi} is past the dictionary's ${count} values`);
+        const bit = this.bit;
+        if (bit + m * bitWidth > this.end * 8) throw new DirectDecodeError('a bit-packed run runs past its page');
+        // Whole bytes a value (dictionaries of 129 to 65,536 values) are read as they are, every one
+        // inside the page (checked above): 1.5x faster than the shifted 32-bit load.
+        const bytesWide = (bitWidth === 16 || bitWidth === 8) && (bit & 7) === 0;
+        const fast = bytesWide ? m : wordReadable(buf.length, bit, bitWidth, m);
+        check += bitWidth === 16 && bytesWide ? lookup16(view, bit >>> 3, fast, values, dst, d, stride)
+          : bitWidth === 8 && bytesWide ? lookup8(buf, bit >>> 3, fast, values, dst, d, stride)
+            : lookupBits(view, bit, bitWidth, mask, fast, values, dst, d, stride);
         if (fast < m) {
+          // The last values, whose 4-byte load would pass the buffer's end: unpacked first.
           const idx = new Int32Array(m - fast);
-          unpack(buf, view, bit >>> 3, bitWidth, mask, m - fast, idx, 0, bit & 7);
-          for (let k = 0; k < m - fast; k++, d += stride) {
-            const x = idx[k] >>> 0;
-            if (x >= count) throw new DirectDecodeError(`dictionary index ${x} is past the dictionary's ${count} values`);
-            const v = values[x];
-            dst[d] = v;
-            check += v - v;
-          }
-          bit += (m - fast) * bitWidth;
+          const from = bit + fast * bitWidth;
+          unpack(buf, view, from >>> 3, bitWidth, mask, m - fast, idx, 0, from & 7);
+          check += lookupIndices(idx, values, dst, d + fast * stride, stride);
         }
-        this.bit = bit;
+        this.bit = bit + m * bitWidth;
       }
+      d += m * stride;
       this.left -= m;
       n -= m;
     }
@@ -279,4 +244,81 @@ export class DictionaryCursor {
       o += m;
     }
   }
+}
+
+/*
+ * The lookup kernels of DictionaryCursor.gatherStrided, one loop each: in functions of their own,
+ * V8 optimizes each on its own loop's feedback. In one function, the first loop to run got it
+ * compiled while the others had never run, and each of them deoptimized it once it did, in every
+ * new thread. Each writes values[index] at dst[d], dst[d + stride], ... and returns the finiteness
+ * sum of what it wrote (x - x: 0 for a finite x, else NaN). An index past the dictionary throws:
+ * the lookup is clamped and the largest index checked once, after the loop.
+ */
+type Numbers = Float32Array | Float64Array | Int32Array;
+type Floats = Float32Array | Float64Array;
+
+const pastDictionary = (x: number, count: number): DirectDecodeError => new DirectDecodeError(`dictionary index ${x} is past the dictionary's ${count} values`);
+
+function fillStrided(v: number, m: number, dst: Floats, d: number, stride: number): number {
+  for (let k = 0; k < m; k++, d += stride) dst[d] = v;
+  return v - v;
+}
+
+function lookup16(view: DataView, at: number, m: number, values: Numbers, dst: Floats, d: number, stride: number): number {
+  const count = values.length;
+  let hi = 0;
+  let check = 0;
+  for (let k = 0; k < m; k++, at += 2, d += stride) {
+    const x = view.getUint16(at, true);
+    if (x > hi) hi = x;
+    const v = values[x < count ? x : 0];
+    dst[d] = v;
+    check += v - v;
+  }
+  if (m > 0 && hi >= count) throw pastDictionary(hi, count);
+  return check;
+}
+
+function lookup8(buf: Uint8Array, at: number, m: number, values: Numbers, dst: Floats, d: number, stride: number): number {
+  const count = values.length;
+  let hi = 0;
+  let check = 0;
+  for (let k = 0; k < m; k++, at++, d += stride) {
+    const x = buf[at];
+    if (x > hi) hi = x;
+    const v = values[x < count ? x : 0];
+    dst[d] = v;
+    check += v - v;
+  }
+  if (m > 0 && hi >= count) throw pastDictionary(hi, count);
+  return check;
+}
+
+/** Values of `bitWidth` bits (at most 25) from bit `bit` on, one 32-bit load each (wordReadable). */
+function lookupBits(view: DataView, bit: number, bitWidth: number, mask: number, m: number, values: Numbers, dst: Floats, d: number, stride: number): number {
+  const count = values.length;
+  let hi = 0;
+  let check = 0;
+  for (let k = 0; k < m; k++, bit += bitWidth, d += stride) {
+    const x = (view.getUint32(bit >>> 3, true) >>> (bit & 7)) & mask;
+    if (x > hi) hi = x;
+    const v = values[x < count ? x : 0];
+    dst[d] = v;
+    check += v - v;
+  }
+  if (m > 0 && hi >= count) throw pastDictionary(hi, count);
+  return check;
+}
+
+function lookupIndices(idx: Int32Array, values: Numbers, dst: Floats, d: number, stride: number): number {
+  const count = values.length;
+  let check = 0;
+  for (let k = 0; k < idx.length; k++, d += stride) {
+    const x = idx[k] >>> 0;
+    if (x >= count) throw pastDictionary(x, count);
+    const v = values[x];
+    dst[d] = v;
+    check += v - v;
+  }
+  return check;
 }
