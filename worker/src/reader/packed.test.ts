@@ -353,6 +353,23 @@ describe('the direct decoder', () => {
     expect(duckStats.fastPacked).toBeLessThan(duckStats.batches);
   });
 
+  test('files pyarrow wrote (committed, core/testing/parquet): dictionary pages that fill up, v2 pages, zstd and BYTE_STREAM_SPLIT', async () => {
+    const fixtures = path.join(import.meta.dirname, '../../../core/testing/parquet');
+    for (const name of ['pyarrow-dictionary-fallback.parquet', 'pyarrow-v2-zstd-byte-stream-split.parquet']) {
+      await fs.copyFile(path.join(fixtures, name), file(name));
+    }
+    const encodings = await dataPageEncodings('pyarrow-dictionary-fallback.parquet', 'f0', 0);
+    expect(encodings[0]).toBe(Encoding.RLE_DICTIONARY);
+    expect(encodings).toContain(Encoding.PLAIN);
+    const fallback = await expectSameAsMainThread(await planned('pyarrow-dictionary-fallback.parquet'), pwColumns, pwSetup());
+    // Row group 2 has two null f3s: its batches that hold them go to parquet-wasm, the others are direct.
+    expect(fallback.directPacked).toBeGreaterThanOrEqual(4);
+    expect(fallback.fastPacked).toBeLessThan(fallback.batches);
+    const v2 = await expectSameAsMainThread(await planned('pyarrow-v2-zstd-byte-stream-split.parquet'), pwColumns, pwSetup());
+    expect(v2.directPacked).toBeGreaterThanOrEqual(4);
+    expect(v2.fastPacked).toBeLessThan(v2.batches);
+  });
+
   test('a batch with nulls in a feature falls back to parquet-wasm from that row on, with the same error rows', async () => {
     await copyToParquet(duck, `SELECT i::BIGINT AS id, CASE WHEN i = 1500 THEN NULL ELSE i * 0.5 END::FLOAT AS f0, (i / 7.0)::DOUBLE AS f1,
         (-i)::INTEGER AS f2, (i * 3)::FLOAT AS f3, 'r' || i AS region, 'b'::BLOB AS raw, i::BIGINT AS maybe
