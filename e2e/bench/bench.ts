@@ -20,7 +20,10 @@
  * The anchor: DuckDB (a native decoder) scans every column of the same files with as many threads as
  * the worker has decoder threads (max() of each, with its statistics shortcut off), and the bench prints
  * `decode only / DuckDB` (target >= 0.60). It does the same on the rows rewritten by DuckDB (zstd):
- * `DuckDB-written zstd files`.
+ * `DuckDB-written zstd files`, and on the rows in one 1Mi-row row group. Each DuckDB scan runs right
+ * after the decode it is compared with, and each ratio is the median of those pairs' ratios: the
+ * machine's speed drifting during the run (it does, by up to 2x on the shared 2-core machine) moves
+ * both sides of a pair alike.
  * "Decode only" is the pipeline's input stage as it runs: fetch, decode and pack into the model's
  * tensors in the decoder threads, packed batches handed to the main thread. Decode scaling: the same
  * stage, and DuckDB, with 1 thread up to one per CPU (BENCH_SCALING=0 skips it).
@@ -68,14 +71,21 @@ const FALLBACK_FILES = process.env.BENCH_ONE_ROW_GROUP !== '0';
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
+/** Rate and CPU, the medians over rounds. */
+interface Rate { rate: number; cpu: number }
+
 /**
  * DuckDB reading every column of the files (an aggregate per column, so each value is decoded and nothing
- * is materialized), with `threads` threads: a warm-up scan, then the median of `rounds` scans.
+ * is materialized), with `threads` threads. Opening it runs a warm-up scan; each `scan()` is one timed scan.
  */
-async function duckdbScan(files: string, columns: string[], threads: number, rounds: number): Promise<{ rate: number; cpu: number }> {
+async function duckdbScanner(files: string, columns: string[], threads: number): Promise<{ scan: () => Promise<{ seconds: number; cpuSeconds: number }>; close: () => void }> {
   const { DuckDBInstance } = await import('@duckdb/node-api');
   const instance = await DuckDBInstance.create(':memory:', { threads: String(threads) });
   const con = await instance.connect();
+  const close = () => {
+    con.closeSync();
+    instance.closeSync();
+  };
   try {
     // DuckDB answers max() from the row groups' statistics where the files have them (its own files
     // do), decoding nothing; the anchor is a scan, so that shortcut is turned off. The query stays
@@ -83,18 +93,16 @@ async function duckdbScan(files: string, columns: string[], threads: number, rou
     await con.run("SET disabled_optimizers = 'statistics_propagation'");
     const quoted = files.replaceAll("'", "''");
     const sql = `SELECT count(*) AS n, ${columns.map((c, i) => `max("${c}") AS m${i}`).join(', ')} FROM read_parquet('${quoted}')`;
-    const scan = async () => {
+    const once = async () => {
       const r = await con.runAndReadAll(sql);
       const n = Number(r.getRowObjectsJS()[0].n);
       if (n !== ROWS) throw new Error(`DuckDB read ${n} rows, expected ${ROWS}`);
     };
-    await scan();
-    const runs: { seconds: number; cpuSeconds: number }[] = [];
-    for (let r = 0; r < rounds; r++) runs.push(await timed(scan));
-    return { rate: median(runs.map((x) => ROWS / x.seconds)), cpu: median(runs.map((x) => x.cpuSeconds)) };
-  } finally {
-    con.closeSync();
-    instance.closeSync();
+    await once();
+    return { scan: () => timed(once), close };
+  } catch (e) {
+    close();
+    throw e;
   }
 }
 
@@ -160,11 +168,49 @@ async function main(): Promise<void> {
       return { ...t, threadSeconds: stats.threadSeconds, packSeconds: stats.packSeconds };
     };
 
+    /**
+     * The input stage alone with `n` threads on `of`, and DuckDB's scan of the same files right after
+     * each decode: a warm-up pair, then ROUNDS pairs. The ratio is the median of the pairs' ratios, so a
+     * machine whose speed drifts during the run moves both sides of each pair alike.
+     */
+    const paired = async (n: number, of: { files: typeof plan.files; ranges: typeof shard.ranges }, files: string):
+      Promise<Rate & { duck?: Rate; ratio?: number }> => {
+      const duck = DUCKDB ? await duckdbScanner(files, columns, n) : undefined;
+      try {
+        await decodeOnly(n, undefined, of); // warm-up (the scanner's opening warmed DuckDB up)
+        const runs: { seconds: number; cpuSeconds: number; duck?: { seconds: number; cpuSeconds: number } }[] = [];
+        for (let r = 0; r < ROUNDS; r++) {
+          const d = await decodeOnly(n, undefined, of);
+          runs.push({ ...d, ...(duck ? { duck: await duck.scan() } : {}) });
+        }
+        const rate = median(runs.map((x) => ROWS / x.seconds));
+        const cpu = median(runs.map((x) => x.cpuSeconds));
+        if (!duck) return { rate, cpu };
+        return {
+          rate, cpu,
+          duck: { rate: median(runs.map((x) => ROWS / x.duck!.seconds)), cpu: median(runs.map((x) => x.duck!.cpuSeconds)) },
+          ratio: median(runs.map((x) => x.duck!.seconds / x.seconds)),
+        };
+      } finally {
+        duck?.close();
+      }
+    };
+    const mainFiles = join(input, '*.parquet');
+    const mainOf = { files: plan.files, ranges: shard.ranges };
+    // DuckDB on the bench's files, scanned in each round right after its decode (the ratio's pairs).
+    const mainDuck = DUCKDB ? await duckdbScanner(mainFiles, columns, decoders) : undefined;
+
     /** One round: each stage alone, then the whole pipeline, on the same data. */
     const round = async (r: number) => {
-      // 1. Decode only (decode and pack, in the decoder threads).
+      // 1. Decode only (decode and pack, in the decoder threads), and DuckDB's scan right after it.
+      // The batches are dropped as they come, as the pipeline drops them: kept (1M rows of tensors),
+      // they made the main thread collect more, and the stage read 0.58 of DuckDB where the same
+      // stage read 0.72 in the scaling lines of the same run. The inference-only stage's input is
+      // decoded again, untimed.
+      const decode = await decodeOnly(decoders);
+      const duckScan = mainDuck ? await mainDuck.scan() : undefined;
       const batches: PackedRows[] = [];
-      const decode = await decodeOnly(decoders, batches);
+      await decodeOnly(decoders, batches);
       // 2. Inference only: the packed tensors, the session alone.
       const outputs: Awaited<ReturnType<typeof session.score>>[] = [];
       const infer = await timed(async () => {
@@ -186,7 +232,7 @@ async function main(): Promise<void> {
       }));
       const rows = e2e.value.manifest.rows.read;
       if (rows !== ROWS) throw new Error(`end to end read ${rows} rows, expected ${ROWS}`);
-      return { decode, infer, write, e2e };
+      return { decode, duckScan, infer, write, e2e };
     };
 
     // Round 0 warms up (JIT, wasm tier-up, ONNX Runtime's first runs) and is not counted; every
@@ -209,54 +255,37 @@ async function main(): Promise<void> {
     const startup = { seconds: median(startups.map((x) => x.seconds)), cpu: median(startups.map((x) => x.cpuSeconds)) };
     // Decode scaling: the input stage alone, and DuckDB, with 1 thread up to one per CPU.
     const cores = availableCpus();
-    const scaling: { threads: number; rate: number; cpu: number; duck?: { rate: number; cpu: number } }[] = [];
-    for (let n = 1; SCALING && n <= cores; n++) {
-      await decodeOnly(n); // warm-up
-      const runs = [];
-      for (let r = 0; r < ROUNDS; r++) runs.push(await decodeOnly(n));
-      scaling.push({
-        threads: n, rate: median(runs.map((x) => ROWS / x.seconds)), cpu: median(runs.map((x) => x.cpuSeconds)),
-        duck: DUCKDB ? await duckdbScan(join(input, '*.parquet'), columns, n, ROUNDS) : undefined,
-      });
-    }
+    const scaling: ({ threads: number } & Awaited<ReturnType<typeof paired>>)[] = [];
+    for (let n = 1; SCALING && n <= cores; n++) scaling.push({ threads: n, ...await paired(n, mainOf, mainFiles) });
     // The same rows as DuckDB writes them (zstd, its row groups, PLAIN or dictionary by column): the
     // input stage and DuckDB on those files, with the worker's decoder thread count.
-    let duckFiles: { rate: number; cpu: number; duck: { rate: number; cpu: number } } | undefined;
+    let duckFiles: Awaited<ReturnType<typeof paired>> | undefined;
     if (DUCKDB && DUCK_FILES) {
       const duckDir = join(dir, 'duckdb-zstd');
-      await duckdbWrite(join(input, '*.parquet'), duckDir);
+      await duckdbWrite(mainFiles, duckDir);
       const dspec = BatchInferenceJobSpecSchema.parse({ ...spec, input: { ...spec.input, uri: duckDir + '/' }, output: { uri: join(dir, 'out-duckdb') + '/' } });
       const dplan = await freezePlan(storage, await planRun(storage, { namespace: 'bench', name: 'bench-duckdb', uid: 'u', generation: 1 }, dspec, 'bench', new Date()));
-      const of = { files: dplan.files, ranges: dplan.shards[0].ranges };
-      await decodeOnly(decoders, undefined, of); // warm-up
-      const runs = [];
-      for (let r = 0; r < ROUNDS; r++) runs.push(await decodeOnly(decoders, undefined, of));
-      duckFiles = {
-        rate: median(runs.map((x) => ROWS / x.seconds)), cpu: median(runs.map((x) => x.cpuSeconds)),
-        duck: await duckdbScan(join(duckDir, '*.parquet'), columns, decoders, ROUNDS),
-      };
+      duckFiles = await paired(decoders, { files: dplan.files, ranges: dplan.shards[0].ranges }, join(duckDir, '*.parquet'));
     }
     // The same rows in one file of one row group (parquet-rs's default, 1Mi rows, which pyarrow's and
     // Spark's are like): the dictionary page fills up after 256Ki float32s and each column chunk goes on
     // in PLAIN pages, as theirs do.
-    let fallbackFiles: { rate: number; cpu: number; duck?: { rate: number; cpu: number } } | undefined;
+    let fallbackFiles: Awaited<ReturnType<typeof paired>> | undefined;
     if (FALLBACK_FILES && !DATA) {
       const fbDir = join(dir, 'one-row-group');
       writeBenchData(fbDir, ROWS, FEATURES, 1, 1 << 20);
       const fspec = BatchInferenceJobSpecSchema.parse({ ...spec, input: { ...spec.input, uri: fbDir + '/' }, output: { uri: join(dir, 'out-one-row-group') + '/' } });
       const fplan = await freezePlan(storage, await planRun(storage, { namespace: 'bench', name: 'bench-one-row-group', uid: 'u', generation: 1 }, fspec, 'bench', new Date()));
-      const of = { files: fplan.files, ranges: fplan.shards[0].ranges };
-      await decodeOnly(decoders, undefined, of); // warm-up
-      const runs = [];
-      for (let r = 0; r < ROUNDS; r++) runs.push(await decodeOnly(decoders, undefined, of));
-      fallbackFiles = {
-        rate: median(runs.map((x) => ROWS / x.seconds)), cpu: median(runs.map((x) => x.cpuSeconds)),
-        ...(DUCKDB ? { duck: await duckdbScan(join(fbDir, '*.parquet'), columns, decoders, ROUNDS) } : {}),
-      };
+      fallbackFiles = await paired(decoders, { files: fplan.files, ranges: fplan.shards[0].ranges }, join(fbDir, '*.parquet'));
     }
     await session.release();
-    const duck = DUCKDB
-      ? scaling.find((x) => x.threads === decoders)?.duck ?? await duckdbScan(join(input, '*.parquet'), columns, decoders, ROUNDS)
+    mainDuck?.close();
+    const duckScans = rounds.flatMap((x) => (x.duckScan ? [x.duckScan] : []));
+    const duck = duckScans.length > 0
+      ? {
+        rate: median(duckScans.map((x) => ROWS / x.seconds)), cpu: median(duckScans.map((x) => x.cpuSeconds)),
+        ratio: median(rounds.map((x) => x.duckScan!.seconds / x.decode.seconds)),
+      }
       : undefined;
     const stat = (k: 'decode' | 'infer' | 'write' | 'e2e') => ({
       rate: median(rounds.map((x) => ROWS / x[k].seconds)),
@@ -283,21 +312,21 @@ async function main(): Promise<void> {
     console.log(`model busy       ${(100 * modelBusy).toFixed(0).padStart(11)}%  of the last end-to-end run (infer ${t?.infer.toFixed(2)} s of ${t?.total.toFixed(2)} s)`);
     if (duck) {
       console.log(`DuckDB scan      ${fmt(duck.rate).padStart(12)} rows/s  (${decoders} thread${decoders === 1 ? '' : 's'}, every column of the same files)`);
-      console.log(`decode only / DuckDB (${decoders} thread${decoders === 1 ? '' : 's'} each): ${(rates.decode / duck.rate).toFixed(2)}  (target >= 0.60)`);
+      console.log(`decode only / DuckDB (${decoders} thread${decoders === 1 ? '' : 's'} each): ${duck.ratio.toFixed(2)}  (target >= 0.60)`);
     }
     if (duckFiles) {
-      console.log(`DuckDB-written zstd files: decode only ${fmt(duckFiles.rate)} rows/s, DuckDB scan ${fmt(duckFiles.duck.rate)} rows/s; `
-        + `decode only / DuckDB ${(duckFiles.rate / duckFiles.duck.rate).toFixed(2)}  (target >= 0.60); CPU-s per 1M rows ${(duckFiles.cpu * 1e6 / ROWS).toFixed(2)}`);
+      console.log(`DuckDB-written zstd files: decode only ${fmt(duckFiles.rate)} rows/s, DuckDB scan ${fmt(duckFiles.duck!.rate)} rows/s; `
+        + `decode only / DuckDB ${duckFiles.ratio!.toFixed(2)}  (target >= 0.60); CPU-s per 1M rows ${(duckFiles.cpu * 1e6 / ROWS).toFixed(2)}`);
     }
     if (fallbackFiles) {
       console.log(`one row group of 1Mi rows (dictionary, then PLAIN pages): decode only ${fmt(fallbackFiles.rate)} rows/s`
-        + (fallbackFiles.duck ? `, DuckDB scan ${fmt(fallbackFiles.duck.rate)} rows/s; decode only / DuckDB ${(fallbackFiles.rate / fallbackFiles.duck.rate).toFixed(2)}` : '')
+        + (fallbackFiles.duck ? `, DuckDB scan ${fmt(fallbackFiles.duck.rate)} rows/s; decode only / DuckDB ${fallbackFiles.ratio!.toFixed(2)}` : '')
         + `; CPU-s per 1M rows ${(fallbackFiles.cpu * 1e6 / ROWS).toFixed(2)}`);
     }
     for (const x of scaling) {
       console.log(`decode scaling   ${String(x.threads).padStart(2)} thread${x.threads === 1 ? ' ' : 's'} ${fmt(x.rate).padStart(12)} rows/s  `
         + `(${(x.rate / scaling[0].rate).toFixed(2)}x of 1 thread; CPU-s per 1M rows ${(x.cpu * 1e6 / ROWS).toFixed(2)})`
-        + (x.duck ? `; DuckDB ${fmt(x.duck.rate)} rows/s; decode only / DuckDB ${(x.rate / x.duck.rate).toFixed(2)}` : ''));
+        + (x.duck ? `; DuckDB ${fmt(x.duck.rate)} rows/s; decode only / DuckDB ${x.ratio!.toFixed(2)}` : ''));
     }
     console.log(`decoder threads' own busy seconds per 1M rows (decode only): ${(decodeThreads * 1e6 / ROWS).toFixed(2)}, of which packing ${(decodePack * 1e6 / ROWS).toFixed(2)}`
       + ' (the direct decoder packs as it decodes: counted as decoding)');
