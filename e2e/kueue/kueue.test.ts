@@ -173,7 +173,10 @@ test('admitted in waves within the GPU quota, preempted by a higher priority, ev
     const evs = (await cl.events(LOW.name)).map((e) => ({ reason: e.reason ?? '', message: e.message ?? '', type: e.type ?? '' }));
     const evicted = evs.filter((e) => e.reason === 'ShardEvicted').map((e) => {
       expect(e.type).toBe('Normal');
-      expect(e.message).toMatch(/^shard \d+ attempt \d+ was evicted by Kueue from LocalQueue team-a \(preempted by a higher-priority workload, or its quota reclaimed\) after [1-9]\d* of \d+ rows: its pod was stopped, and the attempt starts over when the Job is admitted again; not counted as a failure$/);
+      // The rows are the progress file as the operator last read it: by then the pod that starts the
+      // attempt over may have rewritten it at 0 (seen once in CI), so the count is not checked here;
+      // that the victims were mid-way is (their progress files, above).
+      expect(e.message).toMatch(/^shard \d+ attempt \d+ was evicted by Kueue from LocalQueue team-a \(preempted by a higher-priority workload, or its quota reclaimed\) after \d+ of \d+ rows: its pod was stopped, and the attempt starts over when the Job is admitted again; not counted as a failure$/);
       const m = /^shard (\d+) attempt (\d+)/.exec(e.message)!;
       return { shard: Number(m[1]), attempt: Number(m[2]) };
     });

@@ -324,7 +324,7 @@ export class ColumnCursor {
     const w = Ctor.BYTES_PER_ELEMENT;
     let bytes = dict.fixed;
     if (bytes.byteOffset % w !== 0) {
-      bytes = bytes.slice();
+      bytes = new Uint8Array(bytes); // a copy (a Buffer's slice() would be a view of the same memory)
       this.owned.push(bytes.buffer as ArrayBuffer);
     }
     return (this.dictNumbers = new Ctor(bytes.buffer as ArrayBuffer, bytes.byteOffset, dict.count));

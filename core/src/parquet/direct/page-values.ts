@@ -51,7 +51,7 @@ export function plainValues(body: Uint8Array, at: number, end: number, count: nu
 export function dictionaryOf(body: Uint8Array, count: number, width: number): Dictionary {
   const v = plainValues(body, 0, body.length, count, width);
   if (!('fixed' in v)) return { strings: (v as { strings: ByteArrays }).strings, count };
-  const aligned = v.fixed.byteOffset % 4 === 0 ? v.fixed : v.fixed.slice();
+  const aligned = v.fixed.byteOffset % 4 === 0 ? v.fixed : new Uint8Array(v.fixed); // a copy, even of a Buffer
   return { fixed: aligned, count };
 }
 
