@@ -4,15 +4,14 @@
  * of their own, as the decoder thread's fast packer reads them (thread-ffi.ts FfiColumn). Only the
  * page being read is held decoded, so memory follows the batch, not the row group.
  */
-import { brotliDecompressSync, gunzipSync, zstdDecompressSync } from 'node:zlib';
 import { isUtf8 } from 'node:buffer';
 import { type TStruct, type TValue, fieldOf, readStruct } from '../thrift.js';
 import type { FfiColumn } from '../thread-ffi.js';
 import { Codec, Encoding, type ChunkMeta } from './chunk-meta.js';
 import { DirectDecodeError } from './direct-error.js';
-import { decodeHybrid } from './hybrid.js';
+import { definitionLevels as levels } from './hybrid.js';
+import { decompress } from './page-codec.js';
 import { type ByteArrays, type DenseValues, type Dictionary, type Indexed, decodeValues, dictionaryOf } from './page-values.js';
-import { snappyDecompress } from './snappy.js';
 
 /** Arrow C data interface formats this decoder writes, with their byte widths (0: variable). */
 export const DIRECT_FORMATS: Readonly<Record<string, number>> = { f: 4, g: 8, i: 4, l: 8, u: 0, z: 0 };
@@ -45,22 +44,6 @@ const sub = (s: TStruct, id: number): TStruct => {
   if (!v || typeof v !== 'object' || !('kind' in v) || v.kind !== 'struct') throw new DirectDecodeError(`a page header lacks field ${id}`);
   return v;
 };
-
-/** `raw` decompressed; snappy into `into` where given (a buffer of at least `size` bytes). */
-function decompress(codec: number, raw: Uint8Array, size: number, into?: Uint8Array): Uint8Array {
-  let out: Uint8Array;
-  switch (codec) {
-    case Codec.UNCOMPRESSED: out = raw; break;
-    case Codec.SNAPPY: return snappyDecompress(raw, size, into);
-    // One output chunk of the page's size: zlib then returns it as it is, with no concatenation copy.
-    case Codec.ZSTD: out = zstdDecompressSync(raw, { maxOutputLength: Math.max(size, 1), chunkSize: Math.max(size, 64) }); break;
-    case Codec.GZIP: out = gunzipSync(raw, { maxOutputLength: Math.max(size, 1), chunkSize: Math.max(size, 64) }); break;
-    case Codec.BROTLI: out = brotliDecompressSync(raw, { maxOutputLength: Math.max(size, 1), chunkSize: Math.max(size, 64) }); break;
-    default: throw new DirectDecodeError(`codec ${codec} is not decoded directly`);
-  }
-  if (out.length !== size) throw new DirectDecodeError(`a page expands to ${out.length} bytes, its header says ${size}`);
-  return out;
-}
 
 const align8 = (n: number) => (n + 7) & ~7;
 
@@ -445,26 +428,4 @@ function gather(p: Page, ix: Indexed, m: number, words: number, dst: Int32Array,
   }
   p.valuesTaken = v;
   return nulls;
-}
-
-/** Definition levels (bit width 1) of `rows` rows: the per-row flags, or null when all are present. */
-function levels(buf: Uint8Array, at: number, end: number, rows: number): { defs: Uint8Array | null; present: number } {
-  // The common case, a column with no null in the page: one RLE run of 1s covering every row.
-  if (at < end && rows > 0) {
-    let header = 0;
-    let mul = 1;
-    let pos = at;
-    while (pos < end && mul <= 2 ** 28) {
-      const b = buf[pos++];
-      header += (b & 0x7f) * mul;
-      if ((b & 0x80) === 0) break;
-      mul *= 128;
-    }
-    if (header % 2 === 0 && header / 2 >= rows && pos < end && buf[pos] === 1) return { defs: null, present: rows };
-  }
-  const defs = new Uint8Array(rows);
-  decodeHybrid(buf, at, end, 1, rows, defs);
-  let present = 0;
-  for (let i = 0; i < rows; i++) present += defs[i];
-  return present === rows ? { defs: null, present } : { defs, present };
 }

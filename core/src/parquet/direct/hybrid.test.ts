@@ -5,6 +5,7 @@
  */
 import { DictionaryCursor, decodeHybrid } from './hybrid.js';
 import { DirectDecodeError } from './direct-error.js';
+import { uvarint } from '../../../testing/varint.js';
 
 /** A small deterministic generator (xorshift32). */
 function rng(seed: number): () => number {
@@ -18,16 +19,6 @@ function rng(seed: number): () => number {
     return s / 2 ** 32;
   };
 }
-
-const uvarint = (n: number): number[] => {
-  const out: number[] = [];
-  while (n >= 128) {
-    out.push((n % 128) | 128);
-    n = Math.floor(n / 128);
-  }
-  out.push(n);
-  return out;
-};
 
 /** `values` in the hybrid encoding: random RLE and bit-packed runs (the last group padded with 0s). */
 function encode(values: number[], bitWidth: number, rand: () => number): Uint8Array {

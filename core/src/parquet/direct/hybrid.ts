@@ -322,3 +322,25 @@ function lookupIndices(idx: Int32Array, values: Numbers, dst: Floats, d: number,
   }
   return check;
 }
+
+/** Definition levels (bit width 1) of `rows` rows: the per-row flags, or null when all are present. */
+export function definitionLevels(buf: Uint8Array, at: number, end: number, rows: number): { defs: Uint8Array | null; present: number } {
+  // The common case, a column with no null in the page: one RLE run of 1s covering every row.
+  if (at < end && rows > 0) {
+    let header = 0;
+    let mul = 1;
+    let pos = at;
+    while (pos < end && mul <= 2 ** 28) {
+      const b = buf[pos++];
+      header += (b & 0x7f) * mul;
+      if ((b & 0x80) === 0) break;
+      mul *= 128;
+    }
+    if (header % 2 === 0 && header / 2 >= rows && pos < end && buf[pos] === 1) return { defs: null, present: rows };
+  }
+  const defs = new Uint8Array(rows);
+  decodeHybrid(buf, at, end, 1, rows, defs);
+  let present = 0;
+  for (let i = 0; i < rows; i++) present += defs[i];
+  return present === rows ? { defs: null, present } : { defs, present };
+}

@@ -5,18 +5,9 @@
  */
 import { snappyDecompress } from './snappy.js';
 import { DirectDecodeError } from './direct-error.js';
+import { uvarint } from '../../../testing/varint.js';
 
 type Element = { literal: Uint8Array } | { offset: number; length: number };
-
-const uvarint = (n: number): number[] => {
-  const out: number[] = [];
-  while (n >= 128) {
-    out.push((n % 128) | 128);
-    n = Math.floor(n / 128);
-  }
-  out.push(n);
-  return out;
-};
 
 const le = (n: number, bytes: number): number[] => Array.from({ length: bytes }, (_, i) => Math.floor(n / 2 ** (8 * i)) % 256);
 
